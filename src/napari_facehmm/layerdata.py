@@ -1,0 +1,492 @@
+"""Pure conversions between :class:`LandmarkSeries` and napari layer data.
+
+Nothing here imports napari or Qt: every function takes and returns numpy
+arrays, pandas tables and plain dicts, so it is tested without a window and
+the reader, the widgets and the benchmarks share one code path.
+
+Layer layout (2D display, time as the first axis):
+
+* points: ``(N, 3)`` ``[frame, y, x]`` rows, one per (frame, keypoint) that has
+  a position; features ``keypoint`` (categorical), ``likelihood`` and
+  ``frame``. The array is Fortran-ordered because napari reduces it column by
+  column (min/max per axis for the extent, the frame column for slicing);
+  a column-contiguous layout makes those reductions about 9x faster.
+* skeleton: a vectors layer ``(M, 2, 3)``, each edge as ``[start, direction]``
+  with a zero step along the frame axis, so it is sliced with the points.
+* 3D series (Anipose ``pose-3d``) are shown as points of their front
+  projection ``[frame, -y_mm, x_mm]`` when opened alone; in a session the
+  full 3D series goes to the 3D view dock (see :mod:`napari_facehmm.widgets`).
+"""
+
+from __future__ import annotations
+
+import colorsys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .colors import state_color_array
+from .data import LandmarkSeries
+from .errors import DataError
+
+#: key of the dict this plugin keeps in ``layer.metadata``
+METADATA_KEY = "facehmm"
+
+
+# --------------------------------------------------------------------- colors
+def keypoint_colors(n_keypoints: int) -> np.ndarray:
+    """Distinct colors for keypoints ``0..n_keypoints-1``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_keypoints, 4)`` RGBA floats; hues evenly spaced around the
+        circle with alternating lightness so neighbours differ.
+    """
+    colors = np.ones((n_keypoints, 4))
+    for k in range(n_keypoints):
+        hue = k / max(n_keypoints, 1)
+        value = 1.0 if k % 2 == 0 else 0.8
+        colors[k, :3] = colorsys.hsv_to_rgb(hue, 0.75, value)
+    return colors
+
+
+# --------------------------------------------------------------------- points
+@dataclass
+class PointsData:
+    """Points-layer arrays for one series.
+
+    Attributes
+    ----------
+    data
+        ``(N, 3)`` Fortran-ordered ``[frame, y, x]`` of the points that have a
+        position (NaN rows dropped).
+    features
+        ``N``-row table: ``keypoint`` (categorical of the series' keypoints),
+        ``likelihood`` and ``frame``.
+    face_color
+        ``(N, 4)`` RGBA, one color per keypoint.
+    rows
+        ``(N,)`` row of each point in the series (index into ``positions``).
+    keypoint_ids
+        ``(N,)`` keypoint index of each point.
+    """
+
+    data: np.ndarray
+    features: pd.DataFrame
+    face_color: np.ndarray
+    rows: np.ndarray
+    keypoint_ids: np.ndarray
+
+
+def _display_yx(series: LandmarkSeries) -> np.ndarray:
+    """``(T, K, 2)`` display coordinates (y, x) of a series.
+
+    2D pixels map to (y, x) directly. 3D millimetres are projected onto the
+    front (x, y) plane with y flipped, because world y points up while image
+    rows grow downwards.
+    """
+    if series.n_dims == 2:
+        return series.positions[:, :, ::-1]
+    return np.stack([-series.positions[:, :, 1], series.positions[:, :, 0]], axis=2)
+
+
+def series_to_points(
+    series: LandmarkSeries, colors: np.ndarray | None = None
+) -> PointsData:
+    """Points-layer data, features and colors of a series.
+
+    Parameters
+    ----------
+    series
+        2D (pixels) or 3D (mm, shown as a front projection) landmarks.
+    colors
+        ``(n_keypoints, 4)`` RGBA per keypoint; :func:`keypoint_colors` by default.
+
+    Returns
+    -------
+    PointsData
+
+    See Also
+    --------
+    points_to_series : the inverse.
+
+    Notes
+    -----
+    napari points cannot hold NaN coordinates, so rows of missing points are
+    dropped here; :func:`points_to_series` puts NaN back in their place.
+    """
+    n_frames, n_keypoints, _ = series.positions.shape
+    yx = _display_yx(series)
+    present = ~np.isnan(yx).any(axis=2)
+    rows, keypoint_ids = np.nonzero(present)
+    data = np.empty((len(rows), 3), dtype=np.float64, order="F")
+    data[:, 0] = series.frame_indices[rows]
+    data[:, 1:] = yx[rows, keypoint_ids]
+    if colors is None:
+        colors = keypoint_colors(n_keypoints)
+    colors = np.asarray(colors, dtype=np.float64)
+    if colors.shape != (n_keypoints, 4):
+        raise DataError(f"colors must have shape {(n_keypoints, 4)}; got {colors.shape}")
+    likelihood = series.confidence[rows, keypoint_ids]
+    features = pd.DataFrame(
+        {
+            "keypoint": pd.Categorical.from_codes(keypoint_ids, categories=list(series.keypoints)),
+            "likelihood": np.where(np.isnan(likelihood), 1.0, likelihood),
+            "frame": series.frame_indices[rows],
+        }
+    )
+    return PointsData(
+        data=data,
+        features=features,
+        face_color=colors[keypoint_ids],
+        rows=rows.astype(np.int64),
+        keypoint_ids=keypoint_ids.astype(np.int64),
+    )
+
+
+def series_metadata(series: LandmarkSeries, **extra: Any) -> dict:
+    """The ``layer.metadata`` entry that lets widgets rebuild the series.
+
+    It holds the series itself (the widgets read positions from it, not from
+    the possibly edited layer) plus ``extra`` items such as ``session_dir``.
+    """
+    entry = {"series": series, "keypoints": series.keypoints, "skeleton": series.skeleton}
+    entry.update(extra)
+    return {METADATA_KEY: entry}
+
+
+def points_layer_kwargs(
+    series: LandmarkSeries, name: str, size: float | None = None, **metadata: Any
+) -> dict:
+    """Keyword arguments of ``napari.layers.Points`` for a series.
+
+    ``size`` defaults to 1/60 of the larger extent of the positions
+    (at least 2 data units), so points stay visible on any image size.
+    """
+    points = series_to_points(series)
+    if size is None:
+        extent = np.nanmax(points.data[:, 1:], axis=0) - np.nanmin(points.data[:, 1:], axis=0)
+        size = max(2.0, float(np.max(extent)) / 60.0) if len(points.data) else 5.0
+    meta = series_metadata(series, rows=points.rows, keypoint_ids=points.keypoint_ids, **metadata)
+    return dict(
+        data=points.data,
+        features=points.features,
+        face_color=points.face_color,
+        border_width=0,
+        size=size,
+        name=name,
+        metadata=meta,
+    )
+
+
+def points_to_series(
+    data: np.ndarray,
+    keypoints: Sequence[str],
+    keypoint_per_point: Sequence[str] | np.ndarray,
+    likelihood: np.ndarray | None = None,
+    frame_indices: np.ndarray | None = None,
+    fps: float = 30.0,
+    skeleton: Sequence[tuple[str, str]] = (),
+    camera: str | None = None,
+    source: str | Path | None = None,
+) -> LandmarkSeries:
+    """The series held by a 2D points layer (the inverse of :func:`series_to_points`).
+
+    Parameters
+    ----------
+    data
+        ``(N, 3)`` ``[frame, y, x]`` points.
+    keypoints
+        Keypoint names of the series, in order.
+    keypoint_per_point
+        ``(N,)`` keypoint name of each point (the layer's ``keypoint`` feature).
+    likelihood
+        ``(N,)`` confidence of each point; 1 when None.
+    frame_indices
+        ``(T,)`` frames of the series; the sorted unique frames of ``data``
+        when None. Frames without any point become all-NaN rows.
+    fps, skeleton, camera, source
+        Passed to :class:`LandmarkSeries`.
+
+    Returns
+    -------
+    LandmarkSeries
+        ``positions (T, K, 2)`` in pixels (x, y), NaN where no point exists.
+
+    Raises
+    ------
+    DataError
+        A point names a keypoint not in ``keypoints``, lies on a frame not in
+        ``frame_indices``, or the shapes disagree.
+    """
+    data = np.asarray(data, dtype=np.float64).reshape(-1, np.shape(data)[-1] if np.ndim(data) else 3)
+    if data.shape[1] != 3:
+        raise DataError(f"points must be (N, 3) [frame, y, x]; got shape {data.shape}")
+    names = np.asarray(keypoint_per_point, dtype=object)
+    if names.shape != (len(data),):
+        raise DataError(f"{len(names)} keypoint names for {len(data)} points")
+    keypoints = tuple(str(k) for k in keypoints)
+    index = {k: i for i, k in enumerate(keypoints)}
+    unknown = sorted({str(n) for n in names} - set(index))
+    if unknown:
+        raise DataError(f"points name keypoints {unknown} that are not in {list(keypoints)}")
+    frames = np.rint(data[:, 0]).astype(np.int64)
+    if frame_indices is None:
+        frame_indices = np.unique(frames)
+    frame_indices = np.asarray(frame_indices, dtype=np.int64)
+    order = np.argsort(frame_indices, kind="stable")
+    position_in_sorted = np.searchsorted(frame_indices[order], frames)
+    position_in_sorted = np.clip(position_in_sorted, 0, len(frame_indices) - 1)
+    rows = order[position_in_sorted] if len(frame_indices) else position_in_sorted
+    if len(frames) and (len(frame_indices) == 0 or np.any(frame_indices[rows] != frames)):
+        raise DataError("some points lie on frames that are not in the series' frame_indices")
+    cols = np.array([index[str(n)] for n in names], dtype=np.int64)
+    positions = np.full((len(frame_indices), len(keypoints), 2), np.nan)
+    confidence = np.full((len(frame_indices), len(keypoints)), np.nan)
+    positions[rows, cols, 0] = data[:, 2]
+    positions[rows, cols, 1] = data[:, 1]
+    confidence[rows, cols] = 1.0 if likelihood is None else np.asarray(likelihood, dtype=float)
+    return LandmarkSeries(
+        positions=positions,
+        keypoints=keypoints,
+        confidence=confidence,
+        skeleton=tuple(skeleton),
+        fps=fps,
+        frame_indices=frame_indices,
+        camera=camera,
+        source=source,
+    )
+
+
+def likelihood_shown(likelihood: np.ndarray, threshold: float) -> np.ndarray:
+    """``(N,)`` bool: points whose likelihood reaches ``threshold`` (NaN counts as 1)."""
+    likelihood = np.asarray(likelihood, dtype=float)
+    return ~(likelihood < threshold)
+
+
+# ------------------------------------------------------------------- skeleton
+def skeleton_to_vectors(
+    series: LandmarkSeries, color: Sequence[float] = (1.0, 1.0, 1.0, 0.8)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Skeleton edges over time as napari vectors.
+
+    Parameters
+    ----------
+    series
+        Landmarks with a skeleton.
+    color
+        RGBA of every edge.
+
+    Returns
+    -------
+    data
+        ``(M, 2, 3)``: for each edge present in a frame, ``[[frame, y0, x0],
+        [0, dy, dx]]``; edges with a missing end are left out.
+    edge_color
+        ``(M, 4)`` RGBA.
+    """
+    edges = series.skeleton_indices
+    yx = _display_yx(series)
+    if len(edges) == 0:
+        return np.zeros((0, 2, 3)), np.zeros((0, 4))
+    start = yx[:, edges[:, 0]]  # (T, E, 2)
+    end = yx[:, edges[:, 1]]
+    present = ~(np.isnan(start).any(axis=2) | np.isnan(end).any(axis=2))
+    rows, edge_ids = np.nonzero(present)
+    data = np.zeros((len(rows), 2, 3))
+    data[:, 0, 0] = series.frame_indices[rows]
+    data[:, 0, 1:] = start[rows, edge_ids]
+    data[:, 1, 1:] = end[rows, edge_ids] - start[rows, edge_ids]
+    edge_color = np.tile(np.asarray(color, dtype=float), (len(rows), 1))
+    return data, edge_color
+
+
+# --------------------------------------------------------------------- states
+def states_to_point_colors(
+    states: np.ndarray, rows: np.ndarray, n_states: int
+) -> np.ndarray:
+    """Color every point by the state of its frame.
+
+    Parameters
+    ----------
+    states
+        ``(T,)`` state per row of the series, -1 where a frame has no state.
+    rows
+        ``(N,)`` series row of each point (:attr:`PointsData.rows`).
+    n_states
+        Number of states of the model.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, 4)`` RGBA (float32, ready to assign to ``layer.face_color``).
+    """
+    per_frame = state_color_array(np.asarray(states), n_states).astype(np.float32)
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) and rows.max() >= len(per_frame):
+        raise DataError(
+            f"state sequence has {len(per_frame)} frames but the points reach row {rows.max()}"
+        )
+    return per_frame[rows]
+
+
+def states_for_frames(
+    states: np.ndarray, state_frames: np.ndarray, frames: np.ndarray
+) -> np.ndarray:
+    """States looked up by video frame.
+
+    Parameters
+    ----------
+    states
+        ``(T,)`` states, -1 where unknown.
+    state_frames
+        ``(T,)`` video frame of each state (sorted ascending).
+    frames
+        Frames to look up.
+
+    Returns
+    -------
+    numpy.ndarray
+        States at ``frames``, -1 where a frame has no state.
+    """
+    states = np.asarray(states)
+    state_frames = np.asarray(state_frames, dtype=np.int64)
+    frames = np.asarray(frames, dtype=np.int64)
+    if len(state_frames) == 0:
+        return np.full(frames.shape, -1, dtype=np.int64)
+    pos = np.clip(np.searchsorted(state_frames, frames), 0, len(state_frames) - 1)
+    return np.where(state_frames[pos] == frames, states[pos], -1)
+
+
+def state_band_image(states: np.ndarray, n_states: int, width: int | None = None) -> np.ndarray:
+    """An RGBA image strip of a state sequence (the ethogram band).
+
+    Parameters
+    ----------
+    states
+        ``(T,)`` states, -1 where unknown.
+    n_states
+        Number of states.
+    width
+        Output width in pixels; ``T`` when None. When smaller than ``T``
+        each pixel shows the most frequent state of its frames.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(1, width, 4)`` uint8 RGBA.
+    """
+    states = np.asarray(states, dtype=np.int64)
+    n_frames = len(states)
+    if width is None or width >= n_frames or n_frames == 0:
+        picked = states
+    else:
+        edges = np.linspace(0, n_frames, width + 1).astype(np.int64)
+        # the most frequent state per pixel: count with one bincount over (pixel, state)
+        pixel = np.repeat(np.arange(width), np.diff(edges))
+        shifted = np.where(states >= 0, states, n_states)
+        counts = np.bincount(pixel * (n_states + 1) + shifted, minlength=width * (n_states + 1))
+        winner = counts.reshape(width, n_states + 1).argmax(axis=1)
+        picked = np.where(winner == n_states, -1, winner)
+    rgba = state_color_array(picked, n_states)
+    return (rgba[None, :, :] * 255).round().astype(np.uint8)
+
+
+# --------------------------------------------------------------------- video
+class VideoFrames:
+    """A lazy ``(n_frames, height, width, 3)`` uint8 array over a video reader.
+
+    napari slices image data with ``data[tuple_of_ints_and_slices]``; this
+    adapter decodes only the frames asked for through the reader (which keeps
+    its decoder position for sequential steps and an LRU cache of recent
+    frames), so opening a video decodes nothing and memory stays flat.
+
+    Parameters
+    ----------
+    reader
+        Object with ``shape``, ``__len__`` and ``__getitem__(int) -> (h, w, 3)
+        uint8`` (e.g. :class:`napari_facehmm.io.video.VideoReader`).
+    """
+
+    def __init__(self, reader: Any):
+        self.reader = reader
+        self.shape = tuple(int(s) for s in reader.shape)
+        self.dtype = np.dtype(np.uint8)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if not isinstance(key, tuple):
+            key = (key,)
+        if any(k is Ellipsis for k in key):
+            i = key.index(Ellipsis)
+            fill = (slice(None),) * (self.ndim - len(key) + 1)
+            key = key[:i] + fill + key[i + 1 :]
+        first, rest = key[0], key[1:]
+        if isinstance(first, (int, np.integer)):
+            index = int(first)
+            if index < 0:
+                index += self.shape[0]
+            if not 0 <= index < self.shape[0]:
+                raise IndexError(f"frame {first} out of range 0..{self.shape[0] - 1}")
+            frame = np.asarray(self.reader[index])
+            return frame[rest] if rest else frame
+        if isinstance(first, slice):
+            indices = range(*first.indices(self.shape[0]))
+        else:
+            indices = np.asarray(first).reshape(-1)
+            if indices.dtype == bool:
+                indices = np.nonzero(indices)[0]
+        frames = np.empty((len(indices), *self.shape[1:]), dtype=self.dtype)
+        for out, index in enumerate(indices):
+            frames[out] = self.reader[int(index)]
+        return frames[(slice(None), *rest)] if rest else frames
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        frames = self[:]
+        return frames if dtype is None else frames.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"VideoFrames(shape={self.shape}, reader={self.reader!r})"
+
+
+# ---------------------------------------------------------------- egocentric
+def egocentric_frame(positions: np.ndarray, keypoints: Sequence[str]) -> np.ndarray:
+    """Positions of one frame centred on the face, for the 2D fallback of the 3D view.
+
+    Parameters
+    ----------
+    positions
+        ``(K, D)`` positions of one frame.
+    keypoints
+        Keypoint names (the reference ``nose1`` centres the face when present,
+        otherwise the mean of the present points).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(K, D)`` positions minus the centre (NaN kept).
+    """
+    positions = np.asarray(positions, dtype=float)
+    keypoints = list(keypoints)
+    centre = None
+    if "nose1" in keypoints:
+        centre = positions[keypoints.index("nose1")]
+    if centre is None or np.isnan(centre).any():
+        if np.isnan(positions).all():
+            return positions.copy()
+        centre = np.nanmean(positions, axis=0)
+    return positions - centre
