@@ -1,0 +1,93 @@
+"""The state color palette shared by figures and the viewer (Qt-free, no matplotlib).
+
+One fixed palette so that state 3 has the same color in the ethogram PNG, in
+the napari points layer and in the state widget.
+"""
+
+from __future__ import annotations
+
+import colorsys
+
+import numpy as np
+
+# matplotlib's tab10 followed by the light half of tab20: distinct, colorblind-aware
+# enough for up to 20 states, and familiar from the reference figures.
+_PALETTE_HEX = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#aec7e8",
+    "#ffbb78",
+    "#98df8a",
+    "#ff9896",
+    "#c5b0d5",
+    "#c49c94",
+    "#f7b6d2",
+    "#c7c7c7",
+    "#dbdb8d",
+    "#9edae5",
+)
+
+#: RGBA of frames without a state (missing features): light grey, half transparent.
+MISSING_COLOR = np.array([0.85, 0.85, 0.85, 0.5])
+
+
+def _hex_to_rgba(code: str) -> tuple[float, float, float, float]:
+    code = code.lstrip("#")
+    return (int(code[0:2], 16) / 255, int(code[2:4], 16) / 255, int(code[4:6], 16) / 255, 1.0)
+
+
+def state_colors(n_states: int) -> np.ndarray:
+    """Fixed, distinct colors for states ``0..n_states-1``.
+
+    Parameters
+    ----------
+    n_states
+        Number of states (>= 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_states, 4)`` RGBA floats in [0, 1]. The first 20 colors are
+        tab10 then tab20's light shades; further states get evenly spaced hues
+        (golden-ratio steps) so they stay distinct and deterministic.
+    """
+    n_states = int(n_states)
+    if n_states < 0:
+        raise ValueError(f"n_states must be >= 0; got {n_states}")
+    colors = [_hex_to_rgba(c) for c in _PALETTE_HEX[:n_states]]
+    golden = 0.618033988749895
+    for i in range(len(colors), n_states):
+        hue = (i * golden) % 1.0
+        saturation = 0.65 if i % 2 else 0.45
+        value = 0.85 if i % 3 else 0.65
+        colors.append((*colorsys.hsv_to_rgb(hue, saturation, value), 1.0))
+    return np.array(colors, dtype=np.float64).reshape(n_states, 4)
+
+
+def state_color_array(states: np.ndarray, n_states: int) -> np.ndarray:
+    """Per-frame RGBA for a state sequence; missing states (< 0) get :data:`MISSING_COLOR`.
+
+    Parameters
+    ----------
+    states
+        ``(n_frames,)`` integer states, -1 where a frame has no state.
+    n_states
+        Number of states of the model.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_frames, 4)`` RGBA floats.
+    """
+    states = np.asarray(states)
+    palette = np.vstack([state_colors(n_states), MISSING_COLOR[None, :]])
+    index = np.where((states >= 0) & (states < n_states), states, n_states).astype(np.int64)
+    return palette[index]
