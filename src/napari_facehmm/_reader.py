@@ -1,0 +1,265 @@
+"""npe2 readers: videos, landmark files and whole session folders.
+
+Each ``get_*_reader(path)`` returns ``None`` for paths it does not own, so
+napari tries the next reader. For files it owns but cannot read, the reader
+shows the project's error as a notification and returns napari's "nothing to
+add" sentinel ``[(None,)]``, so the user sees what is wrong and not a
+traceback.
+
+napari is imported only inside functions: this module is imported by the
+manifest machinery and by the Qt-free core test.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .data import LandmarkSeries
+from .errors import FaceHMMError, FileFormatError
+from .face import FACE_KEYPOINTS, FACE_SKELETON
+from .layerdata import (
+    METADATA_KEY,
+    VideoFrames,
+    points_layer_kwargs,
+    skeleton_to_vectors,
+)
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+LANDMARK_SUFFIXES = (".h5", ".csv")
+#: gap in pixels between the cameras placed side by side
+CAMERA_GAP_PX = 20
+
+LayerData = tuple  # (data, kwargs, layer_type)
+NULL_LAYER = [(None,)]
+
+
+# ---------------------------------------------------------------- utilities
+def _single_path(path: Any) -> str | None:
+    if isinstance(path, (list, tuple)):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    return str(path) if isinstance(path, (str, Path)) else None
+
+
+def _notify_error(message: str) -> None:
+    from napari.utils.notifications import show_error
+
+    show_error(message)
+
+
+def _guarded(read: Callable[[Path], list]) -> Callable[[Any], list]:
+    """Wrap a reader so that the project's errors become a notification."""
+
+    def reader(path: Any, **_: Any) -> list:
+        target = Path(_single_path(path) or path)
+        try:
+            layers = read(target)
+        except FaceHMMError as exc:
+            _notify_error(f"napari-facehmm could not open {target.name}: {exc}")
+            return NULL_LAYER
+        except (OSError, ValueError) as exc:
+            # a decoder or parser failure on a file we own (e.g. a corrupt video)
+            _notify_error(f"napari-facehmm could not open {target.name}: {type(exc).__name__}: {exc}")
+            return NULL_LAYER
+        return layers or NULL_LAYER
+
+    return reader
+
+
+def with_face_skeleton(series: LandmarkSeries) -> LandmarkSeries:
+    """The series with the face skeleton when it has face landmarks and no skeleton."""
+    if series.skeleton or not set(series.keypoints) & set(FACE_KEYPOINTS):
+        return series
+    return series.copy(skeleton=FACE_SKELETON)
+
+
+# ------------------------------------------------------------------- layers
+def video_layer(path: Path, name: str | None = None, translate_x: float = 0.0) -> LayerData:
+    """Image-layer tuple of a video, decoded lazily frame by frame."""
+    from .io.video import VideoReader
+
+    reader = VideoReader(path)
+    frames = VideoFrames(reader)
+    kwargs = dict(
+        name=name or path.stem,
+        rgb=True,
+        # given limits skip napari's scan of the data range (which would decode frames)
+        contrast_limits=[0, 255],
+        translate=(0.0, 0.0, translate_x),
+        metadata={
+            METADATA_KEY: {"kind": "video", "path": str(path), "fps": float(reader.fps)}
+        },
+    )
+    return frames, kwargs, "image"
+
+
+def landmark_layers(
+    series: LandmarkSeries,
+    name: str,
+    translate_x: float = 0.0,
+    **metadata: Any,
+) -> list[LayerData]:
+    """Points (+ skeleton vectors) layer tuples of one series."""
+    series = with_face_skeleton(series)
+    points = points_layer_kwargs(series, name=f"{name} points", kind="points", **metadata)
+    data = points.pop("data")
+    points["translate"] = (0.0, 0.0, translate_x)
+    layers: list[LayerData] = [(data, points, "points")]
+    if series.skeleton:
+        vectors, edge_color = skeleton_to_vectors(series)
+        layers.insert(
+            0,
+            (
+                vectors,
+                dict(
+                    name=f"{name} skeleton",
+                    edge_color=edge_color,
+                    edge_width=max(1.0, points["size"] / 4),
+                    vector_style="line",
+                    translate=(0.0, 0.0, translate_x),
+                    metadata={METADATA_KEY: {"kind": "skeleton", "series_name": f"{name} points"}},
+                ),
+                "vectors",
+            ),
+        )
+    return layers
+
+
+# ---------------------------------------------------------------- the files
+def get_video_reader(path: Any) -> Callable | None:
+    target = _single_path(path)
+    if target is None or not target.lower().endswith(VIDEO_SUFFIXES):
+        return None
+    return _guarded(lambda p: [video_layer(p)])
+
+
+def _read_landmark_file(path: Path) -> list[LayerData]:
+    from .io import read_landmarks
+
+    series = read_landmarks(path)
+    return landmark_layers(series, name=path.stem)
+
+
+def get_landmarks_reader(path: Any) -> Callable | None:
+    target = _single_path(path)
+    if target is None or not target.lower().endswith(LANDMARK_SUFFIXES):
+        return None
+    if Path(target).name.startswith("CollectedData_"):
+        return None  # manual labels: the labeling reader's job
+    return _guarded(_read_landmark_file)
+
+
+# ------------------------------------------------------------------ sessions
+def _camera_of(stem: str, session: str | None) -> str:
+    if session and stem.startswith(session + "-"):
+        return stem[len(session) + 1 :]
+    # "<session>-<camera>": the camera is the part after the last dash
+    match = re.match(r"^(.*)-([^-]+)$", stem)
+    return match.group(2) if match else stem
+
+
+def find_session_files(folder: Path) -> dict[str, Any]:
+    """The files of a session folder (the layout ``facehmm synth`` writes).
+
+    Returns
+    -------
+    dict
+        ``session`` name, ``cameras`` (ordered list of camera names),
+        ``videos`` {camera: path}, ``pose2d`` {camera: path}, ``pose3d`` path
+        or None, ``calibration`` path or None, ``model`` path or None.
+    """
+    folder = Path(folder)
+    videos = sorted(
+        p for p in (folder / "videos-raw").glob("*") if p.suffix.lower() in VIDEO_SUFFIXES
+    )
+    pose2d_files = sorted((folder / "pose-2d").glob("*.h5")) or sorted(
+        (folder / "pose-2d").glob("*.csv")
+    )
+    pose3d_candidates = sorted((folder / "pose-3d").glob("*.csv")) + [folder / "truth" / "pose-3d.csv"]
+    pose3d = next((p for p in pose3d_candidates if p.is_file()), None)
+    stems = [p.stem for p in videos + pose2d_files]
+    session = None
+    if pose3d is not None and pose3d.parent.name == "pose-3d":
+        session = pose3d.stem
+    elif stems:
+        session = re.sub(r"-[^-]+$", "", stems[0])
+    video_by_camera = {_camera_of(p.stem, session): p for p in videos}
+    pose_by_camera = {_camera_of(p.stem, session): p for p in pose2d_files}
+    cameras = list(dict.fromkeys([*video_by_camera, *pose_by_camera]))
+    calibration = folder / "calibration" / "calibration.toml"
+    model = None
+    for pattern in ("model/*", "models/*", "*.facehmm*", "model*"):
+        found = sorted(p for p in folder.glob(pattern) if p.is_file())
+        if found:
+            model = found[0]
+            break
+    return dict(
+        session=session or folder.name,
+        cameras=cameras,
+        videos=video_by_camera,
+        pose2d=pose_by_camera,
+        pose3d=pose3d,
+        calibration=calibration if calibration.is_file() else None,
+        model=model,
+    )
+
+
+def is_session_folder(path: Path) -> bool:
+    path = Path(path)
+    return path.is_dir() and ((path / "videos-raw").is_dir() or (path / "pose-2d").is_dir())
+
+
+def read_session(folder: Path) -> list[LayerData]:
+    """All layers of a session: per camera video, skeleton and points, side by side.
+
+    Cameras are translated along x (each by the widths of the previous ones
+    plus a gap) rather than put in napari's grid: the grid gives every layer
+    its own cell, while a camera's video, skeleton and points belong together.
+    The 3D series (if any) rides along in each points layer's metadata
+    (``pose3d``) for the 3D view and the state widget.
+    """
+    from .io import read_landmarks
+    from .io.anipose import read_pose3d
+
+    files = find_session_files(folder)
+    if not files["cameras"]:
+        raise FileFormatError(folder, "no videos in videos-raw/ and no pose-2d/ files")
+    pose3d = with_face_skeleton(read_pose3d(files["pose3d"])) if files["pose3d"] else None
+    common = dict(
+        session_dir=str(folder),
+        session=files["session"],
+        pose3d=pose3d,
+        calibration=str(files["calibration"]) if files["calibration"] else None,
+        model=str(files["model"]) if files["model"] else None,
+    )
+    layers: list[LayerData] = []
+    offset_x = 0.0
+    for camera in files["cameras"]:
+        name = f"{files['session']}-{camera}"
+        width = None
+        if camera in files["videos"]:
+            video = video_layer(files["videos"][camera], name=f"{name} video", translate_x=offset_x)
+            width = video[0].shape[2]
+            layers.append(video)
+        if camera in files["pose2d"]:
+            series = read_landmarks(files["pose2d"][camera])
+            series = series.copy(camera=camera)
+            layers.extend(landmark_layers(series, name=name, translate_x=offset_x, camera=camera, **common))
+            if width is None:
+                width = float(np.nanmax(series.positions[..., 0], initial=0.0))
+        offset_x += (width or 0.0) + CAMERA_GAP_PX
+    if not files["pose2d"] and pose3d is not None:
+        layers.extend(landmark_layers(pose3d, name=f"{files['session']} 3D front", **common))
+    return layers
+
+
+def get_session_reader(path: Any) -> Callable | None:
+    target = _single_path(path)
+    if target is None or not is_session_folder(Path(target)):
+        return None
+    return _guarded(read_session)
