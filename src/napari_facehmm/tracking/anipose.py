@@ -243,14 +243,17 @@ class BoardSpec:
 
     Notes
     -----
-    Defaults are those of Anipose's example ``config.toml``.
+    Defaults are the board of aniposelib's tutorial (10 x 7 squares of
+    25 mm, 18.75 mm markers from ``DICT_4X4_50``), which the synthetic
+    sessions render too. Anipose's example ``config.toml`` has a smaller
+    6 x 6 board; a project's ``[calibration]`` table overrides these.
     """
 
     board_type: str = "charuco"
-    squares_x: int = 6
-    squares_y: int = 6
-    square_length_mm: float = 5.0
-    marker_length_mm: float = 3.75
+    squares_x: int = 10
+    squares_y: int = 7
+    square_length_mm: float = 25.0
+    marker_length_mm: float = 18.75
     marker_bits: int = 4
     dict_number: int = 50
     legacy_pattern: bool = False
@@ -1507,6 +1510,7 @@ def triangulate_files(
     pose_files: Mapping[str, str | Path],
     calibration,
     output_path: str | Path | None = None,
+    fps: float = 30.0,
     **options: Any,
 ) -> Generator[Progress, None, LandmarkSeries]:
     """Read DLC 2D files per camera, triangulate, optionally write a ``pose-3d`` CSV.
@@ -1519,6 +1523,8 @@ def triangulate_files(
         ``calibration.toml`` path or calibration object.
     output_path
         Where to write the Anipose ``pose-3d`` table (None: do not write).
+    fps
+        Frame rate of the videos (DLC files do not store it).
     **options
         Passed to :func:`triangulate`.
 
@@ -1533,7 +1539,7 @@ def triangulate_files(
     series = {}
     for i, (name, path) in enumerate(pose_files.items()):
         yield 0, len(pose_files) + 1, f"reading {Path(path).name}"
-        series[name] = read_dlc_analysis(path)
+        series[name] = read_dlc_analysis(path, fps=fps)
     result = yield from triangulate(
         series, calibration, sources={n: Path(p) for n, p in pose_files.items()}, **options
     )

@@ -1,0 +1,119 @@
+"""``facehmm calibrate DIR``: Anipose camera calibration from board videos.
+
+Reads ``DIR/calibration/*.mp4`` (or ``.avi``, ``.mov``, ``.mkv``), one or
+more videos per camera named by Anipose's ``cam_regex``, and the board from
+``DIR/config.toml`` ``[calibration]`` (options override it). Writes
+``DIR/calibration/calibration.toml`` (aniposelib's layout) and
+``DIR/calibration/board-detections.csv`` (the corners found, for QC), and
+prints each camera's reprojection error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Generator
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "calibrate",
+        help="calibrate cameras from ChArUco/checkerboard videos (Anipose)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("project", type=Path, help="Anipose project folder (holds calibration/ and config.toml)")
+    board = parser.add_argument_group("board (defaults: config.toml [calibration], else 10x7 ChArUco, 25/18.75 mm, 4x4_50)")
+    board.add_argument("--board-type", choices=["charuco", "checkerboard"])
+    board.add_argument("--board-size", type=int, nargs=2, metavar=("X", "Y"), help="squares (ChArUco) or inner corners (checkerboard)")
+    board.add_argument("--square-length", type=float, metavar="MM", help="square side length")
+    board.add_argument("--marker-length", type=float, metavar="MM", help="ArUco marker side length")
+    board.add_argument("--marker-bits", type=int, help="ArUco marker bits (4 for DICT_4X4_*)")
+    board.add_argument("--dict-number", type=int, help="markers in the ArUco dictionary (50, 100, 250, 1000)")
+    board.add_argument("--legacy-pattern", action="store_true", default=None, help="board printed with OpenCV < 4.6 (even rows)")
+    parser.add_argument("--cam-regex", help="regular expression whose first group is the camera name (config [triangulation] cam_regex)")
+    parser.add_argument("--videos", type=Path, help="folder of calibration videos (default PROJECT/calibration)")
+    parser.add_argument("--output", type=Path, help="calibration file (default <videos>/calibration.toml)")
+    parser.add_argument("--skip", type=int, default=None, help="search every N-th frame while no board is seen (default 20, as aniposelib)")
+    parser.add_argument("--fisheye", action="store_true", default=None, help="fisheye camera model")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def run_with_progress(job: Generator[tuple[int, int, str], None, Any], description: str, quiet: bool = False) -> Any:
+    """Drive a progress generator with a tqdm bar on stderr; return its result."""
+    from tqdm import tqdm
+
+    bar = None if quiet else tqdm(total=1, desc=description, file=sys.stderr, leave=False, dynamic_ncols=True)
+    try:
+        while True:
+            try:
+                done, total, message = next(job)
+            except StopIteration as stop:
+                return stop.value
+            if bar is not None:
+                if bar.total != total:
+                    bar.total = total
+                bar.n = done
+                bar.set_postfix_str(message[:60], refresh=False)
+                bar.refresh()
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import DataError
+    from ..io.anipose import write_calibration
+    from ..tracking.anipose import (
+        DEFAULT_CAM_REGEX,
+        BoardSpec,
+        calibrate,
+        calibration_videos,
+        read_project_config,
+        save_board_detections,
+    )
+
+    project = args.project
+    if not project.is_dir():
+        raise DataError(f"{project}: project folder does not exist")
+    config = read_project_config(project)
+    cam_regex = args.cam_regex or config.get("triangulation", {}).get("cam_regex", DEFAULT_CAM_REGEX)
+    board = BoardSpec.from_config(
+        config,
+        board_type=args.board_type,
+        squares_x=args.board_size[0] if args.board_size else None,
+        squares_y=args.board_size[1] if args.board_size else None,
+        square_length_mm=args.square_length,
+        marker_length_mm=args.marker_length,
+        marker_bits=args.marker_bits,
+        dict_number=args.dict_number,
+        legacy_pattern=args.legacy_pattern,
+    )
+    video_folder = args.videos or project / config.get("pipeline", {}).get("calibration_videos", "calibration")
+    videos = calibration_videos(video_folder, cam_regex)
+    fisheye = args.fisheye if args.fisheye is not None else bool(config.get("calibration", {}).get("fisheye", False))
+    skip = args.skip if args.skip is not None else 20
+    print(
+        f"calibrating {len(videos)} cameras ({', '.join(videos)}) from {video_folder} with a "
+        f"{board.squares_x}x{board.squares_y} {board.board_type} board",
+        file=sys.stderr,
+    )
+    result = run_with_progress(
+        calibrate(videos, board, skip=skip, fisheye=fisheye), "calibrating", quiet=args.quiet
+    )
+    output = args.output or Path(video_folder) / "calibration.toml"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_calibration(result.calibration, output)
+    detections_path = save_board_detections(result.detections, output.with_name("board-detections.csv"))
+    print(f"wrote {output}")
+    print(f"wrote {detections_path}")
+    for name, error in result.camera_errors_px.items():
+        detections = result.detections[name]
+        print(
+            f"  {name}: reprojection error {error:.3f} px "
+            f"(board in {detections.n_detections} of {detections.n_frames_read} frames)"
+        )
+    print(f"  median error (aniposelib): {result.error_px:.3f} px")
+    return 0
