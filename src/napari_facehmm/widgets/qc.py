@@ -1,0 +1,155 @@
+"""Tracking QC dock: likelihood and reprojection error over time, worst frames.
+
+Plots the mean tracking likelihood per frame of each landmark layer and, when
+a 3D series with Anipose's ``error`` attribute is loaded, the mean
+reprojection error; lists the worst frames with a button to jump to each;
+and holds the likelihood threshold below which points are hidden.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..data import LandmarkSeries
+from ..layerdata import likelihood_shown
+from ._session import facehmm_meta, get_session
+
+N_WORST = 20
+
+
+def frame_quality(series: LandmarkSeries) -> dict[str, np.ndarray]:
+    """Per-frame quality measures of a series.
+
+    Returns
+    -------
+    dict
+        ``likelihood (T,)`` mean confidence of the present points (0 where no
+        point is present, so empty frames rank as worst) and, for Anipose
+        series, ``reprojection_error (T,)`` mean error in pixels.
+    """
+    present = ~np.isnan(series.positions).any(axis=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        likelihood = np.nanmean(np.where(present, series.confidence, np.nan), axis=1)
+        quality = {"likelihood": np.nan_to_num(likelihood, nan=0.0)}
+        error = series.attrs.get("error")
+        if isinstance(error, np.ndarray) and error.shape == present.shape:
+            quality["reprojection_error"] = np.nanmean(np.where(present, error, np.nan), axis=1)
+    return quality
+
+
+def worst_frames(series: LandmarkSeries, n: int = N_WORST) -> list[tuple[int, str, float]]:
+    """The ``n`` worst frames: lowest likelihood (2D) or largest reprojection error (3D)."""
+    quality = frame_quality(series)
+    if "reprojection_error" in quality:
+        score = np.nan_to_num(quality["reprojection_error"], nan=np.inf)
+        order = np.argsort(-score, kind="stable")[:n]
+        return [(int(series.frame_indices[i]), "error px", float(score[i])) for i in order]
+    score = quality["likelihood"]
+    order = np.argsort(score, kind="stable")[:n]
+    return [(int(series.frame_indices[i]), "likelihood", float(score[i])) for i in order]
+
+
+class TrackingQCWidget(QWidget):
+    """Likelihood / reprojection error over time, worst frames, likelihood threshold."""
+
+    def __init__(self, napari_viewer: Any, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.session = get_session(napari_viewer)
+        self.figure = Figure(figsize=(4, 2.6), facecolor="#26292f")
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.0, 1.0)
+        self.threshold.setSingleStep(0.05)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 100)
+        self.worst = QListWidget()
+        self.jump_button = QPushButton("Jump to frame")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("hide points with likelihood <"))
+        row.addWidget(self.threshold)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.canvas)
+        layout.addLayout(row)
+        layout.addWidget(self.slider)
+        layout.addWidget(QLabel(f"worst frames (first {N_WORST} per track)"))
+        layout.addWidget(self.worst)
+        layout.addWidget(self.jump_button)
+        self.setMinimumSize(280, 420)
+        self.slider.valueChanged.connect(lambda v: self.threshold.setValue(v / 100))
+        self.threshold.valueChanged.connect(self.set_threshold)
+        self.jump_button.clicked.connect(self.jump_to_selected)
+        self.worst.itemDoubleClicked.connect(lambda _: self.jump_to_selected())
+        self.viewer.layers.events.inserted.connect(self.refresh)
+        self.viewer.layers.events.removed.connect(self.refresh)
+        self.refresh()
+
+    def _tracks(self) -> list[tuple[str, LandmarkSeries]]:
+        tracks = [(layer.name, self.session.series_of(layer)) for layer in self.session.points_layers()]
+        pose3d = self.session.pose3d()
+        if pose3d is not None and all(series is not pose3d for _, series in tracks):
+            tracks.append(("3D pose", pose3d))
+        return tracks
+
+    def refresh(self, *_: Any) -> None:
+        """Redraw the plots and the worst-frame list from the current layers."""
+        self.figure.clear()
+        tracks = self._tracks()
+        has_error = any("reprojection_error" in frame_quality(s) for _, s in tracks)
+        axes = self.figure.subplots(2 if has_error else 1, 1, squeeze=False)[:, 0]
+        self.worst.clear()
+        for name, series in tracks:
+            quality = frame_quality(series)
+            if series.n_dims == 2:
+                axes[0].plot(series.frame_indices, quality["likelihood"], lw=0.7, label=name)
+            if "reprojection_error" in quality:
+                axes[-1].plot(series.frame_indices, quality["reprojection_error"], lw=0.7, color="#ff9f40")
+            for frame, what, value in worst_frames(series):
+                item = QListWidgetItem(f"{name}: frame {frame}  {what} {value:.3g}")
+                item.setData(Qt.ItemDataRole.UserRole, frame)
+                self.worst.addItem(item)
+        axes[0].set_ylabel("likelihood", fontsize=7, color="#dddddd")
+        axes[-1].set_xlabel("frame", fontsize=7, color="#dddddd")
+        if has_error:
+            axes[-1].set_ylabel("reproj. error (px)", fontsize=7, color="#dddddd")
+        for ax in axes:
+            ax.set_facecolor("#1c1e24")
+            ax.tick_params(colors="#dddddd", labelsize=6)
+        if tracks and any(s.n_dims == 2 for _, s in tracks):
+            axes[0].legend(fontsize=6)
+        self.figure.tight_layout()
+        self.canvas.draw_idle()
+        self.set_threshold(self.threshold.value())
+
+    def set_threshold(self, threshold: float) -> None:
+        """Hide points whose likelihood is below ``threshold`` in every landmark layer."""
+        if self.slider.value() != round(threshold * 100):
+            self.slider.blockSignals(True)
+            self.slider.setValue(round(threshold * 100))
+            self.slider.blockSignals(False)
+        for layer in self.session.points_layers():
+            if "likelihood" in layer.features.columns:
+                layer.shown = likelihood_shown(layer.features["likelihood"].to_numpy(), threshold)
+
+    def jump_to_selected(self) -> None:
+        item = self.worst.currentItem() or (self.worst.item(0) if self.worst.count() else None)
+        if item is not None:
+            self.session.seek(int(item.data(Qt.ItemDataRole.UserRole)))

@@ -1,0 +1,386 @@
+"""Expression states dock: fit or load a FaceHMM, color the points by state.
+
+The fit runs in a ``thread_worker`` generator (features, then the EM
+restarts of :meth:`FaceHMM.fit_progress`, then decoding), reporting to a
+progress bar; Cancel stops it at the next progress step. The legend lists
+the state colors and names; names are editable and saved with the model.
+Errors from the core are shown as notifications and leave the viewer usable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QColor
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..data import LandmarkSeries
+from ..errors import Cancelled, DataError, FaceHMMError
+from ._session import facehmm_meta, get_session, show_error
+
+#: label of the track that is the session's 3D series
+POSE3D_TRACK = "3D pose (session)"
+FEATURE_CHOICES = {
+    "egocentric landmarks + head speed": dict(mode="egocentric", feature_set="expression+head"),
+    "egocentric landmarks": dict(mode="egocentric", feature_set="expression"),
+    "rigidly aligned landmarks + head motion": dict(mode="rigid", feature_set="expression+head"),
+    "rigidly aligned landmarks": dict(mode="rigid", feature_set="expression"),
+}
+
+
+def _settings_dict(settings: Any) -> dict:
+    if dataclasses.is_dataclass(settings):
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(settings).items()}
+    return dict(settings or {})
+
+
+def check_model_features(model: Any, names: list[str]) -> None:
+    """Raise :class:`DataError` when ``model`` was fitted on another feature layout."""
+    metadata = getattr(model, "metadata", None) or {}
+    expected = metadata.get("feature_names")
+    n_model = None
+    inner = getattr(model, "model_", None)
+    if inner is not None and hasattr(inner, "means_"):
+        n_model = int(np.shape(inner.means_)[1])
+    if expected is not None and list(expected) != list(names):
+        raise DataError(
+            f"the model was fitted on {len(expected)} features ({', '.join(list(expected)[:4])}, ...) "
+            f"but this track gives {len(names)} ({', '.join(names[:4])}, ...); "
+            "choose the feature set and tracks the model was fitted on"
+        )
+    if n_model is not None and n_model != len(names):
+        raise DataError(f"the model expects {n_model} features per frame; this track gives {len(names)}")
+
+
+def decode(model: Any, features: Any) -> tuple[np.ndarray, np.ndarray]:
+    """States ``(T,)`` (-1 = none) and posteriors ``(T, n_states)`` of a feature matrix."""
+    states_valid = np.asarray(model.predict(features.values, features.lengths))
+    proba_valid = np.asarray(model.predict_proba(features.values, features.lengths))
+    return features.to_frames(states_valid, fill=-1).astype(np.int64), features.to_frames(proba_valid)
+
+
+def fit_job(
+    series_list: list[LandmarkSeries], settings_kwargs: dict, n_states: int, n_restarts: int
+) -> Iterator[tuple[int, int, str]]:
+    """Generator: build features, fit a FaceHMM, decode the first series.
+
+    Yields ``(done, total, message)``; returns ``(model, features, states, posterior)``.
+    """
+    from ..features import FeatureSettings, build_features
+    from ..hmm import FaceHMM
+
+    yield 0, 100, "building features"
+    settings = FeatureSettings(**settings_kwargs)
+    matrices = [build_features(series, settings) for series in series_list]
+    for series, matrix in zip(series_list, matrices[1:], strict=False):
+        if list(matrix.names) != list(matrices[0].names):
+            raise DataError("the selected tracks have different landmarks; select tracks with the same keypoints")
+    values = np.concatenate([m.values for m in matrices])
+    lengths = np.concatenate([m.lengths for m in matrices])
+    if len(values) < n_states * 10:
+        raise DataError(f"{len(values)} frames with features are too few for {n_states} states")
+    model = FaceHMM(n_states=n_states, n_restarts=n_restarts)
+    for step in model.fit_progress(values, lengths):
+        done, total, message = _progress_of(step)
+        yield 5 + int(90 * done / max(total, 1)), 100, message
+    metadata = getattr(model, "metadata", None)
+    if isinstance(metadata, dict):
+        metadata.update(
+            feature_names=list(matrices[0].names),
+            feature_settings=_settings_dict(settings),
+            keypoints=list(matrices[0].keypoints),
+        )
+    yield 96, 100, "decoding states"
+    states, posterior = decode(model, matrices[0])
+    yield 100, 100, "done"
+    return model, matrices[0], states, posterior
+
+
+def _progress_of(step: Any) -> tuple[float, float, str]:
+    if isinstance(step, tuple) and len(step) >= 2:
+        message = str(step[2]) if len(step) > 2 else ""
+        return float(step[0]), float(step[1]), message
+    return 0.0, 1.0, str(step)
+
+
+class ExpressionStatesWidget(QWidget):
+    """Fit/load a FaceHMM on landmark tracks and color the points by state."""
+
+    def __init__(self, napari_viewer: Any, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.session = get_session(napari_viewer)
+        self.worker: Any = None
+        self.model_path: Path | None = None
+
+        self.tracks = QListWidget()
+        self.tracks.setMaximumHeight(90)
+        self.tracks.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.feature_set = QComboBox()
+        self.feature_set.addItems(list(FEATURE_CHOICES))
+        self.n_states = QSpinBox()
+        self.n_states.setRange(2, 30)
+        self.n_states.setValue(9)
+        self.n_restarts = QSpinBox()
+        self.n_restarts.setRange(1, 50)
+        self.n_restarts.setValue(3)
+        self.fit_button = QPushButton("Fit")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.load_button = QPushButton("Load model...")
+        self.save_button = QPushButton("Save model...")
+        self.save_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.legend = QTableWidget(0, 2)
+        self.legend.setHorizontalHeaderLabels(["", "state name (editable)"])
+        self.legend.horizontalHeader().setStretchLastSection(True)
+        self.legend.verticalHeader().setVisible(False)
+        self.legend.setColumnWidth(0, 24)
+
+        form = QFormLayout()
+        form.addRow("feature set", self.feature_set)
+        form.addRow("states", self.n_states)
+        form.addRow("restarts", self.n_restarts)
+        buttons = QHBoxLayout()
+        for button in (self.fit_button, self.cancel_button):
+            buttons.addWidget(button)
+        files = QHBoxLayout()
+        for button in (self.load_button, self.save_button):
+            files.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("tracks"))
+        layout.addWidget(self.tracks)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addLayout(files)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.legend)
+
+        self.fit_button.clicked.connect(self.fit)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.load_button.clicked.connect(self._ask_load)
+        self.save_button.clicked.connect(self._ask_save)
+        self.legend.itemChanged.connect(self._on_legend_edit)
+        self.viewer.layers.events.inserted.connect(self.refresh_tracks)
+        self.viewer.layers.events.removed.connect(self.refresh_tracks)
+        self.session.states_changed.connect(self._fill_legend)
+        self.refresh_tracks()
+
+    # ------------------------------------------------------------- tracks
+    def refresh_tracks(self, *_: Any) -> None:
+        checked = set(self.selected_track_names()) if self.tracks.count() else None
+        self.tracks.clear()
+        names = ([POSE3D_TRACK] if self.session.pose3d() is not None else []) + [
+            layer.name for layer in self.session.points_layers()
+        ]
+        for i, name in enumerate(names):
+            item = QListWidgetItem(name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            on = (name in checked) if checked else i == 0
+            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+            self.tracks.addItem(item)
+
+    def selected_track_names(self) -> list[str]:
+        return [
+            self.tracks.item(i).text()
+            for i in range(self.tracks.count())
+            if self.tracks.item(i).checkState() == Qt.CheckState.Checked
+        ]
+
+    def set_tracks(self, names: list[str]) -> None:
+        for i in range(self.tracks.count()):
+            item = self.tracks.item(i)
+            item.setCheckState(Qt.CheckState.Checked if item.text() in names else Qt.CheckState.Unchecked)
+
+    def selected_series(self) -> list[LandmarkSeries]:
+        series = []
+        for name in self.selected_track_names():
+            if name == POSE3D_TRACK:
+                series.append(self.session.pose3d())
+            elif name in self.viewer.layers:
+                series.append(facehmm_meta(self.viewer.layers[name])["series"])
+        if not series:
+            raise DataError("select at least one track (a landmark points layer or the 3D pose)")
+        return series
+
+    def settings_kwargs(self) -> dict:
+        return dict(FEATURE_CHOICES[self.feature_set.currentText()])
+
+    # ---------------------------------------------------------------- fit
+    def fit(self) -> Any:
+        """Start fitting in a worker thread; returns the worker (tests wait on it)."""
+        from napari.qt.threading import thread_worker
+
+        try:
+            series_list = self.selected_series()
+        except FaceHMMError as exc:
+            show_error(str(exc))
+            return None
+        job = thread_worker(fit_job, start_thread=False)
+        worker = job(series_list, self.settings_kwargs(), self.n_states.value(), self.n_restarts.value())
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(self._on_fitted)
+        worker.errored.connect(self._on_error)
+        worker.finished.connect(self._on_finished)
+        self.worker = worker
+        self.fit_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.status.setText("fitting...")
+        worker.start()
+        return worker
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.quit()
+            self.status.setText("cancelled")
+
+    def _on_progress(self, step: tuple) -> None:
+        done, total, message = _progress_of(step)
+        self.progress.setValue(int(100 * done / max(total, 1)))
+        self.status.setText(message)
+
+    def _on_fitted(self, result: tuple) -> None:
+        if result is None:
+            return
+        model, features, states, posterior = result
+        self.model_path = None
+        self._apply(model, features, states, posterior)
+        self.status.setText(f"fitted {self.session.n_states} states on {features.n_valid} frames")
+
+    def _on_error(self, exc: BaseException) -> None:
+        if isinstance(exc, Cancelled):
+            self.status.setText("cancelled")
+            return
+        if isinstance(exc, FaceHMMError):
+            show_error(f"Fit failed: {exc}")
+        else:
+            show_error(f"Fit failed: {type(exc).__name__}: {exc}")
+        self.status.setText(f"failed: {exc}")
+
+    def _on_finished(self) -> None:
+        self.fit_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.worker = None
+
+    def _apply(self, model: Any, features: Any, states: np.ndarray, posterior: np.ndarray) -> None:
+        names = list(getattr(model, "state_names", None) or [])
+        n_states = int(getattr(model, "n_states", posterior.shape[1]))
+        self.session.set_states(
+            states,
+            features.frame_indices,
+            n_states,
+            state_names=names,
+            posterior=posterior,
+            model=model,
+            features=features,
+            source_name=", ".join(self.selected_track_names()),
+        )
+        self.save_button.setEnabled(True)
+
+    # ------------------------------------------------------- load / save
+    def _ask_load(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load a FaceHMM model")
+        if path:
+            self.load_model(path)
+
+    def load_model(self, path: str | Path) -> bool:
+        """Load a saved model and decode the selected track with it."""
+        from ..features import FeatureSettings, build_features
+        from ..hmm import FaceHMM
+
+        try:
+            model = FaceHMM.load(path)
+            series = self.selected_series()[0]
+            metadata = getattr(model, "metadata", None) or {}
+            settings_kwargs = metadata.get("feature_settings") or self.settings_kwargs()
+            known = {f.name for f in dataclasses.fields(FeatureSettings)}
+            settings = FeatureSettings(
+                **{k: (tuple(v) if isinstance(v, list) else v) for k, v in settings_kwargs.items() if k in known}
+            )
+            features = build_features(series, settings)
+            check_model_features(model, list(features.names))
+            states, posterior = decode(model, features)
+        except FaceHMMError as exc:
+            show_error(f"Could not use model {Path(path).name}: {exc}")
+            return False
+        except (OSError, ValueError, KeyError) as exc:
+            show_error(f"Could not load model {Path(path).name}: {type(exc).__name__}: {exc}")
+            return False
+        self.model_path = Path(path)
+        self._apply(model, features, states, posterior)
+        self.status.setText(f"loaded {Path(path).name}")
+        return True
+
+    def _ask_save(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the FaceHMM model", str(self.model_path or ""))
+        if path:
+            self.save_model(path)
+
+    def save_model(self, path: str | Path) -> bool:
+        model = self.session.model
+        if model is None:
+            show_error("no model to save: fit or load one first")
+            return False
+        try:
+            model.state_names = list(self.session.state_names)
+            model.save(path)
+        except (FaceHMMError, OSError) as exc:
+            show_error(f"Could not save the model: {exc}")
+            return False
+        self.model_path = Path(path)
+        self.status.setText(f"saved {Path(path).name} (with state names)")
+        return True
+
+    # ------------------------------------------------------------- legend
+    def _fill_legend(self) -> None:
+        self.legend.blockSignals(True)
+        try:
+            palette = self.session.palette()
+            self.legend.setRowCount(self.session.n_states)
+            for state in range(self.session.n_states):
+                swatch = QTableWidgetItem("")
+                swatch.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                swatch.setBackground(QColor.fromRgbF(*palette[state]))
+                self.legend.setItem(state, 0, swatch)
+                self.legend.setItem(state, 1, QTableWidgetItem(self.session.state_names[state]))
+        finally:
+            self.legend.blockSignals(False)
+
+    def _on_legend_edit(self, item: QTableWidgetItem) -> None:
+        if item.column() == 1:
+            self.rename_state(item.row(), item.text())
+
+    def rename_state(self, state: int, name: str) -> None:
+        name = name.strip() or f"state {state}"
+        self.session.rename_state(state, name)
+        self.legend.blockSignals(True)
+        try:
+            cell = self.legend.item(state, 1)
+            if cell is not None and cell.text() != name:
+                cell.setText(name)
+        finally:
+            self.legend.blockSignals(False)
