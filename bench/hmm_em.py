@@ -1,0 +1,141 @@
+"""Benchmark: seconds per EM iteration, stock hmmlearn GaussianHMM vs FastGaussianHMM.
+
+Generates data from a random 9-state HMM with full covariances (T=108,000
+frames, D=66 features: one hour of 30 fps video with the feature count of the
+reference analysis; fixed seed), then runs stock
+:class:`hmmlearn.hmm.GaussianHMM` and our
+:class:`napari_facehmm.hmm.FastGaussianHMM` for the same few EM iterations from
+the SAME initial parameters (``init_params=""`` with preset parameters), in one
+process, on one thread (BLAS/OpenMP thread counts are set to 1 before numpy is
+imported, and threadpoolctl enforces it).
+
+Usage::
+
+    python bench/hmm_em.py            # full size, 5 iterations (stock takes ~1 min)
+    python bench/hmm_em.py --quick    # T=12,000, 3 iterations: smoke test
+    python bench/hmm_em.py --frames 50000 --iterations 4
+
+The last four lines printed are exactly::
+
+    stock_s_per_iter <float>
+    ours_s_per_iter <float>
+    speedup <stock/ours>
+    loglik_rel_diff <float>
+
+``loglik_rel_diff`` is the largest relative difference between the two models'
+per-iteration log-likelihoods (``monitor_.history``); the largest relative
+difference of the fitted parameters is printed above those lines.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_variable] = "1"
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+
+def make_data(n_frames: int, n_features: int, n_states: int, seed: int):
+    """Sample (X, states, true_model_params) from a random sticky HMM."""
+    rng = np.random.default_rng(seed)
+    means = rng.normal(scale=2.0, size=(n_states, n_features))
+    factors = rng.normal(scale=0.3, size=(n_states, n_features, n_features))
+    covars = factors @ factors.transpose(0, 2, 1) + 0.5 * np.eye(n_features)
+    transmat = rng.dirichlet(np.ones(n_states), size=n_states) * 0.05
+    transmat[np.diag_indices(n_states)] += 0.95
+    transmat /= transmat.sum(axis=1, keepdims=True)
+    states = np.empty(n_frames, dtype=int)
+    states[0] = rng.integers(n_states)
+    uniforms = rng.random(n_frames)
+    cumulative = np.cumsum(transmat, axis=1)
+    for t in range(1, n_frames):
+        states[t] = min(np.searchsorted(cumulative[states[t - 1]], uniforms[t]), n_states - 1)
+    choleskys = np.linalg.cholesky(covars)
+    noise = rng.standard_normal((n_frames, n_features))
+    X = means[states] + np.einsum("tij,tj->ti", choleskys[states], noise)
+    return X, states
+
+
+def initial_parameters(X: np.ndarray, n_states: int, seed: int) -> dict:
+    """Deliberately imperfect start: means of random frames, pooled covariance."""
+    rng = np.random.default_rng(seed + 1)
+    n_features = X.shape[1]
+    return {
+        "startprob_": np.full(n_states, 1.0 / n_states),
+        "transmat_": np.full((n_states, n_states), 0.1 / (n_states - 1))
+        + np.eye(n_states) * (0.9 - 0.1 / (n_states - 1)),
+        "means_": X[rng.choice(len(X), n_states, replace=False)],
+        "covars_": np.tile(np.cov(X.T) + 1e-3 * np.eye(n_features), (n_states, 1, 1)),
+    }
+
+
+def run(model_class, X, params, n_iterations):
+    model = model_class(
+        n_components=len(params["startprob_"]),
+        covariance_type="full",
+        n_iter=n_iterations,
+        tol=-np.inf,  # never stop early: both run exactly n_iterations
+        init_params="",
+        params="stmc",
+    )
+    for name, value in params.items():
+        setattr(model, name, value.copy())
+    start = time.perf_counter()
+    model.fit(X)
+    elapsed = time.perf_counter() - start
+    return model, elapsed / model.monitor_.iter
+
+
+def relative_difference(a, b) -> float:
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(a)), np.finfo(float).tiny))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="T=12,000 and 3 iterations")
+    parser.add_argument("--frames", type=int, default=None)
+    parser.add_argument("--features", type=int, default=66)
+    parser.add_argument("--states", type=int, default=9)
+    parser.add_argument("--iterations", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    n_frames = args.frames or (12_000 if args.quick else 108_000)
+    n_iterations = args.iterations or (3 if args.quick else 5)
+
+    from hmmlearn.hmm import GaussianHMM
+
+    from napari_facehmm.hmm import FastGaussianHMM
+
+    with threadpool_limits(limits=1):
+        X, _ = make_data(n_frames, args.features, args.states, args.seed)
+        params = initial_parameters(X, args.states, args.seed)
+        print(f"T={n_frames} D={args.features} K={args.states} full covariance, "
+              f"{n_iterations} EM iterations, 1 thread", flush=True)
+        stock, stock_s = run(GaussianHMM, X, params, n_iterations)
+        print(f"stock done: {stock_s:.3f} s/iter", flush=True)
+        ours, ours_s = run(FastGaussianHMM, X, params, n_iterations)
+        print(f"ours done: {ours_s:.3f} s/iter", flush=True)
+
+    parameter_diff = max(
+        relative_difference(getattr(stock, name), getattr(ours, name))
+        for name in ("startprob_", "transmat_", "means_", "covars_")
+    )
+    loglik_diff = relative_difference(list(stock.monitor_.history), list(ours.monitor_.history))
+    print(f"parameter_rel_diff {parameter_diff:.3e}")
+    print(f"stock_s_per_iter {stock_s:.4f}")
+    print(f"ours_s_per_iter {ours_s:.4f}")
+    print(f"speedup {stock_s / ours_s:.2f}")
+    print(f"loglik_rel_diff {loglik_diff:.3e}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,723 @@
+"""FaceHMM: a Gaussian HMM of facial-expression features, sklearn style.
+
+The facade adds to hmmlearn what an analysis of face videos needs: several
+restarts keeping the best likelihood, a sticky transition prior, iteration
+progress with Cancel, a canonical state order (so two fits give the same state
+numbers), input checks with clear messages, and saving without pickle.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..errors import DataError, FaceHMMError, FileFormatError
+from ._validation import check_features, check_fittable
+from .fast import FastGaussianHMM
+
+__all__ = ["FaceHMM", "FitProgress", "model_paths", "FORMAT_NAME", "FORMAT_VERSION"]
+
+FORMAT_NAME = "napari-facehmm/hmm"
+FORMAT_VERSION = 1
+COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
+
+# Self-transition probability of the initial transition matrix. Face states
+# last many frames at video rates, so EM starts from long dwell times rather
+# than from hmmlearn's random (Dirichlet(1/K)) rows, which mostly switch state
+# every frame and need many iterations to unlearn that.
+_INITIAL_SELF_TRANSITION = 0.9
+
+
+class FitProgress(NamedTuple):
+    """One step of :meth:`FaceHMM.fit_progress`.
+
+    The first three fields follow the project's ``(done, total, message)``
+    convention for progress bars.
+
+    Attributes
+    ----------
+    done, total : int
+        EM iterations done and the most there can be
+        (``n_restarts * n_iter``; a restart that converges early skips ahead).
+    message : str
+        E.g. ``"restart 2/3, iteration 14: log-likelihood -1.234e+06"``.
+    restart : int
+        0-based index of the running restart.
+    n_restarts : int
+    iteration : int
+        1-based EM iteration within the restart.
+    log_likelihood : float
+        Log-likelihood of the training data before this iteration's M-step
+        (hmmlearn's ``monitor_.history`` value).
+    """
+
+    done: int
+    total: int
+    message: str
+    restart: int
+    n_restarts: int
+    iteration: int
+    log_likelihood: float
+
+
+def model_paths(path: str | Path) -> tuple[Path, Path]:
+    """The two files a saved model consists of.
+
+    Parameters
+    ----------
+    path
+        A stem such as ``results/face_model``; a trailing ``.json`` or ``.npz``
+        is removed, so the path of either file also works.
+
+    Returns
+    -------
+    json_path, npz_path
+        ``<stem>.json`` (settings, names, metadata) and ``<stem>.npz``
+        (parameter arrays).
+    """
+    path = Path(path)
+    if path.suffix.lower() in (".json", ".npz"):
+        path = path.with_suffix("")
+    return path.with_name(path.name + ".json"), path.with_name(path.name + ".npz")
+
+
+def _json_ready(value: Any, what: str) -> Any:
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as error:
+        raise DataError(f"{what} must be JSON-serialisable (numbers, strings, lists, dicts): {error}") from None
+
+
+class FaceHMM:
+    """Gaussian HMM over face features with restarts and a canonical state order.
+
+    Parameters
+    ----------
+    n_states : int
+        Number of hidden states (9 in the reference analysis).
+    covariance_type : {"full", "diag", "spherical", "tied"}
+    n_restarts : int
+        EM runs from different initialisations; the one with the highest
+        training log-likelihood is kept.
+    n_iter : int
+        Most EM iterations per restart.
+    tol : float
+        EM stops when the log-likelihood gains less than this.
+    sticky : float
+        Dirichlet pseudo-counts added to every self-transition
+        (``transmat_prior = 1 + sticky * I``). 0 is plain maximum likelihood;
+        values comparable to the frames per state (e.g. ``0.1 * n_frames /
+        n_states``) favour longer, more realistic dwell times.
+    random_state : int or None
+        Seed of the restarts; the same seed gives the same fit.
+    canonical_order : "frequency", "none", int, str or callable
+        How states are numbered after fitting. "frequency": by decoded
+        occupancy, most frequent first. An int or a feature name: by that
+        feature's state mean, ascending (e.g. a mouth-opening column).
+        A callable ``f(face_hmm) -> scores (n_states,)``: by score, ascending.
+        "none": as EM left them.
+    min_covar, covars_prior, covars_weight : float
+        Passed to :class:`hmmlearn.hmm.GaussianHMM` (``min_covar`` also
+        regularises the initial covariance).
+    state_names : sequence of str, optional
+        Names of the states in canonical order; default "state 0", ...
+    feature_names : sequence of str, optional
+        Names of the feature columns; used in messages and saved.
+    metadata : dict, optional
+        JSON-able settings saved with the model, e.g. the feature settings
+        needed to apply it to a new video.
+
+    Attributes
+    ----------
+    model_ : FastGaussianHMM
+        The fitted hmmlearn model, states in canonical order.
+    monitor_ : hmmlearn.base.ConvergenceMonitor
+        Convergence history of the kept restart.
+    log_likelihood_ : float
+        Training log-likelihood of the kept model.
+    restarts_ : list of dict
+        Per restart: ``restart``, ``seed``, ``log_likelihood``, ``n_iter``,
+        ``converged``, ``completed``.
+    restart_models_ : list of FastGaussianHMM
+        Every restart's model (EM state numbering), in restart order.
+    best_restart_ : int
+    converged_ : bool
+    cancelled_ : bool
+        True if :meth:`fit_progress` was closed before finishing.
+    n_features_ : int
+    """
+
+    def __init__(
+        self,
+        n_states: int = 9,
+        covariance_type: str = "full",
+        n_restarts: int = 3,
+        n_iter: int = 100,
+        tol: float = 1e-3,
+        sticky: float = 0.0,
+        random_state: int | None = 0,
+        canonical_order: str | int | Callable = "frequency",
+        *,
+        min_covar: float = 1e-3,
+        covars_prior: float = 1e-2,
+        covars_weight: float = 1.0,
+        state_names: Sequence[str] | None = None,
+        feature_names: Sequence[str] | None = None,
+        metadata: dict | None = None,
+    ):
+        if covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
+        if n_states < 1 or n_restarts < 1 or n_iter < 1:
+            raise ValueError("n_states, n_restarts and n_iter must be at least 1")
+        if sticky < 0:
+            raise ValueError(f"sticky must be >= 0, got {sticky}")
+        self.n_states = int(n_states)
+        self.covariance_type = covariance_type
+        self.n_restarts = int(n_restarts)
+        self.n_iter = int(n_iter)
+        self.tol = float(tol)
+        self.sticky = float(sticky)
+        self.random_state = random_state
+        self.canonical_order = canonical_order
+        self.min_covar = float(min_covar)
+        self.covars_prior = float(covars_prior)
+        self.covars_weight = float(covars_weight)
+        self.feature_names = list(feature_names) if feature_names is not None else None
+        self.metadata = dict(metadata) if metadata is not None else {}
+        self.state_names = state_names
+        self.model_ = None
+        self.cancelled_ = False
+
+    # ------------------------------------------------------------------ names
+    @property
+    def state_names(self) -> list[str]:
+        """Names of the states in canonical order (editable; saved with the model)."""
+        return self._state_names
+
+    @state_names.setter
+    def state_names(self, names: Sequence[str] | None) -> None:
+        if names is None:
+            names = [f"state {k}" for k in range(self.n_states)]
+        names = [str(name) for name in names]
+        if len(names) != self.n_states:
+            raise DataError(f"state_names has {len(names)} names for {self.n_states} states")
+        self._state_names = names
+
+    # ------------------------------------------------------------- hmmlearn
+    def _transmat_prior(self) -> np.ndarray | float:
+        if self.sticky == 0:
+            return 1.0
+        return 1.0 + self.sticky * np.eye(self.n_states)
+
+    def _new_model(self, seed: int | None) -> FastGaussianHMM:
+        return FastGaussianHMM(
+            n_components=self.n_states,
+            covariance_type=self.covariance_type,
+            min_covar=self.min_covar,
+            covars_prior=self.covars_prior,
+            covars_weight=self.covars_weight,
+            transmat_prior=self._transmat_prior(),
+            random_state=seed,
+            n_iter=self.n_iter,
+            tol=self.tol,
+            params="stmc",
+            init_params="",
+            implementation="log",
+        )
+
+    def _initial_model(self, X: np.ndarray, seed: int) -> FastGaussianHMM:
+        """A model with this restart's initial parameters, ready for EM.
+
+        Means: k-means centres (one k-means run seeded by ``seed``); covariance:
+        the pooled covariance plus ``min_covar`` (as hmmlearn initialises);
+        uniform start probabilities; self-transition 0.9.
+        """
+        from sklearn.cluster import KMeans
+
+        n_states, n_features = self.n_states, X.shape[1]
+        model = self._new_model(seed)
+        model.n_features = n_features
+        kmeans = KMeans(n_clusters=n_states, n_init=1, random_state=seed).fit(X)
+        model.means_ = kmeans.cluster_centers_
+        pooled = np.atleast_2d(np.cov(X.T)) + self.min_covar * np.eye(n_features)
+        if self.covariance_type == "full":
+            model.covars_ = np.tile(pooled, (n_states, 1, 1))
+        elif self.covariance_type == "tied":
+            model.covars_ = pooled
+        elif self.covariance_type == "diag":
+            model.covars_ = np.tile(np.diag(pooled), (n_states, 1))
+        else:
+            model.covars_ = np.full(n_states, np.diag(pooled).mean())
+        model.startprob_ = np.full(n_states, 1.0 / n_states)
+        if n_states == 1:
+            model.transmat_ = np.ones((1, 1))
+        else:
+            off = (1.0 - _INITIAL_SELF_TRANSITION) / (n_states - 1)
+            model.transmat_ = np.full((n_states, n_states), off)
+            np.fill_diagonal(model.transmat_, _INITIAL_SELF_TRANSITION)
+        return model
+
+    def _restart_seeds(self) -> list[int]:
+        from sklearn.utils import check_random_state
+
+        generator = check_random_state(self.random_state)
+        return [int(seed) for seed in generator.randint(0, 2**31 - 1, size=self.n_restarts)]
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, X, lengths=None) -> "FaceHMM":
+        """Fit with all restarts and keep the best model.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_frames, n_features)
+            Finite feature values (drop invalid frames first).
+        lengths : array-like of int, shape (n_sequences,), optional
+            Frames per contiguous sequence; must sum to ``n_frames``.
+
+        Returns
+        -------
+        self
+        """
+        for _ in self.fit_progress(X, lengths):
+            pass
+        return self
+
+    def fit_progress(self, X, lengths=None) -> Iterator[FitProgress]:
+        """Fit like :meth:`fit`, yielding a :class:`FitProgress` after every EM iteration.
+
+        Closing the generator early (a Cancel button; ``generator.close()``)
+        keeps the best model seen so far, whether its restart finished or not,
+        and sets ``cancelled_``; if no EM iteration ran yet, the model stays
+        unfitted. The generator returns ``self``.
+
+        Each restart runs hmmlearn's own EM loop one iteration at a time
+        (``_do_estep``, ``_do_mstep``, ``monitor_.report``, as
+        ``BaseHMM.fit`` does), so the result equals a plain ``fit``.
+        """
+        X, lengths = check_features(X, lengths, feature_names=self.feature_names)
+        if self.feature_names is not None and len(self.feature_names) != X.shape[1]:
+            raise DataError(
+                f"{len(self.feature_names)} feature_names were given but X has {X.shape[1]} columns"
+            )
+        check_fittable(X, self.n_states, self.feature_names)
+        seeds = self._restart_seeds()
+        total = self.n_restarts * self.n_iter
+        self.model_ = None
+        self.cancelled_ = False
+        self.restarts_ = []
+        self.restart_models_ = []
+        best: tuple[float, int] | None = None  # (log-likelihood, restart)
+        running: FastGaussianHMM | None = None
+        try:
+            for restart, seed in enumerate(seeds):
+                running = self._initial_model(X, seed)
+                running._init(X, lengths)  # init_params="": only checks, like fit()
+                running._check()
+                running.monitor_._reset()
+                for iteration in range(1, self.n_iter + 1):
+                    stats, log_prob = running._do_estep(X, lengths)
+                    lower_bound = running._compute_lower_bound(log_prob)
+                    running._do_mstep(stats)
+                    running.monitor_.report(lower_bound)
+                    yield FitProgress(
+                        done=restart * self.n_iter + iteration,
+                        total=total,
+                        message=(
+                            f"restart {restart + 1}/{self.n_restarts}, iteration {iteration}: "
+                            f"log-likelihood {lower_bound:.6g}"
+                        ),
+                        restart=restart,
+                        n_restarts=self.n_restarts,
+                        iteration=iteration,
+                        log_likelihood=float(lower_bound),
+                    )
+                    if running.monitor_.converged:
+                        break
+                score = float(running.score(X, lengths))
+                self.restarts_.append(
+                    {
+                        "restart": restart,
+                        "seed": seed,
+                        "log_likelihood": score,
+                        "n_iter": running.monitor_.iter,
+                        "converged": bool(running.monitor_.converged),
+                        "completed": True,
+                    }
+                )
+                self.restart_models_.append(running)
+                running = None
+                if best is None or score > best[0]:
+                    best = (score, restart)
+        except GeneratorExit:
+            self.cancelled_ = True
+            if running is not None and running.monitor_.history:
+                partial = float(running.monitor_.history[-1])
+                self.restarts_.append(
+                    {
+                        "restart": len(self.restart_models_),
+                        "seed": seeds[len(self.restart_models_)],
+                        "log_likelihood": partial,
+                        "n_iter": running.monitor_.iter,
+                        "converged": False,
+                        "completed": False,
+                    }
+                )
+                self.restart_models_.append(running)
+                if best is None or partial > best[0]:
+                    best = (partial, len(self.restart_models_) - 1)
+            if best is not None:
+                self._keep(best, X, lengths)
+            raise
+        self._keep(best, X, lengths)
+        return self
+
+    def _keep(self, best: tuple[float, int], X: np.ndarray, lengths: np.ndarray) -> None:
+        """Adopt restart ``best[1]`` as the model, in canonical state order."""
+        log_likelihood, restart = best
+        source = self.restart_models_[restart]
+        model = self._new_model(self.restarts_[restart]["seed"])
+        model.n_features = X.shape[1]
+        model.startprob_ = source.startprob_.copy()
+        model.transmat_ = source.transmat_.copy()
+        model.means_ = source.means_.copy()
+        model._covars_ = source._covars_.copy()
+        model.monitor_ = source.monitor_
+        self.model_ = model
+        self.n_features_ = X.shape[1]
+        self.best_restart_ = restart
+        self.log_likelihood_ = float(log_likelihood)
+        self.converged_ = bool(self.restarts_[restart]["converged"])
+        self.n_frames_fitted_ = len(X)
+        self._apply_canonical_order(X, lengths)
+
+    # --------------------------------------------------------- state order
+    def _apply_canonical_order(self, X: np.ndarray, lengths: np.ndarray) -> None:
+        order_by = self.canonical_order
+        if order_by is None or (isinstance(order_by, str) and order_by == "none"):
+            return
+        if isinstance(order_by, str) and order_by == "frequency":
+            states = self.model_.predict(X, lengths)
+            occupancy = np.bincount(states, minlength=self.n_states)
+            # Ties (e.g. empty states) are broken by the first feature's mean
+            # so the order does not depend on EM's numbering.
+            order = np.lexsort((self.model_.means_[:, 0], -occupancy))
+            self.permute_states(order)
+            return
+        if callable(order_by):
+            self.sort_states(order_by(self))
+            return
+        self.sort_states(self.model_.means_[:, self._feature_index(order_by)])
+
+    def _feature_index(self, feature: int | str) -> int:
+        if isinstance(feature, (int, np.integer)) and not isinstance(feature, bool):
+            if not 0 <= feature < self.n_features_:
+                raise DataError(f"feature column {feature} out of range 0..{self.n_features_ - 1}")
+            return int(feature)
+        if isinstance(feature, str) and self.feature_names is not None and feature in self.feature_names:
+            return self.feature_names.index(feature)
+        raise DataError(
+            f"canonical_order {feature!r} is neither 'frequency', 'none', a callable, "
+            "a feature column index nor one of feature_names"
+        )
+
+    def sort_states(self, scores, descending: bool = False) -> np.ndarray:
+        """Renumber states by a score per state (ascending unless ``descending``).
+
+        Parameters
+        ----------
+        scores : array-like, shape (n_states,)
+            E.g. ``model_.means_[:, mouth_column]``.
+
+        Returns
+        -------
+        order : ndarray, shape (n_states,)
+            ``order[new] = old`` state number.
+        """
+        scores = np.asarray(scores, dtype=float)
+        if scores.shape != (self.n_states,):
+            raise DataError(f"need one score per state ({self.n_states}), got shape {scores.shape}")
+        order = np.argsort(-scores if descending else scores, kind="stable")
+        self.permute_states(order)
+        return order
+
+    def permute_states(self, order) -> None:
+        """Renumber states so that new state ``i`` is old state ``order[i]``.
+
+        ``state_names`` keep their positions (they name the new numbering).
+        """
+        self._require_fitted()
+        order = np.asarray(order, dtype=int)
+        if sorted(order.tolist()) != list(range(self.n_states)):
+            raise DataError(f"order must be a permutation of 0..{self.n_states - 1}, got {order.tolist()}")
+        model = self.model_
+        model.startprob_ = model.startprob_[order]
+        model.transmat_ = model.transmat_[np.ix_(order, order)]
+        model.means_ = model.means_[order]
+        if self.covariance_type != "tied":
+            model._covars_ = model._covars_[order]
+
+    # ------------------------------------------------------------- applying
+    def _require_fitted(self) -> None:
+        if self.model_ is None:
+            raise FaceHMMError("the model is not fitted (fit it, or load a saved model)")
+
+    def _checked(self, X, lengths):
+        self._require_fitted()
+        return check_features(
+            X, lengths, n_features=self.n_features_, feature_names=self.feature_names
+        )
+
+    def predict(self, X, lengths=None) -> np.ndarray:
+        """Most likely state sequence (Viterbi).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_frames, n_features)
+        lengths : array-like of int, shape (n_sequences,), optional
+
+        Returns
+        -------
+        ndarray of int, shape (n_frames,)
+        """
+        X, lengths = self._checked(X, lengths)
+        return self.model_.predict(X, lengths)
+
+    def predict_proba(self, X, lengths=None) -> np.ndarray:
+        """Posterior state probabilities, shape (n_frames, n_states)."""
+        X, lengths = self._checked(X, lengths)
+        return self.model_.predict_proba(X, lengths)
+
+    def score(self, X, lengths=None) -> float:
+        """Log-likelihood of X under the model (sum over frames)."""
+        X, lengths = self._checked(X, lengths)
+        return float(self.model_.score(X, lengths))
+
+    def n_parameters(self) -> int:
+        """Free scalar parameters (start, transitions, means, covariances)."""
+        self._require_fitted()
+        return int(sum(self.model_._get_n_fit_scalars_per_param().values()))
+
+    def bic(self, X, lengths=None) -> float:
+        """Bayesian information criterion ``-2 log L + n_parameters * log(n_frames)``."""
+        X, lengths = self._checked(X, lengths)
+        return float(-2 * self.model_.score(X, lengths) + self.n_parameters() * np.log(len(X)))
+
+    @property
+    def monitor_(self):
+        self._require_fitted()
+        return self.model_.monitor_
+
+    # ---------------------------------------------------------- save / load
+    def save(self, path: str | Path) -> tuple[Path, Path]:
+        """Write the fitted model as ``<path>.json`` + ``<path>.npz`` (no pickle).
+
+        Parameters
+        ----------
+        path
+            A stem (see :func:`model_paths`); the folder must exist. Existing
+            files are replaced atomically, the previous version kept as ``.bak``.
+
+        Returns
+        -------
+        json_path, npz_path
+        """
+        from ..io._atomic import atomic_write_path
+
+        self._require_fitted()
+        json_path, npz_path = model_paths(path)
+        settings = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "n_states": self.n_states,
+            "n_features": self.n_features_,
+            "covariance_type": self.covariance_type,
+            "state_names": list(self.state_names),
+            "feature_names": self.feature_names,
+            "metadata": _json_ready(self.metadata, "metadata"),
+            "fit": {
+                "n_restarts": self.n_restarts,
+                "n_iter": self.n_iter,
+                "tol": self.tol,
+                "sticky": self.sticky,
+                "random_state": self.random_state,
+                "canonical_order": self.canonical_order if isinstance(self.canonical_order, (str, int)) else "custom",
+                "min_covar": self.min_covar,
+                "covars_prior": self.covars_prior,
+                "covars_weight": self.covars_weight,
+                "log_likelihood": self.log_likelihood_,
+                "n_frames": self.n_frames_fitted_,
+                "converged": self.converged_,
+                "cancelled": self.cancelled_,
+                "monitor_history": [float(v) for v in self.monitor_.history],
+                "monitor_iter": int(self.monitor_.iter),
+            },
+            "software": _software_versions(),
+        }
+        text = json.dumps(settings, indent=2, allow_nan=True)
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            startprob=self.model_.startprob_,
+            transmat=self.model_.transmat_,
+            means=self.model_.means_,
+            covars=self.model_._covars_,
+        )
+        with atomic_write_path(npz_path) as temp:
+            temp.write_bytes(buffer.getvalue())
+        with atomic_write_path(json_path) as temp:
+            temp.write_text(text, encoding="utf-8")
+        return json_path, npz_path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FaceHMM":
+        """Read a model written by :meth:`save`.
+
+        Raises
+        ------
+        FileFormatError
+            A file is missing, is not valid JSON / npz, or holds arrays of the
+            wrong shape or invalid probabilities; the message names the file.
+        """
+        json_path, npz_path = model_paths(path)
+        settings = _read_settings(json_path)
+        n_states = settings["n_states"]
+        n_features = settings["n_features"]
+        covariance_type = settings["covariance_type"]
+        arrays = _read_arrays(npz_path, n_states, n_features, covariance_type)
+        fit = settings.get("fit") or {}
+        face_hmm = cls(
+            n_states=n_states,
+            covariance_type=covariance_type,
+            n_restarts=int(fit.get("n_restarts", 1)),
+            n_iter=int(fit.get("n_iter", 100)),
+            tol=float(fit.get("tol", 1e-3)),
+            sticky=float(fit.get("sticky", 0.0)),
+            random_state=fit.get("random_state", 0),
+            canonical_order=fit.get("canonical_order", "frequency"),
+            min_covar=float(fit.get("min_covar", 1e-3)),
+            covars_prior=float(fit.get("covars_prior", 1e-2)),
+            covars_weight=float(fit.get("covars_weight", 1.0)),
+            state_names=settings["state_names"],
+            feature_names=settings["feature_names"],
+            metadata=settings["metadata"],
+        )
+        model = face_hmm._new_model(None)
+        model.n_features = n_features
+        try:
+            model.startprob_ = arrays["startprob"]
+            model.transmat_ = arrays["transmat"]
+            model.means_ = arrays["means"]
+            model.covars_ = arrays["covars"]
+            model._check()
+        except ValueError as error:
+            raise FileFormatError(npz_path, f"invalid model parameters: {error}") from None
+        model.monitor_.history.extend(fit.get("monitor_history", []))
+        model.monitor_.iter = int(fit.get("monitor_iter", 0))
+        face_hmm.model_ = model
+        face_hmm.n_features_ = n_features
+        face_hmm.log_likelihood_ = fit.get("log_likelihood")
+        face_hmm.n_frames_fitted_ = fit.get("n_frames")
+        face_hmm.converged_ = bool(fit.get("converged", False))
+        face_hmm.cancelled_ = bool(fit.get("cancelled", False))
+        face_hmm.restarts_ = []
+        face_hmm.restart_models_ = []
+        face_hmm.best_restart_ = None
+        return face_hmm
+
+    def __repr__(self) -> str:
+        fitted = "fitted" if self.model_ is not None else "not fitted"
+        return (
+            f"FaceHMM(n_states={self.n_states}, covariance_type={self.covariance_type!r}, "
+            f"n_restarts={self.n_restarts}, sticky={self.sticky}, {fitted})"
+        )
+
+
+def _software_versions() -> dict[str, str]:
+    import hmmlearn
+
+    from .. import __version__
+
+    return {"napari_facehmm": __version__, "hmmlearn": hmmlearn.__version__, "numpy": np.__version__}
+
+
+def _read_settings(json_path: Path) -> dict:
+    if not json_path.is_file():
+        raise FileFormatError(json_path, "model settings file is missing (expected beside the .npz)")
+    try:
+        settings = json.loads(json_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise FileFormatError(json_path, f"not valid JSON: {error}") from None
+    if not isinstance(settings, dict):
+        raise FileFormatError(json_path, "expected a JSON object at the top level")
+    if settings.get("format") != FORMAT_NAME:
+        raise FileFormatError(json_path, f"not a napari-facehmm model (format is {settings.get('format')!r})")
+    if not isinstance(settings.get("format_version"), int) or settings["format_version"] > FORMAT_VERSION:
+        raise FileFormatError(
+            json_path,
+            f"model format version {settings.get('format_version')!r} is newer than this "
+            f"napari-facehmm reads ({FORMAT_VERSION}); update napari-facehmm",
+        )
+    for key in ("n_states", "n_features"):
+        value = settings.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise FileFormatError(json_path, f"{key!r} must be a positive integer, got {value!r}")
+    if settings.get("covariance_type") not in COVARIANCE_TYPES:
+        raise FileFormatError(
+            json_path, f"covariance_type must be one of {COVARIANCE_TYPES}, got {settings.get('covariance_type')!r}"
+        )
+    names = settings.get("state_names")
+    if not isinstance(names, list) or len(names) != settings["n_states"] or not all(isinstance(n, str) for n in names):
+        raise FileFormatError(json_path, f"state_names must be a list of {settings['n_states']} strings")
+    feature_names = settings.get("feature_names")
+    if feature_names is not None and (
+        not isinstance(feature_names, list)
+        or len(feature_names) != settings["n_features"]
+        or not all(isinstance(n, str) for n in feature_names)
+    ):
+        raise FileFormatError(json_path, f"feature_names must be null or a list of {settings['n_features']} strings")
+    if not isinstance(settings.get("metadata", {}), dict):
+        raise FileFormatError(json_path, "metadata must be a JSON object")
+    settings.setdefault("metadata", {})
+    if not isinstance(settings.get("fit", {}), dict):
+        raise FileFormatError(json_path, "'fit' must be a JSON object")
+    return settings
+
+
+def _read_arrays(npz_path: Path, n_states: int, n_features: int, covariance_type: str) -> dict:
+    if not npz_path.is_file():
+        raise FileFormatError(npz_path, "model parameter file is missing (expected beside the .json)")
+    expected = {
+        "startprob": (n_states,),
+        "transmat": (n_states, n_states),
+        "means": (n_states, n_features),
+        "covars": {
+            "full": (n_states, n_features, n_features),
+            "diag": (n_states, n_features),
+            "spherical": (n_states,),
+            "tied": (n_features, n_features),
+        }[covariance_type],
+    }
+    try:
+        with np.load(npz_path, allow_pickle=False) as archive:
+            missing = sorted(set(expected) - set(archive.files))
+            if missing:
+                raise FileFormatError(npz_path, f"missing arrays {missing}")
+            arrays = {name: np.asarray(archive[name], dtype=float) for name in expected}
+    except FileFormatError:
+        raise
+    except (OSError, ValueError) as error:
+        raise FileFormatError(npz_path, f"not a readable .npz archive: {error}") from None
+    for name, shape in expected.items():
+        if arrays[name].shape != shape:
+            raise FileFormatError(
+                npz_path, f"array {name!r} has shape {arrays[name].shape}, expected {shape} "
+                f"({n_states} states, {n_features} features, {covariance_type} covariance)"
+            )
+        if not np.isfinite(arrays[name]).all():
+            raise FileFormatError(npz_path, f"array {name!r} contains NaN or inf")
+    return arrays
