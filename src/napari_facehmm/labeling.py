@@ -1,0 +1,1273 @@
+"""Labeling face landmarks in a DeepLabCut project (Qt-free core).
+
+Everything the labeling widget does that is not drawing lives here, so it
+runs and is tested without a window:
+
+- :func:`create_project` / :func:`open_project`: a DeepLabCut project
+  (``config.yaml``, ``videos/``, ``labeled-data/<video>/``), made by
+  ``deeplabcut.create_new_project`` when DeepLabCut is installed or written
+  from the files alone when it is not.
+- :func:`extract_frames`: pick frames to label (``"uniform"`` or
+  ``"kmeans"`` like DeepLabCut) and write them as
+  ``labeled-data/<video>/img<NNNN>.png``; synchronized cameras get the same
+  frame indices.
+- :class:`LabelSet`: the labels of one ``labeled-data/<video>`` folder while
+  they are edited (positions, points marked not visible, progress, the
+  current keypoint logic), converted to and from napari layer data by pure
+  functions, and saved as ``CollectedData_<scorer>.h5/.csv`` through
+  :func:`napari_facehmm.io.dlc.write_labels`.
+- :func:`load_labels` and :func:`load_for_refinement`: open a folder's
+  labels, optionally merged with DeepLabCut's ``machinelabels-iter<N>.h5``
+  predictions for outlier frames (human labels win where both exist).
+- :class:`AutosaveClock`: when an autosave is due.
+
+Long work (frame extraction) is a generator yielding ``(done, total,
+message)`` and returning its result (``StopIteration.value``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.util
+import math
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generator, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .errors import DataError, FileFormatError
+from .face import FACE_KEYPOINTS, FACE_SKELETON
+
+__all__ = [
+    "AutosaveClock",
+    "LabelProgress",
+    "LabelSet",
+    "LabelingProject",
+    "create_project",
+    "deeplabcut_available",
+    "extract_frames",
+    "find_machine_labels",
+    "frame_image_name",
+    "labeled_data_folders",
+    "load_for_refinement",
+    "load_labels",
+    "open_project",
+    "read_machine_labels",
+    "run_to_end",
+    "select_frames_kmeans",
+    "select_frames_uniform",
+]
+
+Progress = tuple[int, int, str]
+
+#: DeepLabCut's default number of frames to extract per video.
+DEFAULT_FRAMES_PER_VIDEO = 20
+
+_IMAGE_SUFFIXES = (".png",)
+
+
+# --------------------------------------------------------------------- helpers
+def deeplabcut_available() -> bool:
+    """True if the ``deeplabcut`` package can be imported (without importing it: that takes ~8 s)."""
+    return importlib.util.find_spec("deeplabcut") is not None
+
+
+def _import_deeplabcut():
+    # DLClight keeps DeepLabCut from importing its own Qt GUI.
+    os.environ.setdefault("DLClight", "True")
+    import deeplabcut
+
+    return deeplabcut
+
+
+def _want_deeplabcut(use_deeplabcut: bool | None) -> bool:
+    if use_deeplabcut is None:
+        return deeplabcut_available()
+    if use_deeplabcut and not deeplabcut_available():
+        from .errors import MissingDependencyError
+
+        raise MissingDependencyError("deeplabcut", "dlc", "Using DeepLabCut's project functions")
+    return bool(use_deeplabcut)
+
+
+def run_to_end(job: Generator) -> object:
+    """Run a progress generator to its end and return its return value."""
+    while True:
+        try:
+            next(job)
+        except StopIteration as stop:
+            return stop.value
+
+
+def frame_image_name(frame_index: int, n_frames: int) -> str:
+    """DeepLabCut's image name for frame ``frame_index`` of a video of ``n_frames`` frames.
+
+    DeepLabCut zero-pads the index to ``ceil(log10(n_frames))`` digits
+    (``img0042.png`` in a video of 1,000 to 10,000 frames), both in
+    ``extract_frames`` and ``extract_outlier_frames``.
+    """
+    width = int(math.ceil(math.log10(n_frames))) if n_frames > 1 else 0
+    return f"img{str(int(frame_index)).zfill(width)}.png"
+
+
+_IMAGE_INDEX = re.compile(r"img(\d+)\.png$")
+
+
+def _frame_index_of(image: str) -> int | None:
+    match = _IMAGE_INDEX.search(str(image))
+    return int(match.group(1)) if match else None
+
+
+# --------------------------------------------------------------------- project
+@dataclass
+class LabelingProject:
+    """What the labeling step needs from a DeepLabCut ``config.yaml``.
+
+    Parameters
+    ----------
+    config_path
+        The ``config.yaml``.
+    scorer
+        The experimenter name; labels go to ``CollectedData_<scorer>.h5``.
+    bodyparts
+        Keypoint names, in the config's order.
+    skeleton
+        Edges as pairs of keypoint names.
+    video_sets
+        Video path (as written in the config) -> its settings (``crop``).
+    numframes2pick
+        The config's default number of frames to extract per video.
+    iteration
+        Refinement iteration (names ``machinelabels-iter<N>.h5``).
+    """
+
+    config_path: Path
+    scorer: str
+    bodyparts: tuple[str, ...]
+    skeleton: tuple[tuple[str, str], ...]
+    video_sets: dict[str, dict]
+    numframes2pick: int = DEFAULT_FRAMES_PER_VIDEO
+    iteration: int = 0
+
+    @property
+    def root(self) -> Path:
+        """The project folder: the folder of ``config.yaml`` (not the config's possibly
+        stale ``project_path``, so a moved project still works)."""
+        return self.config_path.parent
+
+    @property
+    def videos(self) -> list[Path]:
+        """The project's videos, resolved against ``videos/`` when the configured path is gone."""
+        found = []
+        for name in self.video_sets:
+            path = Path(name)
+            if not path.exists() and (self.root / "videos" / path.name).exists():
+                path = self.root / "videos" / path.name
+            found.append(path)
+        return found
+
+    def labeled_data(self, video: str | Path) -> Path:
+        """``labeled-data/<video stem>`` folder of ``video`` (a path or a folder name)."""
+        name = Path(video).stem if Path(video).suffix else Path(video).name
+        return self.root / "labeled-data" / name
+
+    def labels_path(self, video: str | Path) -> Path:
+        """``labeled-data/<video>/CollectedData_<scorer>.h5``."""
+        return self.labeled_data(video) / f"CollectedData_{self.scorer}.h5"
+
+
+def open_project(config_path: str | Path) -> LabelingProject:
+    """Read a DeepLabCut ``config.yaml`` for labeling.
+
+    Raises
+    ------
+    FileFormatError
+        If the file is missing, not YAML, or lacks ``scorer`` / ``bodyparts``,
+        or is a multi-animal project (not supported for face labeling).
+    """
+    from .io.dlc import read_dlc_config
+
+    config_path = Path(config_path)
+    if config_path.is_dir():
+        config_path = config_path / "config.yaml"
+    if not config_path.is_file():
+        raise FileFormatError(config_path, "no such DeepLabCut config.yaml")
+    config = read_dlc_config(config_path)
+    raw = dict(config.raw or {})
+    if raw.get("multianimalproject"):
+        raise FileFormatError(
+            config_path, "multi-animal projects are not supported for face labeling; use one face"
+        )
+    bodyparts = tuple(str(b) for b in (config.bodyparts or ()))
+    if not bodyparts:
+        raise FileFormatError(config_path, "the config lists no bodyparts")
+    skeleton = tuple(
+        (str(a), str(b)) for a, b in (config.skeleton or ()) if a in bodyparts and b in bodyparts
+    )
+    return LabelingProject(
+        config_path=config_path.resolve(),
+        scorer=str(config.scorer),
+        bodyparts=bodyparts,
+        skeleton=skeleton,
+        video_sets={str(k): dict(v or {}) for k, v in (config.video_sets or {}).items()},
+        numframes2pick=int(config.numframes2pick or DEFAULT_FRAMES_PER_VIDEO),
+        iteration=int(raw.get("iteration", 0) or 0),
+    )
+
+
+def _config_text(
+    task: str,
+    scorer: str,
+    date: str,
+    project_path: Path,
+    video_sets: Mapping[str, str],
+    bodyparts: Sequence[str],
+    skeleton: Sequence[tuple[str, str]],
+) -> str:
+    """A ``config.yaml`` with the keys, order and comments DeepLabCut 3.0 writes."""
+    import yaml
+
+    def dump(value) -> str:
+        text = yaml.safe_dump(value, default_flow_style=False, sort_keys=False).rstrip()
+        # a bare scalar is dumped as a document ending in "..."
+        return text[:-3].rstrip() if text.endswith("...") else text
+
+    videos = dump({str(k): {"crop": v} for k, v in video_sets.items()})
+    return f"""\
+# Config schema version. Do not edit manually.
+config_version: 0
+# Project definitions (do not edit)
+Task: {dump(task)}
+scorer: {dump(scorer)}
+date: {date}
+multianimalproject: false
+identity:
+
+# Project path (change when moving around)
+project_path: {dump(str(project_path))}
+pose_config_path:
+
+# Default DeepLabCut engine to use for shuffle creation (either pytorch or tensorflow)
+engine: pytorch
+
+# Annotation data set configuration (and individual video cropping parameters)
+video_sets:
+{_indent(videos)}
+bodyparts:
+{dump(list(bodyparts))}
+individuals:
+- individual_1
+uniquebodyparts: []
+multianimalbodyparts: []
+
+# Fraction of video to start/stop when extracting frames for labeling/refinement
+start: 0.0
+stop: 1.0
+numframes2pick: {DEFAULT_FRAMES_PER_VIDEO}
+
+# Plotting configuration
+skeleton:
+{dump([list(edge) for edge in skeleton]) if skeleton else "[]"}
+skeleton_color: black
+pcutoff: 0.6
+dotsize: 12
+alphavalue: 0.7
+colormap: rainbow
+
+# Training,Evaluation and Analysis configuration
+TrainingFraction:
+- 0.95
+iteration: 0
+default_net_type: resnet_50
+default_augmenter: default
+default_track_method:
+snapshotindex: -1
+detector_snapshotindex: -1
+batch_size: 8
+detector_batch_size: 1
+
+# Cropping Parameters (for analysis and outlier frame detection)
+cropping: false
+# if cropping is true for analysis, then set the values here:
+x1: 0
+x2: 640
+y1: 277
+y2: 624
+
+# Refinement configuration (parameters from annotation dataset configuration also relevant in this stage)
+corner2move2:
+- 50
+- 50
+move2corner: true
+
+# Conversion tables to fine-tune SuperAnimal weights
+SuperAnimalConversionTables:
+"""
+
+
+def _indent(text: str, spaces: int = 2) -> str:
+    return "\n".join(" " * spaces + line for line in text.splitlines())
+
+
+def create_project(
+    project: str,
+    experimenter: str,
+    videos: Sequence[str | Path],
+    working_directory: str | Path,
+    bodyparts: Sequence[str] = FACE_KEYPOINTS,
+    skeleton: Sequence[tuple[str, str]] = FACE_SKELETON,
+    copy_videos: bool = False,
+    use_deeplabcut: bool | None = None,
+) -> Path:
+    """Create a DeepLabCut project for face labeling; return its ``config.yaml``.
+
+    Parameters
+    ----------
+    project, experimenter
+        Task name and scorer; the folder is ``<project>-<experimenter>-<YYYY-MM-DD>``
+        in ``working_directory``, as DeepLabCut names it.
+    videos
+        Video files (one per camera for synchronized cameras).
+    bodyparts, skeleton
+        The landmark set (default: the 21 face landmarks and their skeleton).
+    copy_videos
+        Copy the videos into ``videos/`` instead of linking them.
+    use_deeplabcut
+        True: ``deeplabcut.create_new_project`` then ``edit_config`` for the
+        bodyparts and skeleton. False: write the same folders and a
+        ``config.yaml`` with DeepLabCut's keys ourselves. None (default): use
+        DeepLabCut when it is installed.
+
+    Notes
+    -----
+    Like DeepLabCut, an existing project folder of the same name is not
+    touched: its ``config.yaml`` is returned.
+    """
+    bodyparts = [str(b) for b in bodyparts]
+    if not bodyparts:
+        raise DataError("a project needs at least one keypoint")
+    if len(set(bodyparts)) != len(bodyparts):
+        repeated = sorted({b for b in bodyparts if bodyparts.count(b) > 1})
+        raise DataError(f"keypoint names must be unique; repeated: {repeated}")
+    unknown = sorted({n for edge in skeleton for n in edge} - set(bodyparts))
+    if unknown:
+        raise DataError(f"skeleton names keypoints that are not in the landmark set: {unknown}")
+    if not project or not experimenter:
+        raise DataError("a project needs a name and an experimenter")
+    video_paths = [Path(v).expanduser().resolve() for v in videos]
+    if not video_paths:
+        raise DataError("a project needs at least one video")
+    for video in video_paths:
+        if not video.is_file():
+            raise FileFormatError(video, "video file not found")
+    working_directory = Path(working_directory).expanduser().resolve()
+    working_directory.mkdir(parents=True, exist_ok=True)
+    skeleton = [[str(a), str(b)] for a, b in skeleton]
+
+    if _want_deeplabcut(use_deeplabcut):
+        deeplabcut = _import_deeplabcut()
+        config_path = deeplabcut.create_new_project(
+            project,
+            experimenter,
+            [str(v) for v in video_paths],
+            working_directory=str(working_directory),
+            copy_videos=copy_videos,
+        )
+        if str(config_path) == "nothingcreated":
+            raise DataError(f"DeepLabCut could not open any of the videos {video_paths}")
+        config_path = Path(config_path)
+        from deeplabcut.utils import auxiliaryfunctions
+
+        auxiliaryfunctions.edit_config(str(config_path), {"bodyparts": bodyparts, "skeleton": skeleton})
+        return config_path
+
+    from .io.video import VideoReader
+
+    today = datetime.date.today()
+    project_path = working_directory / f"{project}-{experimenter}-{today.isoformat()}"
+    config_path = project_path / "config.yaml"
+    if project_path.exists():
+        return config_path
+    for sub in ("videos", "labeled-data", "training-datasets", "dlc-models"):
+        (project_path / sub).mkdir(parents=True)
+    video_sets = {}
+    for video in video_paths:
+        destination = project_path / "videos" / video.name
+        if copy_videos:
+            shutil.copy2(video, destination)
+        else:
+            try:
+                destination.symlink_to(video)
+            except OSError:
+                # file systems without symlinks (exFAT): copy, as DeepLabCut does
+                shutil.copy2(video, destination)
+        reader = VideoReader(destination)
+        try:
+            width, height = int(reader.width), int(reader.height)
+        finally:
+            reader.close()
+        video_sets[str(destination)] = f"0, {width}, 0, {height}"
+        (project_path / "labeled-data" / video.stem).mkdir(exist_ok=True)
+    date = today.strftime("%b") + str(today.day)
+    config_path.write_text(
+        _config_text(project, experimenter, date, project_path, video_sets, bodyparts, skeleton)
+    )
+    return config_path
+
+
+def labeled_data_folders(project: LabelingProject) -> list[str]:
+    """Names of the ``labeled-data`` folders that hold images (DLC's ``*_labeled`` plots excluded)."""
+    base = project.root / "labeled-data"
+    if not base.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in base.iterdir()
+        if p.is_dir() and not p.name.endswith("_labeled") and not p.name.startswith(".")
+    )
+
+
+# ------------------------------------------------------------ frame selection
+def select_frames_uniform(
+    n_frames: int, n_pick: int, start: float = 0.0, stop: float = 1.0, seed: int | None = 0
+) -> np.ndarray:
+    """Frames drawn uniformly at random in time, as DeepLabCut's ``"uniform"`` algorithm.
+
+    Parameters
+    ----------
+    n_frames
+        Frames in the video.
+    n_pick
+        How many to pick (fewer if the range is shorter).
+    start, stop
+        Fractions of the video to pick from.
+    seed
+        Random seed (None: not reproducible, as DeepLabCut).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_picked,)`` sorted distinct frame indices.
+    """
+    first, last = _frame_range(n_frames, start, stop)
+    candidates = np.arange(first, last)
+    n_pick = min(int(n_pick), len(candidates))
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(candidates, size=n_pick, replace=False)).astype(np.int64)
+
+
+def _frame_range(n_frames: int, start: float, stop: float) -> tuple[int, int]:
+    if not 0.0 <= start < stop <= 1.0:
+        raise DataError(f"need 0 <= start < stop <= 1; got start={start}, stop={stop}")
+    return int(math.floor(n_frames * start)), min(n_frames, int(math.ceil(n_frames * stop)))
+
+
+def _downsampled_gray(frame: np.ndarray, resize_width: int) -> np.ndarray:
+    import cv2
+
+    height, width = frame.shape[:2]
+    ratio = min(1.0, resize_width / width)
+    small = cv2.resize(frame, None, fx=ratio, fy=ratio, interpolation=cv2.INTER_NEAREST)
+    return small.mean(axis=2).ravel()
+
+
+def select_frames_kmeans(
+    readers: Sequence,
+    n_pick: int,
+    start: float = 0.0,
+    stop: float = 1.0,
+    step: int = 1,
+    resize_width: int = 30,
+    batch_size: int = 100,
+    max_iter: int = 50,
+    seed: int = 0,
+) -> Generator[Progress, None, np.ndarray]:
+    """Pick frames that look different: k-means on downsampled frames, one frame per cluster.
+
+    DeepLabCut's default ``"kmeans"`` algorithm: every ``step``-th frame is
+    turned to grey, shrunk to ``resize_width`` pixels wide, flattened and
+    centred; ``MiniBatchKMeans`` makes ``n_pick`` clusters. Where DeepLabCut
+    takes a random member of each cluster we take the member nearest its
+    centre (reproducible, and the most typical frame of the cluster). With
+    several synchronized cameras their features are concatenated, so a
+    cluster is a joint appearance of all views.
+
+    Parameters
+    ----------
+    readers
+        One :class:`~napari_facehmm.io.video.VideoReader` per camera (same
+        frame count; the shortest bounds the range).
+    n_pick
+        Number of clusters (frames to pick).
+    start, stop, step
+        Range (fractions of the video) and stride of the candidate frames.
+    resize_width, batch_size, max_iter
+        As DeepLabCut's ``cluster_resizewidth`` and ``MiniBatchKMeans`` settings.
+    seed
+        Random state of the clustering.
+
+    Yields
+    ------
+    tuple
+        ``(frames_read, frames_to_read, message)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_picked,)`` sorted distinct frame indices (fewer than ``n_pick``
+        when there are fewer candidates or empty clusters).
+    """
+    from sklearn.cluster import MiniBatchKMeans
+
+    if not readers:
+        raise DataError("k-means frame selection needs at least one video")
+    n_frames = min(int(r.n_frames) for r in readers)
+    first, last = _frame_range(n_frames, start, stop)
+    candidates = np.arange(first, last, max(1, int(step)), dtype=np.int64)
+    if len(candidates) <= n_pick:
+        return candidates
+    features = []
+    for done, index in enumerate(candidates):
+        features.append(np.concatenate([_downsampled_gray(r[int(index)], resize_width) for r in readers]))
+        if done % 25 == 0:
+            yield done, len(candidates), f"reading frame {index} of {n_frames}"
+    data = np.asarray(features, dtype=np.float64)
+    data -= data.mean(axis=0)
+    yield len(candidates), len(candidates), f"clustering {len(candidates)} frames into {n_pick} groups"
+    kmeans = MiniBatchKMeans(
+        n_clusters=int(n_pick),
+        tol=1e-3,
+        batch_size=min(batch_size, max(1, len(candidates) // 2)),
+        max_iter=max_iter,
+        random_state=seed,
+        n_init=3,
+    )
+    labels = kmeans.fit_predict(data)
+    picked = []
+    for cluster in range(int(n_pick)):
+        members = np.flatnonzero(labels == cluster)
+        if len(members) == 0:
+            continue
+        distances = ((data[members] - kmeans.cluster_centers_[cluster]) ** 2).sum(axis=1)
+        picked.append(candidates[members[np.argmin(distances)]])
+    return np.unique(np.asarray(picked, dtype=np.int64))
+
+
+def _select_with_deeplabcut(video: Path, n_pick: int, algorithm: str, start: float, stop: float,
+                            step: int, resize_width: int) -> np.ndarray:
+    _import_deeplabcut()
+    from deeplabcut.utils import frameselectiontools
+    from deeplabcut.utils.auxfun_videos import VideoReader as DLCVideoReader
+
+    cap = DLCVideoReader(str(video))
+    try:
+        if algorithm == "uniform":
+            picked = frameselectiontools.UniformFramescv2(cap, n_pick, start, stop)
+        else:
+            picked = frameselectiontools.KmeansbasedFrameselectioncv2(
+                cap, n_pick, start, stop, step=step, resizewidth=resize_width, color=False
+            )
+    finally:
+        cap.close()
+    return np.unique(np.asarray(picked, dtype=np.int64))
+
+
+def extract_frames(
+    config_path: str | Path,
+    videos: Sequence[str | Path] | None = None,
+    n_frames: int | Mapping[str, int] | None = None,
+    algorithm: str = "kmeans",
+    synchronized: bool = False,
+    start: float = 0.0,
+    stop: float = 1.0,
+    step: int = 1,
+    resize_width: int = 30,
+    seed: int = 0,
+    use_deeplabcut: bool | None = False,
+) -> Generator[Progress, None, dict[str, list[Path]]]:
+    """Pick frames of the project's videos and write them to ``labeled-data/<video>/``.
+
+    Parameters
+    ----------
+    config_path
+        The project's ``config.yaml``.
+    videos
+        Videos to extract from (default: every video of the config).
+    n_frames
+        Frames per video: one number, or video path/stem -> number
+        (default: the config's ``numframes2pick``).
+    algorithm
+        ``"kmeans"`` (frames that look different) or ``"uniform"`` (random in time).
+    synchronized
+        The videos are synchronized cameras of one session: frame indices
+        are chosen once (k-means on all views together) and the same
+        indices are written for every camera. Uses the first video's count.
+    start, stop, step, resize_width
+        As DeepLabCut's ``start``, ``stop``, ``cluster_step``, ``cluster_resizewidth``.
+    seed
+        Random seed of the selection.
+    use_deeplabcut
+        Select frames with DeepLabCut's own ``frameselectiontools`` (the code
+        behind ``deeplabcut.extract_frames``; with synchronized cameras the
+        indices come from the first camera). None: when installed. Default
+        False: ours (reproducible, joint over cameras).
+
+    Yields
+    ------
+    tuple
+        ``(done, total, message)``; ``total`` counts frames to read and write.
+
+    Returns
+    -------
+    dict
+        Video stem -> written image paths.
+
+    Notes
+    -----
+    Images are named as DeepLabCut names them (:func:`frame_image_name`), so
+    a frame extracted twice overwrites the same file and existing labels keep
+    pointing at their image.
+    """
+    from .io.video import VideoReader
+
+    if algorithm not in ("kmeans", "uniform"):
+        raise DataError(f"unknown frame selection algorithm {algorithm!r}; use 'kmeans' or 'uniform'")
+    project = open_project(config_path)
+    video_paths = [Path(v) for v in videos] if videos else project.videos
+    if not video_paths:
+        raise DataError(f"{project.config_path}: the project has no videos")
+    for video in video_paths:
+        if not video.is_file():
+            raise FileFormatError(video, "video file not found")
+    dlc = _want_deeplabcut(use_deeplabcut)
+
+    def count_for(video: Path) -> int:
+        if n_frames is None:
+            return project.numframes2pick
+        if isinstance(n_frames, Mapping):
+            for key in (str(video), video.name, video.stem):
+                if key in n_frames:
+                    return int(n_frames[key])
+            return project.numframes2pick
+        return int(n_frames)
+
+    groups = [video_paths] if synchronized else [[v] for v in video_paths]
+    written: dict[str, list[Path]] = {}
+    for group_number, group in enumerate(groups):
+        readers = [VideoReader(v) for v in group]
+        try:
+            n_pick = count_for(group[0])
+            if n_pick < 1:
+                raise DataError(f"number of frames to extract must be >= 1; got {n_pick} for {group[0].name}")
+            label = " + ".join(v.name for v in group)
+            yield 0, 1, f"selecting frames of {label} ({group_number + 1}/{len(groups)})"
+            if dlc:
+                picked = _select_with_deeplabcut(group[0], n_pick, algorithm, start, stop, step, resize_width)
+            elif algorithm == "uniform":
+                picked = select_frames_uniform(min(r.n_frames for r in readers), n_pick, start, stop, seed)
+            else:
+                picked = yield from select_frames_kmeans(
+                    readers, n_pick, start, stop, step, resize_width, seed=seed
+                )
+            if len(picked) == 0:
+                raise DataError(f"no frames could be selected from {label}")
+            total = len(picked) * len(readers)
+            done = 0
+            for video, reader in zip(group, readers):
+                folder = project.labeled_data(video)
+                folder.mkdir(parents=True, exist_ok=True)
+                paths = []
+                for index in picked:
+                    path = folder / frame_image_name(index, reader.n_frames)
+                    _write_png(reader[int(index)], path)
+                    paths.append(path)
+                    done += 1
+                    yield done, total, f"wrote {path.parent.name}/{path.name}"
+                written[video.stem] = paths
+        finally:
+            for reader in readers:
+                reader.close()
+    return written
+
+
+def _write_png(rgb: np.ndarray, path: Path) -> None:
+    import cv2
+
+    image = np.asarray(rgb)
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    if not cv2.imwrite(str(path), image):
+        raise FileFormatError(path, "could not write the image")
+
+
+def _read_image(path: Path) -> np.ndarray:
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FileFormatError(path, "not a readable image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+# ---------------------------------------------------------------- label state
+@dataclass(frozen=True)
+class LabelProgress:
+    """How far the labeling of one folder is.
+
+    ``n_labeled`` points placed of ``n_total`` (images x keypoints);
+    ``n_frames_done`` images where every keypoint is placed or marked not
+    visible, of ``n_frames``.
+    """
+
+    n_labeled: int
+    n_total: int
+    n_frames_done: int
+    n_frames: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.n_labeled}/{self.n_total} points, "
+            f"{self.n_frames_done}/{self.n_frames} frames done"
+        )
+
+
+@dataclass(eq=False)
+class LabelSet:
+    """The labels of one ``labeled-data/<video>`` folder while they are edited.
+
+    Parameters
+    ----------
+    root
+        Project folder (holds ``labeled-data``).
+    scorer
+        Scorer written in the labels file.
+    keypoints
+        ``K`` keypoint names in config order.
+    images
+        ``n_images`` image paths relative to ``root``
+        (``labeled-data/<video>/img0042.png``).
+    positions
+        ``(n_images, K, 2)`` x, y in pixels; NaN = not labeled.
+    skeleton
+        Edges as pairs of keypoint names.
+    not_visible
+        ``(n_images, K)`` bool: the labeler decided the point is not
+        visible (saved as NaN, as DeepLabCut does; kept so "next keypoint"
+        skips it while the session lasts).
+    index_style
+        ``"multi"`` (3-level row index, DeepLabCut >= 2.2) or ``"single"``
+        (one path string per row), kept as the file had it.
+    missing_images
+        Rows whose image file is absent from ``labeled-data`` (kept so no
+        label is lost; the widget shows a blank frame and names them).
+    machine
+        ``(n_images, K)`` bool: the point comes from DeepLabCut predictions
+        (refinement) and has not been touched by the labeler.
+    """
+
+    root: Path
+    scorer: str
+    keypoints: tuple[str, ...]
+    images: list[str]
+    positions: np.ndarray
+    skeleton: tuple[tuple[str, str], ...] = ()
+    not_visible: np.ndarray | None = None
+    index_style: str = "multi"
+    missing_images: list[str] = field(default_factory=list)
+    machine: np.ndarray | None = None
+    dirty: bool = False
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+        self.keypoints = tuple(str(k) for k in self.keypoints)
+        self.images = [str(i) for i in self.images]
+        shape = (len(self.images), len(self.keypoints))
+        self.positions = np.asarray(self.positions, dtype=np.float64).reshape(*shape, 2)
+        if self.not_visible is None:
+            self.not_visible = np.zeros(shape, dtype=bool)
+        if self.machine is None:
+            self.machine = np.zeros(shape, dtype=bool)
+        names = set(self.keypoints)
+        self.skeleton = tuple((a, b) for a, b in self.skeleton if a in names and b in names)
+
+    # ----------------------------------------------------------------- shape
+    @property
+    def n_images(self) -> int:
+        return len(self.images)
+
+    @property
+    def n_keypoints(self) -> int:
+        return len(self.keypoints)
+
+    @property
+    def video(self) -> str:
+        """The ``labeled-data`` folder name."""
+        return Path(self.images[0]).parent.name if self.images else ""
+
+    @property
+    def labels_path(self) -> Path:
+        """``<root>/labeled-data/<video>/CollectedData_<scorer>.h5``."""
+        return self.root / "labeled-data" / self.video / f"CollectedData_{self.scorer}.h5"
+
+    def image_path(self, row: int) -> Path:
+        return self.root / self.images[row]
+
+    def keypoint_index(self, name: str) -> int:
+        try:
+            return self.keypoints.index(name)
+        except ValueError:
+            raise DataError(f"keypoint {name!r} is not in the landmark set {list(self.keypoints)}") from None
+
+    # --------------------------------------------------------------- editing
+    def set_point(self, row: int, keypoint: int | str, x: float, y: float) -> None:
+        """Place (or move) ``keypoint`` on image ``row`` at pixel ``(x, y)``."""
+        k = keypoint if isinstance(keypoint, (int, np.integer)) else self.keypoint_index(keypoint)
+        self.positions[row, k] = (float(x), float(y))
+        self.not_visible[row, k] = False
+        self.machine[row, k] = False
+        self.dirty = True
+
+    def clear_point(self, row: int, keypoint: int | str) -> None:
+        """Delete a point (it becomes unlabeled)."""
+        k = keypoint if isinstance(keypoint, (int, np.integer)) else self.keypoint_index(keypoint)
+        self.positions[row, k] = np.nan
+        self.not_visible[row, k] = False
+        self.machine[row, k] = False
+        self.dirty = True
+
+    def mark_not_visible(self, row: int, keypoint: int | str) -> None:
+        """The point is not visible on this image: no position (NaN), but decided."""
+        k = keypoint if isinstance(keypoint, (int, np.integer)) else self.keypoint_index(keypoint)
+        self.positions[row, k] = np.nan
+        self.not_visible[row, k] = True
+        self.machine[row, k] = False
+        self.dirty = True
+
+    def is_decided(self, row: int) -> np.ndarray:
+        """``(K,)`` bool: placed or marked not visible on image ``row``."""
+        return ~np.isnan(self.positions[row, :, 0]) | self.not_visible[row]
+
+    def next_keypoint(self, row: int, after: int = -1) -> int | None:
+        """The first undecided keypoint of image ``row`` after index ``after``
+        (wrapping around), or None when all are decided."""
+        undecided = ~self.is_decided(row)
+        for step in range(1, self.n_keypoints + 1):
+            k = (after + step) % self.n_keypoints
+            if undecided[k]:
+                return k
+        return None
+
+    def first_unfinished_image(self, start: int = 0) -> int | None:
+        """The first image at or after ``start`` (wrapping) with an undecided keypoint."""
+        for step in range(self.n_images):
+            row = (start + step) % self.n_images
+            if not self.is_decided(row).all():
+                return row
+        return None
+
+    def progress(self) -> LabelProgress:
+        labeled = ~np.isnan(self.positions[:, :, 0])
+        decided = labeled | self.not_visible
+        return LabelProgress(
+            n_labeled=int(labeled.sum()),
+            n_total=int(labeled.size),
+            n_frames_done=int(decided.all(axis=1).sum()) if self.n_keypoints else 0,
+            n_frames=self.n_images,
+        )
+
+    # ------------------------------------------------- napari layer data (pure)
+    def to_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Points-layer data of the labeled points.
+
+        Returns
+        -------
+        data
+            ``(N, 3)`` float ``(image row, y, x)`` of the N labeled points
+            (napari's axis order; unlabeled points are left out, as napari
+            points cannot hold NaN).
+        labels
+            ``(N,)`` keypoint names.
+        machine
+            ``(N,)`` bool, True for untouched DeepLabCut predictions.
+
+        See Also
+        --------
+        update_from_points : the inverse.
+        """
+        rows, ks = np.nonzero(~np.isnan(self.positions[:, :, 0]))
+        data = np.column_stack([rows, self.positions[rows, ks, 1], self.positions[rows, ks, 0]])
+        labels = np.array([self.keypoints[k] for k in ks], dtype=object)
+        return data.astype(np.float64).reshape(-1, 3), labels, self.machine[rows, ks].copy()
+
+    def update_from_points(self, data: np.ndarray, labels: Sequence[str]) -> list[int]:
+        """Take positions from points-layer data (the inverse of :meth:`to_points`).
+
+        Parameters
+        ----------
+        data
+            ``(N, 3)`` ``(image row, y, x)``.
+        labels
+            ``(N,)`` keypoint name of each point.
+
+        Returns
+        -------
+        list of int
+            Indices of points that duplicate a (row, keypoint) placed by a
+            later point: the later one (the most recent click) wins; the
+            caller removes these from the layer.
+
+        Notes
+        -----
+        Points whose position did not change keep their "machine" flag;
+        keypoints without a point become NaN; a placed point clears "not
+        visible".
+        """
+        data = np.asarray(data, dtype=np.float64).reshape(-1, 3)
+        if len(labels) != len(data):
+            raise DataError(f"{len(labels)} labels for {len(data)} points")
+        index = {k: i for i, k in enumerate(self.keypoints)}
+        positions = np.full_like(self.positions, np.nan)
+        owner = -np.ones(self.positions.shape[:2], dtype=np.int64)
+        duplicates = []
+        for i, (point, label) in enumerate(zip(data, labels)):
+            if str(label) not in index:
+                raise DataError(f"point {i} has keypoint {label!r}, not in {list(self.keypoints)}")
+            row = int(round(point[0]))
+            if not 0 <= row < self.n_images:
+                duplicates.append(i)
+                continue
+            k = index[str(label)]
+            if owner[row, k] >= 0:
+                duplicates.append(int(owner[row, k]))
+            owner[row, k] = i
+            positions[row, k] = (point[2], point[1])
+        same = np.isclose(positions, self.positions, rtol=0, atol=1e-9).all(axis=2) | (
+            np.isnan(positions[:, :, 0]) & np.isnan(self.positions[:, :, 0])
+        )
+        if not same.all():
+            self.dirty = True
+        self.machine &= same & ~np.isnan(positions[:, :, 0])
+        self.not_visible &= np.isnan(positions[:, :, 0])
+        self.positions = positions
+        return sorted(set(duplicates))
+
+    def skeleton_vectors(self, rows: Iterable[int] | None = None) -> np.ndarray:
+        """Vectors-layer data of the skeleton edges whose two ends are labeled.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_edges, 2, 3)``: for each edge its start ``(row, y, x)`` and
+            its projection ``(0, dy, dx)``, napari's vectors format.
+        """
+        rows = np.arange(self.n_images) if rows is None else np.asarray(list(rows), dtype=np.int64)
+        out = []
+        for a, b in self.skeleton:
+            ia, ib = self.keypoints.index(a), self.keypoints.index(b)
+            start = self.positions[rows, ia]
+            end = self.positions[rows, ib]
+            ok = ~(np.isnan(start).any(axis=1) | np.isnan(end).any(axis=1))
+            for row, p, q in zip(rows[ok], start[ok], end[ok]):
+                out.append([[row, p[1], p[0]], [0.0, q[1] - p[1], q[0] - p[0]]])
+        return np.asarray(out, dtype=np.float64).reshape(-1, 2, 3)
+
+    # ------------------------------------------------------------------- I/O
+    def to_label_data(self):
+        """The labels as :class:`napari_facehmm.io.dlc.LabelData` (not-visible points as NaN)."""
+        from .io.dlc import LabelData
+
+        return LabelData(
+            scorer=self.scorer,
+            keypoints=tuple(self.keypoints),
+            images=list(self.images),
+            positions=self.positions.copy(),
+            index_style=self.index_style,
+        )
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write ``CollectedData_<scorer>.h5`` and ``.csv`` as DeepLabCut does.
+
+        Written atomically by :func:`napari_facehmm.io.dlc.write_labels` (a
+        temporary file renamed over the old one, the old one kept as
+        ``.bak``), so an interrupted save leaves the previous labels intact.
+        """
+        from .io.dlc import write_labels
+
+        path = Path(path) if path is not None else self.labels_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_labels(self.to_label_data(), path)
+        self.dirty = False
+        return path
+
+    def load_images(self) -> np.ndarray:
+        """``(n_images, h, w, 3)`` uint8 RGB stack of the images (blank where missing; padded
+        to the largest size if they differ)."""
+        frames = []
+        for row in range(self.n_images):
+            path = self.image_path(row)
+            frames.append(_read_image(path) if path.is_file() else None)
+        shapes = [f.shape[:2] for f in frames if f is not None]
+        height = max((s[0] for s in shapes), default=1)
+        width = max((s[1] for s in shapes), default=1)
+        stack = np.zeros((self.n_images, height, width, 3), dtype=np.uint8)
+        for row, frame in enumerate(frames):
+            if frame is not None:
+                stack[row, : frame.shape[0], : frame.shape[1]] = frame
+        return stack
+
+
+def _image_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file())
+
+
+def _relative_image(project: LabelingProject, folder: Path, image: str) -> str:
+    # DLC writes POSIX-style relative paths; labels made on Windows have backslashes.
+    parts = str(image).replace("\\", "/").split("/")
+    return "/".join(["labeled-data", folder.name, parts[-1]])
+
+
+def load_labels(project: LabelingProject | str | Path, video: str | Path) -> LabelSet:
+    """Open the labels of ``labeled-data/<video>`` (its images plus any ``CollectedData``).
+
+    Parameters
+    ----------
+    project
+        A :class:`LabelingProject` or the path of its ``config.yaml``.
+    video
+        A video path or the ``labeled-data`` folder name.
+
+    Raises
+    ------
+    DataError
+        If the labels file's keypoints disagree with the config's bodyparts
+        (nothing is written; the message lists both so the config can be fixed).
+    FileFormatError
+        If the labels file is unreadable.
+
+    Notes
+    -----
+    Rows of the labels file whose image is absent stay in the set (they are
+    saved again, so nothing is lost) and are listed in ``missing_images``.
+    """
+    if not isinstance(project, LabelingProject):
+        project = open_project(project)
+    folder = project.labeled_data(video)
+    images = [f"labeled-data/{folder.name}/{p.name}" for p in _image_files(folder)]
+    positions = {}
+    index_style = "multi"
+    scorer = project.scorer
+    labels_path = project.labels_path(folder.name)
+    if labels_path.is_file():
+        from .io.dlc import read_labels
+
+        label_data = read_labels(labels_path)
+        _check_keypoints(label_data.keypoints, project, labels_path)
+        order = [label_data.keypoints.index(k) for k in project.bodyparts]
+        index_style = label_data.index_style
+        for image, xy in zip(label_data.images, np.asarray(label_data.positions)[:, order]):
+            positions[_relative_image(project, folder, image)] = xy
+    if not images and not positions:
+        raise DataError(f"{folder}: no images to label (extract frames first)")
+    present = set(images)
+    missing = sorted(set(positions) - present)
+    rows = sorted(present | set(positions))
+    array = np.full((len(rows), len(project.bodyparts), 2), np.nan)
+    for i, image in enumerate(rows):
+        if image in positions:
+            array[i] = positions[image]
+    return LabelSet(
+        root=project.root,
+        scorer=scorer,
+        keypoints=project.bodyparts,
+        images=rows,
+        positions=array,
+        skeleton=project.skeleton,
+        index_style=index_style,
+        missing_images=missing,
+    )
+
+
+def _check_keypoints(keypoints: Sequence[str], project: LabelingProject, path: Path) -> None:
+    in_file, in_config = list(keypoints), list(project.bodyparts)
+    if set(in_file) == set(in_config):
+        return
+    only_file = [k for k in in_file if k not in in_config]
+    only_config = [k for k in in_config if k not in in_file]
+    problem = "its keypoints disagree with the bodyparts of " f"{project.config_path}"
+    if only_file:
+        problem += f"; only in the labels file: {only_file}"
+    if only_config:
+        problem += f"; only in the config: {only_config}"
+    problem += ". Nothing was changed: edit the config's bodyparts to match, then reopen."
+    raise DataError(f"{path}: {problem}")
+
+
+# ----------------------------------------------------------------- refinement
+_MACHINE_NAME = re.compile(r"machinelabels-iter(\d+)\.h5$")
+
+
+def find_machine_labels(folder: str | Path, iteration: int | None = None) -> Path | None:
+    """``machinelabels-iter<N>.h5`` of a ``labeled-data`` folder (the given or highest N)."""
+    folder = Path(folder)
+    found = {}
+    for path in folder.glob("machinelabels-iter*.h5"):
+        match = _MACHINE_NAME.search(path.name)
+        if match:
+            found[int(match.group(1))] = path
+    if not found:
+        return None
+    if iteration is not None:
+        return found.get(int(iteration))
+    return found[max(found)]
+
+
+def read_machine_labels(path: str | Path) -> tuple[list[str], tuple[str, ...], np.ndarray, np.ndarray]:
+    """Read DeepLabCut's predictions for extracted outlier frames.
+
+    ``extract_outlier_frames`` writes ``machinelabels-iter<N>.h5`` (key
+    ``df_with_missing``): rows are images (a 3-level index
+    ``("labeled-data", video, "img042.png")`` or path strings), columns
+    ``(scorer, bodyparts, coords)`` with coords ``x, y, likelihood``.
+
+    Returns
+    -------
+    images
+        ``n_images`` image names (file name only).
+    keypoints
+        ``K`` keypoint names.
+    positions
+        ``(n_images, K, 2)`` x, y (NaN where not predicted).
+    likelihood
+        ``(n_images, K)`` (NaN when the file has none).
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileFormatError(path, "no such machine labels file")
+    try:
+        table = pd.read_hdf(path)
+    except Exception as error:  # pandas/pytables raise many types for a bad file
+        raise FileFormatError(path, f"not a readable DeepLabCut HDF5 table ({error})") from None
+    columns = table.columns
+    if not isinstance(columns, pd.MultiIndex) or "bodyparts" not in columns.names or "coords" not in columns.names:
+        raise FileFormatError(
+            path, f"expected columns (scorer, bodyparts, coords); got levels {list(columns.names)}"
+        )
+    if "individuals" in columns.names:
+        raise FileFormatError(path, "multi-animal machine labels are not supported for face labeling")
+    coords = set(columns.get_level_values("coords"))
+    if not {"x", "y"} <= coords:
+        raise FileFormatError(path, f"coords must include x and y; got {sorted(coords)}")
+    keypoints = tuple(dict.fromkeys(str(b) for b in columns.get_level_values("bodyparts")))
+    flat = table.droplevel("scorer", axis=1) if "scorer" in columns.names else table
+    positions = np.full((len(table), len(keypoints), 2), np.nan)
+    likelihood = np.full((len(table), len(keypoints)), np.nan)
+    for k, name in enumerate(keypoints):
+        positions[:, k, 0] = flat[(name, "x")].to_numpy(dtype=np.float64)
+        positions[:, k, 1] = flat[(name, "y")].to_numpy(dtype=np.float64)
+        if "likelihood" in coords:
+            likelihood[:, k] = flat[(name, "likelihood")].to_numpy(dtype=np.float64)
+    if isinstance(table.index, pd.MultiIndex):
+        images = [str(row[-1]) for row in table.index]
+    else:
+        images = [str(row).replace("\\", "/").split("/")[-1] for row in table.index]
+    return images, keypoints, positions, likelihood
+
+
+def load_for_refinement(
+    project: LabelingProject | str | Path, video: str | Path, machine_path: str | Path | None = None
+) -> LabelSet:
+    """Labels of a folder merged with DeepLabCut's predictions for its outlier frames.
+
+    Predictions fill the (image, keypoint) pairs that have no human label;
+    where both exist the human label wins (as DeepLabCut's refinement
+    does). Saving the result writes ``CollectedData_<scorer>.h5``: the
+    corrected predictions become labels.
+
+    Parameters
+    ----------
+    project
+        A :class:`LabelingProject` or its ``config.yaml``.
+    video
+        A video path or ``labeled-data`` folder name.
+    machine_path
+        The predictions file (default: the folder's highest ``machinelabels-iter<N>.h5``).
+    """
+    if not isinstance(project, LabelingProject):
+        project = open_project(project)
+    folder = project.labeled_data(video)
+    if machine_path is None:
+        machine_path = find_machine_labels(folder)
+        if machine_path is None:
+            raise DataError(f"{folder}: no machinelabels-iter<N>.h5 (run deeplabcut.extract_outlier_frames first)")
+    machine_path = Path(machine_path)
+    images, keypoints, predicted, _ = read_machine_labels(machine_path)
+    _check_keypoints(keypoints, project, machine_path)
+    order = [keypoints.index(k) for k in project.bodyparts]
+    predicted = predicted[:, order]
+    try:
+        labels = load_labels(project, folder.name)
+    except DataError:
+        if (folder / f"CollectedData_{project.scorer}.h5").is_file() or _image_files(folder):
+            raise
+        labels = None
+    rows = list(labels.images) if labels is not None else []
+    names = {Path(r).name: i for i, r in enumerate(rows)}
+    extra = [f"labeled-data/{folder.name}/{name}" for name in images if name not in names]
+    all_rows = sorted(set(rows) | set(extra))
+    positions = np.full((len(all_rows), len(project.bodyparts), 2), np.nan)
+    machine = np.zeros(positions.shape[:2], dtype=bool)
+    row_of = {Path(r).name: i for i, r in enumerate(all_rows)}
+    for name, xy in zip(images, predicted):
+        positions[row_of[name]] = xy
+        machine[row_of[name]] = ~np.isnan(xy[:, 0])
+    if labels is not None:
+        for r, image in enumerate(labels.images):
+            human = ~np.isnan(labels.positions[r, :, 0])
+            i = row_of[Path(image).name]
+            positions[i, human] = labels.positions[r, human]
+            machine[i, human] = False
+    present = {Path(p).name for p in _image_files(folder)}
+    return LabelSet(
+        root=project.root,
+        scorer=project.scorer,
+        keypoints=project.bodyparts,
+        images=all_rows,
+        positions=positions,
+        skeleton=project.skeleton,
+        index_style=labels.index_style if labels is not None else "multi",
+        missing_images=[r for r in all_rows if Path(r).name not in present],
+        machine=machine,
+        dirty=True,
+    )
+
+
+# ------------------------------------------------------------------- autosave
+@dataclass
+class AutosaveClock:
+    """Decides when an autosave is due (the widget's QTimer asks it).
+
+    Parameters
+    ----------
+    interval_s
+        Seconds between autosaves; 0 or less disables autosave.
+    """
+
+    interval_s: float = 120.0
+    last_save_s: float | None = None
+
+    def due(self, now_s: float, dirty: bool) -> bool:
+        """True if there are unsaved changes and ``interval_s`` passed since the last save."""
+        if not dirty or self.interval_s <= 0:
+            return False
+        return self.last_save_s is None or now_s - self.last_save_s >= self.interval_s - 1e-6
+
+    def saved(self, now_s: float) -> None:
+        self.last_save_s = now_s
