@@ -1,0 +1,406 @@
+"""Video frames on demand (PyAV), and writing H.264 videos.
+
+:class:`VideoReader` behaves like a read-only ``(n_frames, height, width, 3)``
+uint8 array that decodes frames only when indexed, so napari can show hour
+long videos without loading them. Random access seeks to the nearest
+keyframe before the wanted frame and decodes forward; reading the frame
+right after the last one decoded just continues decoding (no seek), which
+makes playback and sequential processing cheap.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import OrderedDict
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from ..errors import FileFormatError, UnsupportedFileError
+from ._atomic import atomic_write_path
+
+__all__ = ["VideoReader", "write_video", "VIDEO_SUFFIXES"]
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
+
+
+def _open_container(path: Path):
+    import av
+
+    try:
+        return av.open(str(path), mode="r")
+    except (av.error.FFmpegError, OSError, ValueError) as error:
+        raise FileFormatError(path, f"cannot be opened as a video ({error})") from None
+
+
+class VideoReader:
+    """Random access to the frames of a video file, as RGB arrays.
+
+    Parameters
+    ----------
+    path
+        A video file FFmpeg can read (``.mp4``, ``.avi``, ``.mov`` ...).
+    cache_size
+        How many recently decoded frames to keep (least recently used ones
+        are dropped first).
+
+    Attributes
+    ----------
+    n_frames, width, height, fps
+        Frame count (decodable frames), size in pixels, frame rate.
+    shape
+        ``(n_frames, height, width, 3)``.
+    dtype
+        ``numpy.uint8``.
+
+    Notes
+    -----
+    ``reader[i]`` returns frame ``i`` as a new ``(height, width, 3)`` uint8
+    array (negative ``i`` counts from the end); a slice or a sequence of
+    indices returns them stacked, ``(n, height, width, 3)``; a tuple indexes
+    frames first and then the pixels, as numpy would. Frame ``i`` is the
+    ``i``-th frame in presentation order, the same frame a sequential decode
+    of the whole file gives as its ``i``-th. The reader is safe to use from
+    several threads (one lock around decoding).
+
+    The frame table (presentation times and keyframes) is built once, at
+    opening, by reading the packets without decoding them.
+    """
+
+    def __init__(self, path: str | Path, cache_size: int = 16):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileFormatError(self.path, "video file does not exist")
+        if self.path.stat().st_size == 0:
+            raise FileFormatError(self.path, "video file is empty")
+        self.cache_size = max(1, int(cache_size))
+        self._lock = threading.RLock()
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._container = _open_container(self.path)
+        try:
+            if not self._container.streams.video:
+                raise FileFormatError(self.path, "has no video stream")
+            self._stream = self._container.streams.video[0]
+            self._stream.thread_type = "AUTO"
+            self._build_frame_table()
+        except BaseException:
+            self._container.close()
+            raise
+        context = self._stream.codec_context
+        self.width = int(context.width)
+        self.height = int(context.height)
+        if self.width <= 0 or self.height <= 0:
+            self.close()
+            raise FileFormatError(self.path, "video stream has no frame size")
+        rate = self._stream.guessed_rate or self._stream.average_rate
+        self.fps = float(rate) if rate else 30.0
+        self._decoder: Iterator | None = None
+        self._next_index: int | None = None
+        # Decode the first frame now: it checks the stream is decodable, and
+        # some H.264 files carry their parameter sets in-band in the first
+        # packet only; a decoder that never saw them returns blank frames
+        # after a seek to a later keyframe (measured on the DLC example video).
+        try:
+            self.get_frame(0)
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------ metadata
+    def _build_frame_table(self) -> None:
+        """Presentation times of all frames and of keyframes, from the packets."""
+        import av
+
+        frame_pts: list[int] = []
+        keyframe_pts: list[int] = []
+        has_missing_pts = False
+        n_packets = 0
+        try:
+            for packet in self._container.demux(self._stream):
+                if packet.size == 0:  # the flush packet at the end
+                    continue
+                n_packets += 1
+                if packet.pts is None:
+                    has_missing_pts = True
+                    continue
+                if packet.is_keyframe:
+                    keyframe_pts.append(int(packet.pts))
+                # packets marked discard (mp4 edit lists) are decoded but never shown
+                if not packet.is_discard:
+                    frame_pts.append(int(packet.pts))
+        except av.error.FFmpegError as error:
+            raise FileFormatError(self.path, f"video data is corrupt or truncated ({error})") from None
+        if has_missing_pts or not frame_pts:
+            if not frame_pts:
+                raise FileFormatError(self.path, "video stream holds no frames (empty or truncated file)")
+            raise FileFormatError(
+                self.path, "video packets lack timestamps, so frames cannot be addressed; "
+                "re-encode it (e.g. ffmpeg -i in.avi -c:v libx264 out.mp4)"
+            )
+        n_listed = int(self._stream.frames or 0)
+        if n_listed and n_packets < n_listed:
+            # The container's index lists more frames than the file holds.
+            raise FileFormatError(
+                self.path, f"video is truncated: its header lists {n_listed} frames but only "
+                f"{n_packets} are in the file"
+            )
+        frame_pts.sort()
+        self._frame_pts = np.asarray(frame_pts, dtype=np.int64)
+        self._pts_to_index = {pts: i for i, pts in enumerate(frame_pts)}
+        self._keyframe_pts = sorted(set(keyframe_pts)) or [frame_pts[0]]
+        self.n_frames = len(frame_pts)
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (self.n_frames, self.height, self.width, 3)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.uint8)
+
+    @property
+    def ndim(self) -> int:
+        return 4
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_frames / self.fps
+
+    def __len__(self) -> int:
+        return self.n_frames
+
+    def __repr__(self) -> str:
+        return f"VideoReader({str(self.path)!r}, n_frames={self.n_frames}, {self.width}x{self.height}, fps={self.fps:g})"
+
+    # ------------------------------------------------------------- access
+    def __getitem__(self, key):
+        if isinstance(key, tuple):
+            if not key:
+                return self[slice(None)]
+            frames = self[key[0]]
+            rest = key[1:]
+            return frames[(slice(None),) + rest] if frames.ndim == 4 else frames[rest]
+        if isinstance(key, (int, np.integer)):
+            return self.get_frame(int(key))
+        if isinstance(key, slice):
+            indices = range(*key.indices(self.n_frames))
+        else:
+            indices = np.asarray(key)
+            if indices.dtype == bool:
+                if indices.shape != (self.n_frames,):
+                    raise IndexError(f"boolean index must have shape ({self.n_frames},)")
+                indices = np.flatnonzero(indices)
+            indices = indices.reshape(-1).tolist()
+        if len(indices) == 0:
+            return np.empty((0, self.height, self.width, 3), dtype=np.uint8)
+        return np.stack([self.get_frame(int(i)) for i in indices])
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for i in range(self.n_frames):
+            yield self.get_frame(i)
+
+    def get_frame(self, index: int) -> np.ndarray:
+        """Frame ``index`` (negative counts from the end) as ``(height, width, 3)`` uint8 RGB."""
+        if index < 0:
+            index += self.n_frames
+        if not 0 <= index < self.n_frames:
+            raise IndexError(f"frame {index} is out of range for {self.n_frames} frames in {self.path.name}")
+        with self._lock:
+            if self._container is None:
+                raise ValueError(f"{self.path.name}: reader is closed")
+            cached = self._cache.get(index)
+            if cached is not None:
+                self._cache.move_to_end(index)
+                return cached.copy()
+            if self._decoder is None or self._next_index is None or index != self._next_index:
+                self._seek_before(index)
+            frame = self._decode_until(index)
+            if frame is None:
+                # The decoder went past the frame (or reached the end): start
+                # again from the keyframe before it.
+                self._seek_before(index)
+                frame = self._decode_until(index)
+            if frame is None:
+                raise FileFormatError(
+                    self.path, f"frame {index} of {self.n_frames} could not be decoded (truncated or corrupt video)"
+                )
+            return frame.copy()
+
+    def _seek_before(self, index: int) -> None:
+        target_pts = int(self._frame_pts[index])
+        position = bisect.bisect_right(self._keyframe_pts, target_pts) - 1
+        seek_pts = self._keyframe_pts[max(position, 0)]
+        import av
+
+        try:
+            self._container.seek(seek_pts, stream=self._stream, backward=True, any_frame=False)
+        except av.error.FFmpegError as error:
+            raise FileFormatError(self.path, f"cannot seek to frame {index} ({error})") from None
+        self._decoder = self._container.decode(self._stream)
+        # Frames before the keyframe we sought to (leading B-frames of an open
+        # GOP) may be decoded from missing references: never keep them.
+        self._min_valid_pts = seek_pts if position >= 0 else int(self._frame_pts[0])
+        self._next_index = None
+
+    def _decode_until(self, index: int) -> np.ndarray | None:
+        import av
+
+        target_pts = int(self._frame_pts[index])
+        while True:
+            try:
+                frame = next(self._decoder)
+            except StopIteration:
+                self._decoder = None
+                self._next_index = None
+                return None
+            except av.error.FFmpegError as error:
+                self._decoder = None
+                self._next_index = None
+                raise FileFormatError(
+                    self.path, f"video data is corrupt or truncated near frame {index} ({error})"
+                ) from None
+            if frame.pts is None or frame.pts < self._min_valid_pts:
+                continue
+            decoded_index = self._pts_to_index.get(int(frame.pts))
+            if decoded_index is None:
+                continue
+            if frame.pts > target_pts:
+                # Overshot: the wanted frame was not produced in this run.
+                self._store(decoded_index, frame)
+                self._next_index = decoded_index + 1
+                return None
+            image = self._store(decoded_index, frame)
+            self._next_index = decoded_index + 1
+            if decoded_index == index:
+                return image
+
+    def _store(self, index: int, frame) -> np.ndarray:
+        image = frame.to_ndarray(format="rgb24")
+        image.flags.writeable = False
+        self._cache[index] = image
+        self._cache.move_to_end(index)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return image
+
+    # ------------------------------------------------------------ closing
+    def close(self) -> None:
+        """Release the file. Further reads raise ``ValueError``."""
+        with self._lock:
+            if self._container is not None:
+                self._decoder = None
+                self._container.close()
+                self._container = None
+            self._cache.clear()
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def _frame_rate(fps: float) -> Fraction:
+    """``fps`` as an exact fraction; NTSC rates (29.97, 23.976 ...) become n*1000/1001."""
+    ntsc = round(fps * 1001 / 1000)
+    if abs(fps - round(fps)) > 1e-6 and abs(ntsc * 1000 / 1001 - fps) < 5e-4:
+        return Fraction(ntsc * 1000, 1001)
+    return Fraction(fps).limit_denominator(1001)
+
+
+def write_video(
+    frames: Iterable[np.ndarray],
+    path: str | Path,
+    fps: float,
+    crf: int = 18,
+    preset: str = "medium",
+) -> Path:
+    """Encode frames into an H.264 (libx264, yuv420p) video with PyAV.
+
+    Parameters
+    ----------
+    frames
+        Iterable of ``(height, width, 3)`` uint8 RGB frames (or
+        ``(height, width)`` grayscale), all the same size. yuv420p needs even
+        sizes: an odd width or height is padded by repeating the last
+        column/row.
+    path
+        Output file, usually ``.mp4``; written to a temporary file first and
+        moved into place when complete.
+    fps
+        Frame rate (fractional rates such as 29.97 are kept exactly to 1/1001).
+    crf, preset
+        libx264 quality (0 lossless .. 51; 18 is visually lossless) and speed.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    DataError
+        No frames, frames of different sizes, or not uint8 images.
+    """
+    import av
+
+    from ..errors import DataError
+
+    path = Path(path)
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise UnsupportedFileError(path, f"unknown video extension {path.suffix!r}; use .mp4")
+    if not np.isfinite(fps) or fps <= 0:
+        raise DataError(f"fps must be positive; got {fps}")
+    rate = _frame_rate(fps)
+    iterator = iter(frames)
+    with atomic_write_path(path, backup=False) as temp:
+        container = av.open(str(temp), mode="w")
+        try:
+            stream = None
+            shape = None
+            n_written = 0
+            for image in iterator:
+                image = np.asarray(image)
+                if image.ndim == 2:
+                    image = np.repeat(image[:, :, None], 3, axis=2)
+                if image.ndim != 3 or image.shape[2] != 3:
+                    raise DataError(f"frames must be (height, width, 3) RGB; frame {n_written} is {image.shape}")
+                if image.dtype != np.uint8:
+                    raise DataError(f"frames must be uint8; frame {n_written} is {image.dtype}")
+                if shape is None:
+                    shape = image.shape
+                    height, width = shape[0] + shape[0] % 2, shape[1] + shape[1] % 2
+                    stream = container.add_stream("libx264", rate=rate)
+                    stream.width, stream.height = width, height
+                    stream.pix_fmt = "yuv420p"
+                    stream.options = {"crf": str(int(crf)), "preset": preset}
+                elif image.shape != shape:
+                    raise DataError(f"frame {n_written} is {image.shape}; the first frame was {shape}")
+                if shape[0] % 2 or shape[1] % 2:
+                    image = np.pad(image, ((0, shape[0] % 2), (0, shape[1] % 2), (0, 0)), mode="edge")
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+                frame.pts = n_written
+                frame.time_base = 1 / rate
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+                n_written += 1
+            if stream is None:
+                raise DataError(f"no frames to write to {path.name}")
+            for packet in stream.encode(None):
+                container.mux(packet)
+        finally:
+            container.close()
+    return path
