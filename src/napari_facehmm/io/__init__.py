@@ -1,1 +1,98 @@
-"""io."""
+"""Readers and writers: videos, DeepLabCut, Anipose and OpenFace files.
+
+Every landmark reader returns a :class:`~napari_facehmm.data.LandmarkSeries`.
+:func:`read_landmarks` picks the reader from the file's extension and, for
+CSV files, from its header.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from ..data import LandmarkSeries
+from ..errors import FileFormatError, UnsupportedFileError
+
+__all__ = ["read_landmarks", "sniff_landmark_format"]
+
+
+def sniff_landmark_format(path: str | Path) -> str:
+    """Which landmark format a file holds: ``"dlc"``, ``"pose3d"`` or ``"openface"``.
+
+    ``.h5``/``.hdf5`` files are DeepLabCut tables. A ``.csv`` is recognised
+    by its first line: DeepLabCut's header rows start with ``scorer``;
+    Anipose pose-3d tables have ``<bp>_x, <bp>_y, <bp>_z, <bp>_error`` or
+    ``fnum`` columns; OpenFace tables have ``x_0``/``X_0`` and ``frame`` or
+    ``timestamp`` columns.
+
+    Raises
+    ------
+    UnsupportedFileError
+        Any other extension or header.
+    FileFormatError
+        Missing, empty or unreadable file.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise FileFormatError(path, "file does not exist")
+    if suffix in (".h5", ".hdf5"):
+        return "dlc"
+    if suffix != ".csv":
+        raise UnsupportedFileError(
+            path, f"no landmark reader for {suffix or 'files without extension'!r} "
+            "(expected DeepLabCut .h5/.csv, Anipose pose-3d .csv or OpenFace .csv)"
+        )
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), None)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise FileFormatError(path, f"not a readable CSV file ({error})") from None
+    if not header:
+        raise FileFormatError(path, "file is empty")
+    names = [cell.strip() for cell in header]
+    name_set = set(names)
+    if names[0] == "scorer":
+        return "dlc"
+    if ("x_0" in name_set or "X_0" in name_set) and name_set & {"frame", "timestamp", "success"}:
+        return "openface"
+    has_xyz = any(n.endswith("_x") and n[:-2] + "_z" in name_set for n in names)
+    if "fnum" in name_set or (has_xyz and any(n.endswith(("_error", "_ncams", "_score")) for n in names)):
+        return "pose3d"
+    raise UnsupportedFileError(
+        path, "CSV header matches no landmark format (DeepLabCut 'scorer' rows, Anipose pose-3d "
+        f"'<bp>_x.._error' columns, OpenFace 'x_0' columns); it starts {names[:5]}"
+    )
+
+
+def read_landmarks(path: str | Path, **kwargs) -> LandmarkSeries:
+    """Read landmarks from any supported file.
+
+    Parameters
+    ----------
+    path
+        DeepLabCut analysis ``.h5``/``.csv`` (or labels), Anipose pose-3d
+        ``.csv``, or OpenFace ``.csv``.
+    **kwargs
+        Passed to the reader: ``individual``/``fps`` (DeepLabCut),
+        ``fps`` (pose-3d), ``dims``/``fps``/``face_id`` (OpenFace).
+
+    Returns
+    -------
+    LandmarkSeries
+        ``attrs["format"]`` says which reader was used.
+    """
+    kind = sniff_landmark_format(path)
+    if kind == "dlc":
+        from .dlc import read_dlc_analysis as reader
+    elif kind == "pose3d":
+        from .anipose import read_pose3d as reader
+    else:
+        from .openface import read_openface as reader
+    try:
+        series = reader(path, **kwargs)
+    except TypeError as error:
+        # an option this format does not take
+        raise UnsupportedFileError(path, f"{kind} files do not take these options: {error}") from None
+    series.attrs["format"] = kind
+    return series
