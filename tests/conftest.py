@@ -21,3 +21,18 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} is absent (set FACEHMM_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def synthetic_session(tmp_path_factory):
+    """A short synthetic two-camera session with known truth, generated once.
+
+    20 s at 30 fps (600 frames), 320x240 videos, seed 0, 6 expression states,
+    written in Anipose's project layout; returns the
+    :class:`napari_facehmm.synthetic.SessionTruth` (paths and true arrays).
+    Treat its files as read-only: other tests share them.
+    """
+    from napari_facehmm.synthetic import generate_session
+
+    out_dir = tmp_path_factory.mktemp("synthetic_session")
+    return generate_session(out_dir, n_cameras=2, seconds=20.0, fps=30.0, seed=0, size=(320, 240))

@@ -1,0 +1,49 @@
+"""Synthetic face sessions with known truth.
+
+A seeded generator of whole recordings like a real one- or two-camera face
+session: a 3D face of the 21 landmarks switching between expression states
+(sticky Markov chain) while the head moves, pinhole cameras with distortion,
+2D tracks with noise and dropouts, rendered videos with a distinct mark on
+every landmark, and ChArUco calibration videos - written in Anipose's
+project layout together with the ground truth.
+
+Main entry points: :func:`generate_session` (files + truth) and
+:func:`simulate_face` (3D truth only, pure numpy).
+"""
+
+from .cameras import camera_names, make_cameras, project
+from .charuco import BoardMotion, board_corners_mm, board_motion, make_board, render_board_frames
+from .face import (
+    DEFAULT_STATE_NAMES,
+    EXPRESSIONS_MM,
+    FaceSimulation,
+    expression_offsets,
+    neutral_face,
+    simulate_face,
+)
+from .render import keypoint_colors, marker_radius_px, render_face_frames
+from .session import SessionTruth, anipose_config, generate_session, observe_2d
+
+__all__ = [
+    "BoardMotion",
+    "DEFAULT_STATE_NAMES",
+    "EXPRESSIONS_MM",
+    "FaceSimulation",
+    "SessionTruth",
+    "anipose_config",
+    "board_corners_mm",
+    "board_motion",
+    "camera_names",
+    "expression_offsets",
+    "generate_session",
+    "keypoint_colors",
+    "make_board",
+    "make_cameras",
+    "marker_radius_px",
+    "neutral_face",
+    "observe_2d",
+    "project",
+    "render_board_frames",
+    "render_face_frames",
+    "simulate_face",
+]
