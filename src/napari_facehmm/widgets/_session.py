@@ -16,6 +16,7 @@ from psygnal import Signal
 
 from ..colors import state_colors
 from ..data import LandmarkSeries
+from ._layers import set_face_colors
 from ..layerdata import METADATA_KEY, keypoint_colors, states_for_frames, states_to_point_colors
 
 #: napari's axis 0 is time in every layer this plugin creates
@@ -191,11 +192,11 @@ class FaceSession:
             if rows is None or len(rows) != len(layer.data):
                 continue  # the user edited the points: leave their colors alone
             per_row = states_for_frames(self.states, self.state_frames, series.frame_indices)
-            layer.face_color = states_to_point_colors(per_row, rows, self.n_states)
+            set_face_colors(layer, states_to_point_colors(per_row, rows, self.n_states))
 
     def color_points_by_keypoint(self) -> None:
         for layer in self.points_layers():
             meta = facehmm_meta(layer)
             ids = meta.get("keypoint_ids")
             if ids is not None and len(ids) == len(layer.data):
-                layer.face_color = keypoint_colors(len(meta["series"].keypoints))[ids]
+                set_face_colors(layer, keypoint_colors(len(meta["series"].keypoints))[ids])

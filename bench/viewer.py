@@ -1,0 +1,187 @@
+"""Viewer speed: slider steps over 1.2 M points, recoloring by state, video frames.
+
+Run under Xvfb (``xvfb-run -a python bench/viewer.py``). Every number is
+measured against a baseline in the same process. The last four lines are::
+
+    slider_speedup <plain napari ms / ours ms>   (target >= 10)
+    recolor_ms <ms to recolor 1.2 M points by a new state sequence>   (target <= 70)
+    frame_sequential_ms <ms per frame, sequential, 640x480>   (target <= 2)
+    frame_random_ratio <ours / bare PyAV keyframe seek>   (target <= 1.2)
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+N_FRAMES = 54_000
+N_KEYPOINTS = 22
+N_STEPS = 25
+SHARED_VIDEO = (
+    Path(os.environ.get("FACEHMM_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    / "dlc/openfield-Pranav-2018-10-30/videos/m3v1mp4.mp4"
+)
+
+
+def _series():
+    from napari_facehmm.data import LandmarkSeries
+
+    rng = np.random.default_rng(0)
+    centre = rng.uniform(100, 400, size=(1, N_KEYPOINTS, 2))
+    positions = centre + rng.normal(0, 5, size=(N_FRAMES, N_KEYPOINTS, 2))
+    positions[rng.random((N_FRAMES, N_KEYPOINTS)) < 0.01] = np.nan
+    confidence = rng.uniform(0.5, 1.0, size=(N_FRAMES, N_KEYPOINTS))
+    return LandmarkSeries(positions, tuple(f"kp{i}" for i in range(N_KEYPOINTS)), confidence=confidence)
+
+
+def _step_ms(viewer, app) -> float:
+    """Median time of one time-slider step (set the frame, let napari redraw)."""
+    times = []
+    for i in range(N_STEPS):
+        start = time.perf_counter()
+        viewer.dims.set_point(0, 1000 + 37 * i)
+        app.processEvents()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def bench_slider_and_recolor() -> tuple[float, float, float, float]:
+    import napari
+    from napari.layers import Points
+    from qtpy.QtWidgets import QApplication
+
+    from napari_facehmm.layerdata import points_layer_kwargs, states_to_point_colors
+    from napari_facehmm.widgets._layers import FacePoints, set_face_colors
+
+    app = QApplication.instance()
+    series = _series()
+    kwargs = points_layer_kwargs(series, name="ours")
+    data = kwargs.pop("data")
+
+    viewer = napari.Viewer(show=False)
+    app = QApplication.instance()
+    # baseline: what a user gets from napari with the same table in C order
+    plain_kwargs = dict(kwargs, name="plain")
+    plain = Points(np.ascontiguousarray(data), **plain_kwargs)
+    viewer.add_layer(plain)
+    app.processEvents()
+    plain_ms = _step_ms(viewer, app)
+    viewer.layers.clear()
+
+    ours = FacePoints(data, **kwargs)
+    viewer.add_layer(ours)
+    app.processEvents()
+    ours_ms = _step_ms(viewer, app)
+
+    rng = np.random.default_rng(1)
+    rows = kwargs["metadata"]["facehmm"]["rows"]
+    recolor = []
+    for _ in range(5):
+        states = np.repeat(rng.integers(0, 9, size=N_FRAMES // 60 + 1), 60)[:N_FRAMES]
+        start = time.perf_counter()
+        set_face_colors(ours, states_to_point_colors(states, rows, 9))
+        app.processEvents()
+        recolor.append(time.perf_counter() - start)
+    # baseline recolor: a categorical feature and napari's color cycle
+    table = ours.features.copy()
+    table["state"] = pd.Categorical(states[rows])
+    ours.features = table
+    start = time.perf_counter()
+    ours.face_color = "state"
+    app.processEvents()
+    feature_recolor_ms = 1000 * (time.perf_counter() - start)
+    viewer.close()
+    return plain_ms, ours_ms, 1000 * statistics.median(recolor), feature_recolor_ms
+
+
+def _bench_video(path: Path) -> tuple[float, float, float]:
+    import av
+
+    from napari_facehmm.io.video import VideoReader
+    from napari_facehmm.layerdata import VideoFrames
+
+    frames = VideoFrames(VideoReader(path))
+    n = frames.shape[0]
+    # sequential: a fresh run of frames the cache has not seen
+    start_index = min(200, n // 4)
+    count = min(300, n - start_index - 1)
+    frames[start_index]
+    start = time.perf_counter()
+    for i in range(start_index + 1, start_index + 1 + count):
+        frames[i]
+    sequential_ms = 1000 * (time.perf_counter() - start) / count
+
+    rng = np.random.default_rng(2)
+    targets = rng.choice(np.arange(n // 10, n - 1), size=20, replace=False)
+
+    # bare PyAV: seek to the keyframe before the target, decode up to it
+    container = av.open(str(path))
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    packets = [(p.pts, p.is_keyframe) for p in container.demux(stream) if p.size and p.pts is not None]
+    frame_pts = sorted(p for p, _ in packets)
+    keyframes = sorted(p for p, key in packets if key)
+
+    def bare(index: int) -> np.ndarray:
+        target = frame_pts[index]
+        seek_to = max([k for k in keyframes if k <= target] or [keyframes[0]])
+        container.seek(seek_to, stream=stream, backward=True, any_frame=False)
+        for frame in container.decode(stream):
+            if frame.pts is not None and frame.pts >= target:
+                return frame.to_ndarray(format="rgb24")
+        raise RuntimeError("frame not decoded")
+
+    def timed(get) -> float:
+        times = []
+        for index in targets:
+            start = time.perf_counter()
+            get(int(index))
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    bare(int(targets[0]))  # warm the decoder like ours is warmed by opening
+    bare_s = timed(bare)
+    ours_s = timed(lambda i: frames[i])
+    container.close()
+    frames.reader.close()
+    return sequential_ms, ours_s, bare_s
+
+
+def bench_video() -> tuple[float, float]:
+    if SHARED_VIDEO.is_file():
+        path = SHARED_VIDEO
+        sequential_ms, ours_s, bare_s = _bench_video(path)
+    else:
+        from napari_facehmm.io.video import write_video
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "bench.mp4"
+            rng = np.random.default_rng(0)
+            base = rng.integers(0, 255, size=(480, 640, 3), dtype=np.uint8)
+            write_video((np.roll(base, i, axis=1) for i in range(900)), path, fps=30.0)
+            sequential_ms, ours_s, bare_s = _bench_video(path)
+    print(f"video: {path.name}; random access ours {1000 * ours_s:.1f} ms, bare PyAV {1000 * bare_s:.1f} ms")
+    return sequential_ms, ours_s / bare_s
+
+
+def main() -> int:
+    plain_ms, ours_ms, recolor_ms, feature_recolor_ms = bench_slider_and_recolor()
+    print(f"slider step over {N_FRAMES * N_KEYPOINTS:,} points: plain napari {plain_ms:.1f} ms, ours {ours_ms:.1f} ms")
+    print(f"recolor by state: RGBA array {recolor_ms:.1f} ms, via a feature + color cycle {feature_recolor_ms:.0f} ms")
+    sequential_ms, random_ratio = bench_video()
+    print(f"slider_speedup {plain_ms / ours_ms:.1f}")
+    print(f"recolor_ms {recolor_ms:.1f}")
+    print(f"frame_sequential_ms {sequential_ms:.2f}")
+    print(f"frame_random_ratio {random_ratio:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
