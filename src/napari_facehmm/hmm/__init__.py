@@ -8,9 +8,37 @@ selection (:func:`select_n_states`), matching states between models
 
 This package takes plain float arrays ``X (n_frames, n_features)`` and
 ``lengths``; it does not depend on :mod:`napari_facehmm.features`.
+
+Names are imported lazily: hmmlearn brings scikit-learn, which takes seconds
+to import, and the plugin must open fast.
 """
 
-from .fast import FastGaussianHMM
-from .model import FaceHMM, FitProgress, model_paths
+from __future__ import annotations
 
-__all__ = ["FastGaussianHMM", "FaceHMM", "FitProgress", "model_paths"]
+import importlib
+
+_WHERE = {
+    "FastGaussianHMM": ".fast",
+    "FaceHMM": ".model",
+    "FitProgress": ".model",
+    "model_paths": ".model",
+    "match_states": ".matching",
+    "gaussian_distances": ".matching",
+    "select_n_states": ".selection",
+    "select_n_states_progress": ".selection",
+    "split_heldout": ".selection",
+}
+
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -35,6 +35,7 @@ from hmmlearn.base import _AbstractHMM
 from hmmlearn.hmm import GaussianHMM
 from hmmlearn.utils import fill_covars, log_normalize
 from scipy import linalg
+from scipy.linalg import lapack
 
 __all__ = ["FastGaussianHMM"]
 
@@ -92,10 +93,14 @@ def log_gaussian_density_full(
     whiten = np.empty((n_features, n_states * n_features))
     offset = np.empty(n_states * n_features)
     constant = np.empty(n_states)
-    identity = np.eye(n_features)
     for state in range(n_states):
         cholesky = _cholesky_like_hmmlearn(covars[state])
-        inverse = linalg.solve_triangular(cholesky, identity, lower=True)
+        # LAPACK's triangular inverse: scipy's solve_triangular goes through a
+        # threaded BLAS trsm whose start-up costs milliseconds on a busy machine.
+        inverse, info = lapack.dtrtri(cholesky, lower=1)
+        if info != 0:
+            raise ValueError("'covars' must be symmetric, positive-definite")
+        inverse = np.tril(inverse)
         block = slice(state * n_features, (state + 1) * n_features)
         whiten[:, block] = inverse.T
         offset[block] = (means[state] - center) @ inverse.T

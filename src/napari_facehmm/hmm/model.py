@@ -18,7 +18,6 @@ import numpy as np
 
 from ..errors import DataError, FaceHMMError, FileFormatError
 from ._validation import check_features, check_fittable
-from .fast import FastGaussianHMM
 
 __all__ = ["FaceHMM", "FitProgress", "model_paths", "FORMAT_NAME", "FORMAT_VERSION"]
 
@@ -214,7 +213,9 @@ class FaceHMM:
             return 1.0
         return 1.0 + self.sticky * np.eye(self.n_states)
 
-    def _new_model(self, seed: int | None) -> FastGaussianHMM:
+    def _new_model(self, seed: int | None):
+        from .fast import FastGaussianHMM
+
         return FastGaussianHMM(
             n_components=self.n_states,
             covariance_type=self.covariance_type,
@@ -230,7 +231,7 @@ class FaceHMM:
             implementation="log",
         )
 
-    def _initial_model(self, X: np.ndarray, seed: int) -> FastGaussianHMM:
+    def _initial_model(self, X: np.ndarray, seed: int):
         """A model with this restart's initial parameters, ready for EM.
 
         Means: k-means centres (one k-means run seeded by ``seed``); covariance:
@@ -312,7 +313,7 @@ class FaceHMM:
         self.restarts_ = []
         self.restart_models_ = []
         best: tuple[float, int] | None = None  # (log-likelihood, restart)
-        running: FastGaussianHMM | None = None
+        running = None  # the restart's FastGaussianHMM while EM runs
         try:
             for restart, seed in enumerate(seeds):
                 running = self._initial_model(X, seed)

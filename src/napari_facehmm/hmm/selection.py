@@ -1,0 +1,214 @@
+"""Choose the number of states: BIC, held-out likelihood, agreement of restarts.
+
+For every candidate state count the model is fitted (with restarts) to a
+training part of the data and judged three ways:
+
+* **BIC** on the training part (lower is better);
+* **held-out log-likelihood** per frame on the held-out part (higher is
+  better): the last fraction of every sequence ("tail") or every n-th
+  segment of each sequence ("alternate");
+* **restart agreement**: adjusted Rand index between the restarts' decoded
+  states (1 = every restart found the same partition; low values mean the
+  state count is not well determined by the data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import combinations
+
+import numpy as np
+
+from ..errors import DataError
+from ._validation import check_features
+from .model import FaceHMM
+
+__all__ = ["select_n_states", "select_n_states_progress", "split_heldout"]
+
+COLUMNS = [
+    "n_states",
+    "n_parameters",
+    "log_likelihood",
+    "bic",
+    "aic",
+    "heldout_log_likelihood",
+    "heldout_log_likelihood_per_frame",
+    "restart_ari_mean",
+    "restart_ari_min",
+    "converged",
+    "n_train_frames",
+    "n_heldout_frames",
+]
+
+
+def split_heldout(
+    lengths: np.ndarray,
+    fraction: float,
+    scheme: str = "tail",
+    segment_frames: int = 300,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split sequences into training and held-out runs of frames.
+
+    Parameters
+    ----------
+    lengths : ndarray of int, shape (n_sequences,)
+    fraction : float
+        Share of frames to hold out, in [0, 1).
+    scheme : {"tail", "alternate"}
+        "tail": the last ``fraction`` of each sequence. "alternate": cut each
+        sequence into segments of ``segment_frames`` and hold out every
+        ``round(1 / fraction)``-th segment.
+    segment_frames : int
+        Segment length for "alternate" (e.g. 300 = 10 s at 30 fps).
+
+    Returns
+    -------
+    train_mask : ndarray of bool, shape (n_frames,)
+    train_lengths, heldout_lengths : ndarray of int
+        Lengths of the contiguous runs of ``X[train_mask]`` and ``X[~train_mask]``.
+    heldout_mask : ndarray of bool, shape (n_frames,)
+    """
+    if not 0 <= fraction < 1:
+        raise DataError(f"heldout fraction must be in [0, 1), got {fraction}")
+    if scheme not in ("tail", "alternate"):
+        raise DataError(f"heldout scheme must be 'tail' or 'alternate', got {scheme!r}")
+    train_mask = np.ones(int(np.sum(lengths)), dtype=bool)
+    train_lengths: list[int] = []
+    heldout_lengths: list[int] = []
+    start = 0
+    for length in lengths:
+        length = int(length)
+        held = np.zeros(length, dtype=bool)
+        if fraction > 0:
+            if scheme == "tail":
+                n_held = int(np.floor(length * fraction))
+                if n_held:
+                    held[length - n_held:] = True
+            else:
+                period = max(2, int(round(1 / fraction)))
+                segment = np.arange(length) // max(1, int(segment_frames))
+                held = segment % period == period - 1
+        train_mask[start:start + length] = ~held
+        # Run lengths of each part within this sequence.
+        for part, out in ((~held, train_lengths), (held, heldout_lengths)):
+            if part.any():
+                edges = np.flatnonzero(np.diff(np.concatenate(([0], part.astype(np.int8), [0]))))
+                out.extend((edges[1::2] - edges[::2]).tolist())
+        start += length
+    return (
+        train_mask,
+        np.asarray(train_lengths, dtype=np.int64),
+        np.asarray(heldout_lengths, dtype=np.int64),
+        ~train_mask,
+    )
+
+
+def select_n_states_progress(
+    X,
+    lengths=None,
+    n_states_range: Iterable[int] = range(2, 13),
+    *,
+    heldout_fraction: float = 0.2,
+    heldout: str = "tail",
+    segment_frames: int = 300,
+    n_restarts: int = 3,
+    n_iter: int = 100,
+    tol: float = 1e-3,
+    random_state: int | None = 0,
+    **face_hmm_options,
+) -> Iterator[tuple[int, int, str]]:
+    """Generator form of :func:`select_n_states`.
+
+    Yields ``(done, total, message)`` after every EM iteration (``total`` =
+    state counts x restarts x ``n_iter``, an upper bound); returns the
+    DataFrame (``StopIteration.value``; napari's ``thread_worker`` passes it
+    to ``returned``).
+    """
+    import pandas as pd
+    from sklearn.metrics import adjusted_rand_score
+
+    X, lengths = check_features(X, lengths)
+    candidates = [int(k) for k in n_states_range]
+    if not candidates:
+        raise DataError("n_states_range is empty")
+    train_mask, train_lengths, heldout_lengths, heldout_mask = split_heldout(
+        lengths, heldout_fraction, heldout, segment_frames
+    )
+    X_train, X_heldout = X[train_mask], X[heldout_mask]
+    per_fit = n_restarts * n_iter
+    total = len(candidates) * per_fit
+    rows = []
+    for index, n_states in enumerate(candidates):
+        face_hmm = FaceHMM(
+            n_states=n_states,
+            n_restarts=n_restarts,
+            n_iter=n_iter,
+            tol=tol,
+            random_state=random_state,
+            **face_hmm_options,
+        )
+        for progress in face_hmm.fit_progress(X_train, train_lengths):
+            yield (
+                index * per_fit + progress.done,
+                total,
+                f"{n_states} states ({index + 1}/{len(candidates)}): {progress.message}",
+            )
+        yield ((index + 1) * per_fit, total, f"{n_states} states: scoring")
+        n_parameters = face_hmm.n_parameters()
+        log_likelihood = face_hmm.score(X_train, train_lengths)
+        decoded = [model.predict(X_train, train_lengths) for model in face_hmm.restart_models_]
+        agreements = [adjusted_rand_score(a, b) for a, b in combinations(decoded, 2)]
+        heldout_ll = face_hmm.score(X_heldout, heldout_lengths) if len(X_heldout) else np.nan
+        rows.append(
+            {
+                "n_states": n_states,
+                "n_parameters": n_parameters,
+                "log_likelihood": log_likelihood,
+                "bic": -2 * log_likelihood + n_parameters * np.log(len(X_train)),
+                "aic": -2 * log_likelihood + 2 * n_parameters,
+                "heldout_log_likelihood": heldout_ll,
+                "heldout_log_likelihood_per_frame": heldout_ll / len(X_heldout) if len(X_heldout) else np.nan,
+                "restart_ari_mean": float(np.mean(agreements)) if agreements else np.nan,
+                "restart_ari_min": float(np.min(agreements)) if agreements else np.nan,
+                "converged": face_hmm.converged_,
+                "n_train_frames": len(X_train),
+                "n_heldout_frames": len(X_heldout),
+            }
+        )
+    return pd.DataFrame(rows, columns=COLUMNS).set_index("n_states", drop=False)
+
+
+def select_n_states(X, lengths=None, n_states_range: Iterable[int] = range(2, 13), **options):
+    """Fit every state count in ``n_states_range`` and tabulate how well each does.
+
+    Parameters
+    ----------
+    X : array-like, shape (n_frames, n_features)
+    lengths : array-like of int, shape (n_sequences,), optional
+    n_states_range : iterable of int
+    heldout_fraction : float, default 0.2
+        Share of frames held out for the held-out likelihood (0: none; then
+        BIC is computed on all frames).
+    heldout : {"tail", "alternate"}, default "tail"
+    segment_frames : int, default 300
+        Segment length for ``heldout="alternate"``.
+    n_restarts, n_iter, tol, random_state
+        As in :class:`FaceHMM`; other keyword arguments go to FaceHMM too
+        (e.g. ``covariance_type``, ``sticky``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per state count, indexed by ``n_states``, with columns
+        ``n_states, n_parameters, log_likelihood`` (training),
+        ``bic, aic`` (training; lower is better),
+        ``heldout_log_likelihood, heldout_log_likelihood_per_frame`` (higher
+        is better), ``restart_ari_mean, restart_ari_min`` (NaN with one
+        restart), ``converged, n_train_frames, n_heldout_frames``.
+    """
+    generator = select_n_states_progress(X, lengths, n_states_range, **options)
+    while True:
+        try:
+            next(generator)
+        except StopIteration as stop:
+            return stop.value
