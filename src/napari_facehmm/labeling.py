@@ -306,6 +306,10 @@ move2corner: true
 
 # Conversion tables to fine-tune SuperAnimal weights
 SuperAnimalConversionTables:
+
+# These are very old parameters that are no longer used They are simply ignored.
+resnet:
+croppedtraining:
 """
 
 
