@@ -545,8 +545,12 @@ class FaceHMM:
                 "n_iter": self.n_iter,
                 "tol": self.tol,
                 "sticky": self.sticky,
-                "random_state": self.random_state,
-                "canonical_order": self.canonical_order if isinstance(self.canonical_order, (str, int)) else "custom",
+                # A RandomState object or a callable order cannot be written
+                # as JSON; the saved states are already in their final order.
+                "random_state": self.random_state if isinstance(self.random_state, int) else None,
+                "canonical_order": (
+                    self.canonical_order if isinstance(self.canonical_order, (str, int)) else "none"
+                ),
                 "min_covar": self.min_covar,
                 "covars_prior": self.covars_prior,
                 "covars_weight": self.covars_weight,
