@@ -117,8 +117,11 @@ def main(argv=None) -> int:
     with threadpool_limits(limits=1):
         X, _ = make_data(n_frames, args.features, args.states, args.seed)
         params = initial_parameters(X, args.states, args.seed)
-        print(f"T={n_frames} D={args.features} K={args.states} full covariance, "
-              f"{n_iterations} EM iterations, 1 thread", flush=True)
+        print(
+            f"T={n_frames} D={args.features} K={args.states} full covariance, "
+            f"{n_iterations} EM iterations, 1 thread",
+            flush=True,
+        )
         stock, stock_s = run(GaussianHMM, X, params, n_iterations)
         print(f"stock done: {stock_s:.3f} s/iter", flush=True)
         ours, ours_s = run(FastGaussianHMM, X, params, n_iterations)

@@ -42,7 +42,9 @@ def sample_known_hmm(n_frames=1500, seed=0, means=TRUE_MEANS, noise=0.7):
     for t in range(1, n_frames):
         states[t] = rng.choice(n_states, p=transmat[states[t - 1]])
     mixing = np.eye(n_features) + 0.3 * rng.normal(size=(n_states, n_features, n_features))
-    X = means[states] + noise * np.einsum("tij,tj->ti", mixing[states], rng.standard_normal((n_frames, n_features)))
+    X = means[states] + noise * np.einsum(
+        "tij,tj->ti", mixing[states], rng.standard_normal((n_frames, n_features))
+    )
     return X, states
 
 
@@ -79,7 +81,7 @@ def test_restarts_keep_the_best_score(known):
     assert face_hmm.best_restart_ == int(np.argmax(scores))
     assert face_hmm.log_likelihood_ == max(scores)
     assert face_hmm.score(X) == pytest.approx(max(scores), rel=1e-12)
-    for model, score in zip(face_hmm.restart_models_, scores):
+    for model, score in zip(face_hmm.restart_models_, scores, strict=True):
         assert model.score(X) == pytest.approx(score, rel=1e-12)
 
 
@@ -188,7 +190,10 @@ def test_wrong_feature_count_says_expected_and_got(known, tmp_path):
     "make_input, message",
     [
         (lambda X: (X[:2], None), "cannot fit 3 states to 2 frames"),
-        (lambda X: (np.where(np.arange(len(X))[:, None] == 5, np.nan, X), None), "NaN or inf.*row 5.*drop invalid frames"),
+        (
+            lambda X: (np.where(np.arange(len(X))[:, None] == 5, np.nan, X), None),
+            "NaN or inf.*row 5.*drop invalid frames",
+        ),
         (lambda X: (np.where(np.arange(len(X))[:, None] == 7, np.inf, X), None), "NaN or inf.*row 7"),
         (lambda X: (np.c_[X, np.full(len(X), 2.0)], None), r"feature columns 3 \(d\) do not vary"),
         (lambda X: (X, [100, 100]), "lengths sum to 200 but X has 300 frames"),
@@ -276,7 +281,9 @@ def test_select_n_states_bic_is_lowest_at_the_true_count():
     assert table.loc[3, "restart_ari_mean"] > 0.95
     assert (table["n_train_frames"] == 900).all() and (table["n_heldout_frames"] == 300).all()
     steps = []
-    generator = select_n_states_progress(X, None, [2, 3], n_restarts=1, n_iter=10, heldout="alternate", segment_frames=100)
+    generator = select_n_states_progress(
+        X, None, [2, 3], n_restarts=1, n_iter=10, heldout="alternate", segment_frames=100
+    )
     while True:
         try:
             steps.append(next(generator))

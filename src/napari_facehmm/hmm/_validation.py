@@ -16,8 +16,7 @@ from ..errors import DataError
 
 def _describe_columns(columns: np.ndarray, feature_names: Sequence[str] | None) -> str:
     shown = [
-        f"{int(c)} ({feature_names[c]})" if feature_names is not None else str(int(c))
-        for c in columns[:10]
+        f"{int(c)} ({feature_names[c]})" if feature_names is not None else str(int(c)) for c in columns[:10]
     ]
     more = f" and {len(columns) - 10} more" if len(columns) > 10 else ""
     return ", ".join(shown) + more
@@ -91,9 +90,7 @@ def check_features(
         if (lengths <= 0).any():
             raise DataError(f"lengths must all be positive, got {lengths.tolist()}")
         if lengths.sum() != len(X):
-            raise DataError(
-                f"lengths sum to {int(lengths.sum())} but X has {len(X)} frames"
-            )
+            raise DataError(f"lengths sum to {int(lengths.sum())} but X has {len(X)} frames")
     return X, lengths
 
 
@@ -113,9 +110,7 @@ def check_fittable(
     if n_states < 1:
         raise DataError(f"n_states must be at least 1, got {n_states}")
     if len(X) < n_states:
-        raise DataError(
-            f"cannot fit {n_states} states to {len(X)} frames: need at least one frame per state"
-        )
+        raise DataError(f"cannot fit {n_states} states to {len(X)} frames: need at least one frame per state")
     spread = X.std(axis=0)
     scale = np.maximum(1.0, np.abs(X.mean(axis=0)))
     constant = np.flatnonzero(spread <= 1e-10 * scale)

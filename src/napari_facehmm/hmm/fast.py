@@ -60,16 +60,12 @@ def _cholesky_like_hmmlearn(covariance: np.ndarray) -> np.ndarray:
         return linalg.cholesky(covariance, lower=True)
     except linalg.LinAlgError:
         try:
-            return linalg.cholesky(
-                covariance + _CHOLESKY_JITTER * np.eye(len(covariance)), lower=True
-            )
+            return linalg.cholesky(covariance + _CHOLESKY_JITTER * np.eye(len(covariance)), lower=True)
         except linalg.LinAlgError:
             raise ValueError("'covars' must be symmetric, positive-definite") from None
 
 
-def log_gaussian_density_full(
-    X: np.ndarray, means: np.ndarray, covars: np.ndarray
-) -> np.ndarray:
+def log_gaussian_density_full(X: np.ndarray, means: np.ndarray, covars: np.ndarray) -> np.ndarray:
     """Gaussian log-densities of every row of X under every state.
 
     Parameters
@@ -164,15 +160,11 @@ class FastGaussianHMM(GaussianHMM):
     def _compute_log_likelihood(self, X):
         if self.covariance_type in ("full", "tied"):
             # Full matrices for both types (tied is broadcast to every state).
-            covars = fill_covars(
-                self._covars_, self.covariance_type, self.n_components, self.means_.shape[1]
-            )
+            covars = fill_covars(self._covars_, self.covariance_type, self.n_components, self.means_.shape[1])
             return log_gaussian_density_full(X, self.means_, covars)
         return super()._compute_log_likelihood(X)
 
-    def _accumulate_sufficient_statistics(
-        self, stats, X, lattice, posteriors, fwdlattice, bwdlattice
-    ):
+    def _accumulate_sufficient_statistics(self, stats, X, lattice, posteriors, fwdlattice, bwdlattice):
         # The transition part is hmmlearn's, dispatched by ``implementation``.
         _AbstractHMM._accumulate_sufficient_statistics(
             self,
@@ -237,25 +229,15 @@ class FastGaussianHMM(GaussianHMM):
             except ValueError:
                 pass  # underflow: fall back to the log-domain recursions below
             else:
-                bwdlattice = _hmmc.backward_scaling(
-                    self.startprob_, self.transmat_, frameprob, scaling
-                )
+                bwdlattice = _hmmc.backward_scaling(self.startprob_, self.transmat_, frameprob, scaling)
                 posteriors = self._compute_posteriors_scaling(fwdlattice, bwdlattice)
-                xi_sum = _hmmc.compute_scaling_xi_sum(
-                    fwdlattice, self.transmat_, bwdlattice, frameprob
-                )
+                xi_sum = _hmmc.compute_scaling_xi_sum(fwdlattice, self.transmat_, bwdlattice, frameprob)
                 return log_prob + float(shift.sum()), posteriors, xi_sum
-        log_prob, fwdlattice = _hmmc.forward_log(
-            self.startprob_, self.transmat_, log_frameprob
-        )
+        log_prob, fwdlattice = _hmmc.forward_log(self.startprob_, self.transmat_, log_frameprob)
         bwdlattice = _hmmc.backward_log(self.startprob_, self.transmat_, log_frameprob)
         log_gamma = fwdlattice + bwdlattice
         log_normalize(log_gamma, axis=1)
         with np.errstate(under="ignore"):
             posteriors = np.exp(log_gamma)
-            xi_sum = np.exp(
-                _hmmc.compute_log_xi_sum(
-                    fwdlattice, self.transmat_, bwdlattice, log_frameprob
-                )
-            )
+            xi_sum = np.exp(_hmmc.compute_log_xi_sum(fwdlattice, self.transmat_, bwdlattice, log_frameprob))
         return log_prob, posteriors, xi_sum

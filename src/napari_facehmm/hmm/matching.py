@@ -49,11 +49,15 @@ def gaussian_distances(model_a, model_b) -> np.ndarray:
     for i in range(len(means_a)):
         for j in range(len(means_b)):
             difference = means_a[i] - means_b[j]
-            distances[i, j] = 0.5 * (
-                np.trace(inverse_b[j] @ covars_a[i])
-                + np.trace(inverse_a[i] @ covars_b[j])
-                + difference @ (inverse_a[i] + inverse_b[j]) @ difference
-            ) - n_features
+            distances[i, j] = (
+                0.5
+                * (
+                    np.trace(inverse_b[j] @ covars_a[i])
+                    + np.trace(inverse_a[i] @ covars_b[j])
+                    + difference @ (inverse_a[i] + inverse_b[j]) @ difference
+                )
+                - n_features
+            )
     return distances
 
 

@@ -89,7 +89,9 @@ def _json_ready(value: Any, what: str) -> Any:
     try:
         return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError) as error:
-        raise DataError(f"{what} must be JSON-serialisable (numbers, strings, lists, dicts): {error}") from None
+        raise DataError(
+            f"{what} must be JSON-serialisable (numbers, strings, lists, dicts): {error}"
+        ) from None
 
 
 class FaceHMM:
@@ -469,9 +471,7 @@ class FaceHMM:
 
     def _checked(self, X, lengths):
         self._require_fitted()
-        return check_features(
-            X, lengths, n_features=self.n_features_, feature_names=self.feature_names
-        )
+        return check_features(X, lengths, n_features=self.n_features_, feature_names=self.feature_names)
 
     def predict(self, X, lengths=None) -> np.ndarray:
         """Most likely state sequence (Viterbi).
@@ -673,10 +673,15 @@ def _read_settings(json_path: Path) -> dict:
             raise FileFormatError(json_path, f"{key!r} must be a positive integer, got {value!r}")
     if settings.get("covariance_type") not in COVARIANCE_TYPES:
         raise FileFormatError(
-            json_path, f"covariance_type must be one of {COVARIANCE_TYPES}, got {settings.get('covariance_type')!r}"
+            json_path,
+            f"covariance_type must be one of {COVARIANCE_TYPES}, got {settings.get('covariance_type')!r}",
         )
     names = settings.get("state_names")
-    if not isinstance(names, list) or len(names) != settings["n_states"] or not all(isinstance(n, str) for n in names):
+    if (
+        not isinstance(names, list)
+        or len(names) != settings["n_states"]
+        or not all(isinstance(n, str) for n in names)
+    ):
         raise FileFormatError(json_path, f"state_names must be a list of {settings['n_states']} strings")
     feature_names = settings.get("feature_names")
     if feature_names is not None and (
@@ -684,7 +689,9 @@ def _read_settings(json_path: Path) -> dict:
         or len(feature_names) != settings["n_features"]
         or not all(isinstance(n, str) for n in feature_names)
     ):
-        raise FileFormatError(json_path, f"feature_names must be null or a list of {settings['n_features']} strings")
+        raise FileFormatError(
+            json_path, f"feature_names must be null or a list of {settings['n_features']} strings"
+        )
     if not isinstance(settings.get("metadata", {}), dict):
         raise FileFormatError(json_path, "metadata must be a JSON object")
     settings.setdefault("metadata", {})
@@ -720,8 +727,9 @@ def _read_arrays(npz_path: Path, n_states: int, n_features: int, covariance_type
     for name, shape in expected.items():
         if arrays[name].shape != shape:
             raise FileFormatError(
-                npz_path, f"array {name!r} has shape {arrays[name].shape}, expected {shape} "
-                f"({n_states} states, {n_features} features, {covariance_type} covariance)"
+                npz_path,
+                f"array {name!r} has shape {arrays[name].shape}, expected {shape} "
+                f"({n_states} states, {n_features} features, {covariance_type} covariance)",
             )
         if not np.isfinite(arrays[name]).all():
             raise FileFormatError(npz_path, f"array {name!r} contains NaN or inf")

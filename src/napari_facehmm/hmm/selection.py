@@ -83,12 +83,12 @@ def split_heldout(
             if scheme == "tail":
                 n_held = int(np.floor(length * fraction))
                 if n_held:
-                    held[length - n_held:] = True
+                    held[length - n_held :] = True
             else:
                 period = max(2, int(round(1 / fraction)))
                 segment = np.arange(length) // max(1, int(segment_frames))
                 held = segment % period == period - 1
-        train_mask[start:start + length] = ~held
+        train_mask[start : start + length] = ~held
         # Run lengths of each part within this sequence.
         for part, out in ((~held, train_lengths), (held, heldout_lengths)):
             if part.any():
