@@ -203,3 +203,47 @@ def test_truncated_video_with_index_first(tmp_path):
     with pytest.raises(FileFormatError, match="truncated") as info:
         VideoReader(path)
     assert "faststart_clip.mp4" in str(info.value)
+
+
+def _encode(path, codec, n_frames=40, options=None):
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = options or {}
+        for image in _smooth_frames(n_frames, 48, 64):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def test_avi_with_b_frames_falls_back_to_decode_order(tmp_path):
+    # H.264 with B-frames in AVI: the container's timestamps do not follow
+    # display order, so frames are counted in decoder output order instead.
+    path = _encode(tmp_path / "bframes.avi", "libx264")
+    reference = _decode_all(path)
+    with VideoReader(path) as reader:
+        assert not reader.timestamps_reliable and len(reader) == len(reference) == 40
+        for i in (5, 39, 2, 20, 21, 0):
+            np.testing.assert_array_equal(reader[i], reference[i], err_msg=f"frame {i}")
+    mp4 = _encode(tmp_path / "bframes.mkv", "libx264")
+    with VideoReader(mp4) as reader:
+        assert reader.timestamps_reliable
+
+
+def test_forward_jump_within_a_gop_does_not_seek(tmp_path, monkeypatch):
+    path = _encode(tmp_path / "gop.mp4", "libx264", n_frames=60, options={"g": "20", "keyint_min": "20"})
+    reference = _decode_all(path)
+    reader = VideoReader(path, cache_size=2)
+    seeks = []
+    original_seek = reader._seek_before
+    monkeypatch.setattr(reader, "_seek_before", lambda i: (seeks.append(i), original_seek(i))[1])
+    for i in (22, 25, 31):  # one GOP: 20..39
+        np.testing.assert_array_equal(reader[i], reference[i])
+    assert seeks == [22]
+    np.testing.assert_array_equal(reader[45], reference[45])  # next GOP: seek to its keyframe
+    assert seeks == [22, 45]
+    reader.close()

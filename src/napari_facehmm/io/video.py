@@ -103,11 +103,45 @@ class VideoReader:
         # some H.264 files carry their parameter sets in-band in the first
         # packet only; a decoder that never saw them returns blank frames
         # after a seek to a later keyframe (measured on the DLC example video).
+        # The first frames also tell whether the timestamps can be trusted.
         try:
-            self.get_frame(0)
+            self._check_timestamps()
         except BaseException:
             self.close()
             raise
+
+    def _check_timestamps(self, n_check: int = 12) -> None:
+        """Decode the first frames; fall back to counting if their timestamps disagree.
+
+        Frames are addressed by presentation timestamp (exact, and seeking
+        works). Some containers (H.264 with B-frames in AVI) carry guessed
+        timestamps that do not follow the display order; then frame ``i`` is
+        the ``i``-th frame the decoder outputs, and a random access decodes
+        from the start of the file (correct, but slow for late frames).
+        """
+        import av
+
+        self.timestamps_reliable = True
+        self._seek_before(0)
+        decoded = []
+        try:
+            for frame in self._decoder:
+                decoded.append(frame)
+                if len(decoded) == min(n_check, self.n_frames):
+                    break
+        except av.error.FFmpegError as error:
+            raise FileFormatError(self.path, f"video data is corrupt ({error})") from None
+        if not decoded:
+            raise FileFormatError(self.path, "no frame of the video can be decoded")
+        expected = self._frame_pts[: len(decoded)].tolist()
+        if [f.pts for f in decoded] == expected:
+            for i, frame in enumerate(decoded):
+                self._store(i, frame)
+            self._next_index = len(decoded)
+            return
+        self.timestamps_reliable = False
+        self._cache.clear()
+        self._seek_before(0)
 
     # ------------------------------------------------------------ metadata
     def _build_frame_table(self) -> None:
@@ -219,7 +253,7 @@ class VideoReader:
             if cached is not None:
                 self._cache.move_to_end(index)
                 return cached.copy()
-            if self._decoder is None or self._next_index is None or index != self._next_index:
+            if not self._can_continue_to(index):
                 self._seek_before(index)
             frame = self._decode_until(index)
             if frame is None:
@@ -233,12 +267,36 @@ class VideoReader:
                 )
             return frame.copy()
 
+    def _can_continue_to(self, index: int) -> bool:
+        """Whether decoding on from where the decoder stands reaches ``index`` soonest.
+
+        True for the next frame, and for a later frame of the same GOP (no
+        keyframe in between to seek to); never backwards.
+        """
+        if self._decoder is None or self._next_index is None or index < self._next_index:
+            return False
+        if index == self._next_index or not self.timestamps_reliable:
+            return True
+        next_pts = int(self._frame_pts[self._next_index])
+        position = bisect.bisect_right(self._keyframe_pts, int(self._frame_pts[index])) - 1
+        return position < 0 or self._keyframe_pts[position] <= next_pts
+
     def _seek_before(self, index: int) -> None:
+        import av
+
+        if not getattr(self, "timestamps_reliable", True):
+            # decode-order counting: only the start of the file is a known position
+            try:
+                self._container.seek(self._keyframe_pts[0], stream=self._stream, backward=True)
+            except av.error.FFmpegError as error:
+                raise FileFormatError(self.path, f"cannot seek to the start ({error})") from None
+            self._decoder = self._container.decode(self._stream)
+            self._decoded_count = 0
+            self._next_index = 0
+            return
         target_pts = int(self._frame_pts[index])
         position = bisect.bisect_right(self._keyframe_pts, target_pts) - 1
         seek_pts = self._keyframe_pts[max(position, 0)]
-        import av
-
         try:
             self._container.seek(seek_pts, stream=self._stream, backward=True, any_frame=False)
         except av.error.FFmpegError as error:
@@ -266,6 +324,15 @@ class VideoReader:
                 raise FileFormatError(
                     self.path, f"video data is corrupt or truncated near frame {index} ({error})"
                 ) from None
+            if not self.timestamps_reliable:
+                decoded_index = self._decoded_count
+                self._decoded_count += 1
+                self._next_index = decoded_index + 1
+                if decoded_index >= index - self.cache_size:
+                    image = self._store(decoded_index, frame)
+                    if decoded_index == index:
+                        return image
+                continue
             if frame.pts is None or frame.pts < self._min_valid_pts:
                 continue
             decoded_index = self._pts_to_index.get(int(frame.pts))
