@@ -30,7 +30,11 @@ def look_at(position: np.ndarray, target: np.ndarray) -> np.ndarray:
 def make_rig(
     n_cameras: int = 2, size: tuple[int, int] = SIZE, k1: float = 0.0, separation_deg: float = 35.0
 ) -> Calibration:
-    """Cameras ``camA, camB, ...`` on an arc 500 mm from the origin, all aimed at it."""
+    """Cameras ``camA, camB, ...`` on an arc 500 mm from the origin, all aimed at it.
+
+    Focal length 1.3 x width (a 42 degree field of view), as the synthetic sessions.
+    """
+    focal = 1.3 * size[0]
     width, height = size
     azimuths = np.linspace(-separation_deg / 2, separation_deg / 2, n_cameras)
     cameras = []
@@ -39,7 +43,7 @@ def make_rig(
         rotation = look_at(position, np.zeros(3))
         # principal point at the image centre, where aniposelib's intrinsics
         # initialisation puts it (its bundle adjustment does not move it)
-        matrix = np.array([[416.0, 0, (width - 1) / 2], [0, 416.0, (height - 1) / 2], [0, 0, 1]])
+        matrix = np.array([[focal, 0, (width - 1) / 2], [0, focal, (height - 1) / 2], [0, 0, 1]])
         cameras.append(
             CameraParams(
                 name=f"cam{'ABCDEFGH'[i]}",
@@ -120,15 +124,18 @@ def write_video(frames: list[np.ndarray], path: Path, fourcc: str = "FFV1", fps:
 
 
 # ------------------------------------------------------------------ face tracks
-def face_motion(n_frames: int, seed: int = 0) -> np.ndarray:
-    """``(n_frames, 21, 3)`` mm: a face-sized cloud moving smoothly near the origin."""
+def face_motion(n_frames: int, seed: int = 0, deformation_mm: float = 0.5) -> np.ndarray:
+    """``(n_frames, 21, 3)`` mm: a face-sized cloud moving smoothly near the origin.
+
+    Rigid drift of tens of mm plus a per-point wiggle of ``deformation_mm``.
+    """
     rng = np.random.default_rng(seed)
     base = rng.normal(0.0, 30.0, (len(FACE_KEYPOINTS), 3))
     times = np.arange(n_frames)[:, None] / 30.0
     drift = np.column_stack(
         [20 * np.sin(2 * np.pi * 0.3 * times[:, 0]), 10 * np.sin(2 * np.pi * 0.5 * times[:, 0] + 1), 15 * np.cos(2 * np.pi * 0.2 * times[:, 0])]
     )
-    wiggle = 2.0 * np.sin(2 * np.pi * rng.uniform(0.5, 2.0, (1, len(FACE_KEYPOINTS), 3)) * times[:, :, None])
+    wiggle = deformation_mm * np.sin(2 * np.pi * rng.uniform(0.5, 2.0, (1, len(FACE_KEYPOINTS), 3)) * times[:, :, None])
     return base[None] + drift[:, None, :] + wiggle
 
 

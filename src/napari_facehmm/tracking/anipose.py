@@ -1156,10 +1156,39 @@ def _ransac_select(
     return best_3d, best_used, best_error
 
 
+def _best_pair_errors(group, points_flat: np.ndarray, chunk: int) -> np.ndarray:
+    """``(C,)`` each camera's agreement with its best partner camera (pixels).
+
+    For every camera pair, the median reprojection error of the two-view
+    triangulation over the points both see; a camera's figure is the lowest
+    over its partners. A least-squares fit spreads one bad camera's error
+    over all cameras (and leaving one camera out still triangulates with the
+    bad one), but a good camera always has a good partner while a bad one
+    has none. Needs three or more cameras (NaN otherwise).
+    """
+    n_cams = points_flat.shape[0]
+    out = np.full(n_cams, np.inf)
+    if n_cams < 3:
+        return np.full(n_cams, np.nan)
+    for pair in itertools.combinations(range(n_cams), 2):
+        sub_group = group.subset_cameras(list(pair))
+        sub_points = points_flat[list(pair)]
+        p3d = run_to_end(_triangulate_dlt(sub_group, sub_points, chunk))
+        errors = _mean_over_cameras(_reprojection_px(sub_group, p3d, sub_points))
+        if np.isfinite(errors).any():
+            median = float(np.nanmedian(errors))
+            for c in pair:
+                out[c] = min(out[c], median)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
 def camera_error_warnings(camera_errors_px: Mapping[str, float], factor: float = 3.0) -> list[str]:
     """Warnings for cameras whose error is over ``factor`` times the others' median.
 
     Needs three or more cameras: with two, both share every point's error.
+    :func:`triangulate` passes each camera's error with its best partner
+    camera, which singles out a bad camera.
     """
     names = [n for n, e in camera_errors_px.items() if np.isfinite(e)]
     if len(names) < 3:
@@ -1170,8 +1199,8 @@ def camera_error_warnings(camera_errors_px: Mapping[str, float], factor: float =
         typical = float(np.median(others))
         if camera_errors_px[name] > factor * typical and camera_errors_px[name] > 0:
             out.append(
-                f"camera {name!r} reprojects {camera_errors_px[name]:.2f} px, over {factor:g}x the "
-                f"other cameras' median ({typical:.2f} px): check its calibration or tracking, "
+                f"camera {name!r} disagrees with the others by {camera_errors_px[name]:.2f} px, over "
+                f"{factor:g}x their median ({typical:.2f} px): check its calibration or tracking, "
                 f"or leave it out (--exclude-camera {name})"
             )
     return out
@@ -1261,8 +1290,11 @@ def triangulate(
         lowest 2D score among the cameras used; ``attrs["error"]`` mean
         reprojection error (px), ``attrs["ncams"]``, ``attrs["M"]`` identity,
         ``attrs["center"]`` zeros (Anipose's columns), plus
-        ``attrs["camera_errors_px"]`` (median per camera), ``attrs["cameras"]``
-        and ``attrs["warnings"]``.
+        ``attrs["camera_errors_px"]`` (median reprojection error per camera),
+        ``attrs["camera_pair_errors_px"]`` (each camera's two-view error with
+        its best partner camera; 3+ cameras, NaN otherwise), ``attrs["cameras"]``,
+        ``attrs["method"]`` and ``attrs["warnings"]`` (e.g. a camera whose
+        best-pair error is over 3x the others' median).
 
     Raises
     ------
@@ -1400,7 +1432,9 @@ def triangulate(
         name: (float(np.nanmedian(errors_per_camera[c])) if np.isfinite(errors_per_camera[c]).any() else float("nan"))
         for c, name in enumerate(names)
     }
-    notes.extend(camera_error_warnings(camera_errors))
+    best_pair = _best_pair_errors(group, np.where(used[:, :, None], points_flat, np.nan), chunk_points)
+    camera_pair_errors = {name: float(best_pair[c]) for c, name in enumerate(names)}
+    notes.extend(camera_error_warnings(camera_pair_errors))
     n_valid = int(np.isfinite(points_3d[:, 0]).sum())
     if n_valid == 0:
         notes.append(
@@ -1425,6 +1459,7 @@ def triangulate(
             "M": np.broadcast_to(np.eye(3), (n_frames, 3, 3)).copy(),
             "center": np.zeros((n_frames, 3)),
             "camera_errors_px": camera_errors,
+            "camera_pair_errors_px": camera_pair_errors,
             "cameras": tuple(names),
             "warnings": notes,
             "method": ("ransac" if ransac else "dlt") + ("+optim" if optim else ""),
