@@ -126,6 +126,8 @@ class LabelingWidget(QWidget):
         self.autosave = labeling.AutosaveClock(interval_s=120.0)
         self.last_saved: Path | None = None
 
+        # a dock, not a second canvas: keep it narrow so the frame stays large
+        self.setMaximumWidth(400)
         layout = QVBoxLayout(self)
         self.tabs = QTabWidget()
         layout.addWidget(self.tabs)
@@ -427,7 +429,7 @@ class LabelingWidget(QWidget):
             ndim=3,
             name=f"{name} labels",
             features={"label": np.asarray(keypoint_names, dtype=object), "machine": machine},
-            size=max(4.0, height / 60),
+            size=max(5.0, height / 40),
             border_width=0.12,
             border_color="white",
             # napari rejects an empty color array: give one color when there are no points yet
@@ -453,7 +455,10 @@ class LabelingWidget(QWidget):
             show_warning(message)
             self.status.setText(message)
         else:
-            self.status.setText(f"Labeling {name}: {labels.n_images} images. {labels.progress()}")
+            self.status.setText(
+                f"Labeling {name}: {labels.n_images} images. Click to place the highlighted "
+                "landmark; Down/Up change it, Left/Right the image, N = not visible."
+            )
         return labels
 
     def _point_colors(self, names) -> np.ndarray:
