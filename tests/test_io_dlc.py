@@ -259,3 +259,37 @@ def test_multianimal_config(tmp_path):
     config = read_dlc_config(path)
     assert config.bodyparts == ("nose", "ear", "led") and config.individuals == ("m1", "m2")
     assert config.skeleton == (("nose", "ear"), ("ear", "led"))
+
+
+def test_multi_animal_labels_need_an_individual(tmp_path):
+    columns = pd.MultiIndex.from_product(
+        [["Ann"], ["m1", "m2"], ["nose", "ear"], ["x", "y"]],
+        names=["scorer", "individuals", "bodyparts", "coords"],
+    )
+    index = pd.MultiIndex.from_tuples([("labeled-data", "v", f"img{i}.png") for i in range(3)])
+    values = np.arange(3 * 8, dtype=float).reshape(3, 8)
+    values[0, :2] = np.nan
+    pd.DataFrame(values, index=index, columns=columns).to_hdf(tmp_path / "CollectedData_Ann.h5", key="df_with_missing")
+    with pytest.raises(FileFormatError, match="several individuals \\(m1, m2\\)") as info:
+        read_labels(tmp_path / "CollectedData_Ann.h5")
+    assert "CollectedData_Ann.h5" in str(info.value)
+    m2 = read_labels(tmp_path / "CollectedData_Ann.h5", individual="m2")
+    assert m2.keypoints == ("nose", "ear") and m2.images[2] == "labeled-data/v/img2.png"
+    np.testing.assert_array_equal(m2.positions[:, 1], values[:, 6:8])
+    m1 = read_labels(tmp_path / "CollectedData_Ann.h5", individual="m1")
+    assert np.isnan(m1.positions[0, 0]).all() and not m1.labeled[0, 0] and m1.labeled[0, 1]
+
+
+def test_label_data_helpers_and_validation():
+    from napari_facehmm.errors import DataError
+
+    labels = LabelData.empty("Ann", ["a", "b"], ["labeled-data\\v\\img1.png", "labeled-data/v/img2.png"])
+    assert labels.images[0] == "labeled-data/v/img1.png"  # Windows separators normalised
+    assert labels.n_images == 2 and not labels.labeled.any()
+    assert labels.image_index("labeled-data/v/img2.png") == 1
+    with pytest.raises(DataError, match="not among"):
+        labels.image_index("labeled-data/v/img3.png")
+    with pytest.raises(DataError, match="shape"):
+        LabelData("Ann", ("a",), ["x.png"], np.zeros((1, 2, 2)))
+    with pytest.raises(DataError, match="repeat"):
+        LabelData.empty("Ann", ["a"], ["x.png", "x.png"])
