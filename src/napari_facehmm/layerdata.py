@@ -164,13 +164,13 @@ def points_layer_kwargs(
 ) -> dict:
     """Keyword arguments of ``napari.layers.Points`` for a series.
 
-    ``size`` defaults to 1/60 of the larger extent of the positions
-    (at least 2 data units), so points stay visible on any image size.
+    ``size`` defaults to 1/25 of the larger extent of the positions
+    (at least 3 data units), so points stay visible on any image size.
     """
     points = series_to_points(series)
     if size is None:
         extent = np.nanmax(points.data[:, 1:], axis=0) - np.nanmin(points.data[:, 1:], axis=0)
-        size = max(2.0, float(np.max(extent)) / 60.0) if len(points.data) else 5.0
+        size = max(3.0, float(np.max(extent)) / 25.0) if len(points.data) else 5.0
     meta = series_metadata(series, rows=points.rows, keypoint_ids=points.keypoint_ids, **metadata)
     return dict(
         data=points.data,

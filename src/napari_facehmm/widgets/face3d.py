@@ -31,7 +31,9 @@ class Face3DWidget(QWidget):
         self.session = get_session(napari_viewer)
         self.canvas = scene.SceneCanvas(keys=None, size=(320, 320), bgcolor="#26292f", show=False)
         self.view = self.canvas.central_widget.add_view()
-        self.view.camera = scene.TurntableCamera(fov=0.0, elevation=10.0, azimuth=0.0)
+        # world y is up and faces look along +z (Anipose/synthetic convention):
+        # azimuth 90 looks at the face from the front
+        self.view.camera = scene.TurntableCamera(fov=0.0, elevation=10.0, azimuth=70.0, up="+y")
         self.markers = scene.visuals.Markers(parent=self.view.scene)
         self.lines = scene.visuals.Line(parent=self.view.scene, connect="segments", color=(1, 1, 1, 0.8), width=2)
         self.label = QLabel("")
@@ -104,6 +106,8 @@ class Face3DWidget(QWidget):
             if not self._framed:
                 extent = float(np.nanmax(np.abs(positions[present]))) or 1.0
                 self.view.camera.center = (0.0, 0.0, 0.0)
+                self.view.camera.azimuth = 70.0 if self._is_3d else 90.0
+                self.view.camera.elevation = 10.0 if self._is_3d else 0.0
                 # with fov=0 the scale factor is the visible width in data units
                 self.view.camera.scale_factor = 2.4 * extent
                 self._framed = True

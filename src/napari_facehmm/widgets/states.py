@@ -56,11 +56,12 @@ def _settings_dict(settings: Any) -> dict:
 
 def check_model_features(model: Any, names: list[str]) -> None:
     """Raise :class:`DataError` when ``model`` was fitted on another feature layout."""
-    metadata = getattr(model, "metadata", None) or {}
-    expected = metadata.get("feature_names")
+    expected = getattr(model, "feature_names", None) or (getattr(model, "metadata", None) or {}).get("feature_names")
     n_model = None
     inner = getattr(model, "model_", None)
-    if inner is not None and hasattr(inner, "means_"):
+    if getattr(model, "n_features_", None) is not None:
+        n_model = int(model.n_features_)
+    elif inner is not None and hasattr(inner, "means_"):
         n_model = int(np.shape(inner.means_)[1])
     if expected is not None and list(expected) != list(names):
         raise DataError(
@@ -99,17 +100,20 @@ def fit_job(
     lengths = np.concatenate([m.lengths for m in matrices])
     if len(values) < n_states * 10:
         raise DataError(f"{len(values)} frames with features are too few for {n_states} states")
-    model = FaceHMM(n_states=n_states, n_restarts=n_restarts)
+    model = FaceHMM(
+        n_states=n_states,
+        n_restarts=n_restarts,
+        feature_names=list(matrices[0].names),
+        metadata=dict(
+            feature_settings=_settings_dict(settings),
+            keypoints=list(matrices[0].keypoints),
+        ),
+    )
     for step in model.fit_progress(values, lengths):
         done, total, message = _progress_of(step)
         yield 5 + int(90 * done / max(total, 1)), 100, message
-    metadata = getattr(model, "metadata", None)
-    if isinstance(metadata, dict):
-        metadata.update(
-            feature_names=list(matrices[0].names),
-            feature_settings=_settings_dict(settings),
-            keypoints=list(matrices[0].keypoints),
-        )
+    if getattr(model, "cancelled_", False):
+        raise Cancelled("fit cancelled")
     yield 96, 100, "decoding states"
     states, posterior = decode(model, matrices[0])
     yield 100, 100, "done"

@@ -1,0 +1,70 @@
+"""``facehmm view DIR``: open a session in napari with states, optionally save a screenshot.
+
+napari and Qt are imported inside :func:`run` so ``facehmm --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "view",
+        help="open a session folder in napari (videos, landmarks, states, docks)",
+        description=(
+            "Open a session folder (the layout `facehmm synth` writes) in napari with the "
+            "expression-state, ethogram, 3D face, summary and QC docks; fit a FaceHMM "
+            "(or load --model), go to --frame, and with --screenshot save the whole window "
+            "as a PNG and exit. Under a headless server: xvfb-run -a facehmm view DIR --screenshot out.png"
+        ),
+    )
+    parser.add_argument("folder", type=Path, help="session folder")
+    parser.add_argument("--model", type=Path, default=None, help="saved FaceHMM (.json/.npz) to load instead of fitting")
+    parser.add_argument("--frame", type=int, default=None, help="video frame to show")
+    parser.add_argument("--screenshot", type=Path, default=None, help="save the window to this PNG and exit")
+    parser.add_argument("--n-states", type=int, default=9, help="states to fit (default 9)")
+    parser.add_argument("--restarts", type=int, default=1, help="EM restarts when fitting (default 1, for speed)")
+    parser.add_argument("--no-fit", action="store_true", help="only open the data")
+    parser.add_argument("--size", type=int, nargs=2, default=(1600, 1000), metavar=("W", "H"), help="window size in pixels")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from ..errors import FileFormatError
+    from ..widgets.app import open_face_viewer
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise FileFormatError(folder, "is not a folder (expected a session folder with videos-raw/ or pose-2d/)")
+    viewer = napari.Viewer(title=f"napari-facehmm: {folder.name}", show=True)
+    try:
+        viewer.window._qt_window.resize(*args.size)
+        open_face_viewer(
+            folder,
+            viewer=viewer,
+            model=args.model,
+            n_states=args.n_states,
+            n_restarts=args.restarts,
+            frame=args.frame,
+            fit=not args.no_fit,
+        )
+        if args.screenshot is None:
+            napari.run()
+            return 0
+        app = QApplication.instance()
+        for _ in range(10):  # let docks lay out and canvases draw
+            app.processEvents()
+        viewer.reset_view()  # fit the data to the canvas left between the docks
+        app.processEvents()
+        args.screenshot.parent.mkdir(parents=True, exist_ok=True)
+        viewer.screenshot(str(args.screenshot), canvas_only=False)
+        print(f"saved {args.screenshot}")
+        return 0
+    finally:
+        if args.screenshot is not None:
+            viewer.close()
