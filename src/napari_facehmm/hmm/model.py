@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -18,6 +19,8 @@ import numpy as np
 
 from ..errors import DataError, FaceHMMError, FileFormatError
 from ._validation import check_features, check_fittable
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["FaceHMM", "FitProgress", "model_paths", "FORMAT_NAME", "FORMAT_VERSION"]
 
@@ -341,6 +344,12 @@ class FaceHMM:
                     )
                     if running.monitor_.converged:
                         break
+                    if (running.transmat_.sum(axis=1) == 0).any():
+                        # The same warning hmmlearn's fit() logs.
+                        _log.warning(
+                            "Some rows of transmat_ have zero sum because no "
+                            "transition from the state was ever observed."
+                        )
                 score = float(running.score(X, lengths))
                 self.restarts_.append(
                     {
