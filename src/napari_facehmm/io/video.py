@@ -338,15 +338,17 @@ class VideoReader:
             decoded_index = self._pts_to_index.get(int(frame.pts))
             if decoded_index is None:
                 continue
+            self._next_index = decoded_index + 1
             if frame.pts > target_pts:
                 # Overshot: the wanted frame was not produced in this run.
                 self._store(decoded_index, frame)
-                self._next_index = decoded_index + 1
                 return None
-            image = self._store(decoded_index, frame)
-            self._next_index = decoded_index + 1
-            if decoded_index == index:
-                return image
+            # Converting to RGB costs about as much as decoding: only frames
+            # that will still be in the cache afterwards are worth it.
+            if decoded_index >= index - self.cache_size + 1:
+                image = self._store(decoded_index, frame)
+                if decoded_index == index:
+                    return image
 
     def _store(self, index: int, frame) -> np.ndarray:
         image = frame.to_ndarray(format="rgb24")
