@@ -8,6 +8,7 @@ CSV files, from its header.
 from __future__ import annotations
 
 import csv
+import inspect
 from pathlib import Path
 
 from ..data import LandmarkSeries
@@ -90,9 +91,11 @@ def read_landmarks(path: str | Path, **kwargs) -> LandmarkSeries:
     else:
         from .openface import read_openface as reader
     try:
-        series = reader(path, **kwargs)
-    except TypeError as error:
-        # an option this format does not take
-        raise UnsupportedFileError(path, f"{kind} files do not take these options: {error}") from None
+        inspect.signature(reader).bind(path, **kwargs)
+    except TypeError:
+        raise UnsupportedFileError(
+            path, f"{kind} files do not take the option(s) {', '.join(sorted(kwargs))}"
+        ) from None
+    series = reader(path, **kwargs)
     series.attrs["format"] = kind
     return series
