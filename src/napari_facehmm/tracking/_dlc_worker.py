@@ -314,8 +314,10 @@ def task_evaluate(
         per_keypoint = {}
         if keypoint_csv.is_file():
             keypoint_table = pd.read_csv(keypoint_csv, index_col=0)
+            # DeepLabCut labels the rows "Train error (px)" / "Test error (px)"
             per_keypoint = {
-                str(split): {str(k): float(v) for k, v in row.items()} for split, row in keypoint_table.iterrows()
+                str(split).split()[0].lower(): {str(k): float(v) for k, v in row.items()}
+                for split, row in keypoint_table.iterrows()
             }
         rows.append(
             {

@@ -415,6 +415,7 @@ def create_training_dataset(
         ``train_folder``, ``net_type``, ``trainingsetindex``,
         ``train_fraction``, ``crop_size`` (None when unchanged).
     """
+    require_deeplabcut("Creating a DeepLabCut training dataset")
     config_path = Path(config_path)
     _read_config(config_path)  # validate before DeepLabCut reads it
     if train_fraction is not None and not 0.0 < float(train_fraction) < 1.0:
@@ -668,6 +669,7 @@ def evaluate(
     EvaluationResult
         Train and test pixel errors of that snapshot.
     """
+    require_deeplabcut("Evaluating a DeepLabCut model")
     config_path = Path(config_path)
     _read_config(config_path)
     started = time.time()
@@ -858,6 +860,7 @@ def extract_outlier_frames(
     dict
         Video name -> image files added to its labeled-data folder.
     """
+    require_deeplabcut("Extracting outlier frames with DeepLabCut")
     config_path = Path(config_path)
     _read_config(config_path)
     if algorithm not in ("jump", "uncertain", "fitting"):
@@ -892,6 +895,7 @@ def merge_datasets(config_path: str | Path) -> int:
     DeepLabCutError
         If some labeled-data folder has extracted frames but no labels.
     """
+    require_deeplabcut("Merging DeepLabCut datasets")
     config_path = Path(config_path)
     _read_config(config_path)
     return int(_run_task("merge", {"config": str(config_path)}, "Merging DeepLabCut datasets")["iteration"])

@@ -1,0 +1,240 @@
+"""A tiny DeepLabCut project from the synthetic face, and tests of the DLC layer that need no training.
+
+:func:`make_tiny_dlc_project` is imported by the DeepLabCut end-to-end
+tests and the Tracking widget tests: 128x128 rendered faces (distinct
+colored landmark marks), a few landmarks labeled with their true pixels on
+about 30 frames, a short video, and a ``config.yaml`` as DeepLabCut writes it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TINY_KEYPOINTS = ("lefteye1", "righteye1", "nose1", "uplip", "chin")
+
+
+def make_tiny_dlc_project(
+    root: Path,
+    n_labeled: int = 30,
+    n_video_frames: int = 40,
+    size: int = 128,
+    keypoints: tuple[str, ...] = TINY_KEYPOINTS,
+    seed: int = 0,
+    train_fraction: float = 0.8,
+) -> dict:
+    """Write a single-animal DeepLabCut 3 project in ``root``.
+
+    Returns a dict with ``config`` (path), ``video`` (path of a video that
+    was not labeled), ``truth`` ``(n_video_frames, K, 2)`` true pixels of
+    that video, ``keypoints``.
+    """
+    import yaml
+
+    from napari_facehmm import synthetic
+    from napari_facehmm.io.dlc import LabelData, write_labels
+    from napari_facehmm.io.video import write_video
+
+    root = Path(root)
+    n_frames = n_labeled + n_video_frames
+    simulation = synthetic.simulate_face(n_frames, fps=30.0, seed=seed)
+    (camera,) = synthetic.make_cameras(1, size=(size, size), rng=np.random.default_rng(seed))
+    frames = list(synthetic.render_face_frames(simulation, camera))
+    pixels = synthetic.project(camera, simulation.points_3d)  # (T, 21, 2)
+    columns = [simulation.keypoints.index(k) for k in keypoints]
+    pixels = pixels[:, columns]
+
+    video_name = "face_labeled"
+    labeled_dir = root / "labeled-data" / video_name
+    labeled_dir.mkdir(parents=True)
+    videos_dir = root / "videos"
+    videos_dir.mkdir()
+    import cv2
+
+    images = []
+    for i in range(n_labeled):
+        name = f"img{i:03d}.png"
+        cv2.imwrite(str(labeled_dir / name), frames[i][:, :, ::-1])
+        images.append(f"labeled-data/{video_name}/{name}")
+    labels = LabelData(scorer="tester", keypoints=keypoints, images=images, positions=pixels[:n_labeled])
+    write_labels(labels, labeled_dir / "CollectedData_tester.h5")
+
+    labeled_video = videos_dir / f"{video_name}.mp4"
+    write_video(frames[:n_labeled], labeled_video, fps=30.0)
+    new_video = videos_dir / "face_new.mp4"
+    write_video(frames[n_labeled:], new_video, fps=30.0)
+
+    config = {
+        "Task": "tinyface",
+        "scorer": "tester",
+        "date": "Nov26",
+        "multianimalproject": False,
+        "identity": None,
+        "project_path": str(root),
+        "engine": "pytorch",
+        "video_sets": {str(labeled_video): {"crop": f"0, {size}, 0, {size}"}},
+        "bodyparts": list(keypoints),
+        "start": 0,
+        "stop": 1,
+        "numframes2pick": 5,
+        "skeleton": [["lefteye1", "righteye1"], ["nose1", "uplip"]],
+        "skeleton_color": "black",
+        "pcutoff": 0.6,
+        "dotsize": 3,
+        "alphavalue": 0.7,
+        "colormap": "rainbow",
+        "TrainingFraction": [train_fraction],
+        "iteration": 0,
+        "default_net_type": "resnet_50",
+        "default_augmenter": "default",
+        "snapshotindex": -1,
+        "detector_snapshotindex": -1,
+        "batch_size": 1,
+        "detector_batch_size": 1,
+        "cropping": False,
+        "x1": 0,
+        "x2": size,
+        "y1": 0,
+        "y2": size,
+        "corner2move2": [50, 50],
+        "move2corner": True,
+    }
+    config_path = root / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return {
+        "config": config_path,
+        "video": new_video,
+        "labeled_video": labeled_video,
+        "truth": pixels[n_labeled:],
+        "keypoints": keypoints,
+    }
+
+
+# ---------------------------------------------------------------- tests without training
+def test_missing_deeplabcut_raises_install_hint(monkeypatch, tmp_path):
+    from napari_facehmm.errors import MissingDependencyError
+    from napari_facehmm.tracking import dlc
+
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args, **kwargs):
+        if name == "deeplabcut" or name.startswith("deeplabcut."):
+            return None
+        return real_find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    config = tmp_path / "config.yaml"
+    config.write_text("Task: t\nscorer: s\nbodyparts: [a]\nTrainingFraction: [0.8]\n")
+    calls = [
+        lambda: dlc.require_deeplabcut(),
+        lambda: dlc.available_networks(),
+        lambda: dlc.create_training_dataset(config),
+        lambda: next(dlc.train(config, epochs=1)),
+        lambda: dlc.TrainingJob(config, epochs=1),
+        lambda: dlc.evaluate(config),
+        lambda: next(dlc.analyze_videos(config, [tmp_path / "v.mp4"])),
+        lambda: dlc.extract_outlier_frames(config, [tmp_path / "v.mp4"]),
+        lambda: dlc.merge_datasets(config),
+    ]
+    for call in calls:
+        with pytest.raises(MissingDependencyError) as info:
+            call()
+        message = str(info.value)
+        assert 'pip install "napari-facehmm[dlc]"' in message
+        assert "deeplabcut" in message
+
+
+def test_model_folder_matches_deeplabcut_naming(tmp_path):
+    from napari_facehmm.tracking import dlc
+
+    project = make_tiny_dlc_project(tmp_path / "p", n_labeled=4, n_video_frames=3)
+    folder = dlc.model_folder(project["config"], shuffle=3)
+    assert folder == tmp_path / "p" / "dlc-models-pytorch" / "iteration-0" / "tinyfaceNov26-trainset80shuffle3"
+    assert dlc.find_snapshots(project["config"], shuffle=3) == []
+    with pytest.raises(dlc.DataError, match="training set index 2"):
+        dlc.model_folder(project["config"], trainingsetindex=2)
+
+
+def test_truncated_snapshot_is_set_aside(tmp_path):
+    import zipfile
+
+    from napari_facehmm.tracking.dlc import _complete_snapshots, _set_aside_truncated_snapshots
+
+    good = tmp_path / "snapshot-001.pt"
+    with zipfile.ZipFile(good, "w") as archive:
+        archive.writestr("data.pkl", b"x" * 100)
+    cut = tmp_path / "snapshot-002.pt"
+    cut.write_bytes(good.read_bytes()[:50])
+    assert _complete_snapshots(tmp_path) == [good]
+    moved = _set_aside_truncated_snapshots(tmp_path)
+    assert moved == [tmp_path / "snapshot-002.pt.partial"]
+    assert good.exists() and not cut.exists()
+
+
+def test_epoch_line_parsing():
+    from napari_facehmm.tracking.dlc import EPOCH_LINE
+
+    match = EPOCH_LINE.search("2026-11-26 10:00:00 Epoch 3/20 (lr=0.0005), train loss 0.01464, valid loss 0.02000")
+    assert (match["epoch"], match["n_epochs"], float(match["train_loss"]), float(match["valid_loss"])) == (
+        "3",
+        "20",
+        0.01464,
+        0.02,
+    )
+    match = EPOCH_LINE.search("Epoch 12/12 (lr=[0.0001]), train loss 1126954880.00000")
+    assert match["epoch"] == "12" and match["valid_loss"] is None
+
+
+def test_add_frames_to_labeled_data_like_deeplabcut(tmp_path):
+    import pandas as pd
+
+    from napari_facehmm.data import LandmarkSeries
+    from napari_facehmm.io.dlc import read_dlc_config
+    from napari_facehmm.io.video import VideoReader
+    from napari_facehmm.tracking import dlc
+
+    project = make_tiny_dlc_project(tmp_path / "p", n_labeled=4, n_video_frames=12)
+    truth = project["truth"]
+    predictions = LandmarkSeries(truth, keypoints=project["keypoints"])
+    written = dlc.add_frames_to_labeled_data(project["config"], project["video"], [7, 2, 7], predictions=predictions)
+    folder = tmp_path / "p" / "labeled-data" / "face_new"
+    # 12 frames -> 2 digits, as DeepLabCut pads (ceil(log10(n_frames)))
+    assert written == [folder / "img02.png", folder / "img07.png"]
+    import cv2
+
+    with VideoReader(project["video"]) as reader:
+        frame = reader[7]
+    image = cv2.imread(str(folder / "img07.png"))[:, :, ::-1]
+    assert np.array_equal(image, frame)
+    machine = pd.read_hdf(folder / "machinelabels-iter0.h5", "df_with_missing")
+    assert list(machine.index) == [("labeled-data", "face_new", "img02.png"), ("labeled-data", "face_new", "img07.png")]
+    assert list(machine.columns.get_level_values("bodyparts").unique()) == list(project["keypoints"])
+    np.testing.assert_allclose(machine.to_numpy().reshape(2, -1, 2), truth[[2, 7]])
+    config = read_dlc_config(project["config"])
+    assert any(Path(v).stem == "face_new" for v in config.video_sets)
+    assert (tmp_path / "p" / "config.yaml.bak").exists()
+    # adding more appends, keeping the earlier rows
+    dlc.add_frames_to_labeled_data(project["config"], project["video"], [9], predictions=predictions)
+    machine = pd.read_hdf(folder / "machinelabels-iter0.h5", "df_with_missing")
+    assert len(machine) == 3
+    with pytest.raises(dlc.DataError, match="outside"):
+        dlc.add_frames_to_labeled_data(project["config"], project["video"], [12])
+
+
+def test_disagreement_frames():
+    from napari_facehmm.data import LandmarkSeries
+    from napari_facehmm.tracking import dlc
+
+    error = np.zeros((5, 2))
+    error[3, 1] = 25.0
+    error[1, 0] = np.nan
+    series = LandmarkSeries(np.zeros((5, 2, 3)), keypoints=("a", "b"), frame_indices=np.arange(100, 105))
+    series.attrs["error"] = error
+    assert dlc.reprojection_outlier_frames(series, threshold_px=10.0).tolist() == [103]
+    probabilities = np.array([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8]])
+    assert dlc.uncertain_state_frames(probabilities, threshold=0.6).tolist() == [1]
+    with pytest.raises(dlc.DataError):
+        dlc.reprojection_outlier_frames(LandmarkSeries(np.zeros((5, 2, 3)), keypoints=("a", "b")))
