@@ -229,9 +229,18 @@ def test_avi_with_b_frames_falls_back_to_decode_order(tmp_path):
         assert not reader.timestamps_reliable and len(reader) == len(reference) == 40
         for i in (5, 39, 2, 20, 21, 0):
             np.testing.assert_array_equal(reader[i], reference[i], err_msg=f"frame {i}")
-    mp4 = _encode(tmp_path / "bframes.mkv", "libx264")
-    with VideoReader(mp4) as reader:
+    mkv = _encode(tmp_path / "bframes.mkv", "libx264")
+    with VideoReader(mkv) as reader:
         assert reader.timestamps_reliable
+
+
+def test_raw_stream_without_timestamps_is_counted(tmp_path):
+    path = _encode(tmp_path / "raw.h264", "libx264")
+    reference = _decode_all(path)
+    with VideoReader(path) as reader:
+        assert not reader.timestamps_reliable and len(reader) == 40
+        for i in (30, 4, -1):
+            np.testing.assert_array_equal(reader[i], reference[i], err_msg=f"frame {i}")
 
 
 def test_forward_jump_within_a_gop_does_not_seek(tmp_path, monkeypatch):

@@ -121,7 +121,11 @@ class VideoReader:
         """
         import av
 
-        self.timestamps_reliable = True
+        self.timestamps_reliable = not self._pts_missing
+        if self._pts_missing:
+            self._seek_before(0)
+            self.get_frame(0)
+            return
         self._seek_before(0)
         decoded = []
         try:
@@ -152,11 +156,14 @@ class VideoReader:
         keyframe_pts: list[int] = []
         has_missing_pts = False
         n_packets = 0
+        n_shown = 0
         try:
             for packet in self._container.demux(self._stream):
                 if packet.size == 0:  # the flush packet at the end
                     continue
                 n_packets += 1
+                if not packet.is_discard:
+                    n_shown += 1
                 if packet.pts is None:
                     has_missing_pts = True
                     continue
@@ -167,13 +174,14 @@ class VideoReader:
                     frame_pts.append(int(packet.pts))
         except av.error.FFmpegError as error:
             raise FileFormatError(self.path, f"video data is corrupt or truncated ({error})") from None
-        if has_missing_pts or not frame_pts:
-            if not frame_pts:
-                raise FileFormatError(self.path, "video stream holds no frames (empty or truncated file)")
-            raise FileFormatError(
-                self.path, "video packets lack timestamps, so frames cannot be addressed; "
-                "re-encode it (e.g. ffmpeg -i in.avi -c:v libx264 out.mp4)"
-            )
+        if n_shown == 0:
+            raise FileFormatError(self.path, "video stream holds no frames (empty or truncated file)")
+        self._pts_missing = has_missing_pts
+        if has_missing_pts:
+            # Raw streams (.h264) and some AVI files have no timestamps:
+            # frames will be counted in decoder output order.
+            frame_pts = list(range(n_shown))
+            keyframe_pts = [0]
         n_listed = int(self._stream.frames or 0)
         if n_listed and n_packets < n_listed:
             # The container's index lists more frames than the file holds.
@@ -285,11 +293,12 @@ class VideoReader:
         import av
 
         if not getattr(self, "timestamps_reliable", True):
-            # decode-order counting: only the start of the file is a known position
-            try:
-                self._container.seek(self._keyframe_pts[0], stream=self._stream, backward=True)
-            except av.error.FFmpegError as error:
-                raise FileFormatError(self.path, f"cannot seek to the start ({error})") from None
+            # Decode-order counting: only the start of the file is a known
+            # position. Reopen rather than seek (raw streams cannot seek).
+            self._container.close()
+            self._container = _open_container(self.path)
+            self._stream = self._container.streams.video[0]
+            self._stream.thread_type = "AUTO"
             self._decoder = self._container.decode(self._stream)
             self._decoded_count = 0
             self._next_index = 0
