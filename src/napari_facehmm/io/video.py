@@ -55,6 +55,12 @@ class VideoReader:
         ``(n_frames, height, width, 3)``.
     dtype
         ``numpy.uint8``.
+    timestamps_reliable
+        True when frames are addressed by presentation timestamp (random
+        access seeks to the keyframe before the frame). False for streams
+        whose timestamps are missing or out of display order (raw ``.h264``,
+        H.264 with B-frames in AVI): frames are then counted in decoder
+        output order and a backward jump decodes again from the start.
 
     Notes
     -----
