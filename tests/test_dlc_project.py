@@ -238,3 +238,29 @@ def test_disagreement_frames():
     assert dlc.uncertain_state_frames(probabilities, threshold=0.6).tolist() == [1]
     with pytest.raises(dlc.DataError):
         dlc.reprojection_outlier_frames(LandmarkSeries(np.zeros((5, 2, 3)), keypoints=("a", "b")))
+
+
+def test_cli_without_deeplabcut_prints_install_hint(monkeypatch, tmp_path, capsys):
+    from napari_facehmm import cli
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a, **k: None if name.split(".")[0] == "deeplabcut" else real_find_spec(name, *a, **k),
+    )
+    project = make_tiny_dlc_project(tmp_path / "p", n_labeled=4, n_video_frames=3)
+    for argv in (
+        ["dlc", "train", str(project["config"]), "--epochs", "2", "--batch-size", "4", "--init", "random"],
+        ["dlc", "create-dataset", str(project["config"])],
+        ["dlc", "evaluate", str(project["config"])],
+        ["dlc", "analyze", str(project["config"]), str(project["video"])],
+        ["dlc", "outliers", str(project["config"]), str(project["video"])],
+    ):
+        assert cli.main(argv) == 2
+        error = capsys.readouterr().err
+        assert 'pip install "napari-facehmm[dlc]"' in error, argv
+    # adding chosen frames needs no deeplabcut
+    assert cli.main(["dlc", "add-frames", str(project["config"]), str(project["video"]), "0", "2"]) == 0
+    assert "2 frame(s) written" in capsys.readouterr().out
+    assert cli.main(["dlc"]) == 1
