@@ -244,12 +244,19 @@ class ExpressionStatesWidget(QWidget):
         except FaceHMMError as exc:
             show_error(str(exc))
             return None
-        job = thread_worker(fit_job, start_thread=False)
+        # connecting "errored" here keeps superqt from re-raising the error
+        # in the event loop: we show it as a notification instead
+        job = thread_worker(
+            fit_job,
+            start_thread=False,
+            connect={
+                "yielded": self._on_progress,
+                "returned": self._on_fitted,
+                "errored": self._on_error,
+                "finished": self._on_finished,
+            },
+        )
         worker = job(series_list, self.settings_kwargs(), self.n_states.value(), self.n_restarts.value())
-        worker.yielded.connect(self._on_progress)
-        worker.returned.connect(self._on_fitted)
-        worker.errored.connect(self._on_error)
-        worker.finished.connect(self._on_finished)
         self.worker = worker
         self.fit_button.setEnabled(False)
         self.cancel_button.setEnabled(True)

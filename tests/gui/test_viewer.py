@@ -1,0 +1,225 @@
+"""The viewer: readers, session folder, docks, state coloring, seeking, bad input.
+
+Real napari windows under Xvfb (pytest-xvfb), on the shared short synthetic
+session (20 s, 2 cameras, 6 true states). Budget: about 1.5 minutes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_facehmm.colors import state_colors
+from napari_facehmm.layerdata import VideoFrames, egocentric_frame, states_for_frames
+
+pytestmark = pytest.mark.gui
+
+N_STATES = 6
+
+
+@pytest.fixture
+def notifications(monkeypatch):
+    """Messages passed to napari's ``show_error`` during the test."""
+    import napari.utils.notifications as notes
+
+    shown: list[str] = []
+    original = notes.show_error
+
+    def record(message):
+        shown.append(str(message))
+        original(message)
+
+    monkeypatch.setattr(notes, "show_error", record)
+    return shown
+
+
+def _session_dir(synthetic_session) -> Path:
+    return Path(synthetic_session.out_dir)
+
+
+def _open(make_napari_viewer, synthetic_session, fit=False):
+    from napari_facehmm.widgets.app import open_face_viewer
+
+    viewer = make_napari_viewer()
+    viewer, docks = open_face_viewer(_session_dir(synthetic_session), viewer=viewer, fit=False)
+    if fit:
+        _fit(docks, qtbot=None)
+    return viewer, docks
+
+
+def _fit(docks, qtbot, n_states=N_STATES):
+    from napari_facehmm.widgets.app import fit_now
+
+    fit_now(docks["states"], n_states=n_states, n_restarts=1, show_progress=False)
+
+
+# ------------------------------------------------------------------ readers
+def test_video_reader_gives_lazy_rgb_layer(make_napari_viewer, synthetic_session):
+    viewer = make_napari_viewer()
+    video = _session_dir(synthetic_session) / "videos-raw" / "session1-camA.mp4"
+    layers = viewer.open(video, plugin="napari-facehmm")
+    assert len(layers) == 1
+    layer = layers[0]
+    assert layer.rgb and isinstance(layer.data, VideoFrames)
+    assert layer.data.shape == (600, 240, 320, 3)
+    # opening decodes at most the first frame(s): the LRU cache stays small
+    assert len(layer.data.reader._cache) <= layer.data.reader.cache_size
+    viewer.dims.set_point(0, 300)
+    assert layer._slice.image.view.shape[:2] == (240, 320)
+
+
+def test_landmark_readers_points_features_and_skeleton(make_napari_viewer, synthetic_session):
+    viewer = make_napari_viewer()
+    folder = _session_dir(synthetic_session)
+    layers = viewer.open(folder / "pose-2d" / "session1-camA.h5", plugin="napari-facehmm")
+    kinds = sorted(type(layer).__name__ for layer in layers)
+    assert kinds == ["Points", "Vectors"]
+    points = next(layer for layer in layers if type(layer).__name__ == "Points")
+    assert set(points.features.columns) >= {"keypoint", "likelihood", "frame"}
+    assert points.data.shape[1] == 3
+    assert points.data[:, 0].max() == 599
+    # one color per keypoint
+    first = points.features["keypoint"] == "nose1"
+    assert np.ptp(points.face_color[first.to_numpy()], axis=0).max() == 0
+    layers_3d = viewer.open(folder / "truth" / "pose-3d.csv", plugin="napari-facehmm")
+    points_3d = next(layer for layer in layers_3d if type(layer).__name__ == "Points")
+    assert points_3d.metadata["facehmm"]["series"].n_dims == 3  # full 3D kept for the 3D dock
+
+
+def test_openface_reader(make_napari_viewer, shared_data):
+    viewer = make_napari_viewer()
+    layers = viewer.open(shared_data / "pyfeat" / "OpenFace_Test.csv", plugin="napari-facehmm")
+    points = [layer for layer in layers if type(layer).__name__ == "Points"]
+    assert len(points) == 1 and points[0].features["keypoint"].nunique() == 68
+
+
+def test_corrupt_video_notifies_instead_of_raising(make_napari_viewer, tmp_path, notifications):
+    viewer = make_napari_viewer()
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 20)
+    layers = viewer.open(broken, plugin="napari-facehmm")
+    assert layers == []
+    assert any("broken.mp4" in message for message in notifications)
+    # the viewer keeps working
+    video = viewer.add_image(np.zeros((3, 8, 8)))
+    viewer.dims.set_point(0, 2)
+    assert video.name in viewer.layers
+
+
+# ------------------------------------------------------------------ session
+def test_session_opens_videos_points_and_docks(make_napari_viewer, synthetic_session):
+    viewer, docks = _open(make_napari_viewer, synthetic_session)
+    names = [layer.name for layer in viewer.layers]
+    for camera in ("camA", "camB"):
+        assert f"session1-{camera} video" in names
+        assert f"session1-{camera} points" in names
+        assert f"session1-{camera} skeleton" in names
+    # cameras side by side: camB is translated right of camA's 320 px
+    assert viewer.layers["session1-camB video"].translate[2] >= 320
+    assert viewer.layers["session1-camB points"].translate[2] == viewer.layers["session1-camB video"].translate[2]
+    assert docks["ethogram"].isVisible() or docks["ethogram"].parent() is not None
+    assert docks["states"].selected_track_names() == ["3D pose (session)"]
+
+
+def test_fit_colors_points_by_state_and_slider_drives_docks(make_napari_viewer, synthetic_session, qtbot):
+    viewer, docks = _open(make_napari_viewer, synthetic_session)
+    docks["states"].n_states.setValue(N_STATES)
+    docks["states"].n_restarts.setValue(1)
+    worker = docks["states"].fit()
+    with qtbot.waitSignal(worker.finished, timeout=120_000):
+        pass
+    session = docks["states"].session
+    assert session.states is not None and session.n_states == N_STATES
+    palette = state_colors(session.n_states)
+    for camera in ("camA", "camB"):
+        layer = viewer.layers[f"session1-{camera} points"]
+        meta = layer.metadata["facehmm"]
+        frames = meta["series"].frame_indices[meta["rows"]]
+        expected_states = states_for_frames(session.states, session.state_frames, frames)
+        has_state = expected_states >= 0
+        assert has_state.mean() > 0.9
+        np.testing.assert_allclose(layer.face_color[has_state], palette[expected_states[has_state]], atol=1e-6)
+
+    # the slider moves the ethogram cursor and the 3D face
+    pose3d = session.pose3d()
+    for frame in (123, 456):
+        viewer.dims.set_point(0, frame)
+        assert docks["ethogram"].cursor_frame == frame
+        expected = egocentric_frame(pose3d.positions[frame], pose3d.keypoints)
+        np.testing.assert_allclose(docks["face3d"].last_positions, expected)
+        state = session.state_at(frame)
+        np.testing.assert_allclose(docks["face3d"].last_colors[0], palette[state])
+
+    # clicking on the ethogram moves the slider
+    from qtpy.QtCore import QPoint, Qt
+
+    ethogram = docks["ethogram"]
+    ethogram.resize(800, ethogram.height())
+    x = int(round(ethogram.frame_to_x(300)))
+    qtbot.mouseClick(ethogram, Qt.MouseButton.LeftButton, pos=QPoint(x, 15))
+    assert abs(session.current_frame() - 300) <= 1
+    assert ethogram.cursor_frame == session.current_frame()
+
+    # the summary jumps to a state's longest bout
+    state = int(session.states[0])
+    frame = docks["summary"].jump_to_state(state)
+    assert session.current_frame() == frame and session.state_at(frame) == state
+
+    # renaming a state reaches the legend and the model
+    docks["states"].rename_state(0, "smile")
+    assert session.model.state_names[0] == "smile"
+    assert docks["states"].legend.item(0, 1).text() == "smile"
+
+
+def test_qc_threshold_hides_low_likelihood_points(make_napari_viewer, synthetic_session):
+    viewer, docks = _open(make_napari_viewer, synthetic_session)
+    layer = viewer.layers["session1-camA points"]
+    assert layer.shown.all()
+    docks["qc"].set_threshold(0.95)
+    low = layer.features["likelihood"].to_numpy() < 0.95
+    assert low.any()
+    np.testing.assert_array_equal(layer.shown, ~low)
+    docks["qc"].worst.setCurrentRow(0)
+    docks["qc"].jump_to_selected()
+    assert docks["qc"].session.current_frame() == docks["qc"].worst.item(0).data(256)
+
+
+# ---------------------------------------------------------------- bad input
+def test_mismatched_tracks_and_models_notify(make_napari_viewer, synthetic_session, shared_data, tmp_path, notifications):
+    viewer, docks = _open(make_napari_viewer, synthetic_session)
+    states = docks["states"]
+    # a DLC file whose bodyparts are not the face's
+    dlc = shared_data / "dlc" / "openfield-Pranav-2018-10-30" / "videos"
+    viewer.open(next(dlc.glob("*.h5")), plugin="napari-facehmm")
+    states.refresh_tracks()
+    other = next(layer.name for layer in viewer.layers if layer.name.startswith("m3v1mp4") and "points" in layer.name)
+    states.set_tracks(["session1-camA points", other])
+    assert states.fit() is not None
+    from qtpy.QtWidgets import QApplication
+
+    worker = states.worker
+    if worker is not None:
+        import time
+
+        deadline = time.time() + 60
+        while states.worker is not None and time.time() < deadline:
+            QApplication.processEvents()
+            time.sleep(0.05)
+    assert any("different landmarks" in m or "keypoint" in m for m in notifications), notifications
+
+    # a model fitted on the 3D layout, loaded onto a 2D track
+    states.set_tracks(["3D pose (session)"])
+    _fit(docks, qtbot=None, n_states=3)
+    model_path = tmp_path / "model3d"
+    assert states.save_model(model_path)
+    states.set_tracks(["session1-camA points"])
+    notifications.clear()
+    assert not states.load_model(model_path)
+    assert any("features" in m for m in notifications), notifications
+    # the viewer keeps working
+    viewer.dims.set_point(0, 10)
+    assert docks["ethogram"].cursor_frame == 10
+    states.set_tracks(["3D pose (session)"])
+    assert states.load_model(model_path)
