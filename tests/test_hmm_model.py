@@ -292,3 +292,17 @@ def test_select_n_states_bic_is_lowest_at_the_true_count():
             break
     assert len(result) == 2 and np.isnan(result["restart_ari_mean"]).all()
     assert steps[-1][:2] == (20, 20)
+
+
+def test_state_names_follow_permutations_and_bad_order_is_rejected_early(known, tmp_path):
+    X, _ = known
+    face_hmm = FaceHMM(n_states=3, n_restarts=1, n_iter=20, state_names=["a", "b", "c"]).fit(X)
+    assert face_hmm.state_names == ["a", "b", "c"]  # names given up front name canonical positions
+    means = face_hmm.model_.means_.copy()
+    face_hmm.permute_states([2, 0, 1])
+    assert face_hmm.state_names == ["c", "a", "b"]
+    np.testing.assert_array_equal(face_hmm.model_.means_, means[[2, 0, 1]])
+    with pytest.raises(DataError, match="state_names has 2 names for 3 states"):
+        face_hmm.state_names = ["x", "y"]
+    with pytest.raises(DataError, match="canonical_order 'mouth'"):
+        next(FaceHMM(n_states=3, canonical_order="mouth").fit_progress(X))
