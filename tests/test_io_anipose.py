@@ -267,3 +267,10 @@ def test_atomic_write_leaves_target_untouched_on_error(tmp_path):
         assert temp.parent == tmp_path and temp.suffix == ".csv" and not temp.exists()
         temp.write_text("new")
     assert target.read_text() == "new" and backup_path(target).read_text() == "old"
+
+
+def test_pose3d_bodyparts_named_like_frame_columns(tmp_path):
+    series = LandmarkSeries(np.random.default_rng(0).normal(size=(4, 2, 3)), ("M", "center"))
+    loaded = read_pose3d(write_pose3d(series, tmp_path / "names.csv"))
+    assert loaded.keypoints == ("M", "center")
+    np.testing.assert_allclose(loaded.positions, series.positions)

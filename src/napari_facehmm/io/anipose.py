@@ -372,7 +372,8 @@ def _pose3d_bodyparts(columns: list[str]) -> list[str]:
     """Bodypart names from ``<bp>_x`` columns, in file order."""
     names = []
     for column in columns:
-        if column.endswith("_x") and not column.startswith(("M_", "center_")):
+        # M_00..M_22 and center_0..2 never end in "_x", so no bodypart name is excluded
+        if column.endswith("_x") and len(column) > 2:
             names.append(column[:-2])
     return names
 
@@ -418,7 +419,8 @@ def read_pose3d(path: str | Path, fps: float = 30.0) -> LandmarkSeries:
     if len(set(bodyparts)) != len(bodyparts):
         raise FileFormatError(path, "bodypart columns repeat")
     wanted = [f"{bp}_{f}" for bp in bodyparts for f in POSE3D_FIELDS if f"{bp}_{f}" in present]
-    wanted += [c for c in columns if c.startswith(("M_", "center_")) or c == "fnum"]
+    frame_columns = [f"M_{i}{j}" for i in range(3) for j in range(3)] + [f"center_{i}" for i in range(3)] + ["fnum"]
+    wanted += [c for c in frame_columns if c in present]
     numeric = _numeric_columns(table, wanted, path)
 
     n_frames = len(table)
