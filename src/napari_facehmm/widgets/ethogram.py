@@ -5,7 +5,7 @@ screen pixel, computed by :func:`napari_facehmm.layerdata.state_band_image`)
 and a cursor at the current frame. Painting a cached image is far cheaper
 than redrawing a matplotlib figure on every slider step. Clicking or dragging
 on the band moves the time slider. Below the band, thin traces show the state
-probability and the mean tracking likelihood when they are known.
+probability, the head speed and the mean tracking likelihood when known.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class EthogramWidget(QWidget):
         super().__init__(parent)
         self.viewer = napari_viewer
         self.session = get_session(napari_viewer)
-        self.setMinimumHeight(BAND_HEIGHT + 2 * TRACE_HEIGHT + 4 * MARGIN)
+        self.setMinimumHeight(BAND_HEIGHT + 3 * TRACE_HEIGHT + 5 * MARGIN + 14)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMouseTracking(False)
         self._band: QImage | None = None
@@ -74,6 +74,10 @@ class EthogramWidget(QWidget):
             best = np.nanmax(np.where(np.isnan(session.posterior), -1, session.posterior), axis=1)
             best = np.where(best < 0, np.nan, best)
             self._traces["state probability"] = self._on_frames(best, session.state_frames, frames)
+        kinematics = getattr(session.features, "kinematics", None) or {}
+        if session.states is not None and "speed" in kinematics:
+            frames_of_rows = session.features.frame_indices
+            self._traces["head speed"] = self._on_frames(kinematics["speed"], frames_of_rows, frames)
         layers = session.points_layers()
         if layers:
             series = session.series_of(layers[0])

@@ -43,7 +43,7 @@ class StateSummaryWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas)
-        self.setMinimumSize(300, 420)
+        self.setMinimumSize(300, 560)
         self._state_of_artist: dict[Any, int] = {}
         self.canvas.mpl_connect("pick_event", self._on_pick)
         self.session.states_changed.connect(self.redraw)
@@ -88,7 +88,17 @@ class StateSummaryWidget(QWidget):
         table = state_table(states, n_states, fps, frame_indices=frames, state_names=names)
         n_cols = min(n_states, 5)
         n_face_rows = int(np.ceil(n_states / n_cols))
-        grid = self.figure.add_gridspec(n_face_rows + 3, n_cols, hspace=0.9, wspace=0.3)
+        grid = self.figure.add_gridspec(
+            n_face_rows + 3,
+            n_cols,
+            height_ratios=[1.3] * n_face_rows + [1.0, 1.0, 2.2],
+            hspace=1.0,
+            wspace=0.25,
+            left=0.13,
+            right=0.97,
+            top=0.95,
+            bottom=0.05,
+        )
         coords = self._coords()
         means = None
         if coords is not None:
@@ -134,7 +144,7 @@ class StateSummaryWidget(QWidget):
         with np.errstate(invalid="ignore", divide="ignore"):
             switch_prob = counts / counts.sum(axis=1, keepdims=True)
         ax_trans.imshow(np.nan_to_num(switch_prob), cmap="magma", vmin=0, vmax=1, aspect="auto")
-        ax_trans.set_title("transitions (row: from, column: to)", color=text_color, fontsize=7)
+        ax_trans.set_title("switch probability (row: from, column: to)", color=text_color, fontsize=7)
         for ax in (ax_freq, ax_dwell, ax_trans):
             ax.set_facecolor("#1c1e24")
             ax.tick_params(colors=text_color, labelsize=6)
