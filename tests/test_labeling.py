@@ -330,6 +330,28 @@ def test_machine_labels_with_wrong_columns_are_rejected(project, tmp_path):
         labeling.load_for_refinement(project, "cam1")
 
 
+# ---------------------------------------------------------------- subprocess
+def test_in_subprocess_streams_progress_and_returns_paths(project):
+    job = labeling.in_subprocess("extract_frames", config_path=str(project), n_frames=3,
+                                 algorithm="uniform", use_deeplabcut=False)
+    progress = []
+    while True:
+        try:
+            progress.append(next(job))
+        except StopIteration as stop:
+            written = stop.value
+            break
+    assert progress[-1][:2] == (3, 3)
+    assert [p.parent.name for p in written["cam1"]] == ["cam1"] * 3
+    assert all(p.is_file() for p in written["cam1"])
+
+
+def test_in_subprocess_raises_the_childs_error(project):
+    job = labeling.in_subprocess("extract_frames", config_path=str(project), algorithm="spectral")
+    with pytest.raises(DataError, match="unknown frame selection algorithm 'spectral'"):
+        labeling.run_to_end(job)
+
+
 # ------------------------------------------------------------------- autosave
 def test_autosave_clock():
     clock = labeling.AutosaveClock(interval_s=60)

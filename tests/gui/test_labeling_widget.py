@@ -169,3 +169,118 @@ def test_missing_images_are_named(widget):
     widget.open_folder("cam1")
     assert widget.labels.missing_images == [widget.labels.images[0]]
     assert first.name in widget.status.text()
+
+
+def test_create_project_and_extract_frames_from_the_widget(make_napari_viewer, qtbot, tmp_path):
+    from napari_facehmm.widgets.labeling import LabelingWidget
+
+    frames = [np.full((40, 56, 3), 10 * (i // 6), np.uint8) for i in range(36)]
+    cam1 = write_video(frames, tmp_path / "s_cam1.mp4", fps=30.0)
+    cam2 = write_video(frames, tmp_path / "s_cam2.mp4", fps=30.0)
+    viewer = make_napari_viewer()
+    widget = LabelingWidget(viewer)
+    widget.project_name.setText("face")
+    widget.experimenter.setText("tester")
+    widget.video_list.addItem(str(cam1))
+    widget.video_list.addItem(str(cam2))
+    widget.working_directory.setText(str(tmp_path / "work"))
+    widget.keypoints_edit.setPlainText("nose1\nchin\nlear")  # the landmark set is editable
+    widget.skeleton_edit.setPlainText("nose1-chin")
+    widget.use_deeplabcut.setChecked(False)
+    widget._create_clicked()
+    qtbot.waitUntil(lambda: widget.project is not None, timeout=20_000)
+    assert widget.project.bodyparts == ("nose1", "chin", "lear")
+    assert widget.project.skeleton == (("nose1", "chin"),)
+    widget.frames_per_video.setValue(4)
+    widget.synchronized.setChecked(True)
+    worker = widget.extract(algorithm="kmeans", use_deeplabcut=False)
+    with qtbot.waitSignal(worker.finished, timeout=30_000):
+        pass
+    qtbot.waitUntil(lambda: widget.folder_choice.count() == 2, timeout=5_000)
+    names = [sorted(p.name for p in (widget.project.root / "labeled-data" / f"s_cam{i}").glob("*.png"))
+             for i in (1, 2)]
+    assert len(names[0]) == 4 and names[0] == names[1]
+    assert widget.progress_bar.value() == widget.progress_bar.maximum() == 8
+
+
+def test_bad_skeleton_text_is_reported(make_napari_viewer):
+    from napari_facehmm.widgets.labeling import LabelingWidget
+
+    widget = LabelingWidget(make_napari_viewer())
+    widget.skeleton_edit.setPlainText("nose1 chin")
+    widget._create_clicked()
+    assert "skeleton line 'nose1 chin'" in widget.status.text()
+    assert widget.project is None
+
+
+def test_config_mismatch_is_shown_and_keeps_the_open_labels(widget):
+    widget.place(10, 12)
+    widget.save()
+    before = widget.labels.labels_path.read_bytes()
+    config = widget.project.config_path
+    config.write_text(config.read_text().replace("- chin\n", "- jaw\n"))
+    widget.open_project(config)
+    shown = widget.labels
+    assert widget.open_folder("cam1") is None
+    assert "only in the labels file: ['chin']" in widget.status.text()
+    assert widget.labels is shown and widget.points_layer in widget.viewer.layers
+    assert widget.labels.labels_path.read_bytes() == before
+
+
+def test_shift_right_jumps_to_the_first_unfinished_image(widget, qtbot):
+    from qtpy.QtCore import Qt
+
+    for k in range(N_KEYPOINTS):
+        widget.place(10 + k, 10)
+    assert widget.current_row == 0
+    _key(widget, qtbot, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    assert widget.current_row == 1
+
+
+@pytest.mark.dlc
+def test_deeplabcut_project_from_the_widget_and_labels_read_by_deeplabcut(make_napari_viewer, qtbot, tmp_path):
+    """Project made by deeplabcut.create_new_project (in a child process, as the widget runs it:
+    importing DeepLabCut beside a napari viewer crashes), labeled in the widget, read back by
+    DeepLabCut's merge_annotateddatasets (what create_training_dataset reads)."""
+    import json
+    import subprocess
+    import sys
+
+    from napari_facehmm.widgets.labeling import LabelingWidget
+
+    if not labeling.deeplabcut_available():
+        pytest.skip("deeplabcut is not installed")
+    frames = [np.full((40, 56, 3), 10 * (i // 6), np.uint8) for i in range(36)]
+    video = write_video(frames, tmp_path / "cam1.mp4", fps=30.0)
+    widget = LabelingWidget(make_napari_viewer())
+    worker = widget.create_project("face", "tester", [video], tmp_path / "work", use_deeplabcut=True)
+    with qtbot.waitSignal(worker.finished, timeout=180_000):
+        pass
+    qtbot.waitUntil(lambda: widget.project is not None, timeout=5_000)
+    assert widget.project.bodyparts == FACE_KEYPOINTS
+    worker = widget.extract(n_frames=3, algorithm="kmeans", use_deeplabcut=False)
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        pass
+    widget.open_folder("cam1")
+    for k in range(5):
+        widget.place(10 + k, 20 + k)
+    widget.save()
+    code = (
+        "import json, os, pathlib, sys, tempfile\n"
+        "os.environ['DLClight'] = 'True'\n"
+        "from deeplabcut.generate_training_dataset.trainingsetmanipulation import merge_annotateddatasets\n"
+        "from deeplabcut.utils import auxiliaryfunctions\n"
+        "cfg = auxiliaryfunctions.read_config(sys.argv[1])\n"
+        "merged = merge_annotateddatasets(cfg, pathlib.Path(tempfile.mkdtemp()))\n"
+        "print(json.dumps({'index': ['/'.join(i) for i in merged.index],\n"
+        "                  'values': merged.to_numpy().tolist()}).replace('NaN', 'null'))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(widget.project.config_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    values = np.array(answer["values"], dtype=float).reshape(len(answer["index"]), N_KEYPOINTS, 2)
+    assert answer["index"] == widget.labels.images
+    row = widget.labels.images.index(widget.labels.images[widget.current_row])
+    np.testing.assert_allclose(values[row, :5], [[10 + k, 20 + k] for k in range(5)])
+    assert np.isnan(values[row, 5:]).all() and np.isnan(np.delete(values, row, axis=0)).all()

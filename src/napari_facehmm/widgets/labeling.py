@@ -13,7 +13,8 @@ Layers of an open ``labeled-data/<video>`` folder:
   in the keypoint list) and moves on to the next unplaced one.
 
 Keys (napari-deeplabcut's where it has them): Left/Right previous/next
-image (napari's own), Down/Up next/previous keypoint, N mark the current
+image (napari's own), Shift+Right first image with unplaced landmarks,
+Down/Up next/previous keypoint, N mark the current
 keypoint not visible, Ctrl+S save, 2/P add mode and 3/S select mode
 (napari's own; drag selected points to move them, Delete removes them).
 """
@@ -300,19 +301,29 @@ class LabelingWidget(QWidget):
     # ---------------------------------------------------------------- project
     def create_project(self, name, experimenter, videos, working_directory, keypoints=FACE_KEYPOINTS,
                        skeleton=FACE_SKELETON, use_deeplabcut: bool | None = None):
-        """Create a project in a worker thread (DeepLabCut's import takes seconds); returns the worker."""
+        """Create a project in a worker thread; returns the worker.
+
+        With DeepLabCut the work runs in a child process
+        (:func:`~napari_facehmm.labeling.in_subprocess`): importing DeepLabCut
+        into a process that shows a napari viewer crashes.
+        """
         from napari.qt.threading import create_worker
 
-        worker = create_worker(
-            labeling.create_project,
-            name,
-            experimenter,
-            videos,
-            working_directory,
-            keypoints,
-            skeleton,
-            use_deeplabcut=use_deeplabcut,
+        arguments = dict(
+            project=name,
+            experimenter=experimenter,
+            videos=[str(v) for v in videos],
+            working_directory=str(working_directory),
+            bodyparts=list(keypoints),
+            skeleton=[list(edge) for edge in skeleton],
         )
+        if use_deeplabcut is None:
+            use_deeplabcut = labeling.deeplabcut_available()
+        if use_deeplabcut:
+            job = labeling.in_subprocess("create_project", use_deeplabcut=True, **arguments)
+            worker = create_worker(lambda: (yield from job))
+        else:
+            worker = create_worker(labeling.create_project, use_deeplabcut=False, **arguments)
         worker.returned.connect(self.open_project)
         worker.errored.connect(self._report)
         self.status.setText("Creating the project…")
@@ -348,15 +359,19 @@ class LabelingWidget(QWidget):
         if self.project is None:
             self._report(FaceHMMError("Open or create a project first."))
             return None
-        job = labeling.extract_frames(
-            self.project.config_path,
-            n_frames=n_frames if n_frames is not None else self.frames_per_video.value(),
+        arguments = dict(
+            config_path=str(self.project.config_path),
+            n_frames=int(n_frames if n_frames is not None else self.frames_per_video.value()),
             algorithm=algorithm or self.algorithm.currentText(),
-            synchronized=self.synchronized.isChecked() if synchronized is None else synchronized,
-            use_deeplabcut=(
-                self.extract_with_deeplabcut.isChecked() if use_deeplabcut is None else use_deeplabcut
-            ),
+            synchronized=bool(self.synchronized.isChecked() if synchronized is None else synchronized),
         )
+        if use_deeplabcut is None:
+            use_deeplabcut = self.extract_with_deeplabcut.isChecked()
+        if use_deeplabcut:
+            # DeepLabCut cannot be imported beside a napari viewer: run it in a child process
+            job = labeling.in_subprocess("extract_frames", use_deeplabcut=True, **arguments)
+        else:
+            job = labeling.extract_frames(use_deeplabcut=False, **arguments)
         worker = create_worker(lambda: (yield from job), _progress={"desc": "Extracting frames"})
 
         def on_progress(value):
@@ -470,6 +485,8 @@ class LabelingWidget(QWidget):
         layer.bind_key("Down", lambda _layer: self.next_keypoint(), overwrite=True)
         layer.bind_key("Up", lambda _layer: self.previous_keypoint(), overwrite=True)
         layer.bind_key("n", lambda _layer: self.mark_not_visible(), overwrite=True)
+        layer.bind_key("Shift-Right", lambda _layer: self.first_unfinished_frame(), overwrite=True)
+        layer.bind_key("Shift-Left", lambda _layer: self.first_unfinished_frame(), overwrite=True)
         layer.bind_key("Control-s", lambda _layer: self.save(), overwrite=True)
 
     def _fill_keypoint_list(self) -> None:
@@ -544,6 +561,13 @@ class LabelingWidget(QWidget):
         """Show the previous image (Left)."""
         if self.labels is not None:
             self.viewer.dims.set_current_step(0, max(self.current_row - 1, 0))
+
+    def first_unfinished_frame(self) -> None:
+        """Show the first image with an unplaced landmark (Shift+Right, as napari-deeplabcut)."""
+        if self.labels is not None:
+            row = self.labels.first_unfinished_image()
+            if row is not None:
+                self.viewer.dims.set_current_step(0, row)
 
     def _on_frame_changed(self, event=None) -> None:
         if self.labels is None or self.labels.n_images == 0:
