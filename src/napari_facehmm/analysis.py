@@ -1,0 +1,444 @@
+"""The analysis pipeline: landmarks -> features -> HMM states -> tables and figures.
+
+:func:`run_analysis` is a generator: it yields ``(done, total, message)``
+progress tuples and returns an :class:`AnalysisResult` (``StopIteration.value``),
+so the napari widget runs it in a ``thread_worker`` with Cancel and the
+command line wraps it in a progress bar. :func:`analyze` runs it to the end.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Generator
+
+import numpy as np
+import pandas as pd
+
+from . import stats
+from .data import LandmarkSeries
+from .errors import DataError
+from .features import FeatureMatrix, FeatureScaler, FeatureSettings, build_features
+
+Progress = tuple[int, int, str]
+
+#: the figures :func:`write_outputs` draws, by file name
+FIGURE_NAMES = ("ethogram", "mean_faces", "frequencies", "transitions", "kinematics")
+
+#: model file name inside the output folder (FaceHMM.save chooses the format)
+MODEL_STEM = "model"
+
+# progress units of each step, out of _TOTAL
+_TOTAL = 100
+_FIT_START, _FIT_END = 10, 75
+
+
+@dataclass(eq=False)
+class AnalysisResult:
+    """Everything one analysis produced.
+
+    Attributes
+    ----------
+    series
+        The landmark series analysed.
+    features
+        Its :class:`~napari_facehmm.features.FeatureMatrix`.
+    model
+        The fitted (or loaded) ``FaceHMM``.
+    n_states
+        Number of states of the model.
+    states
+        ``(n_frames,)`` Viterbi state of every frame, -1 where the frame has
+        no valid features (never a made-up state).
+    posterior
+        ``(n_frames, n_states)`` state probabilities; NaN rows where no state.
+    frames, state_stats, bouts, transitions
+        Tidy tables (see :mod:`napari_facehmm.stats`).
+    mean_face, sd_face
+        ``(n_states, n_keypoints, n_dims)`` head-centred mean face and SD per state.
+    log_likelihood
+        Log-likelihood of the features under the model.
+    fitted
+        True if the model was fit here, False if a saved model was applied.
+    files
+        Files written, by role (``"states_csv"``, ``"model"``, ``"summary"``,
+        ``"ethogram_png"``, ...).
+    """
+
+    series: LandmarkSeries
+    features: FeatureMatrix
+    model: Any
+    n_states: int
+    states: np.ndarray
+    posterior: np.ndarray
+    frames: pd.DataFrame
+    state_stats: pd.DataFrame
+    bouts: pd.DataFrame
+    transitions: pd.DataFrame
+    mean_face: np.ndarray
+    sd_face: np.ndarray
+    log_likelihood: float
+    fitted: bool
+    state_names: list[str] | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def unit(self) -> str:
+        """Length unit of the coordinates: ``"mm"`` for 3D, ``"px"`` for 2D."""
+        return "mm" if self.series.n_dims == 3 else "px"
+
+
+def load_series(
+    source: str | Path | LandmarkSeries,
+    fps: float | None = None,
+    camera: str | None = None,
+    individual: str | None = None,
+) -> LandmarkSeries:
+    """A :class:`LandmarkSeries` from a series or any file :func:`io.read_landmarks` reads.
+
+    ``fps`` overrides the file's frame rate (pose-3d CSVs carry none).
+    """
+    if isinstance(source, LandmarkSeries):
+        series = source
+    else:
+        from .io import read_landmarks
+
+        kwargs = {k: v for k, v in (("camera", camera), ("individual", individual)) if v is not None}
+        series = read_landmarks(Path(source), **kwargs)
+    if fps is not None:
+        series = series.copy(fps=float(fps))
+    return series
+
+
+def _new_model(n_states: int, n_restarts: int, n_iter: int, seed: int, **hmm_options):
+    from .hmm import FaceHMM
+
+    return FaceHMM(
+        n_states=n_states, n_restarts=n_restarts, n_iter=n_iter, random_state=seed, **hmm_options
+    )
+
+
+def _load_model(model) -> Any:
+    if isinstance(model, (str, Path)):
+        from .hmm import FaceHMM
+
+        return FaceHMM.load(Path(model))
+    return model
+
+
+def _scale_progress(item: Any, start: int, end: int) -> Progress:
+    """Map a sub-step's progress item into ``[start, end]`` of the whole analysis."""
+    if isinstance(item, tuple) and len(item) >= 2 and item[1]:
+        done, total = item[0], item[1]
+        message = str(item[2]) if len(item) > 2 else "fitting HMM"
+        return start + int(round((end - start) * min(done / total, 1.0))), _TOTAL, message
+    return start, _TOTAL, str(item)
+
+
+def run_analysis(
+    source: str | Path | LandmarkSeries,
+    n_states: int | None = 9,
+    out_dir: str | Path | None = None,
+    *,
+    settings: FeatureSettings | None = None,
+    model: Any = None,
+    n_restarts: int = 3,
+    n_iter: int = 100,
+    seed: int = 0,
+    fps: float | None = None,
+    camera: str | None = None,
+    individual: str | None = None,
+    figures: bool = True,
+    hmm_options: dict[str, Any] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Generator[Progress, None, AnalysisResult]:
+    """Fit (or apply) a Gaussian HMM to a face's landmarks and summarize the states.
+
+    Parameters
+    ----------
+    source
+        A :class:`LandmarkSeries`, or a pose-3d CSV, DLC ``.h5``/``.csv`` or
+        OpenFace CSV.
+    n_states
+        Number of states to fit (default 9, as the reference analysis);
+        ignored when ``model`` is given.
+    out_dir
+        Folder for ``states.csv``, ``state_stats.csv``, ``bouts.csv``,
+        ``transitions.csv``, the model and the PNG figures; None writes nothing.
+    settings
+        :class:`FeatureSettings`; ignored when ``model`` is given (the model's
+        stored settings and scaler are used so the features match).
+    model
+        A fitted ``FaceHMM`` or the path of a saved one: apply it instead of fitting.
+    n_restarts, n_iter, seed
+        EM restarts, iterations per restart and random seed of the fit.
+    fps, camera, individual
+        Frame-rate override and reader options.
+    figures
+        Draw the PNG figures (when ``out_dir`` is given).
+    hmm_options
+        Extra ``FaceHMM`` arguments (``covariance_type``, ``sticky``, ``tol``...).
+    should_stop
+        Polled between steps; when it returns True, :class:`~napari_facehmm.errors.Cancelled` is raised.
+
+    Yields
+    ------
+    (done, total, message)
+        Progress.
+
+    Returns
+    -------
+    AnalysisResult
+    """
+    from .errors import Cancelled
+
+    def check_stop():
+        if should_stop is not None and should_stop():
+            raise Cancelled("analysis cancelled")
+
+    yield 0, _TOTAL, "reading landmarks"
+    series = load_series(source, fps=fps, camera=camera, individual=individual)
+    check_stop()
+    yield 5, _TOTAL, "building features"
+    if model is not None:
+        model = _load_model(model)
+        metadata = getattr(model, "metadata", None) or {}
+        if "features" not in metadata or "scaler" not in metadata:
+            raise DataError(
+                "this model has no stored feature settings/scaler; it was not saved by facehmm analyze"
+            )
+        settings = FeatureSettings.from_dict(metadata["features"])
+        scaler = FeatureScaler.from_dict(metadata["scaler"])
+        features = build_features(series, settings, scaler=scaler)
+        n_states = int(model.n_states)
+        fitted = False
+    else:
+        settings = settings or FeatureSettings()
+        features = build_features(series, settings)
+        n_states = 9 if n_states is None else int(n_states)
+        if n_states < 1:
+            raise DataError(f"the number of states must be at least 1; got {n_states}")
+        if features.n_valid <= n_states:
+            raise DataError(
+                f"{n_states} states cannot be fit to {features.n_valid} frames with valid features "
+                f"(of {features.n_frames}); use fewer states or more data"
+            )
+        check_stop()
+        model = _new_model(n_states, n_restarts, n_iter, seed, **(hmm_options or {}))
+        model.metadata.update(
+            features=settings.to_dict(),
+            scaler=features.scaler.to_dict(),
+            feature_names=list(features.names),
+            keypoints=list(features.keypoints),
+            n_dims=int(series.n_dims),
+            fps=float(series.fps),
+            source=str(series.source) if series.source else None,
+        )
+        yield _FIT_START, _TOTAL, f"fitting a {n_states}-state HMM on {features.values.shape}"
+        for item in model.fit_progress(features.values, features.lengths):
+            check_stop()
+            yield _scale_progress(item, _FIT_START, _FIT_END)
+        fitted = True
+    check_stop()
+    yield _FIT_END, _TOTAL, "decoding states"
+    result = summarize(series, features, model, n_states, fitted)
+    check_stop()
+    if out_dir is not None:
+        for done, total, message in write_outputs(result, out_dir, figures=figures):
+            yield 85 + int(15 * done / max(total, 1)), _TOTAL, message
+            check_stop()
+    yield _TOTAL, _TOTAL, "done"
+    return result
+
+
+def summarize(
+    series: LandmarkSeries, features: FeatureMatrix, model: Any, n_states: int, fitted: bool = True
+) -> AnalysisResult:
+    """Decode states with ``model`` and compute every table of an analysis."""
+    values, lengths = features.values, features.lengths
+    states_valid = np.asarray(model.predict(values, lengths), dtype=np.int64)
+    posterior_valid = np.asarray(model.predict_proba(values, lengths), dtype=np.float64)
+    log_likelihood = float(model.score(values, lengths))
+    states = features.to_frames(states_valid, fill=-1).astype(np.int64)
+    posterior = features.to_frames(posterior_valid, fill=np.nan)
+    state_names = list(getattr(model, "state_names", None) or []) or None
+    if state_names is not None and len(state_names) != n_states:
+        state_names = None
+    motion = features.kinematics
+    frames = stats.frame_table(states, features.frame_indices, features.fps, posterior)
+    state_stats = stats.state_table(
+        states,
+        n_states,
+        features.fps,
+        features.frame_indices,
+        head_speed=motion.get("speed"),
+        angular_speed=motion.get("angular_speed"),
+        state_names=state_names,
+    )
+    unit = "mm" if series.n_dims == 3 else "px"
+    state_stats = state_stats.rename(columns={"mean_head_speed": f"mean_head_speed_{unit}_s"})
+    bouts = stats.bout_table(states, features.frame_indices, features.fps)
+    transitions = stats.transition_table(states, n_states, features.frame_indices)
+    mean_face, sd_face = stats.mean_faces(features.coords, states, n_states)
+    return AnalysisResult(
+        series=series,
+        features=features,
+        model=model,
+        n_states=n_states,
+        states=states,
+        posterior=posterior,
+        frames=frames,
+        state_stats=state_stats,
+        bouts=bouts,
+        transitions=transitions,
+        mean_face=mean_face,
+        sd_face=sd_face,
+        log_likelihood=log_likelihood,
+        fitted=fitted,
+        state_names=state_names,
+    )
+
+
+def mean_faces_table(result: AnalysisResult) -> pd.DataFrame:
+    """One row per (state, keypoint): mean and SD of the head-centred coordinates."""
+    n_states, n_keypoints, n_dims = result.mean_face.shape
+    coords = "xyz"[:n_dims]
+    table = {
+        "state": np.repeat(np.arange(n_states), n_keypoints),
+        "keypoint": np.tile(np.array(result.features.keypoints, dtype=object), n_states),
+    }
+    for d, name in enumerate(coords):
+        table[f"{name}_mean"] = result.mean_face[:, :, d].ravel()
+        table[f"{name}_sd"] = result.sd_face[:, :, d].ravel()
+    return pd.DataFrame(table)
+
+
+def make_figures(result: AnalysisResult) -> dict[str, Any]:
+    """The analysis figures (matplotlib ``Figure`` objects, Agg canvas), by name."""
+    from .stats import figures
+
+    features = result.features
+    times_s = features.frame_indices / features.fps
+    unit = result.unit
+    motion = features.kinematics
+    traces = {f"head speed ({unit}/s)": motion["speed"]}
+    if "angular_speed" in motion:
+        traces["angular speed (deg/s)"] = motion["angular_speed"]
+    if "angles" in motion:
+        for column, name in enumerate(features.head_pose.get("angle_names", [])):
+            traces[name.replace("_deg", " (deg)")] = motion["angles"][:, column]
+    full_features = features.to_frames(features.values)
+    state_names = result.state_names
+    counts = result.transitions["count"].to_numpy().reshape(result.n_states, result.n_states)
+    probability = result.transitions["probability"].to_numpy().reshape(result.n_states, result.n_states)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        overall = np.nanmean(features.coords[result.states >= 0], axis=0)
+    return {
+        "ethogram": figures.ethogram_figure(
+            result.states,
+            result.n_states,
+            times_s,
+            features=full_features,
+            feature_names=features.names,
+            traces={k: v for k, v in list(traces.items())[:2]},
+            state_names=state_names,
+        ),
+        "mean_faces": figures.mean_faces_figure(
+            result.mean_face,
+            result.sd_face,
+            features.keypoints,
+            features.skeleton,
+            state_names=state_names,
+            overall_mean=overall,
+            image_coordinates=result.series.n_dims == 2,
+        ),
+        "frequencies": figures.frequencies_figure(result.state_stats, state_names),
+        "transitions": figures.transitions_figure(probability, counts, state_names),
+        "kinematics": figures.kinematics_figure(
+            result.states, result.n_states, times_s, traces, state_names
+        ),
+    }
+
+
+def write_outputs(
+    result: AnalysisResult, out_dir: str | Path, figures: bool = True
+) -> Generator[Progress, None, dict[str, Path]]:
+    """Write the tables, the model, a summary JSON and the figures into ``out_dir``.
+
+    Files: ``states.csv`` (one row per frame: ``frame, time_s, state,
+    state_probability``; empty state where none), ``state_stats.csv``,
+    ``bouts.csv``, ``transitions.csv``, ``mean_faces.csv``, ``model.*``,
+    ``summary.json`` and ``<figure>.png`` for :data:`FIGURE_NAMES`.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    n_steps = 3 + (len(FIGURE_NAMES) if figures else 0)
+    files = result.files
+    yield 0, n_steps, "writing tables"
+    tables = {
+        "states": result.frames,
+        "state_stats": result.state_stats,
+        "bouts": result.bouts,
+        "transitions": result.transitions,
+        "mean_faces": mean_faces_table(result),
+    }
+    for name, table in tables.items():
+        path = out_dir / f"{name}.csv"
+        table.to_csv(path, index=False)
+        files[f"{name}_csv"] = path
+    yield 1, n_steps, "saving model"
+    saved = result.model.save(out_dir / MODEL_STEM)
+    files["model"] = Path(saved) if saved is not None else out_dir / MODEL_STEM
+    summary = {
+        "source": str(result.series.source) if result.series.source else None,
+        "n_frames": int(result.features.n_frames),
+        "n_frames_with_state": int((result.states >= 0).sum()),
+        "n_segments": int(len(result.features.lengths)),
+        "n_states": int(result.n_states),
+        "n_features": int(result.features.values.shape[1]),
+        "feature_names": list(result.features.names),
+        "settings": result.features.settings.to_dict(),
+        "fps": float(result.features.fps),
+        "log_likelihood": result.log_likelihood,
+        "fitted": bool(result.fitted),
+        **{k: v for k, v in result.info.items() if _jsonable(v)},
+    }
+    path = out_dir / "summary.json"
+    path.write_text(json.dumps(summary, indent=2))
+    files["summary"] = path
+    if figures:
+        for step, (name, figure) in enumerate(make_figures(result).items()):
+            yield 2 + step, n_steps, f"drawing {name}"
+            path = out_dir / f"{name}.png"
+            figure.savefig(path, dpi=110)
+            files[f"{name}_png"] = path
+    yield n_steps, n_steps, "outputs written"
+    return files
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def run_to_end(job: Generator[Progress, None, Any], progress: Callable[[Progress], None] | None = None) -> Any:
+    """Drive a progress generator to its end and return its value."""
+    while True:
+        try:
+            item = next(job)
+        except StopIteration as stop:
+            return stop.value
+        if progress is not None:
+            progress(item)
+
+
+def analyze(source, n_states: int | None = 9, out_dir=None, **kwargs) -> AnalysisResult:
+    """:func:`run_analysis` without progress: returns the :class:`AnalysisResult`."""
+    return run_to_end(run_analysis(source, n_states, out_dir, **kwargs))
