@@ -26,6 +26,7 @@ import pandas as pd
 from ..data import LandmarkSeries
 from ..errors import DataError, FileFormatError
 from ._atomic import atomic_write_path
+from ._csv import write_numeric_csv
 
 __all__ = [
     "CameraParams",
@@ -532,7 +533,7 @@ def write_pose3d(series: LandmarkSeries, path: str | Path) -> Path:
     columns["fnum"] = series.frame_indices.astype(np.int64)
     table = pd.DataFrame(columns)
     with atomic_write_path(path, backup=False) as temp:
-        table.to_csv(temp, index=False)
+        write_numeric_csv(table, temp, index=False)
     return path
 
 

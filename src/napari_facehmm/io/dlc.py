@@ -29,6 +29,7 @@ import pandas as pd
 from ..data import LandmarkSeries
 from ..errors import DataError, FileFormatError, UnsupportedFileError
 from ._atomic import atomic_write_path
+from ._csv import write_numeric_csv
 
 __all__ = [
     "H5_KEY",
@@ -322,7 +323,7 @@ def write_dlc_analysis(series: LandmarkSeries, path: str | Path, scorer: str = "
     table = _prediction_frame(series, scorer)
     with atomic_write_path(path, backup=False) as temp:
         if suffix == ".csv":
-            table.to_csv(temp)
+            write_numeric_csv(table, temp, index=True)
         else:
             table.to_hdf(temp, key=H5_KEY, format="table", mode="w")
     return path
