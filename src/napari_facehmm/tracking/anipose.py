@@ -58,6 +58,7 @@ __all__ = [
     "save_board_detections",
     "load_board_detections",
     "relative_pose",
+    "change_world_frame",
     "as_camera_group",
     "filter_2d_median",
     "filter_2d_viterbi",
@@ -161,11 +162,16 @@ def camera_name_from_path(path: str | Path, cam_regex: str = DEFAULT_CAM_REGEX) 
 
 
 def session_name_from_path(path: str | Path, cam_regex: str = DEFAULT_CAM_REGEX) -> str:
-    """Session name: the file name without extension and camera part (Anipose's ``get_video_name``)."""
+    """Session name: the file name without extension and camera part (Anipose's ``get_video_name``).
+
+    Unlike Anipose, separators left at either end (``-``, ``_``, ``.``,
+    spaces) are stripped, so ``session1-camA.h5`` is session ``session1``
+    also with a ``cam_regex`` that does not include the dash.
+    """
     stem = Path(path).name
     for suffix in Path(path).suffixes:
         stem = stem[: -len(suffix)] if stem.endswith(suffix) else stem
-    return re.sub(cam_regex, "", stem).strip()
+    return re.sub(cam_regex, "", stem).strip(" -_.")
 
 
 def group_by_session(
@@ -799,6 +805,43 @@ def relative_pose(calibration, camera_a: str, camera_b: str) -> tuple[np.ndarray
     rotation = rot_b @ rot_a.T
     translation = cams[camera_b].get_translation() - rotation @ cams[camera_a].get_translation()
     return rotation, translation
+
+
+def change_world_frame(points_3d: np.ndarray, source_calibration, target_calibration, camera: str) -> np.ndarray:
+    """Express points triangulated with one calibration in another's world frame.
+
+    Two calibrations of the same rig differ by their arbitrary world frame;
+    ``camera``, present in both, links them: a point goes into that camera's
+    frame with the source extrinsics and back out with the target's.
+
+    Parameters
+    ----------
+    points_3d
+        ``(..., 3)`` points in ``source_calibration``'s world frame.
+    source_calibration, target_calibration
+        Anything :func:`as_camera_group` takes.
+    camera
+        Name of the camera that links the two frames.
+
+    Returns
+    -------
+    np.ndarray
+        ``(..., 3)`` points in ``target_calibration``'s world frame.
+    """
+    import cv2
+
+    def extrinsics(calibration):
+        group = as_camera_group(calibration)
+        cams = {c.get_name(): c for c in group.cameras}
+        if camera not in cams:
+            raise DataError(f"no camera named {camera!r}; the calibration has {list(cams)}")
+        return cv2.Rodrigues(cams[camera].get_rotation())[0], cams[camera].get_translation()
+
+    rot_source, trans_source = extrinsics(source_calibration)
+    rot_target, trans_target = extrinsics(target_calibration)
+    points = np.asarray(points_3d, dtype=np.float64)
+    in_camera = points @ rot_source.T + trans_source
+    return (in_camera - trans_target) @ rot_target
 
 
 def as_camera_group(calibration):
