@@ -203,6 +203,35 @@ def test_create_project_and_extract_frames_from_the_widget(make_napari_viewer, q
     assert widget.progress_bar.value() == widget.progress_bar.maximum() == 8
 
 
+def test_frames_per_video_are_chosen_per_video(make_napari_viewer, qtbot, tmp_path):
+    from napari_facehmm.widgets.labeling import LabelingWidget
+
+    frames = [np.full((40, 56, 3), 7 * i, np.uint8) for i in range(30)]
+    videos = [write_video(frames, tmp_path / f"v{i}.mp4", fps=30.0) for i in (1, 2)]
+    config = labeling.create_project("face", "tester", videos, tmp_path / "work", use_deeplabcut=False)
+    widget = LabelingWidget(make_napari_viewer())
+    widget.open_project(config)
+    assert widget.frame_counts_by_video() == {"v1": 20, "v2": 20}  # the config's numframes2pick
+    widget.frame_counts.cellWidget(0, 1).setValue(2)
+    widget.frame_counts.cellWidget(1, 1).setValue(5)
+    worker = widget.extract(algorithm="uniform", synchronized=False, use_deeplabcut=False)
+    with qtbot.waitSignal(worker.finished, timeout=30_000):
+        pass
+    counts = [len(list((widget.project.root / "labeled-data" / f"v{i}").glob("img*.png"))) for i in (1, 2)]
+    assert counts == [2, 5]
+
+
+def test_e_toggles_point_borders(widget, qtbot):
+    from qtpy.QtCore import Qt
+
+    widget.place(10, 10)
+    assert np.all(widget.points_layer.border_width > 0)
+    _key(widget, qtbot, Qt.Key.Key_E)
+    assert np.all(widget.points_layer.border_width == 0)
+    _key(widget, qtbot, Qt.Key.Key_E)
+    assert np.all(widget.points_layer.border_width > 0)
+
+
 def test_bad_skeleton_text_is_reported(make_napari_viewer):
     from napari_facehmm.widgets.labeling import LabelingWidget
 

@@ -14,8 +14,8 @@ Layers of an open ``labeled-data/<video>`` folder:
 
 Keys (napari-deeplabcut's where it has them): Left/Right previous/next
 image (napari's own), Shift+Right first image with unplaced landmarks,
-Down/Up next/previous keypoint, N mark the current
-keypoint not visible, Ctrl+S save, 2/P add mode and 3/S select mode
+Down/Up next/previous keypoint, N mark the current keypoint not visible,
+E show/hide point borders, Ctrl+S save, 2/P add mode and 3/S select mode
 (napari's own; drag selected points to move them, Delete removes them).
 """
 
@@ -42,6 +42,8 @@ from qtpy.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -199,6 +201,14 @@ class LabelingWidget(QWidget):
         self.frames_per_video = QSpinBox()
         self.frames_per_video.setRange(1, 10_000)
         self.frames_per_video.setValue(labeling.DEFAULT_FRAMES_PER_VIDEO)
+        self.frames_per_video.setToolTip("Sets every video's number below")
+        self.frames_per_video.valueChanged.connect(self._set_all_frame_counts)
+        # one row per project video: how many frames to extract from it
+        self.frame_counts = QTableWidget(0, 2)
+        self.frame_counts.setHorizontalHeaderLabels(["video", "frames"])
+        self.frame_counts.horizontalHeader().setStretchLastSection(True)
+        self.frame_counts.verticalHeader().setVisible(False)
+        self.frame_counts.setMaximumHeight(110)
         self.synchronized = QCheckBox("synchronized cameras: same frames from every video")
         self.extract_with_deeplabcut = QCheckBox("select with DeepLabCut's frameselectiontools")
         self.extract_with_deeplabcut.setEnabled(labeling.deeplabcut_available())
@@ -210,6 +220,7 @@ class LabelingWidget(QWidget):
         self.progress_bar = QProgressBar()
         form.addRow("Algorithm", self.algorithm)
         form.addRow("Frames per video", self.frames_per_video)
+        form.addRow(self.frame_counts)
         form.addRow("", self.synchronized)
         form.addRow("", self.extract_with_deeplabcut)
         buttons = QHBoxLayout()
@@ -339,11 +350,41 @@ class LabelingWidget(QWidget):
             self._report(error)
             return None
         self._refresh_folders()
+        self._fill_frame_counts()
         self.status.setText(
             f"Project {self.project.root.name}: {len(self.project.bodyparts)} landmarks, "
             f"{len(self.project.video_sets)} video(s)."
         )
         return self.project
+
+    def _fill_frame_counts(self) -> None:
+        self.frame_counts.setRowCount(0)
+        if self.project is None:
+            return
+        self.frames_per_video.blockSignals(True)
+        self.frames_per_video.setValue(self.project.numframes2pick)
+        self.frames_per_video.blockSignals(False)
+        for video in self.project.videos:
+            row = self.frame_counts.rowCount()
+            self.frame_counts.insertRow(row)
+            item = QTableWidgetItem(video.stem)
+            item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+            self.frame_counts.setItem(row, 0, item)
+            count = QSpinBox()
+            count.setRange(1, 10_000)
+            count.setValue(self.project.numframes2pick)
+            self.frame_counts.setCellWidget(row, 1, count)
+
+    def _set_all_frame_counts(self, value: int) -> None:
+        for row in range(self.frame_counts.rowCount()):
+            self.frame_counts.cellWidget(row, 1).setValue(int(value))
+
+    def frame_counts_by_video(self) -> dict[str, int]:
+        """Video stem -> number of frames to extract, as set in the Extract tab."""
+        return {
+            self.frame_counts.item(row, 0).text(): int(self.frame_counts.cellWidget(row, 1).value())
+            for row in range(self.frame_counts.rowCount())
+        }
 
     def _refresh_folders(self) -> None:
         self.folder_choice.clear()
@@ -353,7 +394,11 @@ class LabelingWidget(QWidget):
     # ---------------------------------------------------------------- extract
     def extract(self, n_frames: int | None = None, algorithm: str | None = None,
                 synchronized: bool | None = None, use_deeplabcut: bool | None = None):
-        """Extract frames of the project's videos in a worker thread; returns the worker."""
+        """Extract frames of the project's videos in a worker thread; returns the worker.
+
+        Arguments left None come from the Extract tab (``n_frames``: the
+        per-video table; with synchronized cameras the first video's number).
+        """
         from napari.qt.threading import create_worker
 
         if self.project is None:
@@ -361,7 +406,7 @@ class LabelingWidget(QWidget):
             return None
         arguments = dict(
             config_path=str(self.project.config_path),
-            n_frames=int(n_frames if n_frames is not None else self.frames_per_video.value()),
+            n_frames=int(n_frames) if n_frames is not None else self.frame_counts_by_video(),
             algorithm=algorithm or self.algorithm.currentText(),
             synchronized=bool(self.synchronized.isChecked() if synchronized is None else synchronized),
         )
@@ -488,6 +533,12 @@ class LabelingWidget(QWidget):
         layer.bind_key("Shift-Right", lambda _layer: self.first_unfinished_frame(), overwrite=True)
         layer.bind_key("Shift-Left", lambda _layer: self.first_unfinished_frame(), overwrite=True)
         layer.bind_key("Control-s", lambda _layer: self.save(), overwrite=True)
+        layer.bind_key("e", self._toggle_borders, overwrite=True)
+
+    @staticmethod
+    def _toggle_borders(layer) -> None:
+        """E: show or hide the point borders (napari-deeplabcut's key), to see the pixel under a point."""
+        layer.border_width = 0.0 if np.all(layer.border_width > 0) else 0.12
 
     def _fill_keypoint_list(self) -> None:
         self.keypoint_list.blockSignals(True)
