@@ -83,6 +83,13 @@ def test_landmark_readers_points_features_and_skeleton(make_napari_viewer, synth
     # one color per keypoint
     first = points.features["keypoint"] == "nose1"
     assert np.ptp(points.face_color[first.to_numpy()], axis=0).max() == 0
+    # without 3D data the 3D dock shows the egocentric 2D face (z = 0)
+    from napari_facehmm.widgets.face3d import Face3DWidget
+
+    face = Face3DWidget(viewer)
+    viewer.dims.set_point(0, 42)
+    assert "egocentric 2D" in face.label.text()
+    assert np.all(face.last_positions[:, 2] == 0)
     layers_3d = viewer.open(folder / "truth" / "pose-3d.csv", plugin="napari-facehmm")
     points_3d = next(layer for layer in layers_3d if type(layer).__name__ == "Points")
     assert points_3d.metadata["facehmm"]["series"].n_dims == 3  # full 3D kept for the 3D dock
@@ -109,6 +116,28 @@ def test_corrupt_video_notifies_instead_of_raising(make_napari_viewer, tmp_path,
 
 
 # ------------------------------------------------------------------ session
+def test_session_folder_reader(make_napari_viewer, synthetic_session):
+    viewer = make_napari_viewer()
+    layers = viewer.open(_session_dir(synthetic_session), plugin="napari-facehmm")
+    assert sorted(type(layer).__name__ for layer in layers) == ["Image"] * 2 + ["Points"] * 2 + ["Vectors"] * 2
+    points = [layer for layer in layers if type(layer).__name__ == "Points"]
+    assert all(layer.data.flags.f_contiguous for layer in points)
+    assert viewer.dims.range[0][1] == 599  # videos and points share the time axis
+
+
+def test_fit_can_be_cancelled(make_napari_viewer, synthetic_session, qtbot):
+    viewer, docks = _open(make_napari_viewer, synthetic_session)
+    states = docks["states"]
+    states.n_restarts.setValue(20)
+    worker = states.fit()
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        qtbot.waitUntil(lambda: states.progress.value() > 5, timeout=30_000)
+        states.cancel()
+    assert states.session.states is None
+    assert states.fit_button.isEnabled()
+    assert "cancel" in states.status.text()
+
+
 def test_session_opens_videos_points_and_docks(make_napari_viewer, synthetic_session):
     viewer, docks = _open(make_napari_viewer, synthetic_session)
     names = [layer.name for layer in viewer.layers]

@@ -135,6 +135,7 @@ class ExpressionStatesWidget(QWidget):
         self.viewer = napari_viewer
         self.session = get_session(napari_viewer)
         self.worker: Any = None
+        self._cancel_requested = False
         self.model_path: Path | None = None
 
         self.tracks = QListWidget()
@@ -258,6 +259,7 @@ class ExpressionStatesWidget(QWidget):
         )
         worker = job(series_list, self.settings_kwargs(), self.n_states.value(), self.n_restarts.value())
         self.worker = worker
+        self._cancel_requested = False
         self.fit_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.status.setText("fitting...")
@@ -265,11 +267,15 @@ class ExpressionStatesWidget(QWidget):
         return worker
 
     def cancel(self) -> None:
+        """Stop the running fit at its next progress step."""
         if self.worker is not None:
+            self._cancel_requested = True
             self.worker.quit()
-            self.status.setText("cancelled")
+            self.status.setText("cancelling...")
 
     def _on_progress(self, step: tuple) -> None:
+        if self._cancel_requested:
+            return  # progress already queued before Cancel
         done, total, message = _progress_of(step)
         self.progress.setValue(int(100 * done / max(total, 1)))
         self.status.setText(message)
@@ -293,6 +299,9 @@ class ExpressionStatesWidget(QWidget):
         self.status.setText(f"failed: {exc}")
 
     def _on_finished(self) -> None:
+        if self._cancel_requested:
+            self.status.setText("cancelled; the previous states are kept")
+        self._cancel_requested = False
         self.fit_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self.worker = None
