@@ -7,6 +7,11 @@ disc of its own colour (:func:`keypoint_colors`), centred on the landmark's
 exact (distorted) projection, so that a pose-estimation network can learn
 them and tests can find them by colour.
 
+The cartoon does not model self-occlusion: every landmark is drawn (and
+tracked) in every camera, the far ear included, as if the head were
+transparent there. Landmark discs are drawn from far to near, so where two
+overlap the nearer one is on top.
+
 cv2 is imported inside the functions that draw (it is a heavy import).
 """
 
@@ -157,6 +162,8 @@ def render_face_frames(
     # depth of the head centre, for sizes of things drawn as 2D ellipses
     rotation = camera.rotation_matrix
     depth_mm = (points[:, aux["head_center"]] @ rotation.T + camera.translation)[:, 2]
+    n_keypoints = simulation.points_3d.shape[1]
+    keypoint_depth_mm = (points[:, :n_keypoints] @ rotation.T + camera.translation)[..., 2]
     focal = camera.matrix[0, 0]
     colors = [tuple(int(c) for c in rgb) for rgb in keypoint_colors(simulation.points_3d.shape[1])]
     radius = marker_radius if marker_radius is not None else marker_radius_px(camera.size)
@@ -225,8 +232,9 @@ def render_face_frames(
         jaw = _curve(p[kp["rear"]], p[kp["chin"]], p[kp["lear"]], n=15)
         cv2.polylines(frame, [_fixed(jaw)], False, SKIN_SHADE_RGB, 1, lines, _SHIFT)
 
-        for i, color in enumerate(colors):
+        # far landmarks first, so a nearer landmark's disc covers a farther one
+        for i in np.argsort(-keypoint_depth_mm[t]):
             center = p[i]
             if 0 <= center[0] < width and 0 <= center[1] < height:
-                cv2.circle(frame, tuple(_fixed(center)), int(round(radius * _SCALE)), color, -1, lines, _SHIFT)
+                cv2.circle(frame, tuple(_fixed(center)), int(round(radius * _SCALE)), colors[i], -1, lines, _SHIFT)
         yield frame
