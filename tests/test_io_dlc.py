@@ -293,3 +293,11 @@ def test_label_data_helpers_and_validation():
         LabelData("Ann", ("a",), ["x.png"], np.zeros((1, 2, 2)))
     with pytest.raises(DataError, match="repeat"):
         LabelData.empty("Ann", ["a"], ["x.png", "x.png"])
+
+
+def test_image_frame_index():
+    from napari_facehmm.io.dlc import image_frame_index
+
+    assert image_frame_index("labeled-data/vid_2/img0042.png") == 42
+    assert image_frame_index("frame_12_of_30.png") == 30  # the last number in the name
+    assert image_frame_index("labeled-data/v/cover.png") is None

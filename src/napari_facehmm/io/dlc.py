@@ -41,6 +41,8 @@ __all__ = [
     "write_labels",
     "read_dlc_config",
     "read_dlc_table",
+    "labels_to_dataframe",
+    "image_frame_index",
 ]
 
 H5_KEY = "df_with_missing"
