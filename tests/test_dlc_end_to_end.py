@@ -51,6 +51,14 @@ def test_dataset_train_evaluate_analyze_outliers(tmp_path, capsys):
     assert (dataset["train_folder"] / "learning_stats.csv").is_file()
     assert events[-1].snapshot == snapshots[-1]
 
+    # continue from an earlier snapshot: DeepLabCut counts on from its epoch
+    job = dlc.TrainingJob(config, epochs=1, batch_size=8, init=snapshots[-1])
+    events = [e for e in job.events() if e.message.startswith("Epoch")]
+    assert [(e.epoch, e.n_epochs) for e in events] == [(3, 3)]
+    assert job.init_description == "snapshot snapshot-002.pt"
+    snapshots = dlc.find_snapshots(config)
+    assert [p.name for p in snapshots] == ["snapshot-001.pt", "snapshot-002.pt", "snapshot-003.pt"]
+
     # DeepLabCut's evaluation results CSV, read back
     result = dlc.evaluate(config, snapshot=snapshots[0])
     assert result.epochs == 1
@@ -62,7 +70,7 @@ def test_dataset_train_evaluate_analyze_outliers(tmp_path, capsys):
     assert [p.done for p in progress if p.output is not None] == [1]
     output = progress[-1].output
     assert output.is_file() and output.parent == project["video"].parent
-    assert output.name.endswith("shuffle1_snapshot_2.h5")
+    assert output.name.endswith("shuffle1_snapshot_3.h5")
     series = read_dlc_analysis(output)
     assert series.keypoints == project["keypoints"]
     assert series.n_frames == 40

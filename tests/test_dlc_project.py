@@ -264,3 +264,24 @@ def test_cli_without_deeplabcut_prints_install_hint(monkeypatch, tmp_path, capsy
     assert cli.main(["dlc", "add-frames", str(project["config"]), str(project["video"]), "0", "2"]) == 0
     assert "2 frame(s) written" in capsys.readouterr().out
     assert cli.main(["dlc"]) == 1
+
+
+def test_weights_file_tensors_are_matched_by_name_and_shape():
+    from napari_facehmm.tracking._dlc_worker import _matching_state_dict
+
+    target = {
+        "backbone.model.conv1.weight": np.zeros((8, 3, 3, 3)),
+        "backbone.model.bn1.weight": np.zeros(8),
+        "heads.bodypart.weight": np.zeros((5, 8)),
+    }
+    # timm-style backbone weights: no prefix; one tensor of another shape is left alone
+    source = {"conv1.weight": np.ones((8, 3, 3, 3)), "bn1.weight": np.ones(4), "fc.weight": np.ones((10, 8))}
+    merged, n_matched = _matching_state_dict(source, target)
+    assert n_matched == 1
+    assert merged["backbone.model.conv1.weight"].sum() == 8 * 27
+    assert merged["backbone.model.bn1.weight"].sum() == 0
+    assert set(merged) == set(target)
+    # a whole-model state dict matches without prefix
+    merged, n_matched = _matching_state_dict({"heads.bodypart.weight": np.ones((5, 8))}, target)
+    assert n_matched == 1 and merged["heads.bodypart.weight"].sum() == 40
+    assert _matching_state_dict({"other": np.ones(3)}, target)[1] == 0

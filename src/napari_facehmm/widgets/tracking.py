@@ -73,6 +73,9 @@ class LossPlot(QWidget):
         self.axes = self.figure.add_subplot(111)
         (self.train_line,) = self.axes.plot([], [], "o-", markersize=3, label="train")
         (self.valid_line,) = self.axes.plot([], [], "s--", markersize=3, label="valid")
+        from matplotlib.ticker import MaxNLocator
+
+        self.axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         self.axes.set_xlabel("epoch")
         self.axes.set_ylabel("loss")
         layout = QVBoxLayout(self)
