@@ -258,6 +258,18 @@ def task_train(
     import deeplabcut
 
     train_folder = _model_folder(config, shuffle, trainingsetindex) / "train"
+    earlier = sorted(train_folder.glob("snapshot-*.pt"))
+    starts_fresh = init in ("auto", "random", "pretrained") or Path(init).parent.resolve() != train_folder.resolve()
+    if earlier and starts_fresh:
+        # A fresh run would overwrite snapshot-001... but leave the later ones
+        # of an earlier, longer run, which "the last snapshot" would then pick.
+        import time
+
+        previous = train_folder / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
+        previous.mkdir()
+        for path in earlier + [p for p in (train_folder / "learning_stats.csv",) if p.is_file()]:
+            path.rename(previous / path.name)
+        emit("note", message=f"moved {len(earlier)} earlier snapshot(s) to {previous.name}/")
     if (train_folder / "pytorch_config.yaml").is_file():
         snapshot_path, detector_path, how = _prepare_init(init, train_folder)
     else:

@@ -478,7 +478,10 @@ class TrainingJob(DLCJob):
         ``"auto"`` (cached ImageNet weights, else random), ``"random"``,
         ``"pretrained"`` (cached ImageNet weights, fails offline if absent),
         or a path to a weights file: a DeepLabCut snapshot (continues from
-        it) or a state dict of the model or its backbone.
+        it) or a state dict of the model or its backbone. A fresh start
+        (anything but a snapshot of this shuffle) first moves the shuffle's
+        earlier snapshots to ``train/previous-<time>/``, so that "the last
+        snapshot" is always one of this run.
     max_snapshots_to_keep
         DeepLabCut deletes older snapshots beyond this many (None: its default, 5).
     device
