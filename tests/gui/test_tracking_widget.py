@@ -140,3 +140,27 @@ def test_missing_deeplabcut_shows_install_hint(widget, monkeypatch, tmp_path):
         assert len(messages) == 1
         assert 'pip install "napari-facehmm[dlc]"' in messages[0]
     assert widget.training_job is None
+
+
+def test_added_frames_open_in_the_labeling_widget_for_refinement(widget, tmp_path):
+    import numpy as np
+
+    from napari_facehmm.data import LandmarkSeries
+    from napari_facehmm.tracking import dlc
+
+    project = make_tiny_dlc_project(tmp_path / "tinyface", n_labeled=4, n_video_frames=8)
+    widget.set_project(project["config"])
+    widget.video_list.addItem(str(project["video"]))
+    predictions = LandmarkSeries(project["truth"], keypoints=project["keypoints"])
+    dlc.add_frames_to_labeled_data(project["config"], project["video"], [1, 5], predictions=predictions)
+    # the widget's own path: typed frame numbers of the first listed video
+    widget.extra_frames_edit.setText("6")
+    widget.add_frames_button.click()
+    assert "1 frame(s)" in widget.status.text()
+    labeling_widget = widget.open_in_labeling()
+    assert labeling_widget is not None
+    label_set = labeling_widget.labels
+    assert label_set.n_images == 3
+    # machine labels of frames 1 and 5 are the predictions, ready to be corrected
+    rows = [label_set.images.index(f"labeled-data/face_new/img{i}.png") for i in (1, 5)]
+    np.testing.assert_allclose(label_set.positions[rows], project["truth"][[1, 5]], atol=1e-6)
