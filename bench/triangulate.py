@@ -21,7 +21,7 @@ from pathlib import Path
 
 os.environ.setdefault("ANIPOSE_DISABLE_JAX_X64", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
@@ -30,9 +30,10 @@ N_REPEATS = 5
 
 
 def build_data():
+    from test_anipose_support import face_motion, make_rig
+
     from napari_facehmm.data import LandmarkSeries
     from napari_facehmm.face import FACE_KEYPOINTS
-    from test_anipose_support import face_motion, make_rig
 
     rig = make_rig(2, size=(640, 480), k1=-0.05)
     truth = face_motion(N_FRAMES, seed=0)
@@ -45,7 +46,9 @@ def build_data():
             positions=pixels,
             keypoints=FACE_KEYPOINTS,
             # mostly confident, 5 % of points below the threshold (as a tracker's dropouts)
-            confidence=np.where(rng.random((N_FRAMES, 21)) < 0.05, 0.3, rng.uniform(0.85, 1.0, (N_FRAMES, 21))),
+            confidence=np.where(
+                rng.random((N_FRAMES, 21)) < 0.05, 0.3, rng.uniform(0.85, 1.0, (N_FRAMES, 21))
+            ),
             camera=camera.name,
         )
     return rig, tracks, truth

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_anipose_support import board_poses, make_rig, render_board, true_corners, write_video
 
 from napari_facehmm.errors import DataError, FileFormatError
 from napari_facehmm.tracking import anipose as ta
-
-from test_anipose_support import board_poses, make_rig, render_board, true_corners, write_video
 
 N_POSES = 12
 
@@ -34,7 +33,9 @@ def board_session(tmp_path_factory):
     poses = board_poses(N_POSES, np.random.default_rng(1), board)
     videos = {}
     for camera in rig.cameras:
-        videos[camera.name] = write_video(render_board(camera, poses, board), folder / f"calib-{camera.name}.avi")
+        videos[camera.name] = write_video(
+            render_board(camera, poses, board), folder / f"calib-{camera.name}.avi"
+        )
     progress = []
     job = ta.calibrate(videos, board, skip=1)
     while True:
@@ -157,7 +158,12 @@ def test_board_spec_reads_anipose_config_and_validates():
         }
     }
     board = ta.BoardSpec.from_config(config)
-    assert (board.squares_x, board.squares_y, board.square_length_mm, board.marker_length_mm) == (6, 6, 5.0, 3.75)
+    assert (board.squares_x, board.squares_y, board.square_length_mm, board.marker_length_mm) == (
+        6,
+        6,
+        5.0,
+        3.75,
+    )
     assert ta.BoardSpec.from_config(config, squares_x=8, marker_length_mm=None).squares_x == 8
     assert board.n_corners == 25
     assert ta.BoardSpec.from_config({}).to_config()["board_size"] == [10, 7]
@@ -173,7 +179,9 @@ def test_board_spec_reads_anipose_config_and_validates():
 
 def test_legacy_pattern_board_is_detected_only_in_legacy_mode(tmp_path):
     """Boards with an even row count printed by OpenCV < 4.6 need ``legacy_pattern``."""
-    legacy = ta.BoardSpec(squares_x=6, squares_y=6, square_length_mm=25, marker_length_mm=18.75, legacy_pattern=True)
+    legacy = ta.BoardSpec(
+        squares_x=6, squares_y=6, square_length_mm=25, marker_length_mm=18.75, legacy_pattern=True
+    )
     image = legacy.image(600, 600)
     image = np.pad(image, 60, constant_values=255)
     corners_legacy, _ = legacy.build().detect_image(image)

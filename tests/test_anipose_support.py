@@ -74,7 +74,9 @@ def board_poses(n_poses: int, rng: np.random.Generator, board) -> list[tuple[np.
     return poses
 
 
-def render_board(camera: CameraParams, poses, board, px_per_mm: float = 8.0, supersample: int = 2) -> list[np.ndarray]:
+def render_board(
+    camera: CameraParams, poses, board, px_per_mm: float = 8.0, supersample: int = 2
+) -> list[np.ndarray]:
     """Grey frames of the board seen by a distortion-free ``camera``, anti-aliased."""
     import cv2
 
@@ -83,7 +85,9 @@ def render_board(camera: CameraParams, poses, board, px_per_mm: float = 8.0, sup
         int(board.squares_y * board.square_length_mm * px_per_mm),
     ).astype(np.float32)
     # board image pixel centre (u, v) sits at board mm ((u + 0.5), (v + 0.5)) / px_per_mm
-    image_to_board = np.array([[1 / px_per_mm, 0, 0.5 / px_per_mm], [0, 1 / px_per_mm, 0.5 / px_per_mm], [0, 0, 1]])
+    image_to_board = np.array(
+        [[1 / px_per_mm, 0, 0.5 / px_per_mm], [0, 1 / px_per_mm, 0.5 / px_per_mm], [0, 0, 1]]
+    )
     ss = supersample
     to_supersampled = np.array([[ss, 0, (ss - 1) / 2], [0, ss, (ss - 1) / 2], [0, 0, 1]])
     camera_rotation = camera.rotation_matrix
@@ -92,10 +96,16 @@ def render_board(camera: CameraParams, poses, board, px_per_mm: float = 8.0, sup
     for rotation, translation in poses:
         rot = camera_rotation @ rotation
         trans = camera_rotation @ translation + camera.translation
-        homography = to_supersampled @ camera.matrix @ np.column_stack([rot[:, 0], rot[:, 1], trans]) @ image_to_board
+        homography = (
+            to_supersampled @ camera.matrix @ np.column_stack([rot[:, 0], rot[:, 1], trans]) @ image_to_board
+        )
         big = cv2.warpPerspective(
-            image, homography, (width * ss, height * ss), flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=110,
+            image,
+            homography,
+            (width * ss, height * ss),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=110,
         )
         small = cv2.resize(big, (width, height), interpolation=cv2.INTER_AREA)
         frames.append(np.clip(np.round(small * 0.9 + 10), 0, 255).astype(np.uint8))
@@ -106,7 +116,9 @@ def true_corners(camera: CameraParams, poses, board) -> np.ndarray:
     """``(n_poses, n_corners, 2)`` true pixel positions of the ChArUco corners by id."""
     n_x = board.squares_x - 1
     ids = np.arange(board.n_corners)
-    corners_board = np.column_stack([(ids % n_x) + 1, (ids // n_x) + 1, np.zeros(len(ids))]) * board.square_length_mm
+    corners_board = (
+        np.column_stack([(ids % n_x) + 1, (ids // n_x) + 1, np.zeros(len(ids))]) * board.square_length_mm
+    )
     return np.stack([camera.project(corners_board @ r.T + t) for r, t in poses])
 
 
@@ -133,13 +145,21 @@ def face_motion(n_frames: int, seed: int = 0, deformation_mm: float = 0.5) -> np
     base = rng.normal(0.0, 30.0, (len(FACE_KEYPOINTS), 3))
     times = np.arange(n_frames)[:, None] / 30.0
     drift = np.column_stack(
-        [20 * np.sin(2 * np.pi * 0.3 * times[:, 0]), 10 * np.sin(2 * np.pi * 0.5 * times[:, 0] + 1), 15 * np.cos(2 * np.pi * 0.2 * times[:, 0])]
+        [
+            20 * np.sin(2 * np.pi * 0.3 * times[:, 0]),
+            10 * np.sin(2 * np.pi * 0.5 * times[:, 0] + 1),
+            15 * np.cos(2 * np.pi * 0.2 * times[:, 0]),
+        ]
     )
-    wiggle = deformation_mm * np.sin(2 * np.pi * rng.uniform(0.5, 2.0, (1, len(FACE_KEYPOINTS), 3)) * times[:, :, None])
+    wiggle = deformation_mm * np.sin(
+        2 * np.pi * rng.uniform(0.5, 2.0, (1, len(FACE_KEYPOINTS), 3)) * times[:, :, None]
+    )
     return base[None] + drift[:, None, :] + wiggle
 
 
-def project_tracks(calibration: Calibration, points_3d: np.ndarray, noise_px: float, seed: int = 1, likelihood: float = 0.95):
+def project_tracks(
+    calibration: Calibration, points_3d: np.ndarray, noise_px: float, seed: int = 1, likelihood: float = 0.95
+):
     """2D series per camera: ``cv2.projectPoints`` of the truth plus Gaussian noise."""
     import cv2
 
@@ -150,9 +170,15 @@ def project_tracks(calibration: Calibration, points_3d: np.ndarray, noise_px: fl
     out = {}
     for camera in calibration.cameras:
         pixels, _ = cv2.projectPoints(
-            points_3d.reshape(-1, 1, 3), camera.rotation, camera.translation, camera.matrix, camera.distortions
+            points_3d.reshape(-1, 1, 3),
+            camera.rotation,
+            camera.translation,
+            camera.matrix,
+            camera.distortions,
         )
-        pixels = pixels.reshape(n_frames, n_keypoints, 2) + rng.normal(0.0, noise_px, (n_frames, n_keypoints, 2))
+        pixels = pixels.reshape(n_frames, n_keypoints, 2) + rng.normal(
+            0.0, noise_px, (n_frames, n_keypoints, 2)
+        )
         out[camera.name] = LandmarkSeries(
             positions=pixels,
             keypoints=FACE_KEYPOINTS,

@@ -42,7 +42,10 @@ def test_calibrate_cli_recovers_the_synthetic_rig(synthetic_session, estimated):
     calibration = read_calibration(path)
     truth = synthetic_session.calibration
     assert calibration.camera_names == list(truth.camera_names)
-    errors = {m.group(1): float(m.group(2)) for m in re.finditer(r"(cam[A-Z]): reprojection error ([0-9.]+) px", printed)}
+    errors = {
+        m.group(1): float(m.group(2))
+        for m in re.finditer(r"(cam[A-Z]): reprojection error ([0-9.]+) px", printed)
+    }
     assert set(errors) == set(truth.camera_names)
     assert max(errors.values()) <= 0.1, printed
     rotation, translation = ta.relative_pose(calibration, "camA", "camB")

@@ -16,13 +16,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from test_anipose_support import face_motion, make_rig, project_tracks
 
 from napari_facehmm.data import LandmarkSeries
 from napari_facehmm.errors import DataError, FileFormatError
 from napari_facehmm.face import FACE_KEYPOINTS
 from napari_facehmm.tracking import anipose as ta
-
-from test_anipose_support import face_motion, make_rig, project_tracks
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +247,9 @@ def test_filtered_triangulation_runs_end_to_end(rig, truth):
     tracks["camB"].positions[20, 2] += 100.0
     raw = ta.run_to_end(ta.triangulate(tracks, rig))
     filtered = ta.run_to_end(ta.triangulate(tracks, rig, filter_2d="medfilt"))
-    assert np.linalg.norm(filtered.positions[20, 2] - truth[20, 2]) < np.linalg.norm(raw.positions[20, 2] - truth[20, 2])
+    assert np.linalg.norm(filtered.positions[20, 2] - truth[20, 2]) < np.linalg.norm(
+        raw.positions[20, 2] - truth[20, 2]
+    )
     with pytest.raises(DataError, match="filter_2d"):
         ta.run_to_end(ta.triangulate(tracks, rig, filter_2d="kalman"))
 
@@ -257,7 +258,9 @@ def test_filtered_triangulation_runs_end_to_end(rig, truth):
 def test_session_grouping_uses_cam_regex(tmp_path):
     files = [tmp_path / f"{s}-{c}.h5" for s in ("mouse1", "mouse2") for c in ("camA", "camB")]
     sessions = ta.group_by_session(files)
-    assert sessions == {s: {c: tmp_path / f"{s}-{c}.h5" for c in ("camA", "camB")} for s in ("mouse1", "mouse2")}
+    assert sessions == {
+        s: {c: tmp_path / f"{s}-{c}.h5" for c in ("camA", "camB")} for s in ("mouse1", "mouse2")
+    }
     assert ta.camera_name_from_path("run_B.h5", r"_([A-Z])$") == "B"
     with pytest.raises(DataError, match="no camera name"):
         ta.group_by_session([tmp_path / "session.h5"])
@@ -275,14 +278,18 @@ def test_cli_writes_anipose_pose3d_tables(rig, truth, tmp_path, capsys):
     short = truth[:40]
     for name, series in project_tracks(rig, short, noise_px=0.5).items():
         write_dlc_analysis(series, project / "pose-2d" / f"session1-{name}.h5")
-    (project / "config.toml").write_text('[triangulation]\ncam_regex = "-(cam[A-Z])$"\nscore_threshold = 0.5\n')
+    (project / "config.toml").write_text(
+        '[triangulation]\ncam_regex = "-(cam[A-Z])$"\nscore_threshold = 0.5\n'
+    )
 
     assert main(["triangulate", str(project), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "camA: median reprojection error" in out and "camB" in out
     table = pd.read_csv(project / "pose-3d" / "session1.csv")
     expected = [f"{bp}_{f}" for bp in FACE_KEYPOINTS for f in ("x", "y", "z", "error", "ncams", "score")]
-    expected += [f"M_{i}{j}" for i in range(3) for j in range(3)] + [f"center_{i}" for i in range(3)] + ["fnum"]
+    expected += (
+        [f"M_{i}{j}" for i in range(3) for j in range(3)] + [f"center_{i}" for i in range(3)] + ["fnum"]
+    )
     assert list(table.columns) == expected
     np.testing.assert_array_equal(table["fnum"], np.arange(40))
     series = read_pose3d(project / "pose-3d" / "session1.csv")

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Generator
 from pathlib import Path
-from typing import Any, Generator
+from typing import Any
 
 
 def add_parser(subparsers) -> None:
@@ -23,25 +24,52 @@ def add_parser(subparsers) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("project", type=Path, help="Anipose project folder (holds calibration/ and config.toml)")
-    board = parser.add_argument_group("board (defaults: config.toml [calibration], else 10x7 ChArUco, 25/18.75 mm, 4x4_50)")
+    parser.add_argument(
+        "project", type=Path, help="Anipose project folder (holds calibration/ and config.toml)"
+    )
+    board = parser.add_argument_group(
+        "board (defaults: config.toml [calibration], else 10x7 ChArUco, 25/18.75 mm, 4x4_50)"
+    )
     board.add_argument("--board-type", choices=["charuco", "checkerboard"])
-    board.add_argument("--board-size", type=int, nargs=2, metavar=("X", "Y"), help="squares (ChArUco) or inner corners (checkerboard)")
+    board.add_argument(
+        "--board-size",
+        type=int,
+        nargs=2,
+        metavar=("X", "Y"),
+        help="squares (ChArUco) or inner corners (checkerboard)",
+    )
     board.add_argument("--square-length", type=float, metavar="MM", help="square side length")
     board.add_argument("--marker-length", type=float, metavar="MM", help="ArUco marker side length")
     board.add_argument("--marker-bits", type=int, help="ArUco marker bits (4 for DICT_4X4_*)")
     board.add_argument("--dict-number", type=int, help="markers in the ArUco dictionary (50, 100, 250, 1000)")
-    board.add_argument("--legacy-pattern", action="store_true", default=None, help="board printed with OpenCV < 4.6 (even rows)")
-    parser.add_argument("--cam-regex", help="regular expression whose first group is the camera name (config [triangulation] cam_regex)")
-    parser.add_argument("--videos", type=Path, help="folder of calibration videos (default PROJECT/calibration)")
+    board.add_argument(
+        "--legacy-pattern",
+        action="store_true",
+        default=None,
+        help="board printed with OpenCV < 4.6 (even rows)",
+    )
+    parser.add_argument(
+        "--cam-regex",
+        help="regular expression whose first group is the camera name (config [triangulation] cam_regex)",
+    )
+    parser.add_argument(
+        "--videos", type=Path, help="folder of calibration videos (default PROJECT/calibration)"
+    )
     parser.add_argument("--output", type=Path, help="calibration file (default <videos>/calibration.toml)")
-    parser.add_argument("--skip", type=int, default=None, help="search every N-th frame while no board is seen (default 20, as aniposelib)")
+    parser.add_argument(
+        "--skip",
+        type=int,
+        default=None,
+        help="search every N-th frame while no board is seen (default 20, as aniposelib)",
+    )
     parser.add_argument("--fisheye", action="store_true", default=None, help="fisheye camera model")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
 
-def run_with_progress(job: Generator[tuple[int, int, str], None, Any], description: str, quiet: bool = False) -> Any:
+def run_with_progress(
+    job: Generator[tuple[int, int, str], None, Any], description: str, quiet: bool = False
+) -> Any:
     """Drive a progress generator with a tqdm bar on stderr; return its result."""
     from tqdm import tqdm
 
@@ -91,9 +119,15 @@ def run(args: argparse.Namespace) -> int:
         dict_number=args.dict_number,
         legacy_pattern=args.legacy_pattern,
     )
-    video_folder = args.videos or project / config.get("pipeline", {}).get("calibration_videos", "calibration")
+    video_folder = args.videos or project / config.get("pipeline", {}).get(
+        "calibration_videos", "calibration"
+    )
     videos = calibration_videos(video_folder, cam_regex)
-    fisheye = args.fisheye if args.fisheye is not None else bool(config.get("calibration", {}).get("fisheye", False))
+    fisheye = (
+        args.fisheye
+        if args.fisheye is not None
+        else bool(config.get("calibration", {}).get("fisheye", False))
+    )
     skip = args.skip if args.skip is not None else 20
     print(
         f"calibrating {len(videos)} cameras ({', '.join(videos)}) from {video_folder} with a "

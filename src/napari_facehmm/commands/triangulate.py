@@ -34,18 +34,55 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("project", type=Path, help="Anipose project folder (holds pose-2d/ and calibration/)")
-    parser.add_argument("--calibration", type=Path, help="calibration.toml (default PROJECT/calibration/calibration.toml)")
+    parser.add_argument(
+        "--calibration", type=Path, help="calibration.toml (default PROJECT/calibration/calibration.toml)"
+    )
     parser.add_argument("--pose-dir", type=Path, help="folder of 2D files (default PROJECT/pose-2d)")
     parser.add_argument("--output-dir", type=Path, help="folder of 3D tables (default PROJECT/pose-3d)")
     parser.add_argument("--session", action="append", default=[], help="only this session (repeatable)")
     parser.add_argument("--cam-regex", help="regular expression whose first group is the camera name")
-    parser.add_argument("--score-threshold", type=float, help="2D points below this likelihood are dropped (Anipose default 0.8)")
-    parser.add_argument("--optim", action="store_true", default=None, help="refine with temporal and skeleton-length constraints (aniposelib triangulate_optim)")
-    parser.add_argument("--ransac", action="store_true", default=None, help="per point, drop cameras that disagree (3+ cameras)")
-    parser.add_argument("--filter", choices=["medfilt", "viterbi"], help="2D filter before triangulation (Anipose's filter step)")
-    parser.add_argument("--offset", type=_offset, action="append", default=[], metavar="CAM=N", help="camera CAM started N frames early: drop its first N frames")
-    parser.add_argument("--exclude-camera", action="append", default=[], metavar="NAME", help="leave a camera out (repeatable)")
-    parser.add_argument("--dlc-config", type=Path, help="DeepLabCut config.yaml whose skeleton gives the --optim length constraints")
+    parser.add_argument(
+        "--score-threshold",
+        type=float,
+        help="2D points below this likelihood are dropped (Anipose default 0.8)",
+    )
+    parser.add_argument(
+        "--optim",
+        action="store_true",
+        default=None,
+        help="refine with temporal and skeleton-length constraints (aniposelib triangulate_optim)",
+    )
+    parser.add_argument(
+        "--ransac",
+        action="store_true",
+        default=None,
+        help="per point, drop cameras that disagree (3+ cameras)",
+    )
+    parser.add_argument(
+        "--filter",
+        choices=["medfilt", "viterbi"],
+        help="2D filter before triangulation (Anipose's filter step)",
+    )
+    parser.add_argument(
+        "--offset",
+        type=_offset,
+        action="append",
+        default=[],
+        metavar="CAM=N",
+        help="camera CAM started N frames early: drop its first N frames",
+    )
+    parser.add_argument(
+        "--exclude-camera",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="leave a camera out (repeatable)",
+    )
+    parser.add_argument(
+        "--dlc-config",
+        type=Path,
+        help="DeepLabCut config.yaml whose skeleton gives the --optim length constraints",
+    )
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate of the videos (default 30)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
@@ -74,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
     filter_config = {**ANIPOSE_FILTER_DEFAULTS, **config.get("filter", {})}
     cam_regex = args.cam_regex or tri.get("cam_regex", DEFAULT_CAM_REGEX)
 
-    calibration = args.calibration or project / pipeline.get("calibration_results", "calibration") / "calibration.toml"
+    calibration = (
+        args.calibration or project / pipeline.get("calibration_results", "calibration") / "calibration.toml"
+    )
     pose_dir = args.pose_dir or project / pipeline.get("pose_2d", "pose-2d")
     output_dir = args.output_dir or project / pipeline.get("pose_3d", "pose-3d")
     if not pose_dir.is_dir():
@@ -114,10 +153,14 @@ def run(args: argparse.Namespace) -> int:
             score_threshold=filter_config["score_threshold"],
         )
     elif filter_name is not None:
-        raise DataError(f"config.toml [filter] type {filter_name!r}: only 'medfilt' and 'viterbi' are supported")
+        raise DataError(
+            f"config.toml [filter] type {filter_name!r}: only 'medfilt' and 'viterbi' are supported"
+        )
 
     options = dict(
-        score_threshold=args.score_threshold if args.score_threshold is not None else float(tri["score_threshold"]),
+        score_threshold=args.score_threshold
+        if args.score_threshold is not None
+        else float(tri["score_threshold"]),
         optim=args.optim if args.optim is not None else bool(tri.get("optim", False)),
         ransac=args.ransac if args.ransac is not None else bool(tri.get("ransac", False)),
         constraints=constraints,
@@ -150,4 +193,3 @@ def run(args: argparse.Namespace) -> int:
         for message in result.attrs["warnings"]:
             print(f"facehmm triangulate: warning: {session}: {message}", file=sys.stderr)
     return 0
-

@@ -24,48 +24,49 @@ import os
 
 os.environ.setdefault("ANIPOSE_DISABLE_JAX_X64", "1")
 
-import contextlib  # noqa: E402
-import io  # noqa: E402
-import itertools  # noqa: E402
-import re  # noqa: E402
-import warnings  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any, Generator, Iterable, Mapping, Sequence  # noqa: E402
+import contextlib
+import io
+import itertools
+import re
+import warnings
+from collections.abc import Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
-from ..data import LandmarkSeries  # noqa: E402
-from ..errors import DataError, FileFormatError  # noqa: E402
+from ..data import LandmarkSeries
+from ..errors import DataError, FileFormatError
 
 __all__ = [
-    "ANIPOSE_TRIANGULATION_DEFAULTS",
     "ANIPOSE_FILTER_DEFAULTS",
+    "ANIPOSE_TRIANGULATION_DEFAULTS",
     "DEFAULT_CAM_REGEX",
     "VIDEO_EXTENSIONS",
-    "BoardSpec",
     "BoardDetections",
+    "BoardSpec",
     "CalibrationResult",
     "Progress",
-    "run_to_end",
-    "read_project_config",
-    "camera_name_from_path",
-    "session_name_from_path",
-    "group_by_session",
+    "align_cameras",
+    "as_camera_group",
     "calibrate",
     "calibration_videos",
-    "save_board_detections",
-    "load_board_detections",
-    "relative_pose",
+    "camera_error_warnings",
+    "camera_name_from_path",
     "change_world_frame",
-    "as_camera_group",
     "filter_2d_median",
     "filter_2d_viterbi",
-    "align_cameras",
+    "group_by_session",
+    "load_board_detections",
+    "read_project_config",
+    "relative_pose",
+    "run_to_end",
+    "save_board_detections",
+    "session_name_from_path",
     "triangulate",
     "triangulate_files",
-    "camera_error_warnings",
 ]
 
 #: ``(done, total, message)``, what every generator here yields.
@@ -154,7 +155,7 @@ def camera_name_from_path(path: str | Path, cam_regex: str = DEFAULT_CAM_REGEX) 
     """
     stem = Path(path).name
     for suffix in Path(path).suffixes:
-        stem = stem[: -len(suffix)] if stem.endswith(suffix) else stem
+        stem = stem.removesuffix(suffix)
     match = re.search(cam_regex, stem)
     if not match or not match.groups():
         return None
@@ -170,7 +171,7 @@ def session_name_from_path(path: str | Path, cam_regex: str = DEFAULT_CAM_REGEX)
     """
     stem = Path(path).name
     for suffix in Path(path).suffixes:
-        stem = stem[: -len(suffix)] if stem.endswith(suffix) else stem
+        stem = stem.removesuffix(suffix)
     return re.sub(cam_regex, "", stem).strip(" -_.")
 
 
@@ -196,14 +197,14 @@ def group_by_session(
         session = session_name_from_path(path, cam_regex)
         cameras = sessions.setdefault(session, {})
         if camera in cameras:
-            raise DataError(f"two files for camera {camera!r} in session {session!r}: {cameras[camera]}, {path}")
+            raise DataError(
+                f"two files for camera {camera!r} in session {session!r}: {cameras[camera]}, {path}"
+            )
         cameras[camera] = path
     return sessions
 
 
-def calibration_videos(
-    folder: str | Path, cam_regex: str = DEFAULT_CAM_REGEX
-) -> dict[str, list[Path]]:
+def calibration_videos(folder: str | Path, cam_regex: str = DEFAULT_CAM_REGEX) -> dict[str, list[Path]]:
     """Calibration videos in ``folder``, per camera (sorted), as Anipose finds them."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -295,7 +296,7 @@ class BoardSpec:
         self.marker_length_mm = float(self.marker_length_mm)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], **overrides: Any) -> "BoardSpec":
+    def from_config(cls, config: Mapping[str, Any], **overrides: Any) -> BoardSpec:
         """Board from an Anipose config's ``[calibration]`` table, then ``overrides``.
 
         ``overrides`` are :class:`BoardSpec` field names; None values are ignored.
@@ -357,7 +358,6 @@ class BoardSpec:
 
     def image(self, width_px: int, height_px: int):
         """``(height, width)`` uint8 picture of the board, to print or render."""
-        import cv2
 
         if self.board_type == "checkerboard":
             n_x, n_y = self.squares_x + 1, self.squares_y + 1
@@ -421,7 +421,7 @@ class BoardDetections:
 
     @property
     def n_detections(self) -> int:
-        return int(len(self.frame_indices))
+        return len(self.frame_indices)
 
     def for_video(self, video: int | str | Path = 0) -> tuple[np.ndarray, np.ndarray]:
         """``(frame_indices (n,), corners_px (n, n_corners, 2))`` of one video."""
@@ -435,7 +435,6 @@ class BoardDetections:
 
     def to_dataframe(self) -> pd.DataFrame:
         """Tidy table: ``camera, video, frame, corner, x, y`` for found corners."""
-        n_det, n_corners, _ = self.corners_px.shape
         found = np.isfinite(self.corners_px).all(axis=2)
         det, corner = np.nonzero(found)
         return pd.DataFrame(
@@ -485,7 +484,9 @@ def _video_frame_count(capture) -> int:
     return max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
 
 
-def _detect_video(board, path: Path, skip: int, video_index: int) -> Generator[Progress, None, tuple[list, int, tuple[int, int]]]:
+def _detect_video(
+    board, path: Path, skip: int, video_index: int
+) -> Generator[Progress, None, tuple[list, int, tuple[int, int]]]:
     """Search a video for the board as aniposelib's ``detect_video`` does, with progress.
 
     Yields ``(frames_read, n_frames, message)`` after every frame; returns
@@ -509,9 +510,7 @@ def _detect_video(board, path: Path, skip: int, video_index: int) -> Generator[P
             if frame_number % skip == 0 or frames_left_to_check > 0:
                 corners, ids = board.detect_image(frame)
                 if corners is not None and len(corners) > 0:
-                    rows.append(
-                        {"framenum": (video_index, frame_number), "corners": corners, "ids": ids}
-                    )
+                    rows.append({"framenum": (video_index, frame_number), "corners": corners, "ids": ids})
                     frames_left_to_check = skip // 2
                 frames_left_to_check = max(0, frames_left_to_check - 1)
             frame_number += 1
@@ -680,7 +679,9 @@ def calibrate(
     )
 
 
-def _detections_from_rows(camera: str, videos: list[Path], rows: list[dict], board: BoardSpec, frames_read: int) -> BoardDetections:
+def _detections_from_rows(
+    camera: str, videos: list[Path], rows: list[dict], board: BoardSpec, frames_read: int
+) -> BoardDetections:
     n_corners = board.n_corners
     corners = np.full((len(rows), n_corners, 2), np.nan)
     for i, row in enumerate(rows):
@@ -695,7 +696,9 @@ def _detections_from_rows(camera: str, videos: list[Path], rows: list[dict], boa
     )
 
 
-def _check_detections(camera_names: list[str], all_rows: list[list[dict]], video_lists: Mapping[str, list[Path]]) -> None:
+def _check_detections(
+    camera_names: list[str], all_rows: list[list[dict]], video_lists: Mapping[str, list[Path]]
+) -> None:
     """Clear errors for what would otherwise fail deep in aniposelib."""
     for name, rows in zip(camera_names, all_rows):
         videos = ", ".join(str(v) for v in video_lists[name])
@@ -743,15 +746,19 @@ def save_board_detections(detections: Mapping[str, BoardDetections], path: str |
 
     path = Path(path)
     tables = [d.to_dataframe() for d in detections.values()]
-    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
-        columns=["camera", "video", "frame", "corner", "x", "y"]
+    table = (
+        pd.concat(tables, ignore_index=True)
+        if tables
+        else pd.DataFrame(columns=["camera", "video", "frame", "corner", "x", "y"])
     )
     with atomic_write_path(path, backup=False) as temp:
         table.to_csv(temp, index=False)
     return path
 
 
-def load_board_detections(path: str | Path, n_corners: int | None = None) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+def load_board_detections(
+    path: str | Path, n_corners: int | None = None
+) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """Read :func:`save_board_detections` output.
 
     Returns
@@ -807,7 +814,9 @@ def relative_pose(calibration, camera_a: str, camera_b: str) -> tuple[np.ndarray
     return rotation, translation
 
 
-def change_world_frame(points_3d: np.ndarray, source_calibration, target_calibration, camera: str) -> np.ndarray:
+def change_world_frame(
+    points_3d: np.ndarray, source_calibration, target_calibration, camera: str
+) -> np.ndarray:
     """Express points triangulated with one calibration in another's world frame.
 
     Two calibrations of the same rig differ by their arbitrary world frame;
@@ -931,7 +940,9 @@ def _interpolate_nan(values: np.ndarray) -> np.ndarray | None:
     if good.sum() < 2:
         return None
     frames = np.arange(len(values))
-    return np.stack([np.interp(frames, frames[good], values[good, d]) for d in range(values.shape[1])], axis=1)
+    return np.stack(
+        [np.interp(frames, frames[good], values[good, d]) for d in range(values.shape[1])], axis=1
+    )
 
 
 def filter_2d_viterbi(
@@ -975,7 +986,9 @@ def filter_2d_viterbi(
     return out
 
 
-def _viterbi_path(points: np.ndarray, scores: np.ndarray, n_back: int, scale_px: float) -> tuple[np.ndarray, np.ndarray]:
+def _viterbi_path(
+    points: np.ndarray, scores: np.ndarray, n_back: int, scale_px: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Most probable track through recent detections of one keypoint.
 
     ``points (T, 2)`` NaN = no detection, ``scores (T,)``. Returns the chosen
@@ -1094,13 +1107,12 @@ def align_cameras(
                 f"that {where(name)} lacks, and {where(name)} has {only_other or 'nothing'} extra"
             )
     counts = {name: aligned[name].n_frames for name in names}
-    if len(set(counts.values())) > 1:
-        if not offsets:
-            listing = ", ".join(f"{where(n)}: {c}" for n, c in counts.items())
-            raise DataError(
-                f"cameras are not synchronized: different frame counts ({listing}); "
-                "trim the videos or give per-camera offsets (--offset cam=N)"
-            )
+    if len(set(counts.values())) > 1 and not offsets:
+        listing = ", ".join(f"{where(n)}: {c}" for n, c in counts.items())
+        raise DataError(
+            f"cameras are not synchronized: different frame counts ({listing}); "
+            "trim the videos or give per-camera offsets (--offset cam=N)"
+        )
     n_frames = min(counts.values())
     points = np.empty((len(names), n_frames, len(keypoints), 2))
     scores = np.empty((len(names), n_frames, len(keypoints)))
@@ -1117,8 +1129,7 @@ def _subset_group(group, names: Sequence[str], calibration_label: str):
     missing = [n for n in names if n not in group.get_names()]
     if missing:
         raise DataError(
-            f"camera(s) {missing} are not in the calibration {calibration_label}; "
-            f"it has {group.get_names()}"
+            f"camera(s) {missing} are not in the calibration {calibration_label}; it has {group.get_names()}"
         )
     return group.subset_cameras_names(list(names))
 
@@ -1353,12 +1364,12 @@ def triangulate(
     excluded = set(exclude_cameras)
     unknown_excluded = sorted(excluded - set(series_by_camera))
     if unknown_excluded:
-        raise DataError(f"--exclude-camera {unknown_excluded}: no such camera; cameras: {list(series_by_camera)}")
+        raise DataError(
+            f"--exclude-camera {unknown_excluded}: no such camera; cameras: {list(series_by_camera)}"
+        )
     kept = {n: s for n, s in series_by_camera.items() if n not in excluded}
     if len(kept) < 2:
-        raise DataError(
-            f"triangulation needs at least two cameras; left after exclusion: {list(kept)}"
-        )
+        raise DataError(f"triangulation needs at least two cameras; left after exclusion: {list(kept)}")
     calibration_label = str(calibration) if isinstance(calibration, (str, Path)) else ""
     group_all = as_camera_group(calibration)
     _subset_group(group_all, list(kept), calibration_label)
@@ -1390,7 +1401,7 @@ def triangulate(
     n_points = points_flat.shape[1]
     seen = np.isfinite(points_flat[:, :, 0])
 
-    n_dlt_steps = (2 ** n_cams - n_cams - 1) if ransac else 1
+    n_dlt_steps = (2**n_cams - n_cams - 1) if ransac else 1
     n_dlt_units = n_dlt_steps * max(1, -(-n_points // chunk_points))
     n_optim_units = (-(-n_frames // max(optim_chunk_frames, 1))) if optim else 0
     total = n_dlt_units + n_optim_units + 1
@@ -1429,7 +1440,9 @@ def triangulate(
         for pair in list(edges) + list(constraints_weak):
             for name in pair:
                 if name not in index and constraints is not None:
-                    raise DataError(f"constraint {tuple(pair)} names {name!r}, not a tracked bodypart {list(keypoints)}")
+                    raise DataError(
+                        f"constraint {tuple(pair)} names {name!r}, not a tracked bodypart {list(keypoints)}"
+                    )
         strong = [(index[a], index[b]) for a, b in edges if a in index and b in index]
         weak = [(index[a], index[b]) for a, b in constraints_weak]
         optim_points_2d = np.where(used[:, :, None], points_flat, np.nan).reshape(points_px.shape)
@@ -1472,7 +1485,11 @@ def triangulate(
     ncams[few] = np.nan
 
     camera_errors = {
-        name: (float(np.nanmedian(errors_per_camera[c])) if np.isfinite(errors_per_camera[c]).any() else float("nan"))
+        name: (
+            float(np.nanmedian(errors_per_camera[c]))
+            if np.isfinite(errors_per_camera[c]).any()
+            else float("nan")
+        )
         for c, name in enumerate(names)
     }
     best_pair = _best_pair_errors(group, np.where(used[:, :, None], points_flat, np.nan), chunk_points)
@@ -1489,9 +1506,8 @@ def triangulate(
         positions=points_3d.reshape(n_frames, n_keypoints, 3),
         keypoints=keypoints,
         confidence=score.reshape(shape),
-        skeleton=reference.skeleton or tuple(
-            (a, b) for a, b in FACE_SKELETON if a in keypoints and b in keypoints
-        ),
+        skeleton=reference.skeleton
+        or tuple((a, b) for a, b in FACE_SKELETON if a in keypoints and b in keypoints),
         fps=reference.fps,
         frame_indices=reference.frame_indices,
         camera=None,
@@ -1558,7 +1574,10 @@ def _optimize(
             n_fixed = len(fixed)
             chunk_2d = p2d[:, start - n_fixed : stop]
             chunk_3d = np.vstack([fixed, p3d[start:stop]])
-        if np.isfinite(chunk_3d[:, :, 0]).sum() < 20 or (np.isfinite(chunk_3d[:, :, 0]).sum(axis=0) < 2).any():
+        if (
+            np.isfinite(chunk_3d[:, :, 0]).sum() < 20
+            or (np.isfinite(chunk_3d[:, :, 0]).sum(axis=0) < 2).any()
+        ):
             # too little to optimize here: keep DLT, restart the overlap from it
             out[start:stop] = p3d[start:stop]
             fixed = None
