@@ -28,6 +28,19 @@ from napari_facehmm.hmm import (
 TRUE_MEANS = np.array([[0.0, 0.0, 0.0], [4.0, 1.0, -2.0], [-3.0, 4.0, 2.0]])
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Run BLAS and OpenMP (k-means) on one thread.
+
+    The problems here are tiny: extra threads only add start-up and, on a
+    busy 2-core CI machine, oversubscription that made these tests 5x slower.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
 def sample_known_hmm(n_frames=1500, seed=0, means=TRUE_MEANS, noise=0.7):
     rng = np.random.default_rng(seed)
     n_states, n_features = means.shape
@@ -75,9 +88,12 @@ def test_restarts_keep_the_best_score(known):
     X, _ = known
     # A harder problem (5 states for 3 true ones, few iterations) so restarts
     # end at different likelihoods.
-    face_hmm = FaceHMM(n_states=5, n_restarts=3, n_iter=5, random_state=1).fit(X)
+    face_hmm = FaceHMM(n_states=5, n_restarts=3, n_iter=5, random_state=3).fit(X)
     scores = [restart["log_likelihood"] for restart in face_hmm.restarts_]
     assert len(scores) == 3 and len(face_hmm.restart_models_) == 3
+    # With this seed neither the first nor the last restart is the best, so
+    # keeping either of them by mistake would fail.
+    assert len(set(scores)) > 1 and int(np.argmax(scores)) not in (0, 2)
     assert face_hmm.best_restart_ == int(np.argmax(scores))
     assert face_hmm.log_likelihood_ == max(scores)
     assert face_hmm.score(X) == pytest.approx(max(scores), rel=1e-12)

@@ -33,6 +33,8 @@ COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 # than from hmmlearn's random (Dirichlet(1/K)) rows, which mostly switch state
 # every frame and need many iterations to unlearn that.
 _INITIAL_SELF_TRANSITION = 0.9
+# Frames k-means sees when initialising the means (a random subsample).
+_KMEANS_MAX_FRAMES = 20_000
 
 
 class FitProgress(NamedTuple):
@@ -126,8 +128,11 @@ class FaceHMM:
         A callable ``f(face_hmm) -> scores (n_states,)``: by score, ascending.
         "none": as EM left them.
     min_covar, covars_prior, covars_weight : float
-        Passed to :class:`hmmlearn.hmm.GaussianHMM` (``min_covar`` also
-        regularises the initial covariance).
+        Passed to :class:`hmmlearn.hmm.GaussianHMM`; ``min_covar`` is added
+        to the diagonal of the initial covariance. For full and tied
+        covariances ``covars_prior`` is passed as ``covars_prior * I`` so it
+        acts as a ridge on the diagonal (hmmlearn would add a scalar to
+        every element, which does not regularise linearly dependent features).
     state_names : sequence of str, optional
         Names of the states in canonical order; default "state 0", ...
     feature_names : sequence of str, optional
@@ -218,14 +223,30 @@ class FaceHMM:
             return 1.0
         return 1.0 + self.sticky * np.eye(self.n_states)
 
-    def _new_model(self, seed: int | None):
+    def _covars_prior(self, n_features: int) -> float | np.ndarray:
+        """``covars_prior`` as hmmlearn's M-step needs it to act as a ridge.
+
+        For full and tied covariances hmmlearn adds ``covars_prior`` to the
+        scatter matrix; a scalar is added to *every* element (a rank-one
+        matrix), which leaves singular directions singular. Linearly dependent
+        features are common here (rigid alignment removes six degrees of
+        freedom), so we pass ``covars_prior * I``: a proper inverse-Wishart
+        scale that keeps every covariance positive definite.
+        """
+        if self.covariance_type == "full":
+            return np.tile(self.covars_prior * np.eye(n_features), (self.n_states, 1, 1))
+        if self.covariance_type == "tied":
+            return self.covars_prior * np.eye(n_features)
+        return self.covars_prior
+
+    def _new_model(self, seed: int | None, n_features: int):
         from .fast import FastGaussianHMM
 
         return FastGaussianHMM(
             n_components=self.n_states,
             covariance_type=self.covariance_type,
             min_covar=self.min_covar,
-            covars_prior=self.covars_prior,
+            covars_prior=self._covars_prior(n_features),
             covars_weight=self.covars_weight,
             transmat_prior=self._transmat_prior(),
             random_state=seed,
@@ -239,16 +260,24 @@ class FaceHMM:
     def _initial_model(self, X: np.ndarray, seed: int):
         """A model with this restart's initial parameters, ready for EM.
 
-        Means: k-means centres (one k-means run seeded by ``seed``); covariance:
-        the pooled covariance plus ``min_covar`` (as hmmlearn initialises);
-        uniform start probabilities; self-transition 0.9.
+        Means: k-means centres (best of 10 k-means runs seeded by ``seed``, as
+        hmmlearn initialises, on at most ``_KMEANS_MAX_FRAMES`` frames drawn
+        with ``seed``); covariance: the pooled covariance plus ``min_covar``
+        (as hmmlearn); uniform start probabilities; self-transition 0.9.
         """
         from sklearn.cluster import KMeans
 
         n_states, n_features = self.n_states, X.shape[1]
-        model = self._new_model(seed)
+        model = self._new_model(seed, n_features)
         model.n_features = n_features
-        kmeans = KMeans(n_clusters=n_states, n_init=1, random_state=seed).fit(X)
+        # A weak start (one k-means run) often ends EM in a poor local optimum
+        # (merged states); 10 runs are cheap on a subsample and the centres
+        # of 20,000 frames are as good as those of all frames.
+        sample = X
+        if len(X) > _KMEANS_MAX_FRAMES:
+            rows = np.random.default_rng(seed).choice(len(X), _KMEANS_MAX_FRAMES, replace=False)
+            sample = X[np.sort(rows)]
+        kmeans = KMeans(n_clusters=n_states, n_init=10, random_state=seed).fit(sample)
         model.means_ = kmeans.cluster_centers_
         pooled = np.atleast_2d(np.cov(X.T)) + self.min_covar * np.eye(n_features)
         if self.covariance_type == "full":
@@ -393,7 +422,7 @@ class FaceHMM:
         """Adopt restart ``best[1]`` as the model, in canonical state order."""
         log_likelihood, restart = best
         source = self.restart_models_[restart]
-        model = self._new_model(self.restarts_[restart]["seed"])
+        model = self._new_model(self.restarts_[restart]["seed"], X.shape[1])
         model.n_features = X.shape[1]
         model.startprob_ = source.startprob_.copy()
         model.transmat_ = source.transmat_.copy()
@@ -645,7 +674,7 @@ class FaceHMM:
             feature_names=settings["feature_names"],
             metadata=settings["metadata"],
         )
-        model = face_hmm._new_model(None)
+        model = face_hmm._new_model(None, n_features)
         model.n_features = n_features
         try:
             model.startprob_ = arrays["startprob"]
