@@ -241,6 +241,7 @@ def test_mismatched_tracks_and_models_notify(make_napari_viewer, synthetic_sessi
     # a model fitted on the 3D layout, loaded onto a 2D track
     states.set_tracks(["3D pose (session)"])
     _fit(docks, qtbot=None, n_states=3)
+    states.rename_state(1, "frown")
     model_path = tmp_path / "model3d"
     assert states.save_model(model_path)
     states.set_tracks(["session1-camA points"])
@@ -252,3 +253,5 @@ def test_mismatched_tracks_and_models_notify(make_napari_viewer, synthetic_sessi
     assert docks["ethogram"].cursor_frame == 10
     states.set_tracks(["3D pose (session)"])
     assert states.load_model(model_path)
+    assert states.session.state_names[1] == "frown"  # names saved with the model
+    assert states.legend.item(1, 1).text() == "frown"

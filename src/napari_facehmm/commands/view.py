@@ -32,15 +32,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._reader import is_session_folder
+    from ..errors import FileFormatError
+
+    folder = Path(args.folder)
+    if not is_session_folder(folder):
+        raise FileFormatError(folder, "is not a session folder (expected videos-raw/ or pose-2d/ inside)")
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from ..errors import FileFormatError
     from ..widgets.app import open_face_viewer
 
-    folder = Path(args.folder)
-    if not folder.is_dir():
-        raise FileFormatError(folder, "is not a folder (expected a session folder with videos-raw/ or pose-2d/)")
     viewer = napari.Viewer(title=f"napari-facehmm: {folder.name}", show=True)
     try:
         viewer.window._qt_window.resize(*args.size)
