@@ -361,3 +361,48 @@ def test_autosave_clock():
     assert not clock.due(500.0, dirty=False)
     clock.interval_s = 0
     assert not clock.due(500.0, dirty=True)
+
+
+# ------------------------------------------------------------------ real data
+def test_real_deeplabcut_project_opens_and_saves_without_loss(shared_data, tmp_path):
+    """DeepLabCut's openfield example (older single-path row index, 116 labeled images)."""
+    import shutil
+
+    source = shared_data / "dlc" / "openfield-Pranav-2018-10-30"
+    project_path = tmp_path / "openfield"
+    shutil.copytree(source / "labeled-data", project_path / "labeled-data")
+    shutil.copy(source / "config.yaml", project_path / "config.yaml")
+    project = labeling.open_project(project_path / "config.yaml")
+    assert labeling.labeled_data_folders(project) == ["m4s1"]
+    labels = labeling.load_labels(project, "m4s1")
+    original = pd.read_hdf(source / "labeled-data" / "m4s1" / "CollectedData_Pranav.h5")
+    assert labels.n_images == len(original) == 116
+    assert labels.missing_images == []
+    assert labels.keypoints == ("snout", "leftear", "rightear", "tailbase")
+    expected = original.to_numpy().reshape(116, 4, 2)
+    order = np.argsort([str(i).replace("\\", "/") for i in original.index])
+    np.testing.assert_allclose(labels.positions, expected[order])
+    assert labels.progress().n_labeled == int((~np.isnan(expected[..., 0])).sum())
+    stack = labels.load_images()
+    assert stack.shape == (116, 480, 640, 3) and stack.std() > 10
+    # edit one point, save, read back: the rest is unchanged
+    labels.set_point(0, "snout", 100.5, 200.25)
+    labels.save()
+    again = labeling.load_labels(project, "m4s1")
+    expected_after = expected[order].copy()
+    expected_after[0, 0] = [100.5, 200.25]
+    np.testing.assert_allclose(again.positions, expected_after)
+
+
+def test_image_stack_is_lazy_and_pads_mixed_sizes(tmp_path):
+    folder = tmp_path / "imgs"
+    _write_images(folder, ["img1.png"], size=(40, 30))
+    _write_images(folder, ["img2.png"], size=(20, 50))
+    stack = labeling.ImageStack([folder / "img1.png", folder / "img2.png", folder / "gone.png"])
+    assert stack.shape == (3, 50, 40, 3) and not stack._cache  # sizes from PNG headers only
+    second = stack[1]
+    assert second.shape == (50, 40, 3) and len(stack._cache) == 1
+    assert (second[:, 20:] == 0).all()
+    assert (stack[2] == 0).all()
+    with pytest.raises(IndexError):
+        stack[3]

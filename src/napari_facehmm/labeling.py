@@ -45,6 +45,7 @@ from .face import FACE_KEYPOINTS, FACE_SKELETON
 
 __all__ = [
     "AutosaveClock",
+    "ImageStack",
     "LabelProgress",
     "LabelSet",
     "LabelingProject",
@@ -1142,21 +1143,84 @@ class LabelSet:
         self.dirty = False
         return path
 
+    def image_stack(self) -> "ImageStack":
+        """The images as a lazy stack (read on demand), for a napari image layer."""
+        return ImageStack([self.image_path(row) for row in range(self.n_images)])
+
     def load_images(self) -> np.ndarray:
-        """``(n_images, h, w, 3)`` uint8 RGB stack of the images (blank where missing; padded
-        to the largest size if they differ)."""
-        frames = []
-        for row in range(self.n_images):
-            path = self.image_path(row)
-            frames.append(_read_image(path) if path.is_file() else None)
-        shapes = [f.shape[:2] for f in frames if f is not None]
-        height = max((s[0] for s in shapes), default=1)
-        width = max((s[1] for s in shapes), default=1)
-        stack = np.zeros((self.n_images, height, width, 3), dtype=np.uint8)
-        for row, frame in enumerate(frames):
-            if frame is not None:
-                stack[row, : frame.shape[0], : frame.shape[1]] = frame
-        return stack
+        """``(n_images, h, w, 3)`` uint8 RGB stack of all images, read now (see :meth:`image_stack`)."""
+        stack = self.image_stack()
+        return np.stack([stack[row] for row in range(len(stack))]) if len(stack) else np.zeros(
+            (0, *stack.shape[1:]), np.uint8
+        )
+
+
+def _png_size(path: Path) -> tuple[int, int] | None:
+    """``(height, width)`` from a PNG header (24 bytes), or None if not a PNG."""
+    with open(path, "rb") as handle:
+        header = handle.read(24)
+    if len(header) < 24 or header[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    width, height = int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+    return height, width
+
+
+class ImageStack:
+    """A folder's images as a lazy ``(n_images, height, width, 3)`` uint8 stack.
+
+    Only image sizes are read up front (PNG headers); pixels are read when
+    an image is asked for, with a small cache, so a project of thousands of
+    extracted frames opens at once and uses little memory. Missing images
+    are blank; smaller images are padded at the bottom/right to the largest
+    size (so pixel coordinates stay those of the file).
+
+    Parameters
+    ----------
+    paths
+        ``n_images`` image files.
+    cache_size
+        Images kept in memory.
+    """
+
+    def __init__(self, paths: Sequence[Path], cache_size: int = 32):
+        from collections import OrderedDict
+
+        self.paths = [Path(p) for p in paths]
+        sizes = []
+        for path in self.paths:
+            if not path.is_file():
+                continue
+            size = _png_size(path)
+            sizes.append(size if size is not None else _read_image(path).shape[:2])
+        height = max((h for h, _ in sizes), default=1)
+        width = max((w for _, w in sizes), default=1)
+        self.shape = (len(self.paths), height, width, 3)
+        self.dtype = np.dtype(np.uint8)
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cache_size = int(cache_size)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        """``(height, width, 3)`` uint8 RGB image ``index``."""
+        index = int(index)
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"image {index} out of range 0..{len(self) - 1}")
+        if index in self._cache:
+            self._cache.move_to_end(index)
+            return self._cache[index]
+        image = np.zeros(self.shape[1:], dtype=np.uint8)
+        path = self.paths[index]
+        if path.is_file():
+            pixels = _read_image(path)
+            image[: pixels.shape[0], : pixels.shape[1]] = pixels
+        self._cache[index] = image
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return image
 
 
 def _image_files(folder: Path) -> list[Path]:

@@ -52,6 +52,7 @@ from qtpy.QtWidgets import (
 from .. import labeling
 from ..errors import FaceHMMError
 from ..face import FACE_KEYPOINTS, FACE_SKELETON
+from ..layerdata import VideoFrames
 
 if TYPE_CHECKING:
     import napari
@@ -463,7 +464,7 @@ class LabelingWidget(QWidget):
                 labels = labeling.load_for_refinement(self.project, video)
             else:
                 labels = labeling.load_labels(self.project, video)
-            stack = labels.load_images()
+            stack = VideoFrames(labels.image_stack())  # lazy: images are read when shown
         except FaceHMMError as error:
             self._report(error)
             return None
@@ -472,7 +473,10 @@ class LabelingWidget(QWidget):
         self._colors = keypoint_colors(labels.n_keypoints)
         self._fill_keypoint_list()
         name = labels.video
-        self.image_layer = self.viewer.add_image(stack, name=f"{name} frames", rgb=True)
+        # explicit limits: napari would otherwise read every image to find them
+        self.image_layer = self.viewer.add_image(
+            stack, name=f"{name} frames", rgb=True, contrast_limits=(0, 255)
+        )
         height = stack.shape[1]
         self.skeleton_layer = self.viewer.add_vectors(
             labels.skeleton_vectors(),
@@ -496,6 +500,9 @@ class LabelingWidget(QWidget):
             face_color=self._point_colors(keypoint_names) if len(data) else self._colors[0],
         )
         self._recolor_borders()
+        if self.viewer.dims.ndim == 3:
+            # the slider walks through images, not time: say so instead of napari's "-3"
+            self.viewer.dims.axis_labels = ("image", "y", "x")
         self._install_keys(self.points_layer)
         self.points_layer.events.data.connect(self._on_points_data)
         self.points_layer.events.features.connect(self._after_features)
