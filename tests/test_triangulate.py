@@ -303,3 +303,22 @@ def test_cli_writes_anipose_pose3d_tables(rig, truth, tmp_path, capsys):
     assert "camB" in err and "35" in err and "40" in err
     assert main(["triangulate", str(project), "--quiet", "--offset", "camA=5"]) == 0
     assert len(pd.read_csv(project / "pose-3d" / "session1.csv")) == 35
+
+
+def test_output_frame_from_anipose_axes_and_reference_point(rig, truth):
+    tracks = project_tracks(rig, truth[:20], noise_px=0.0)
+    axes = [["x", "rear", "lear"], ["z", "chin", "nose1"]]
+    result = ta.run_to_end(ta.triangulate(tracks, rig, axes=axes, reference_point="nose1"))
+    rotation, center = result.attrs["M"][0], result.attrs["center"][0]
+    np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
+    assert np.linalg.det(rotation) == pytest.approx(1.0)
+    index = {k: i for i, k in enumerate(FACE_KEYPOINTS)}
+    ear_to_ear = np.median(truth[:20, index["lear"]], axis=0) - np.median(truth[:20, index["rear"]], axis=0)
+    np.testing.assert_allclose(rotation[0], ear_to_ear / np.linalg.norm(ear_to_ear), atol=1e-6)
+    # the reference point sits at the origin; positions = world @ M.T - center
+    assert np.abs(np.median(result.positions[:, index["nose1"]], axis=0)).max() < 1e-6
+    np.testing.assert_allclose(result.positions, truth[:20] @ rotation.T - center, atol=1e-3)
+    with pytest.raises(DataError, match="'nose9'"):
+        ta.run_to_end(ta.triangulate(tracks, rig, reference_point="nose9"))
+    with pytest.raises(DataError, match="two different axes"):
+        ta.run_to_end(ta.triangulate(tracks, rig, axes=[["x", "rear", "lear"]]))

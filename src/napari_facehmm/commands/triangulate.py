@@ -175,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
         reproj_error_threshold=float(tri["reproj_error_threshold"]),
         n_deriv_smooth=int(tri["n_deriv_smooth"]),
         optim_chunk_frames=int(tri["optim_chunking_size"]),
+        axes=tri.get("axes"),
+        reference_point=tri.get("reference_point"),
     )
     for session, files in sessions.items():
         output = output_dir / f"{session}.csv"

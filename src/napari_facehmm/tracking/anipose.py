@@ -56,6 +56,7 @@ __all__ = [
     "camera_error_warnings",
     "camera_name_from_path",
     "change_world_frame",
+    "coordinate_frame",
     "filter_2d_median",
     "filter_2d_viterbi",
     "group_by_session",
@@ -1260,6 +1261,99 @@ def camera_error_warnings(camera_errors_px: Mapping[str, float], factor: float =
     return out
 
 
+def coordinate_frame(
+    points_3d: np.ndarray,
+    keypoints: Sequence[str],
+    axes: Sequence[Sequence[str]] | None = None,
+    reference_point: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Anipose's output frame: axes along bodypart pairs, origin at a reference point.
+
+    Parameters
+    ----------
+    points_3d
+        ``(T, K, 3)`` points in the calibration's world frame.
+    keypoints
+        The ``K`` names.
+    axes
+        Anipose's ``[triangulation] axes``: ``[[letter, from, to], ...]``,
+        e.g. ``[["x", "rear", "lear"], ["z", "chin", "nose1"]]``: the first
+        letter's axis points along the median ``from -> to`` vector, the
+        second is made orthogonal to it, the third completes a right-handed
+        frame. Repeated letters add their unit vectors.
+    reference_point
+        Bodypart whose median position (per axis, in the new frame) becomes
+        the origin.
+
+    Returns
+    -------
+    points, rotation, center
+        ``(T, K, 3)`` points in the new frame (``points @ rotation.T - center``),
+        ``(3, 3)`` rotation ``M`` (rows = new axes in world coordinates) and
+        ``(3,)`` ``center``: Anipose's ``M_ij`` and ``center_i`` columns.
+
+    Notes
+    -----
+    Anipose's documentation orthogonalizes the second axis; its current code
+    only normalizes it, which gives a non-rotation ``M`` when the two pairs
+    are not perpendicular. We follow the documentation, so ``M`` is always
+    a rotation.
+    """
+    points_3d = np.asarray(points_3d, dtype=np.float64)
+    index = {k: i for i, k in enumerate(keypoints)}
+
+    def median_of(name: str) -> np.ndarray:
+        if name not in index:
+            raise DataError(f"[triangulation] names bodypart {name!r}, not one of {list(keypoints)}")
+        track = points_3d[:, index[name]]
+        track = track[np.isfinite(track).all(axis=1)]
+        if not len(track):
+            raise DataError(f"bodypart {name!r} was never triangulated; it cannot define the output frame")
+        return np.median(track, axis=0)
+
+    rotation = np.eye(3)
+    if axes:
+        letters = {"x": 0, "y": 1, "z": 2}
+        directions = np.zeros((3, 3))
+        order: list[int] = []
+        for spec in axes:
+            if len(spec) != 3 or str(spec[0]).lower() not in letters:
+                raise DataError(
+                    f"[triangulation] axes entries are [letter, from, to] with x, y or z; got {spec!r}"
+                )
+            axis = letters[str(spec[0]).lower()]
+            vector = median_of(spec[2]) - median_of(spec[1])
+            norm = np.linalg.norm(vector)
+            if norm == 0:
+                raise DataError(f"axis {spec!r}: {spec[1]!r} and {spec[2]!r} coincide")
+            directions[axis] += vector / norm
+            if axis not in order:
+                order.append(axis)
+        if len(order) < 2:
+            raise DataError(f"[triangulation] axes must name two different axes; got {list(axes)}")
+        first, second = order[:2]
+        (third,) = {0, 1, 2} - {first, second}
+        rotation = np.zeros((3, 3))
+        rotation[first] = directions[first] / np.linalg.norm(directions[first])
+        orthogonal = directions[second] - (directions[second] @ rotation[first]) * rotation[first]
+        if np.linalg.norm(orthogonal) < 1e-9:
+            raise DataError(f"[triangulation] axes {list(axes)} are parallel")
+        rotation[second] = orthogonal / np.linalg.norm(orthogonal)
+        # right-handed: x cross y = z, y cross z = x, z cross x = y
+        if (first, second) in ((0, 1), (1, 2), (2, 0)):
+            rotation[third] = np.cross(rotation[first], rotation[second])
+        else:
+            rotation[third] = np.cross(rotation[second], rotation[first])
+    rotated = points_3d @ rotation.T
+    center = np.zeros(3)
+    if reference_point:
+        median_of(reference_point)  # validates the name and that it was triangulated
+        # per-axis median in the new frame, as Anipose takes it (medians do not commute with rotations)
+        track = rotated[:, index[reference_point]]
+        center = np.median(track[np.isfinite(track).all(axis=1)], axis=0)
+    return rotated - center, rotation, center
+
+
 def triangulate(
     series_by_camera: Mapping[str, LandmarkSeries],
     calibration,
@@ -1281,6 +1375,8 @@ def triangulate(
     n_deriv_smooth: int = ANIPOSE_TRIANGULATION_DEFAULTS["n_deriv_smooth"],
     optim_chunk_frames: int = ANIPOSE_TRIANGULATION_DEFAULTS["optim_chunking_size"],
     chunk_points: int = 100_000,
+    axes: Sequence[Sequence[str]] | None = None,
+    reference_point: str | None = None,
     sources: Mapping[str, str | Path] | None = None,
 ) -> Generator[Progress, None, LandmarkSeries]:
     """Triangulate per-camera 2D tracks into 3D, as ``anipose triangulate`` does.
@@ -1328,6 +1424,9 @@ def triangulate(
         Anipose's ``optim_chunking``), bounding memory and giving progress.
     chunk_points
         Points per DLT call (progress granularity).
+    axes, reference_point
+        Anipose's output frame (see :func:`coordinate_frame`); None keeps
+        the calibration's world frame (``M`` identity, ``center`` zeros).
     sources
         File of each camera, for error messages.
 
@@ -1340,10 +1439,11 @@ def triangulate(
     -------
     LandmarkSeries
         3D series ``(T, K, 3)`` in the calibration's world frame (mm for a
-        board measured in mm); ``confidence`` and ``attrs["score"]`` = the
+        board measured in mm), or the ``axes``/``reference_point`` frame;
+        ``confidence`` and ``attrs["score"]`` = the
         lowest 2D score among the cameras used; ``attrs["error"]`` mean
-        reprojection error (px), ``attrs["ncams"]``, ``attrs["M"]`` identity,
-        ``attrs["center"]`` zeros (Anipose's columns), plus
+        reprojection error (px), ``attrs["ncams"]``, ``attrs["M"]``
+        ``(T, 3, 3)`` and ``attrs["center"]`` ``(T, 3)`` (Anipose's columns), plus
         ``attrs["camera_errors_px"]`` (median reprojection error per camera),
         ``attrs["camera_pair_errors_px"]`` (each camera's two-view error with
         its best partner camera; 3+ cameras, NaN otherwise), ``attrs["cameras"]``,
@@ -1502,8 +1602,11 @@ def triangulate(
         )
 
     shape = (n_frames, n_keypoints)
+    positions, frame_rotation, frame_center = coordinate_frame(
+        points_3d.reshape(n_frames, n_keypoints, 3), keypoints, axes, reference_point
+    )
     result = LandmarkSeries(
-        positions=points_3d.reshape(n_frames, n_keypoints, 3),
+        positions=positions,
         keypoints=keypoints,
         confidence=score.reshape(shape),
         skeleton=reference.skeleton
@@ -1515,8 +1618,8 @@ def triangulate(
             "error": error.reshape(shape),
             "ncams": ncams.reshape(shape),
             "score": score.reshape(shape),
-            "M": np.broadcast_to(np.eye(3), (n_frames, 3, 3)).copy(),
-            "center": np.zeros((n_frames, 3)),
+            "M": np.broadcast_to(frame_rotation, (n_frames, 3, 3)).copy(),
+            "center": np.broadcast_to(frame_center, (n_frames, 3)).copy(),
             "camera_errors_px": camera_errors,
             "camera_pair_errors_px": camera_pair_errors,
             "cameras": tuple(names),
