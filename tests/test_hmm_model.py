@@ -262,6 +262,19 @@ def test_cancel_keeps_the_best_fit_so_far(known):
     assert [r["completed"] for r in face_hmm.restarts_] == [True, False]
     assert face_hmm.log_likelihood_ == max(r["log_likelihood"] for r in face_hmm.restarts_)
     assert face_hmm.predict(X).shape == (len(X),)
+    # napari's worker.quit() stops iterating without closing the generator;
+    # the widget then calls finish_cancelled().
+    abandoned = FaceHMM(n_states=3, n_restarts=2, n_iter=50, tol=-np.inf)
+    generator = abandoned.fit_progress(X)
+    for _, step in zip(range(4), generator, strict=False):
+        pass
+    assert abandoned.model_ is None
+    abandoned.finish_cancelled()
+    assert abandoned.cancelled_ and abandoned.restarts_[0]["n_iter"] == 4
+    assert abandoned.predict(X).shape == (len(X),)
+    with pytest.raises(StopIteration):
+        next(generator)  # resuming after finish_cancelled() ends the fit
+    assert abandoned.restarts_[0]["completed"] is False and len(abandoned.restarts_) == 1
     # Cancelled before any iteration: nothing to keep.
     untouched = FaceHMM(n_states=3, n_restarts=1, n_iter=5)
     generator = untouched.fit_progress(X)

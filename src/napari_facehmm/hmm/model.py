@@ -201,6 +201,7 @@ class FaceHMM:
         self.state_names = state_names
         self.model_ = None
         self.cancelled_ = False
+        self._pending_fit = None
 
     # ------------------------------------------------------------------ names
     @property
@@ -325,10 +326,14 @@ class FaceHMM:
     def fit_progress(self, X, lengths=None) -> Iterator[FitProgress]:
         """Fit like :meth:`fit`, yielding a :class:`FitProgress` after every EM iteration.
 
-        Closing the generator early (a Cancel button; ``generator.close()``)
-        keeps the best model seen so far, whether its restart finished or not,
-        and sets ``cancelled_``; if no EM iteration ran yet, the model stays
-        unfitted. The generator returns ``self``.
+        Cancel: stop iterating and either close the generator
+        (``generator.close()``, also what garbage collection does) or call
+        :meth:`finish_cancelled`. Both keep the best model seen so far,
+        whether its restart finished or not, and set ``cancelled_``; if no EM
+        iteration ran yet, the model stays unfitted. napari's
+        ``worker.quit()`` only stops iterating, so connect the worker's
+        ``aborted`` signal to :meth:`finish_cancelled`. The generator returns
+        ``self``.
 
         Each restart runs hmmlearn's own EM loop one iteration at a time
         (``_do_estep``, ``_do_mstep``, ``monitor_.report``, as
@@ -347,14 +352,16 @@ class FaceHMM:
         self.cancelled_ = False
         self.restarts_ = []
         self.restart_models_ = []
-        best: tuple[float, int] | None = None  # (log-likelihood, restart)
-        running = None  # the restart's FastGaussianHMM while EM runs
+        # What finish_cancelled() needs if the fit stops early; None when done.
+        pending = {"X": X, "lengths": lengths, "seeds": seeds, "best": None, "running": None}
+        self._pending_fit = pending
         try:
             for restart, seed in enumerate(seeds):
                 running = self._initial_model(X, seed)
                 running._init(X, lengths)  # init_params="": only checks, like fit()
                 running._check()
                 running.monitor_._reset()
+                pending["running"] = running
                 for iteration in range(1, self.n_iter + 1):
                     stats, log_prob = running._do_estep(X, lengths)
                     lower_bound = running._compute_lower_bound(log_prob)
@@ -372,6 +379,8 @@ class FaceHMM:
                         iteration=iteration,
                         log_likelihood=float(lower_bound),
                     )
+                    if self._pending_fit is not pending:
+                        return self  # finish_cancelled() already ended this fit
                     if running.monitor_.converged:
                         break
                     if (running.transmat_.sum(axis=1) == 0).any():
@@ -392,30 +401,59 @@ class FaceHMM:
                     }
                 )
                 self.restart_models_.append(running)
-                running = None
-                if best is None or score > best[0]:
-                    best = (score, restart)
+                pending["running"] = None
+                if pending["best"] is None or score > pending["best"][0]:
+                    pending["best"] = (score, restart)
         except GeneratorExit:
-            self.cancelled_ = True
-            if running is not None and running.monitor_.history:
-                partial = float(running.monitor_.history[-1])
-                self.restarts_.append(
-                    {
-                        "restart": len(self.restart_models_),
-                        "seed": seeds[len(self.restart_models_)],
-                        "log_likelihood": partial,
-                        "n_iter": running.monitor_.iter,
-                        "converged": False,
-                        "completed": False,
-                    }
-                )
-                self.restart_models_.append(running)
-                if best is None or partial > best[0]:
-                    best = (partial, len(self.restart_models_) - 1)
-            if best is not None:
-                self._keep(best, X, lengths)
+            if self._pending_fit is pending:
+                self.finish_cancelled()
             raise
-        self._keep(best, X, lengths)
+        except Exception:
+            if self._pending_fit is pending:
+                self._pending_fit = None  # a failed fit leaves nothing to keep
+            raise
+        self._pending_fit = None
+        self._keep(pending["best"], X, lengths)
+        return self
+
+    def finish_cancelled(self) -> "FaceHMM":
+        """End a :meth:`fit_progress` fit that was stopped early; keep the best model so far.
+
+        Call it after the generator has stopped being iterated (e.g. from
+        napari's ``worker.aborted`` signal). Among the finished restarts and
+        the interrupted one (judged by its last log-likelihood), the best
+        becomes ``model_`` in canonical order and ``cancelled_`` is set. Does
+        nothing when no fit is pending (it finished, or was already ended).
+
+        Returns
+        -------
+        self
+        """
+        pending = getattr(self, "_pending_fit", None)
+        if pending is None:
+            return self
+        self._pending_fit = None
+        self.cancelled_ = True
+        best = pending["best"]
+        running = pending["running"]
+        if running is not None and running.monitor_.history:
+            partial = float(running.monitor_.history[-1])
+            index = len(self.restart_models_)
+            self.restarts_.append(
+                {
+                    "restart": index,
+                    "seed": pending["seeds"][index],
+                    "log_likelihood": partial,
+                    "n_iter": running.monitor_.iter,
+                    "converged": False,
+                    "completed": False,
+                }
+            )
+            self.restart_models_.append(running)
+            if best is None or partial > best[0]:
+                best = (partial, index)
+        if best is not None:
+            self._keep(best, pending["X"], pending["lengths"])
         return self
 
     def _keep(self, best: tuple[float, int], X: np.ndarray, lengths: np.ndarray) -> None:
