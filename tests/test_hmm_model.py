@@ -266,7 +266,7 @@ def test_cancel_keeps_the_best_fit_so_far(known):
     # the widget then calls finish_cancelled().
     abandoned = FaceHMM(n_states=3, n_restarts=2, n_iter=50, tol=-np.inf)
     generator = abandoned.fit_progress(X)
-    for _, step in zip(range(4), generator, strict=False):
+    for _ in zip(range(4), generator, strict=False):
         pass
     assert abandoned.model_ is None
     abandoned.finish_cancelled()
