@@ -189,3 +189,49 @@ def test_legacy_pattern_board_is_detected_only_in_legacy_mode(tmp_path):
     corners_modern, _ = modern.build().detect_image(image)
     assert len(corners_legacy) == legacy.n_corners
     assert len(corners_modern) < legacy.n_corners
+
+
+def test_cli_errors_name_the_folder(tmp_path, capsys):
+    from napari_facehmm.cli import main
+
+    project = tmp_path / "project"
+    project.mkdir()
+    assert main(["calibrate", str(project), "--quiet"]) == 2
+    assert "calibration" in capsys.readouterr().err
+    (project / "calibration").mkdir()
+    (project / "calibration" / "board.mp4").write_bytes(b"")
+    assert main(["calibrate", str(project), "--quiet"]) == 2
+    assert "board.mp4: no camera name" in capsys.readouterr().err
+    (project / "config.toml").write_text("[calibration\nboard_size = 3")
+    assert main(["calibrate", str(project), "--quiet"]) == 2
+    assert "config.toml: not valid TOML" in capsys.readouterr().err
+    assert main(["triangulate", str(tmp_path / "missing"), "--quiet"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_calibrates_a_project_folder(board_session, tmp_path, capsys):
+    """``facehmm calibrate DIR`` with the board from config.toml and cam_regex from [triangulation]."""
+    import shutil
+
+    from napari_facehmm.cli import main
+    from napari_facehmm.io.anipose import read_calibration
+
+    project = tmp_path / "project"
+    (project / "calibration").mkdir(parents=True)
+    for name, video in board_session["videos"].items():
+        shutil.copy(video, project / "calibration" / f"{name}_board.avi")
+    (project / "config.toml").write_text(
+        '[calibration]\nboard_type = "charuco"\nboard_size = [10, 7]\nboard_marker_bits = 4\n'
+        "board_marker_dict_number = 50\nboard_marker_length = 18.75\nboard_square_side_length = 25\n"
+        '[triangulation]\ncam_regex = "(cam[A-Z])_board"\n'
+    )
+    assert main(["calibrate", str(project), "--skip", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "camA: reprojection error" in out and "camB: reprojection error" in out
+    calibration = read_calibration(project / "calibration" / "calibration.toml")
+    assert calibration.camera_names == ["camA", "camB"]
+    assert calibration.metadata["error"] <= 0.1
+    # aniposelib itself loads what we wrote
+    from aniposelib.cameras import CameraGroup
+
+    assert CameraGroup.load(str(project / "calibration" / "calibration.toml")).get_names() == ["camA", "camB"]
