@@ -124,6 +124,15 @@ def test_fast_equals_stock_with_lengths_priors_and_offset():
     np.testing.assert_allclose(ours.predict_proba(X, lengths), stock.predict_proba(X, lengths), atol=1e-9)
 
 
+def test_fast_equals_stock_with_scaling_implementation():
+    X, _ = sample_hmm(500, n_features=4, n_states=3, seed=9)
+    params = start_parameters(X, 3, "full", seed=2)
+    options = dict(covariance_type="full", implementation="scaling")
+    stock = fit_from(GaussianHMM, X, [250, 250], params, 6, **options)
+    ours = fit_from(FastGaussianHMM, X, [250, 250], params, 6, **options)
+    assert_same_fit(stock, ours, X, [250, 250])
+
+
 def test_emission_log_likelihood_and_outer_sums_match_hmmlearn():
     rng = np.random.default_rng(7)
     X = rng.normal(size=(500, 8)) * 5 + 40

@@ -166,6 +166,16 @@ def test_save_load_round_trip(known, fitted, tmp_path):
     fitted.state_names = None
 
 
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical", "tied"])
+def test_save_load_round_trip_other_covariance_types(known, covariance_type, tmp_path):
+    X, _ = known
+    face_hmm = FaceHMM(n_states=3, n_restarts=1, n_iter=10, covariance_type=covariance_type).fit(X)
+    face_hmm.save(tmp_path / covariance_type)
+    loaded = FaceHMM.load(tmp_path / covariance_type)
+    np.testing.assert_array_equal(loaded.predict(X), face_hmm.predict(X))
+    assert loaded.score(X) == pytest.approx(face_hmm.score(X), rel=1e-12)
+
+
 def test_load_errors_name_the_file(fitted, tmp_path):
     json_path, npz_path = fitted.save(tmp_path / "m")
     good_json = json_path.read_text()

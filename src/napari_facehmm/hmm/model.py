@@ -671,13 +671,24 @@ class FaceHMM:
             startprob=self.model_.startprob_,
             transmat=self.model_.transmat_,
             means=self.model_.means_,
-            covars=self.model_._covars_,
+            covars=self._stored_covars(),
         )
         with atomic_write_path(npz_path) as temp:
             temp.write_bytes(buffer.getvalue())
         with atomic_write_path(json_path) as temp:
             temp.write_text(text, encoding="utf-8")
         return json_path, npz_path
+
+    def _stored_covars(self) -> np.ndarray:
+        """Covariances in the documented shape of ``covariance_type``.
+
+        hmmlearn's M-step leaves spherical variances tiled to (n_states,
+        n_features); one value per state is the parameter.
+        """
+        covars = np.asarray(self.model_._covars_)
+        if self.covariance_type == "spherical" and covars.ndim == 2:
+            return covars[:, 0].copy()
+        return covars
 
     @classmethod
     def load(cls, path: str | Path) -> "FaceHMM":
