@@ -29,6 +29,8 @@ def test_dataset_train_evaluate_analyze_outliers(tmp_path, capsys):
 
     project = make_tiny_dlc_project(tmp_path / "tinyface", n_labeled=30, n_video_frames=40)
     config = project["config"]
+    networks = dlc.available_networks()
+    assert {"cspnext_s", "resnet_50", "hrnet_w18"} <= set(networks)
 
     # the dataset through the command line
     assert cli.main(["dlc", "create-dataset", str(config), "--net", "cspnext_s", "--train-fraction", "0.8"]) == 0

@@ -195,6 +195,9 @@ def _worker_environment() -> dict[str, str]:
     env["HF_HUB_OFFLINE"] = "1"
     env["TRANSFORMERS_OFFLINE"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
+    # DeepLabCut uses pyplot (outlier extraction, evaluation plots): never a
+    # GUI backend in the worker, with or without a display.
+    env["MPLBACKEND"] = "Agg"
     # Qt must not be touched by the worker (it inherits the viewer's display).
     env.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
     return env
