@@ -406,3 +406,20 @@ def test_image_stack_is_lazy_and_pads_mixed_sizes(tmp_path):
     assert (stack[2] == 0).all()
     with pytest.raises(IndexError):
         stack[3]
+
+
+def test_closing_an_in_subprocess_job_ends_the_child(tmp_path):
+    import psutil
+
+    video = _segment_video(tmp_path / "long.mp4", n_segments=10, frames_per_segment=40)
+    config = labeling.create_project("face", "tester", [video], tmp_path / "work", use_deeplabcut=False)
+    job = labeling.in_subprocess("extract_frames", config_path=str(config), n_frames=5, algorithm="kmeans",
+                                 use_deeplabcut=False)
+    next(job)  # the child is running
+    children = [p for p in psutil.Process().children(recursive=True)
+                if "_subprocess_main" in " ".join(p.cmdline())]
+    assert len(children) == 1
+    job.close()
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive
+    assert not list((config.parent / "labeled-data" / "long").glob("*.png"))

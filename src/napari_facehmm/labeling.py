@@ -1448,7 +1448,8 @@ def load_for_refinement(
         index_style=labels.index_style if labels is not None else "multi",
         missing_images=[r for r in all_rows if Path(r).name not in present],
         machine=machine,
-        dirty=True,
+        # not dirty: predictions become labels only once the labeler edits or saves
+        dirty=False,
     )
 
 

@@ -221,6 +221,22 @@ def test_frames_per_video_are_chosen_per_video(make_napari_viewer, qtbot, tmp_pa
     assert counts == [2, 5]
 
 
+def test_cancel_stops_extraction(make_napari_viewer, qtbot, tmp_path):
+    from napari_facehmm.widgets.labeling import LabelingWidget
+
+    frames = [np.full((40, 56, 3), i % 250, np.uint8) for i in range(400)]
+    video = write_video(frames, tmp_path / "long.mp4", fps=30.0)
+    config = labeling.create_project("face", "tester", [video], tmp_path / "work", use_deeplabcut=False)
+    widget = LabelingWidget(make_napari_viewer())
+    widget.open_project(config)
+    worker = widget.extract(n_frames=10, algorithm="kmeans", use_deeplabcut=False)
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        widget.cancel()
+    qtbot.waitUntil(lambda: widget.status.text() == "Extraction cancelled.", timeout=5_000)
+    assert widget.extract_button.isEnabled() and not widget.cancel_button.isEnabled()
+    assert not list((widget.project.root / "labeled-data" / "long").glob("*.png"))
+
+
 def test_e_toggles_point_borders(widget, qtbot):
     from qtpy.QtCore import Qt
 

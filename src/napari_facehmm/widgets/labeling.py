@@ -419,8 +419,14 @@ class LabelingWidget(QWidget):
         else:
             job = labeling.extract_frames(use_deeplabcut=False, **arguments)
         worker = create_worker(lambda: (yield from job), _progress={"desc": "Extracting frames"})
+        # Cancel stops the worker at its next yield; closing the job then also ends
+        # a DeepLabCut child process (in_subprocess terminates it on close).
+        worker.aborted.connect(job.close)
+        worker.aborted.connect(lambda: self.status.setText("Extraction cancelled."))
 
         def on_progress(value):
+            if worker.abort_requested:  # progress queued before Cancel
+                return
             done, total, message = value
             self.progress_bar.setMaximum(max(total, 1))
             self.progress_bar.setValue(done)
@@ -445,9 +451,10 @@ class LabelingWidget(QWidget):
         self.cancel_button.setEnabled(busy)
 
     def cancel(self) -> None:
+        """Stop the running extraction or project creation (at its next progress step)."""
         if self._worker is not None:
             self._worker.quit()
-            self.status.setText("Cancelled.")
+            self.status.setText("Cancelling…")
 
     # ---------------------------------------------------------------- label
     def open_folder(self, video: str, refine: bool = False) -> labeling.LabelSet | None:
