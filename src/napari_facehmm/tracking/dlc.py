@@ -168,7 +168,10 @@ def _snapshot_epoch(path: Path) -> tuple[int, int]:
 
 
 def _complete_snapshots(train_folder: Path) -> list[Path]:
-    snapshots = [p for p in train_folder.glob("snapshot-*.pt") if zipfile.is_zipfile(p)]
+    # pose snapshots only: top-down models also write snapshot-detector-*.pt
+    snapshots = [
+        p for p in train_folder.glob("snapshot-*.pt") if not p.name.startswith("snapshot-detector") and zipfile.is_zipfile(p)
+    ]
     return sorted(snapshots, key=_snapshot_epoch)
 
 
