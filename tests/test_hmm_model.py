@@ -149,7 +149,12 @@ def test_match_states_recovers_a_permutation(known, fitted, tmp_path):
 def test_save_load_round_trip(known, fitted, tmp_path):
     X, _ = known
     fitted.state_names = ["neutral", "smile", "frown"]
-    fitted.metadata = {"features": {"egocentric": True, "smoothing_s": 0.1}, "fps": 30.0}
+    fitted.metadata = {
+        "features": {"egocentric": True, "smoothing_s": 0.1},
+        "fps": 30.0,
+        "scaler_mean": np.array([0.5, 1.5]),  # numpy values are stored as lists/numbers
+        "n_keypoints": np.int64(21),
+    }
     json_path, npz_path = fitted.save(tmp_path / "face_model.json")  # suffix is dropped
     assert (json_path.name, npz_path.name) == ("face_model.json", "face_model.npz")
     assert model_paths(tmp_path / "face_model.npz") == (json_path, npz_path)
@@ -157,7 +162,12 @@ def test_save_load_round_trip(known, fitted, tmp_path):
     np.testing.assert_array_equal(loaded.predict(X), fitted.predict(X))
     assert loaded.score(X) == pytest.approx(fitted.score(X), rel=1e-12)
     assert loaded.state_names == ["neutral", "smile", "frown"]
-    assert loaded.metadata == fitted.metadata
+    assert loaded.metadata == {
+        "features": {"egocentric": True, "smoothing_s": 0.1},
+        "fps": 30.0,
+        "scaler_mean": [0.5, 1.5],
+        "n_keypoints": 21,
+    }
     assert loaded.n_states == 3 and loaded.covariance_type == "full"
     assert list(loaded.monitor_.history) == list(fitted.monitor_.history)
     # Saving again keeps the previous version as a backup.

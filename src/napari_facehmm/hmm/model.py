@@ -90,9 +90,18 @@ def model_paths(path: str | Path) -> tuple[Path, Path]:
     return path.with_name(path.name + ".json"), path.with_name(path.name + ".npz")
 
 
+def _numpy_to_json(value: Any) -> Any:
+    # numpy scalars and arrays (feature means, SDs...) become numbers and lists.
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def _json_ready(value: Any, what: str) -> Any:
     try:
-        return json.loads(json.dumps(value, allow_nan=False))
+        return json.loads(json.dumps(value, default=_numpy_to_json))
     except (TypeError, ValueError) as error:
         raise DataError(
             f"{what} must be JSON-serialisable (numbers, strings, lists, dicts): {error}"
