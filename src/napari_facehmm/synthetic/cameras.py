@@ -49,8 +49,11 @@ def make_cameras(
     are spread ``separation_deg`` apart in azimuth (symmetric about the
     front), at ``distance_mm`` ± 8 % with a few degrees of elevation, and
     aimed at a point near the head centre. Focal length is 1.3 × image
-    width (a 42° horizontal field of view), the principal point is a few
-    pixels off centre and ``k1`` is a small barrel distortion.
+    width (± 3 %, a 42° horizontal field of view), ``k1`` is a small barrel
+    distortion, and the principal point is the image centre
+    ``((width-1)/2, (height-1)/2)``: aniposelib's calibration keeps it there
+    (it fits only ``f`` and ``k1``), so these cameras are exactly what a
+    calibration from the ChArUco videos can recover.
 
     Parameters
     ----------
@@ -88,8 +91,8 @@ def make_cameras(
         focal = 1.3 * width * rng.uniform(0.97, 1.03)
         matrix = np.array(
             [
-                [focal, 0.0, (width - 1) / 2 + rng.uniform(-4, 4)],
-                [0.0, focal, (height - 1) / 2 + rng.uniform(-4, 4)],
+                [focal, 0.0, (width - 1) / 2],
+                [0.0, focal, (height - 1) / 2],
                 [0.0, 0.0, 1.0],
             ]
         )

@@ -109,7 +109,7 @@ def board_motion(
     # board x -> world x, board y (down the print) -> world -y, board z -> world -z
     facing = np.diag([1.0, -1.0, -1.0])
     rotations = tilt @ facing
-    centers = np.column_stack([wander(35.0), wander(25.0), wander(50.0)]) + np.asarray(center_mm)
+    centers = np.column_stack([wander(65.0), wander(45.0), wander(50.0)]) + np.asarray(center_mm)
     board_center = np.array([BOARD_SIZE[0] * SQUARE_LENGTH_MM / 2, BOARD_SIZE[1] * SQUARE_LENGTH_MM / 2, 0.0])
     translations = centers - rotations @ board_center
     return BoardMotion(rotations=rotations, translations_mm=translations)
