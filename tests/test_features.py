@@ -244,7 +244,10 @@ def test_zero_variance_feature_is_named(series):
     lear = series.keypoint_index("lear")
     positions[:, lear] = positions[:, ref] + np.array([10.0, 0.0, 0.0])  # rigidly attached
     with pytest.raises(DataError, match="lear_x"):
-        build_features(series.copy(positions=positions), FeatureSettings(feature_set="expression"))
+        build_features(
+            series.copy(positions=positions),
+            FeatureSettings(mode="egocentric", feature_set="expression"),
+        )
 
 
 def test_missing_reference_or_rigid_keypoints_are_clear_errors(series):

@@ -113,11 +113,18 @@ def load_series(
     return series
 
 
-def _new_model(n_states: int, n_restarts: int, n_iter: int, seed: int, **hmm_options):
+def _new_model(
+    n_states: int, n_restarts: int, n_iter: int, seed: int, feature_names: list[str], **hmm_options
+):
     from .hmm import FaceHMM
 
     return FaceHMM(
-        n_states=n_states, n_restarts=n_restarts, n_iter=n_iter, random_state=seed, **hmm_options
+        n_states=n_states,
+        n_restarts=n_restarts,
+        n_iter=n_iter,
+        random_state=seed,
+        feature_names=feature_names,
+        **hmm_options,
     )
 
 
@@ -227,7 +234,9 @@ def run_analysis(
                 f"(of {features.n_frames}); use fewer states or more data"
             )
         check_stop()
-        model = _new_model(n_states, n_restarts, n_iter, seed, **(hmm_options or {}))
+        model = _new_model(
+            n_states, n_restarts, n_iter, seed, list(features.names), **(hmm_options or {})
+        )
         model.metadata.update(
             features=settings.to_dict(),
             scaler=features.scaler.to_dict(),
@@ -391,8 +400,9 @@ def write_outputs(
         table.to_csv(path, index=False)
         files[f"{name}_csv"] = path
     yield 1, n_steps, "saving model"
-    saved = result.model.save(out_dir / MODEL_STEM)
-    files["model"] = Path(saved) if saved is not None else out_dir / MODEL_STEM
+    json_path, npz_path = result.model.save(out_dir / MODEL_STEM)
+    files["model"] = Path(json_path)
+    files["model_arrays"] = Path(npz_path)
     summary = {
         "source": str(result.series.source) if result.series.source else None,
         "n_frames": int(result.features.n_frames),

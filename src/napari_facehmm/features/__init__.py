@@ -14,6 +14,7 @@ from .build import (
     FeatureSettings,
     build_features,
     feature_names,
+    settings_for_keypoints,
 )
 from .geometry import (
     egocentric,
@@ -45,4 +46,5 @@ __all__ = [
     "rotation_angles",
     "rotation_between_deg",
     "segments",
+    "settings_for_keypoints",
 ]

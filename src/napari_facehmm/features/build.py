@@ -31,10 +31,11 @@ class FeatureSettings:
     Parameters
     ----------
     mode
-        ``"egocentric"``: subtract the reference keypoint (as the reference
-        analysis does; removes head translation only). ``"rigid"``: align each
-        frame to a template face estimated from the data using the rigid
-        keypoints (removes translation and rotation).
+        ``"rigid"`` (default): align each frame to a template face estimated
+        from the data using the rigid keypoints (removes head translation and
+        rotation). ``"egocentric"``: subtract the reference keypoint, as the
+        reference analysis does (removes translation only, so head rotation
+        stays in the features and competes with expression).
     reference_keypoint
         The keypoint subtracted in egocentric mode (default ``nose1``); its own
         coordinates are then always 0 and are left out of the features.
@@ -64,7 +65,7 @@ class FeatureSettings:
         whose face distance to the camera changes).
     """
 
-    mode: str = "egocentric"
+    mode: str = "rigid"
     reference_keypoint: str = face.REFERENCE_KEYPOINT
     rigid_keypoints: tuple[str, ...] = face.RIGID_KEYPOINTS
     feature_set: str = "expression+head"
@@ -471,3 +472,33 @@ def build_features(
 def feature_names(keypoints: Sequence[str], n_dims: int) -> list[str]:
     """Coordinate feature names ``<keypoint>_<x|y|z>`` in column order."""
     return [f"{k}_{COORD_NAMES[d]}" for k in keypoints for d in range(n_dims)]
+
+
+#: Reference and rigid keypoints for landmark sets other than the 21-point face:
+#: OpenFace / iBUG 68 (nose tip lm_30; nose bridge, eye corners and jaw ends are rigid).
+_KNOWN_LANDMARK_SETS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (face.REFERENCE_KEYPOINT, face.REFERENCE_KEYPOINT, face.RIGID_KEYPOINTS),
+    (
+        "lm_30",
+        "lm_30",
+        ("lm_27", "lm_28", "lm_29", "lm_30", "lm_36", "lm_39", "lm_42", "lm_45", "lm_0", "lm_16"),
+    ),
+)
+
+
+def settings_for_keypoints(keypoints: Sequence[str], **changes: Any) -> FeatureSettings:
+    """:class:`FeatureSettings` whose reference and rigid keypoints fit a landmark set.
+
+    The 21-point face uses ``nose1`` and :data:`face.RIGID_KEYPOINTS`; OpenFace's
+    68 points (``lm_0..lm_67``) use the nose tip ``lm_30`` and the nose bridge,
+    eye corners and jaw ends. ``changes`` (e.g. ``mode="rigid"``) override;
+    ``None`` values are ignored.
+    """
+    names = set(keypoints)
+    values = {k: v for k, v in changes.items() if v is not None}
+    for marker, reference, rigid in _KNOWN_LANDMARK_SETS:
+        if marker in names:
+            values.setdefault("reference_keypoint", reference)
+            values.setdefault("rigid_keypoints", tuple(k for k in rigid if k in names))
+            break
+    return FeatureSettings(**values)

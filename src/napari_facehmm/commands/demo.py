@@ -1,0 +1,176 @@
+"""``facehmm demo``: the whole pipeline on a synthetic two-camera session, with a score.
+
+Writes a synthetic session (videos, 2D tracks, calibration, truth), triangulates
+the 2D tracks to 3D with the Anipose adapter (or, if that fails, uses the true
+3D landmarks and says so), fits the HMM, writes the analysis outputs and
+scores the recovered states against the true ones (adjusted Rand index).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from .analyze import add_feature_arguments, feature_settings_from_args, print_summary, run_with_progress
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run the whole pipeline on a synthetic two-camera session and score it",
+        description=(
+            "Generate a synthetic face session (two cameras, known expression states), "
+            "triangulate its 2D tracks to 3D, fit the HMM and write the analysis into "
+            "OUT/analysis, with the adjusted Rand index against the true states."
+        ),
+    )
+    parser.add_argument("--out", required=True, help="output folder (created)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="duration (default 60 s)")
+    parser.add_argument("--fps", type=float, default=30.0, help="frame rate (default 30)")
+    parser.add_argument("--cameras", type=int, default=2, help="number of cameras (default 2)")
+    parser.add_argument(
+        "--true-states", type=int, default=6, help="expression states simulated (default 6)"
+    )
+    parser.add_argument(
+        "--session-seed", type=int, default=0, help="seed of the synthetic session (default 0)"
+    )
+    parser.add_argument(
+        "--video", action="store_true", help="also render the face and ChArUco videos (slower)"
+    )
+    add_feature_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def _triangulate(truth, out_dir: Path):
+    """3D landmarks from the session's 2D tracks; ``(series, how)``, or ``(None, why)``."""
+    from ..errors import FaceHMMError
+
+    try:
+        from ..tracking.anipose import triangulate_files
+    except ImportError as exc:
+        return None, f"the Anipose adapter is not available ({exc})"
+    output = out_dir / "pose-3d" / f"{truth.session}.csv"
+    job = triangulate_files(
+        {camera: truth.pose2d_paths[camera] for camera in truth.camera_names},
+        truth.calibration_path,
+        output_path=output,
+        fps=truth.fps,
+    )
+    try:
+        series = run_with_progress(job, "triangulate")
+    except (FaceHMMError, ImportError, ValueError, RuntimeError) as exc:
+        return None, f"triangulation failed: {exc}"
+    return series, f"triangulated from {len(truth.camera_names)} cameras' 2D tracks -> {output}"
+
+
+def score_states(true_states, states) -> dict:
+    """Agreement of decoded ``states`` (-1 = none) with the truth.
+
+    Returns the adjusted Rand index over frames that have a state, the
+    fraction of frames that have one, and the purity (share of frames whose
+    fitted state's most common true state is theirs).
+    """
+    import numpy as np
+    from sklearn.metrics import adjusted_rand_score
+
+    true_states = np.asarray(true_states)
+    states = np.asarray(states)
+    labelled = states >= 0
+    ari = float(adjusted_rand_score(true_states[labelled], states[labelled]))
+    majority = 0
+    for state in np.unique(states[labelled]):
+        members = true_states[states == state]
+        majority += int(np.bincount(members).max())
+    return {
+        "adjusted_rand_index": ari,
+        "fraction_with_state": float(labelled.mean()),
+        "purity": majority / max(int(labelled.sum()), 1),
+    }
+
+
+def run(args) -> int:
+    import numpy as np
+    import pandas as pd
+    from tqdm import tqdm
+
+    from ..analysis import run_analysis
+    from ..errors import DataError
+    from ..synthetic import generate_session
+
+    if args.states is not None and args.states < 1:
+        raise DataError(f"--states must be at least 1; got {args.states}")
+    started = time.perf_counter()
+    out_dir = Path(args.out)
+    session_dir = out_dir / "session"
+    bar = tqdm(total=1, unit="step", file=sys.stderr, leave=False, dynamic_ncols=True)
+
+    def progress(done: int, total: int, message: str) -> None:
+        bar.total = total
+        bar.set_description(message[:60], refresh=False)
+        bar.update(max(done - bar.n, 0))
+
+    try:
+        truth = generate_session(
+            session_dir,
+            n_cameras=args.cameras,
+            seconds=args.seconds,
+            fps=args.fps,
+            seed=args.session_seed,
+            render_video=args.video,
+            progress=progress,
+            n_states=args.true_states,
+        )
+    finally:
+        bar.close()
+    print(
+        f"synthetic session: {truth.n_frames} frames at {truth.fps:g} fps, cameras "
+        f"{', '.join(truth.camera_names)}, {len(truth.state_names)} true states -> {session_dir}"
+    )
+
+    series, how = _triangulate(truth, session_dir)
+    if series is None:
+        from ..io.anipose import read_pose3d
+
+        print(f"3D source: ground truth {truth.pose3d_path} ({how})")
+        series = read_pose3d(truth.pose3d_path, fps=truth.fps)
+        three_d_source = "truth"
+    else:
+        print(f"3D source: {how}")
+        three_d_source = "triangulated"
+
+    settings = feature_settings_from_args(args, series.keypoints)
+    n_states = args.states if args.states is not None else 9
+    analysis_dir = out_dir / "analysis"
+    job = run_analysis(
+        series,
+        n_states,
+        analysis_dir,
+        settings=settings,
+        n_restarts=args.restarts,
+        n_iter=args.iterations,
+        seed=args.seed,
+        figures=not args.no_figures,
+        hmm_options={"covariance_type": args.covariance},
+    )
+    result = run_with_progress(job, "analyze")
+    scores = score_states(truth.states, result.states)
+    confusion = pd.crosstab(
+        pd.Series(np.asarray(truth.state_names, dtype=object)[truth.states], name="true_state"),
+        pd.Series(np.where(result.states >= 0, result.states.astype(str), "none"), name="state"),
+    )
+    confusion.to_csv(analysis_dir / "truth_confusion.csv")
+    summary_path = analysis_dir / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary.update(scores, three_d_source=three_d_source, three_d_how=how, true_states=list(truth.state_names))
+    summary_path.write_text(json.dumps(summary, indent=2))
+
+    print_summary(result, time.perf_counter() - started)
+    print(
+        f"adjusted Rand index vs the {len(truth.state_names)} true states: "
+        f"{scores['adjusted_rand_index']:.3f} ({n_states} states fitted; purity {scores['purity']:.3f}, "
+        f"{scores['fraction_with_state']:.1%} of frames have a state; 3D from {three_d_source})"
+    )
+    print(f"view it: facehmm view {session_dir}   (analysis in {analysis_dir})")
+    return 0
