@@ -322,3 +322,48 @@ def test_output_frame_from_anipose_axes_and_reference_point(rig, truth):
         ta.run_to_end(ta.triangulate(tracks, rig, reference_point="nose9"))
     with pytest.raises(DataError, match="two different axes"):
         ta.run_to_end(ta.triangulate(tracks, rig, axes=[["x", "rear", "lear"]]))
+
+
+def test_triangulation_options_follow_anipose_config():
+    config = {
+        "triangulation": {"score_threshold": 0.3, "optim": True, "constraints": [["nose1", "nose2"]]},
+        "filter": {"enabled": True, "type": "viterbi", "n_back": 3},
+    }
+    options = ta.triangulation_options(config, optim=False, ransac=None)
+    assert options["score_threshold"] == 0.3
+    assert options["optim"] is False  # override wins, None overrides are ignored
+    assert options["ransac"] is False
+    assert options["constraints"] == [("nose1", "nose2")]
+    assert options["filter_2d"] == "viterbi"
+    assert options["filter_params"] == {"n_back": 3, "offset_threshold_px": 25.0, "score_threshold": 0.05}
+    defaults = ta.triangulation_options({})
+    assert defaults["score_threshold"] == 0.8  # Anipose's default
+    assert defaults["filter_2d"] is None and defaults["n_deriv_smooth"] == 3
+    with pytest.raises(DataError, match="only 'medfilt' and 'viterbi'"):
+        ta.triangulation_options({"filter": {"enabled": True, "type": "autoencoder"}})
+    with pytest.raises(DataError, match="malformed"):
+        ta.triangulation_options({"triangulation": {"score_threshold": "high"}})
+
+
+def test_triangulate_project_generator_for_widgets(rig, truth, tmp_path):
+    from napari_facehmm.io.anipose import write_calibration
+    from napari_facehmm.io.dlc import write_dlc_analysis
+
+    (tmp_path / "pose-2d").mkdir()
+    (tmp_path / "calibration").mkdir()
+    write_calibration(rig, tmp_path / "calibration" / "calibration.toml")
+    for session in ("s1", "s2"):
+        for name, series in project_tracks(rig, truth[:15], noise_px=0.5).items():
+            write_dlc_analysis(series, tmp_path / "pose-2d" / f"{session}-{name}.h5")
+    progress = []
+    job = ta.triangulate_project(tmp_path, score_threshold=0.5)
+    while True:
+        try:
+            progress.append(next(job))
+        except StopIteration as stop:
+            results = stop.value
+            break
+    assert sorted(results) == ["s1", "s2"]
+    assert results["s2"].source == tmp_path / "pose-3d" / "s2.csv"
+    assert (tmp_path / "pose-3d" / "s1.csv").is_file()
+    assert any(p[2].startswith("s2 (2/2)") for p in progress)

@@ -92,24 +92,15 @@ def run_with_progress(
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import DataError
-    from ..io.anipose import write_calibration
-    from ..tracking.anipose import (
-        DEFAULT_CAM_REGEX,
-        BoardSpec,
-        calibrate,
-        calibration_videos,
-        read_project_config,
-        save_board_detections,
-    )
+    from ..tracking.anipose import calibrate_project
 
-    project = args.project
-    if not project.is_dir():
-        raise DataError(f"{project}: project folder does not exist")
-    config = read_project_config(project)
-    cam_regex = args.cam_regex or config.get("triangulation", {}).get("cam_regex", DEFAULT_CAM_REGEX)
-    board = BoardSpec.from_config(
-        config,
+    job = calibrate_project(
+        args.project,
+        videos_dir=args.videos,
+        output=args.output,
+        cam_regex=args.cam_regex,
+        skip=args.skip,
+        fisheye=args.fisheye,
         board_type=args.board_type,
         squares_x=args.board_size[0] if args.board_size else None,
         squares_y=args.board_size[1] if args.board_size else None,
@@ -119,30 +110,9 @@ def run(args: argparse.Namespace) -> int:
         dict_number=args.dict_number,
         legacy_pattern=args.legacy_pattern,
     )
-    video_folder = args.videos or project / config.get("pipeline", {}).get(
-        "calibration_videos", "calibration"
-    )
-    videos = calibration_videos(video_folder, cam_regex)
-    fisheye = (
-        args.fisheye
-        if args.fisheye is not None
-        else bool(config.get("calibration", {}).get("fisheye", False))
-    )
-    skip = args.skip if args.skip is not None else 20
-    print(
-        f"calibrating {len(videos)} cameras ({', '.join(videos)}) from {video_folder} with a "
-        f"{board.squares_x}x{board.squares_y} {board.board_type} board",
-        file=sys.stderr,
-    )
-    result = run_with_progress(
-        calibrate(videos, board, skip=skip, fisheye=fisheye), "calibrating", quiet=args.quiet
-    )
-    output = args.output or Path(video_folder) / "calibration.toml"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    write_calibration(result.calibration, output)
-    detections_path = save_board_detections(result.detections, output.with_name("board-detections.csv"))
-    print(f"wrote {output}")
-    print(f"wrote {detections_path}")
+    result = run_with_progress(job, "calibrating", quiet=args.quiet)
+    print(f"wrote {result.calibration_path}")
+    print(f"wrote {result.detections_path}")
     for name, error in result.camera_errors_px.items():
         detections = result.detections[name]
         print(

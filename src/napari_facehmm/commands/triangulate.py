@@ -91,104 +91,37 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..errors import DataError
-    from ..tracking.anipose import (
-        ANIPOSE_FILTER_DEFAULTS,
-        ANIPOSE_TRIANGULATION_DEFAULTS,
-        DEFAULT_CAM_REGEX,
-        group_by_session,
-        read_project_config,
-        triangulate_files,
-    )
+    from ..tracking.anipose import triangulate_project
     from .calibrate import run_with_progress
-
-    project = args.project
-    if not project.is_dir():
-        raise DataError(f"{project}: project folder does not exist")
-    config = read_project_config(project)
-    pipeline = config.get("pipeline", {})
-    tri = {**ANIPOSE_TRIANGULATION_DEFAULTS, **config.get("triangulation", {})}
-    filter_config = {**ANIPOSE_FILTER_DEFAULTS, **config.get("filter", {})}
-    cam_regex = args.cam_regex or tri.get("cam_regex", DEFAULT_CAM_REGEX)
-
-    calibration = (
-        args.calibration or project / pipeline.get("calibration_results", "calibration") / "calibration.toml"
-    )
-    pose_dir = args.pose_dir or project / pipeline.get("pose_2d", "pose-2d")
-    output_dir = args.output_dir or project / pipeline.get("pose_3d", "pose-3d")
-    if not pose_dir.is_dir():
-        raise DataError(f"{pose_dir}: no 2D tracking folder (expected <session>-<cam>.h5 files)")
-    pose_files = sorted(p for p in pose_dir.iterdir() if p.suffix.lower() in (".h5", ".csv"))
-    if not pose_files:
-        raise DataError(f"{pose_dir}: no DeepLabCut .h5/.csv files")
-    sessions = group_by_session(pose_files, cam_regex)
-    if args.session:
-        unknown = sorted(set(args.session) - set(sessions))
-        if unknown:
-            raise DataError(f"no session(s) {unknown} in {pose_dir}; sessions: {sorted(sessions)}")
-        sessions = {name: sessions[name] for name in args.session}
 
     constraints = None
     if args.dlc_config is not None:
         from ..io.dlc import read_dlc_config
 
         constraints = list(read_dlc_config(args.dlc_config).skeleton)
-    elif tri.get("constraints"):
-        constraints = [tuple(pair) for pair in tri["constraints"]]
-    filter_name = args.filter
-    if filter_name is None and filter_config.get("enabled"):
-        filter_name = filter_config.get("type", "medfilt")
-    filter_params = None
-    if filter_name == "medfilt":
-        filter_params = dict(
-            kernel_frames=filter_config["medfilt"],
-            offset_threshold_px=filter_config["offset_threshold"],
-            score_threshold=filter_config["score_threshold"],
-            spline=filter_config["spline"],
-        )
-    elif filter_name == "viterbi":
-        filter_params = dict(
-            n_back=filter_config["n_back"],
-            offset_threshold_px=filter_config["offset_threshold"],
-            score_threshold=filter_config["score_threshold"],
-        )
-    elif filter_name is not None:
-        raise DataError(
-            f"config.toml [filter] type {filter_name!r}: only 'medfilt' and 'viterbi' are supported"
-        )
-
-    options = dict(
-        score_threshold=args.score_threshold
-        if args.score_threshold is not None
-        else float(tri["score_threshold"]),
-        optim=args.optim if args.optim is not None else bool(tri.get("optim", False)),
-        ransac=args.ransac if args.ransac is not None else bool(tri.get("ransac", False)),
+    job = triangulate_project(
+        args.project,
+        calibration=args.calibration,
+        pose_dir=args.pose_dir,
+        output_dir=args.output_dir,
+        sessions=args.session,
+        cam_regex=args.cam_regex,
+        fps=args.fps,
+        score_threshold=args.score_threshold,
+        optim=args.optim,
+        ransac=args.ransac,
+        filter_2d=args.filter,
         constraints=constraints,
-        constraints_weak=[tuple(p) for p in tri.get("constraints_weak", [])],
-        exclude_cameras=args.exclude_camera,
-        offsets=dict(args.offset),
-        filter_2d=filter_name,
-        filter_params=filter_params,
-        scale_smooth=float(tri["scale_smooth"]),
-        scale_length=float(tri["scale_length"]),
-        scale_length_weak=float(tri["scale_length_weak"]),
-        reproj_error_threshold=float(tri["reproj_error_threshold"]),
-        n_deriv_smooth=int(tri["n_deriv_smooth"]),
-        optim_chunk_frames=int(tri["optim_chunking_size"]),
-        axes=tri.get("axes"),
-        reference_point=tri.get("reference_point"),
+        exclude_cameras=args.exclude_camera or None,
+        offsets=dict(args.offset) or None,
     )
-    for session, files in sessions.items():
-        output = output_dir / f"{session}.csv"
-        result = run_with_progress(
-            triangulate_files(files, calibration, output, fps=args.fps, **options),
-            f"triangulating {session}",
-            quiet=args.quiet,
-        )
+    results = run_with_progress(job, "triangulating", quiet=args.quiet)
+    for session, result in results.items():
         valid = float(np.mean(np.isfinite(result.positions[:, :, 0]))) if result.n_frames else 0.0
         print(
-            f"wrote {output}: {result.n_frames} frames x {result.n_keypoints} keypoints, "
-            f"{100 * valid:.1f}% triangulated ({result.attrs['method']}, cameras {', '.join(result.attrs['cameras'])})"
+            f"wrote {result.source}: {result.n_frames} frames x {result.n_keypoints} keypoints, "
+            f"{100 * valid:.1f}% triangulated ({result.attrs['method']}, "
+            f"cameras {', '.join(result.attrs['cameras'])})"
         )
         for name, error in result.attrs["camera_errors_px"].items():
             print(f"  {name}: median reprojection error {error:.3f} px")

@@ -52,6 +52,7 @@ __all__ = [
     "align_cameras",
     "as_camera_group",
     "calibrate",
+    "calibrate_project",
     "calibration_videos",
     "camera_error_warnings",
     "camera_name_from_path",
@@ -61,6 +62,7 @@ __all__ = [
     "filter_2d_viterbi",
     "group_by_session",
     "load_board_detections",
+    "project_sessions",
     "read_project_config",
     "relative_pose",
     "run_to_end",
@@ -68,6 +70,8 @@ __all__ = [
     "session_name_from_path",
     "triangulate",
     "triangulate_files",
+    "triangulate_project",
+    "triangulation_options",
 ]
 
 #: ``(done, total, message)``, what every generator here yields.
@@ -469,6 +473,8 @@ class CalibrationResult:
         :class:`BoardDetections` per camera.
     log
         What aniposelib printed while calibrating.
+    calibration_path, detections_path
+        Files written by :func:`calibrate_project` (None from :func:`calibrate`).
     """
 
     calibration: Any
@@ -476,6 +482,8 @@ class CalibrationResult:
     error_px: float
     detections: dict[str, BoardDetections]
     log: str = ""
+    calibration_path: Path | None = None
+    detections_path: Path | None = None
 
 
 # =============================================================== calibration
@@ -1749,3 +1757,215 @@ def triangulate_files(
         write_pose3d(result, output_path)
         result.source = output_path
     return result
+
+
+# ================================================================= projects
+def calibrate_project(
+    project_dir: str | Path,
+    *,
+    videos_dir: str | Path | None = None,
+    output: str | Path | None = None,
+    cam_regex: str | None = None,
+    skip: int | None = None,
+    fisheye: bool | None = None,
+    **board_overrides: Any,
+) -> Generator[Progress, None, CalibrationResult]:
+    """Calibrate an Anipose project folder, as ``anipose calibrate`` (and ``facehmm calibrate``).
+
+    Videos: ``<project>/calibration/*.mp4|avi|mov|mkv`` (Anipose's
+    ``pipeline.calibration_videos``), cameras named by ``cam_regex``
+    (``config.toml [triangulation]``); board from ``[calibration]``, then
+    ``board_overrides`` (:class:`BoardSpec` field names, None ignored).
+    Writes ``calibration.toml`` (with a ``.bak`` of a previous one) and
+    ``board-detections.csv`` beside it.
+
+    Parameters
+    ----------
+    project_dir
+        The project folder (``config.toml`` optional).
+    videos_dir, output
+        Override the video folder and the calibration file.
+    cam_regex, skip, fisheye
+        Override the config (``skip`` default 20, as aniposelib).
+
+    Yields
+    ------
+    tuple
+        ``(done, total, message)`` from :func:`calibrate`.
+
+    Returns
+    -------
+    CalibrationResult
+        With ``calibration_path`` and ``detections_path`` set.
+    """
+    from ..io.anipose import write_calibration
+
+    project_dir = Path(project_dir)
+    if not project_dir.is_dir():
+        raise DataError(f"{project_dir}: project folder does not exist")
+    config = read_project_config(project_dir)
+    cam_regex = cam_regex or config.get("triangulation", {}).get("cam_regex", DEFAULT_CAM_REGEX)
+    board = BoardSpec.from_config(config, **board_overrides)
+    pipeline = config.get("pipeline", {})
+    videos_dir = (
+        Path(videos_dir) if videos_dir else project_dir / pipeline.get("calibration_videos", "calibration")
+    )
+    videos = calibration_videos(videos_dir, cam_regex)
+    if fisheye is None:
+        fisheye = bool(config.get("calibration", {}).get("fisheye", False))
+    result = yield from calibrate(
+        videos, board, skip=DEFAULT_DETECTION_SKIP if skip is None else skip, fisheye=fisheye
+    )
+    output = Path(output) if output else Path(videos_dir) / "calibration.toml"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    result.calibration_path = write_calibration(result.calibration, output)
+    result.detections_path = save_board_detections(
+        result.detections, output.with_name("board-detections.csv")
+    )
+    return result
+
+
+def triangulation_options(config: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
+    """Keyword arguments of :func:`triangulate` from an Anipose config, then overrides.
+
+    Reads ``[triangulation]`` (``score_threshold``, ``optim``, ``ransac``,
+    ``scale_*``, ``reproj_error_threshold``, ``n_deriv_smooth``,
+    ``optim_chunking_size``, ``constraints``, ``constraints_weak``, ``axes``,
+    ``reference_point``) and ``[filter]`` (``enabled``, ``type`` medfilt or
+    viterbi, their parameters) with Anipose's defaults. ``overrides`` are
+    :func:`triangulate` keywords; None values are ignored.
+    """
+    tri = {**ANIPOSE_TRIANGULATION_DEFAULTS, **dict(config.get("triangulation", {}) or {})}
+    filter_config = {**ANIPOSE_FILTER_DEFAULTS, **dict(config.get("filter", {}) or {})}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    filter_name = overrides.get("filter_2d")
+    if filter_name is None and filter_config.get("enabled"):
+        filter_name = filter_config.get("type", "medfilt")
+    filter_params = None
+    if filter_name == "medfilt":
+        filter_params = {
+            "kernel_frames": int(filter_config["medfilt"]),
+            "offset_threshold_px": float(filter_config["offset_threshold"]),
+            "score_threshold": float(filter_config["score_threshold"]),
+            "spline": bool(filter_config["spline"]),
+        }
+    elif filter_name == "viterbi":
+        filter_params = {
+            "n_back": int(filter_config["n_back"]),
+            "offset_threshold_px": float(filter_config["offset_threshold"]),
+            "score_threshold": float(filter_config["score_threshold"]),
+        }
+    elif filter_name is not None:
+        raise DataError(f"[filter] type {filter_name!r}: only 'medfilt' and 'viterbi' are supported")
+    try:
+        options = {
+            "score_threshold": float(tri["score_threshold"]),
+            "optim": bool(tri.get("optim", False)),
+            "ransac": bool(tri.get("ransac", False)),
+            "constraints": [tuple(p) for p in tri["constraints"]] if tri.get("constraints") else None,
+            "constraints_weak": [tuple(p) for p in tri.get("constraints_weak", [])],
+            "filter_2d": filter_name,
+            "filter_params": filter_params,
+            "scale_smooth": float(tri["scale_smooth"]),
+            "scale_length": float(tri["scale_length"]),
+            "scale_length_weak": float(tri["scale_length_weak"]),
+            "reproj_error_threshold": float(tri["reproj_error_threshold"]),
+            "n_deriv_smooth": int(tri["n_deriv_smooth"]),
+            "optim_chunk_frames": int(tri["optim_chunking_size"]),
+            "axes": tri.get("axes"),
+            "reference_point": tri.get("reference_point"),
+        }
+    except (TypeError, ValueError) as error:
+        raise DataError(f"config.toml [triangulation] has a malformed value ({error})") from None
+    options.update(overrides)
+    return options
+
+
+def project_sessions(
+    pose_dir: str | Path, cam_regex: str = DEFAULT_CAM_REGEX, sessions: Sequence[str] | None = None
+) -> dict[str, dict[str, Path]]:
+    """``{session: {camera: 2D file}}`` for the DLC ``.h5``/``.csv`` files of ``pose_dir``."""
+    pose_dir = Path(pose_dir)
+    if not pose_dir.is_dir():
+        raise DataError(f"{pose_dir}: no 2D tracking folder (expected <session>-<cam>.h5 files)")
+    files = sorted(p for p in pose_dir.iterdir() if p.suffix.lower() in (".h5", ".csv"))
+    if not files:
+        raise DataError(f"{pose_dir}: no DeepLabCut .h5/.csv files")
+    grouped = group_by_session(files, cam_regex)
+    if sessions:
+        unknown = sorted(set(sessions) - set(grouped))
+        if unknown:
+            raise DataError(f"no session(s) {unknown} in {pose_dir}; sessions: {sorted(grouped)}")
+        grouped = {name: grouped[name] for name in sessions}
+    return grouped
+
+
+def triangulate_project(
+    project_dir: str | Path,
+    *,
+    calibration: Any = None,
+    pose_dir: str | Path | None = None,
+    output_dir: str | Path | None = None,
+    sessions: Sequence[str] | None = None,
+    cam_regex: str | None = None,
+    fps: float = 30.0,
+    **overrides: Any,
+) -> Generator[Progress, None, dict[str, LandmarkSeries]]:
+    """Triangulate every session of an Anipose project (``facehmm triangulate``).
+
+    Reads ``<project>/pose-2d/<session>-<cam>.h5``, the calibration
+    ``<project>/calibration/calibration.toml`` and ``config.toml``; writes
+    ``<project>/pose-3d/<session>.csv`` in Anipose's format.
+
+    Parameters
+    ----------
+    project_dir
+        The project folder.
+    calibration
+        Calibration file or object (default: the project's).
+    pose_dir, output_dir
+        Override the 2D and 3D folders.
+    sessions
+        Only these sessions (default all).
+    cam_regex
+        Override ``[triangulation] cam_regex``.
+    fps
+        Frame rate of the videos.
+    **overrides
+        :func:`triangulate` keywords over the config (see
+        :func:`triangulation_options`).
+
+    Yields
+    ------
+    tuple
+        ``(done, total, message)`` of the session being triangulated
+        (message prefixed with the session).
+
+    Returns
+    -------
+    dict
+        ``{session: 3D LandmarkSeries}`` (``source`` = the written table).
+    """
+    project_dir = Path(project_dir)
+    if not project_dir.is_dir():
+        raise DataError(f"{project_dir}: project folder does not exist")
+    config = read_project_config(project_dir)
+    pipeline = config.get("pipeline", {})
+    cam_regex = cam_regex or config.get("triangulation", {}).get("cam_regex", DEFAULT_CAM_REGEX)
+    if calibration is None:
+        calibration = project_dir / pipeline.get("calibration_results", "calibration") / "calibration.toml"
+    pose_dir = Path(pose_dir) if pose_dir else project_dir / pipeline.get("pose_2d", "pose-2d")
+    output_dir = Path(output_dir) if output_dir else project_dir / pipeline.get("pose_3d", "pose-3d")
+    grouped = project_sessions(pose_dir, cam_regex, sessions)
+    options = triangulation_options(config, **overrides)
+    results: dict[str, LandmarkSeries] = {}
+    for i, (session, files) in enumerate(grouped.items()):
+        job = triangulate_files(files, calibration, output_dir / f"{session}.csv", fps=fps, **options)
+        while True:
+            try:
+                done, total, message = next(job)
+            except StopIteration as stop:
+                results[session] = stop.value
+                break
+            yield done, total, f"{session} ({i + 1}/{len(grouped)}): {message}"
+    return results
