@@ -201,6 +201,11 @@ def test_load_errors_name_the_file(fitted, tmp_path):
     json_path.write_text(json.dumps(settings))
     with pytest.raises(FileFormatError, match=r"m\.npz.*'means' has shape \(3, 3\), expected \(3, 4\)"):
         FaceHMM.load(tmp_path / "m")
+    settings = json.loads(good_json)
+    settings["fit"]["sticky"] = -1
+    json_path.write_text(json.dumps(settings))
+    with pytest.raises(FileFormatError, match=r"m\.json.*invalid fit settings.*sticky"):
+        FaceHMM.load(tmp_path / "m")
     json_path.write_text(good_json)
     arrays = dict(np.load(npz_path))
     arrays["transmat"] = np.ones((3, 3))

@@ -716,22 +716,25 @@ class FaceHMM:
         covariance_type = settings["covariance_type"]
         arrays = _read_arrays(npz_path, n_states, n_features, covariance_type)
         fit = settings.get("fit") or {}
-        face_hmm = cls(
-            n_states=n_states,
-            covariance_type=covariance_type,
-            n_restarts=int(fit.get("n_restarts", 1)),
-            n_iter=int(fit.get("n_iter", 100)),
-            tol=float(fit.get("tol", 1e-3)),
-            sticky=float(fit.get("sticky", 0.0)),
-            random_state=fit.get("random_state", 0),
-            canonical_order=fit.get("canonical_order", "frequency"),
-            min_covar=float(fit.get("min_covar", 1e-3)),
-            covars_prior=float(fit.get("covars_prior", 1e-2)),
-            covars_weight=float(fit.get("covars_weight", 1.0)),
-            state_names=settings["state_names"],
-            feature_names=settings["feature_names"],
-            metadata=settings["metadata"],
-        )
+        try:
+            face_hmm = cls(
+                n_states=n_states,
+                covariance_type=covariance_type,
+                n_restarts=int(fit.get("n_restarts", 1)),
+                n_iter=int(fit.get("n_iter", 100)),
+                tol=float(fit.get("tol", 1e-3)),
+                sticky=float(fit.get("sticky", 0.0)),
+                random_state=fit.get("random_state", 0),
+                canonical_order=fit.get("canonical_order", "frequency"),
+                min_covar=float(fit.get("min_covar", 1e-3)),
+                covars_prior=float(fit.get("covars_prior", 1e-2)),
+                covars_weight=float(fit.get("covars_weight", 1.0)),
+                state_names=settings["state_names"],
+                feature_names=settings["feature_names"],
+                metadata=settings["metadata"],
+            )
+        except (TypeError, ValueError) as error:
+            raise FileFormatError(json_path, f"invalid fit settings: {error}") from None
         model = face_hmm._new_model(None, n_features)
         model.n_features = n_features
         try:
