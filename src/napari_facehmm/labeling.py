@@ -1105,15 +1105,17 @@ class LabelSet:
             its projection ``(0, dy, dx)``, napari's vectors format.
         """
         rows = np.arange(self.n_images) if rows is None else np.asarray(list(rows), dtype=np.int64)
-        out = []
+        pieces = []
         for a, b in self.skeleton:
             ia, ib = self.keypoints.index(a), self.keypoints.index(b)
-            start = self.positions[rows, ia]
-            end = self.positions[rows, ib]
+            start, end = self.positions[rows, ia], self.positions[rows, ib]
             ok = ~(np.isnan(start).any(axis=1) | np.isnan(end).any(axis=1))
-            for row, p, q in zip(rows[ok], start[ok], end[ok]):
-                out.append([[row, p[1], p[0]], [0.0, q[1] - p[1], q[0] - p[0]]])
-        return np.asarray(out, dtype=np.float64).reshape(-1, 2, 3)
+            vectors = np.zeros((int(ok.sum()), 2, 3))
+            vectors[:, 0, 0] = rows[ok]
+            vectors[:, 0, 1:] = start[ok][:, ::-1]  # (y, x)
+            vectors[:, 1, 1:] = (end[ok] - start[ok])[:, ::-1]
+            pieces.append(vectors)
+        return np.concatenate(pieces) if pieces else np.zeros((0, 2, 3))
 
     # ------------------------------------------------------------------- I/O
     def to_label_data(self):

@@ -126,6 +126,15 @@ def test_closing_the_viewer_saves(widget):
     np.testing.assert_allclose(read_labels(path).positions[0, 0], [11, 13])
 
 
+def test_closing_the_widget_saves_and_lets_go_of_the_viewer(widget):
+    widget.place(12, 14)
+    path = widget.labels.labels_path
+    widget.close()
+    np.testing.assert_allclose(read_labels(path).positions[0, 0], [12, 14])
+    widget.viewer.dims.set_current_step(0, 2)  # no callback into the closed widget
+    widget.close()  # twice is harmless
+
+
 def test_autosave_timer(widget, qtbot):
     widget.set_autosave_minutes(0.0005)  # 30 ms
     widget._timer.setInterval(20)

@@ -149,6 +149,7 @@ class LabelingWidget(QWidget):
 
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self.viewer.dims.events.current_step.connect(self._on_frame_changed)
+        self._viewer_connected = True
         self._close_watcher = None
         window = getattr(getattr(self.viewer, "window", None), "_qt_window", None)
         if window is not None:
@@ -785,6 +786,15 @@ class LabelingWidget(QWidget):
         if layer is self.image_layer:
             self.image_layer = None
 
+    def _disconnect_viewer(self) -> None:
+        # the viewer outlives a closed dock: stop its events from reaching deleted widgets
+        if self._viewer_connected:
+            self._viewer_connected = False
+            self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
+            self.viewer.dims.events.current_step.disconnect(self._on_frame_changed)
+
     def closeEvent(self, event):  # noqa: N802 (Qt API)
         self.save_if_dirty()
+        self._timer.stop()
+        self._disconnect_viewer()
         super().closeEvent(event)
