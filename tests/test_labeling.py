@@ -420,6 +420,6 @@ def test_closing_an_in_subprocess_job_ends_the_child(tmp_path):
                 if "_subprocess_main" in " ".join(p.cmdline())]
     assert len(children) == 1
     job.close()
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=10)
     assert not alive
     assert not list((config.parent / "labeled-data" / "long").glob("*.png"))

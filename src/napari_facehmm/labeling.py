@@ -36,7 +36,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generator, Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -115,14 +115,6 @@ def frame_image_name(frame_index: int, n_frames: int) -> str:
     """
     width = int(math.ceil(math.log10(n_frames))) if n_frames > 1 else 0
     return f"img{str(int(frame_index)).zfill(width)}.png"
-
-
-_IMAGE_INDEX = re.compile(r"img(\d+)\.png$")
-
-
-def _frame_index_of(image: str) -> int | None:
-    match = _IMAGE_INDEX.search(str(image))
-    return int(match.group(1)) if match else None
 
 
 _PROTOCOL_PREFIX = "@facehmm-labeling "
@@ -609,7 +601,7 @@ def _frame_range(n_frames: int, start: float, stop: float) -> tuple[int, int]:
 def _downsampled_gray(frame: np.ndarray, resize_width: int) -> np.ndarray:
     import cv2
 
-    height, width = frame.shape[:2]
+    width = frame.shape[1]
     ratio = min(1.0, resize_width / width)
     small = cv2.resize(frame, None, fx=ratio, fy=ratio, interpolation=cv2.INTER_NEAREST)
     return small.mean(axis=2).ravel()
@@ -1231,7 +1223,7 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file())
 
 
-def _relative_image(project: LabelingProject, folder: Path, image: str) -> str:
+def _relative_image(folder: Path, image: str) -> str:
     # DLC writes POSIX-style relative paths; labels made on Windows have backslashes.
     parts = str(image).replace("\\", "/").split("/")
     return "/".join(["labeled-data", folder.name, parts[-1]])
@@ -1276,7 +1268,7 @@ def load_labels(project: LabelingProject | str | Path, video: str | Path) -> Lab
         order = [label_data.keypoints.index(k) for k in project.bodyparts]
         index_style = label_data.index_style
         for image, xy in zip(label_data.images, np.asarray(label_data.positions)[:, order]):
-            positions[_relative_image(project, folder, image)] = xy
+            positions[_relative_image(folder, image)] = xy
     if not images and not positions:
         raise DataError(f"{folder}: no images to label (extract frames first)")
     present = set(images)

@@ -99,7 +99,7 @@ class _CloseWatcher(QObject):
         super().__init__(parent)
         self._callback = callback
 
-    def eventFilter(self, watched, event):  # noqa: N802 (Qt API)
+    def eventFilter(self, watched, event):
         if event.type() == QEvent.Type.Close:
             self._callback()
         return False
@@ -793,7 +793,7 @@ class LabelingWidget(QWidget):
             self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
             self.viewer.dims.events.current_step.disconnect(self._on_frame_changed)
 
-    def closeEvent(self, event):  # noqa: N802 (Qt API)
+    def closeEvent(self, event):
         self.save_if_dirty()
         self._timer.stop()
         self._disconnect_viewer()
