@@ -719,7 +719,7 @@ def extract_frames(
     step: int = 1,
     resize_width: int = 30,
     seed: int = 0,
-    use_deeplabcut: bool | None = False,
+    use_deeplabcut: bool | None = None,
 ) -> Generator[Progress, None, dict[str, list[Path]]]:
     """Pick frames of the project's videos and write them to ``labeled-data/<video>/``.
 
@@ -743,10 +743,13 @@ def extract_frames(
     seed
         Random seed of the selection.
     use_deeplabcut
-        Select frames with DeepLabCut's own ``frameselectiontools`` (the code
-        behind ``deeplabcut.extract_frames``; with synchronized cameras the
-        indices come from the first camera). None: when installed. Default
-        False: ours (reproducible, joint over cameras).
+        True: select frames with DeepLabCut's own ``frameselectiontools``
+        (the code behind ``deeplabcut.extract_frames``; its k-means picks a
+        random member per cluster, and with synchronized cameras the indices
+        come from the first camera). False: ours (seeded, and k-means on all
+        cameras together). None (default): DeepLabCut when it is installed.
+        Do not import DeepLabCut in a process that shows a napari viewer
+        (it crashes there): use :func:`in_subprocess` from a GUI.
 
     Yields
     ------

@@ -213,7 +213,12 @@ class LabelingWidget(QWidget):
         self.frame_counts.setMaximumHeight(110)
         self.synchronized = QCheckBox("synchronized cameras: same frames from every video")
         self.extract_with_deeplabcut = QCheckBox("select with DeepLabCut's frameselectiontools")
+        self.extract_with_deeplabcut.setChecked(labeling.deeplabcut_available())
         self.extract_with_deeplabcut.setEnabled(labeling.deeplabcut_available())
+        self.extract_with_deeplabcut.setToolTip(
+            "DeepLabCut's own frame selection, run in a separate process. Unchecked: ours "
+            "(seeded; with synchronized cameras, k-means on all views together)."
+        )
         self.extract_button = QPushButton("Extract frames")
         self.extract_button.clicked.connect(lambda: self.extract())
         self.cancel_button = QPushButton("Cancel")
