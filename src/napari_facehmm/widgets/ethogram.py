@@ -38,6 +38,9 @@ class EthogramWidget(QWidget):
         self._band: QImage | None = None
         self._band_key: tuple | None = None
         self._traces: dict[str, np.ndarray] = {}
+        self._static: QImage | None = None
+        self._static_key: tuple | None = None
+        self._version = 0
         self.cursor_frame = self.session.current_frame()
         self.session.states_changed.connect(self._on_states_changed)
         self.viewer.dims.events.current_step.connect(self._on_step)
@@ -65,6 +68,7 @@ class EthogramWidget(QWidget):
 
     # ------------------------------------------------------------ data
     def _on_states_changed(self, *_: Any) -> None:
+        self._version += 1
         self._band = None
         self._traces = {}
         session = self.session
@@ -135,18 +139,14 @@ class EthogramWidget(QWidget):
     def paintEvent(self, event: Any) -> None:
         painter = QPainter(self)
         try:
-            painter.fillRect(self.rect(), QColor(38, 41, 48))
+            # the band and traces change only with the data or the size: keep
+            # them in an image, so a slider step repaints just the cursor
+            key = (self.width(), self.height(), self._version)
+            if self._static is None or self._static_key != key:
+                self._static = self._render_static()
+                self._static_key = key
+            painter.drawImage(0, 0, self._static)
             rect = self._band_rect()
-            image = self._band_image(int(rect.width()))
-            if image is None:
-                painter.setPen(QColor(200, 200, 200))
-                painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "no states yet: fit or load a model in 'Expression states'")
-            else:
-                painter.drawImage(rect, image)
-            top = rect.bottom() + MARGIN
-            for name, values in self._traces.items():
-                self._paint_trace(painter, QRectF(rect.left(), top, rect.width(), TRACE_HEIGHT), name, values)
-                top += TRACE_HEIGHT + MARGIN
             x = self.frame_to_x(self.cursor_frame)
             painter.setPen(QPen(QColor(255, 255, 255), 2))
             painter.drawLine(QPointF(x, MARGIN - 3), QPointF(x, self.height() - 2))
@@ -158,6 +158,28 @@ class EthogramWidget(QWidget):
             painter.drawText(QRectF(rect.left(), self.height() - 16, rect.width(), 14), Qt.AlignmentFlag.AlignRight, label)
         finally:
             painter.end()
+
+    def _render_static(self) -> QImage:
+        # a 32-bit image, not a QPixmap: a pixmap takes the screen's depth
+        # (16 bits under a default Xvfb), which would shift the state colors
+        pixmap = QImage(max(self.width(), 1), max(self.height(), 1), QImage.Format.Format_ARGB32_Premultiplied)
+        pixmap.fill(QColor(38, 41, 48))
+        painter = QPainter(pixmap)
+        try:
+            rect = self._band_rect()
+            image = self._band_image(int(rect.width()))
+            if image is None:
+                painter.setPen(QColor(200, 200, 200))
+                painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "no states yet: fit or load a model in 'Expression states'")
+            else:
+                painter.drawImage(rect, image)
+            top = rect.bottom() + MARGIN
+            for name, values in self._traces.items():
+                self._paint_trace(painter, QRectF(rect.left(), top, rect.width(), TRACE_HEIGHT), name, values)
+                top += TRACE_HEIGHT + MARGIN
+        finally:
+            painter.end()
+        return pixmap
 
     def _paint_trace(self, painter: QPainter, rect: QRectF, name: str, values: np.ndarray) -> None:
         painter.fillRect(rect, QColor(28, 30, 36))
