@@ -338,3 +338,23 @@ def test_deeplabcut_project_from_the_widget_and_labels_read_by_deeplabcut(make_n
     row = widget.labels.images.index(widget.labels.images[widget.current_row])
     np.testing.assert_allclose(values[row, :5], [[10 + k, 20 + k] for k in range(5)])
     assert np.isnan(values[row, 5:]).all() and np.isnan(np.delete(values, row, axis=0)).all()
+
+
+def test_a_real_mouse_click_on_the_canvas_places_the_current_keypoint(widget, qtbot):
+    from qtpy.QtCore import QPoint, Qt
+
+    viewer = widget.viewer
+    viewer.window._qt_window.resize(1000, 800)
+    viewer.reset_view()
+    qtbot.wait(100)
+    vispy_canvas = viewer.window._qt_viewer.canvas
+    view = vispy_canvas.view
+    target_x, target_y = 30.0, 20.0  # image pixels
+    # the inverse of napari's own canvas -> world mapping (_map_canvas2world)
+    canvas_x, canvas_y = (view.transform * view.scene.transform).map([target_x, target_y])[:2]
+    zoom = viewer.camera.zoom
+    qtbot.mouseClick(vispy_canvas.native, Qt.MouseButton.LeftButton,
+                     pos=QPoint(int(round(canvas_x)), int(round(canvas_y))))
+    placed = widget.labels.positions[widget.current_row, 0]
+    np.testing.assert_allclose(placed, [target_x, target_y], atol=1.5 / zoom + 0.5)
+    assert widget.current_keypoint == 1
