@@ -358,3 +358,33 @@ def test_a_real_mouse_click_on_the_canvas_places_the_current_keypoint(widget, qt
     placed = widget.labels.positions[widget.current_row, 0]
     np.testing.assert_allclose(placed, [target_x, target_y], atol=1.5 / zoom + 0.5)
     assert widget.current_keypoint == 1
+
+
+def test_a_real_mouse_drag_moves_a_point_in_select_mode(widget, qtbot):
+    from qtpy.QtCore import QPoint, Qt
+
+    viewer = widget.viewer
+    viewer.window._qt_window.resize(1000, 800)
+    viewer.reset_view()
+    qtbot.wait(100)
+    widget.place(30.0, 20.0)
+    layer = widget.points_layer
+    layer.mode = "select"
+    layer.selected_data = set()
+    vispy_canvas = viewer.window._qt_viewer.canvas
+    transform = vispy_canvas.view.transform * vispy_canvas.view.scene.transform
+
+    def canvas_point(x, y):
+        cx, cy = transform.map([x, y])[:2]
+        return QPoint(int(round(cx)), int(round(cy)))
+
+    start, end = canvas_point(30.0, 20.0), canvas_point(45.0, 32.0)
+    native = vispy_canvas.native
+    qtbot.mousePress(native, Qt.MouseButton.LeftButton, pos=start)
+    for step in range(1, 6):
+        qtbot.mouseMove(native, start + (end - start) * (step / 5))
+        qtbot.wait(10)
+    qtbot.mouseRelease(native, Qt.MouseButton.LeftButton, pos=end)
+    zoom = viewer.camera.zoom
+    np.testing.assert_allclose(widget.labels.positions[widget.current_row, 0], [45.0, 32.0], atol=1.5 / zoom + 0.5)
+    assert len(layer.data) == 1
