@@ -336,6 +336,8 @@ def test_generate_session_reports_progress_and_rejects_bad_input(tmp_path):
         generate_session(tmp_path / "q", n_cameras=0, seconds=1, render_video=False)
     with pytest.raises(DataError, match="frames"):
         generate_session(tmp_path / "r", seconds=0.01, render_video=False)
+    with pytest.raises(DataError, match="even"):
+        generate_session(tmp_path / "s", seconds=1, size=(321, 240))
 
 
 def test_cli_writes_the_anipose_layout(tmp_path, capsys):

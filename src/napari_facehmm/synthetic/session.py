@@ -445,6 +445,9 @@ def generate_session(
     width, height = (int(v) for v in size)
     if width < 64 or height < 48:
         raise DataError(f"video size must be at least 64x48; got {width}x{height}")
+    if render_video and (width % 2 or height % 2):
+        # H.264 (yuv420p) pads odd sizes, which would no longer match the calibration
+        raise DataError(f"video width and height must be even for H.264; got {width}x{height}")
     names = make_camera_names(n_cameras)
 
     total = 2 + n_cameras * (1 + (n_frames + n_board_frames if render_video else 0))
