@@ -343,6 +343,9 @@ def make_figures(result: AnalysisResult) -> dict[str, Any]:
     state_names = result.state_names
     counts = result.transitions["count"].to_numpy().reshape(result.n_states, result.n_states)
     probability = result.transitions["probability"].to_numpy().reshape(result.n_states, result.n_states)
+    switch_probability = (
+        result.transitions["switch_probability"].to_numpy().reshape(result.n_states, result.n_states)
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         overall = np.nanmean(features.coords[result.states >= 0], axis=0)
@@ -366,7 +369,9 @@ def make_figures(result: AnalysisResult) -> dict[str, Any]:
             image_coordinates=result.series.n_dims == 2,
         ),
         "frequencies": figures.frequencies_figure(result.state_stats, state_names),
-        "transitions": figures.transitions_figure(probability, counts, state_names),
+        "transitions": figures.transitions_figure(
+            probability, counts, state_names, switch_probability=switch_probability
+        ),
         "kinematics": figures.kinematics_figure(
             result.states, result.n_states, times_s, traces, state_names
         ),

@@ -235,37 +235,55 @@ def frequencies_figure(state_table, state_names: Sequence[str] | None = None):
     return figure
 
 
-def transitions_figure(probability: np.ndarray, counts: np.ndarray | None = None, state_names: Sequence[str] | None = None):
+def transitions_figure(
+    probability: np.ndarray,
+    counts: np.ndarray | None = None,
+    state_names: Sequence[str] | None = None,
+    switch_probability: np.ndarray | None = None,
+):
     """Heatmap of the transition matrix (row = from, column = to), annotated.
 
     Parameters
     ----------
     probability
-        ``(n_states, n_states)`` row-normalized probabilities (NaN rows for
-        states never left).
+        ``(n_states, n_states)`` frame-to-frame probabilities, row-normalized
+        (NaN rows for states never left).
     counts
-        ``(n_states, n_states)`` counts, printed under the probabilities.
+        ``(n_states, n_states)`` frame-to-frame counts, printed in the cells.
+    switch_probability
+        ``(n_states, n_states)`` probabilities of the next state when the state
+        changes (diagonal NaN). If given, the colors show these (the
+        frame-to-frame matrix is nearly diagonal at video rates) and the
+        diagonal cells print the probability of staying.
     """
     n_states = probability.shape[0]
     labels = _labels(n_states, state_names)
-    figure = _figure(1.0 + 0.75 * n_states, 0.6 + 0.7 * n_states)
+    shown = switch_probability if switch_probability is not None else probability
+    figure = _figure(2.2 + 0.75 * n_states, 1.2 + 0.7 * n_states)
     ax = figure.subplots()
-    image = ax.imshow(np.ma.masked_invalid(probability), cmap="viridis", vmin=0, vmax=1)
+    image = ax.imshow(np.ma.masked_invalid(shown), cmap="viridis", vmin=0, vmax=1)
     for i in range(n_states):
         for j in range(n_states):
-            if np.isfinite(probability[i, j]):
-                text = f"{probability[i, j]:.2f}"
+            if switch_probability is not None and i == j:
+                if np.isfinite(probability[i, j]):
+                    ax.text(j, i, f"stay\n{probability[i, j]:.2f}", ha="center", va="center", fontsize=6)
+                continue
+            if np.isfinite(shown[i, j]):
+                text = f"{shown[i, j]:.2f}"
                 if counts is not None:
                     text += f"\n{int(counts[i, j])}"
                 ax.text(j, i, text, ha="center", va="center", fontsize=6,
-                        color="white" if probability[i, j] < 0.6 else "black")
+                        color="white" if shown[i, j] < 0.6 else "black")
     ax.set_xticks(range(n_states))
     ax.set_yticks(range(n_states))
-    ax.set_xticklabels(labels, fontsize=7)
+    ax.set_xticklabels(labels, fontsize=7, rotation=45 if n_states > 6 else 0)
     ax.set_yticklabels(labels, fontsize=7)
     ax.set_xlabel("to state")
     ax.set_ylabel("from state")
-    ax.set_title("frame-to-frame transition probability (count)")
+    if switch_probability is not None:
+        ax.set_title("next state when the state changes\n(probability, count of frames)", fontsize=9)
+    else:
+        ax.set_title("frame-to-frame transition probability (count)", fontsize=9)
     figure.colorbar(image, ax=ax, fraction=0.046)
     return figure
 
