@@ -347,7 +347,7 @@ def test_cli_writes_the_anipose_layout(tmp_path, capsys):
 
     out = tmp_path / "session"
     code = main(["synth", "--out", str(out), "--cameras", "1", "--seconds", "1", "--fps", "12",
-                 "--seed", "4", "--size", "160x120", "--noise-px", "0.3"])
+                 "--seed", "4", "--size", "160x120", "--noise-px", "0.3", "--head-motion", "0"])
     assert code == 0
     assert "12 frames" in capsys.readouterr().out
     for relative in ("config.toml", "calibration/calibration.toml", "calibration/camA-charuco.mp4",
@@ -356,6 +356,9 @@ def test_cli_writes_the_anipose_layout(tmp_path, capsys):
         assert (out / relative).is_file(), relative
     assert not (out / "videos-raw" / "session1-camB.mp4").exists()
     assert read_dlc_analysis(out / "pose-2d" / "session1-camA.h5").n_frames == 12
+    head = pd.read_csv(out / "truth" / "head_pose.csv")
+    assert len(head) == 12 and np.allclose(head[["rx", "ry", "rz", "tx_mm", "ty_mm", "tz_mm"]], 0)
+    assert SessionTruth.load(out).params["noise_px"] == 0.3
     video = VideoReader(out / "videos-raw" / "session1-camA.mp4")
     try:
         assert (video.n_frames, video.width, video.height) == (12, 160, 120)

@@ -34,6 +34,13 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--size", type=_size, default=(320, 240), help="video size WxH (default 320x240)")
     parser.add_argument("--noise-px", type=float, default=0.5, help="2D tracking noise in pixels (default 0.5)")
     parser.add_argument("--states", type=int, default=6, help="number of expression states, 2-10 (default 6)")
+    parser.add_argument(
+        "--dropout-rate", type=float, default=0.01, help="fraction of 2D points lost by the tracker (default 0.01)"
+    )
+    parser.add_argument(
+        "--head-motion", type=float, default=1.0,
+        help="scale of head rotation (10/6/4 deg) and translation (25/15/20 mm); 0 = still head (default 1)",
+    )
     parser.add_argument("--session", default="session1", help="session name used in file names")
     parser.add_argument("--no-video", action="store_true", help="skip the face and ChArUco videos")
     parser.set_defaults(run=run)
@@ -65,6 +72,8 @@ def run(args) -> int:
             session=args.session,
             n_states=args.states,
             noise_px=args.noise_px,
+            dropout_rate=args.dropout_rate,
+            head_motion_scale=args.head_motion,
         )
     finally:
         bar.close()

@@ -107,7 +107,6 @@ EXPRESSIONS_MM: dict[str, dict[str, tuple[float, float, float]]] = {
     "smirk_left": {
         "llip": (5.0, 7.0, -3.0),
         "lefteye2": (0.0, 2.0, 0.0),
-        "rlip": (0.0, 0.0, 0.0),
     },
     "squint": {
         "lefteye1": (0.0, -4.5, 0.0),
