@@ -10,6 +10,18 @@ returning their result (``StopIteration.value``): a widget runs them in a
 ``thread_worker`` and Cancel simply stops iterating; :func:`run_to_end`
 drains one without progress.
 
+Entry points:
+
+* :func:`calibrate` (videos per camera + :class:`BoardSpec`) and
+  :func:`calibrate_project` (an Anipose folder) return a
+  :class:`CalibrationResult`: ``calibration``, ``camera_errors_px``, and
+  ``detections[camera].for_video(i) -> (frames, corners_px (n, n_corners, 2))``
+  to draw the found board corners over a calibration video.
+* :func:`triangulate` (2D series per camera + calibration),
+  :func:`triangulate_files` (DLC files) and :func:`triangulate_project` (an
+  Anipose folder) return 3D :class:`~napari_facehmm.data.LandmarkSeries`
+  with Anipose's ``error``, ``ncams``, ``score``, ``M`` and ``center``.
+
 aniposelib (and jax, numba, OpenCV) is imported inside the functions that
 need it. aniposelib prints to stdout while it calibrates; that chatter is
 captured into the result's ``log`` because the core never prints.
@@ -562,7 +574,8 @@ def calibrate(
         aniposelib's ``bundle_adjust_iter`` settings (Anipose's values).
     random_seed
         Seed of numpy's global generator, which aniposelib's point
-        resampling uses; None leaves it alone. Fixed for reproducible results.
+        resampling uses, during the bundle adjustment (the previous state is
+        restored after); None leaves it alone. Fixed for reproducible results.
 
     Yields
     ------
@@ -654,6 +667,9 @@ def calibrate(
     for camera in group.cameras:
         camera.set_size(sizes[camera.get_name()])
     log = io.StringIO()
+    # aniposelib resamples points with numpy's global generator: seed it for
+    # reproducible calibrations, and give the caller's state back afterwards
+    saved_random_state = np.random.get_state()
     if random_seed is not None:
         np.random.seed(random_seed)
     try:
@@ -674,6 +690,8 @@ def calibrate(
             f"bundle adjustment failed for cameras {camera_names} ({type(err).__name__}: {err}); "
             "check that the videos are synchronized and show the board from both cameras at once"
         ) from err
+    finally:
+        np.random.set_state(saved_random_state)
     group.metadata["adjusted"] = False
     group.metadata["error"] = float(error)
     camera_errors = _board_camera_errors(group, all_rows, aniposelib_board)
