@@ -16,6 +16,8 @@ from napari_facehmm.io.video import write_video
 pytestmark = pytest.mark.dlc
 
 os.environ.setdefault("DLClight", "True")
+# Imported at collection, before any test opens a napari viewer: torchvision (which
+# DeepLabCut imports) crashes the process when first imported after a viewer exists.
 deeplabcut = pytest.importorskip("deeplabcut", reason="deeplabcut is not installed (pip install napari-facehmm[dlc])")
 
 
