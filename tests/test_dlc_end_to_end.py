@@ -70,6 +70,8 @@ def test_dataset_train_evaluate_analyze_outliers(tmp_path, capsys):
 
     progress = list(dlc.analyze_videos(config, [project["video"]], snapshot=snapshots[-1]))
     assert [p.done for p in progress if p.output is not None] == [1]
+    # DeepLabCut's frame counter of the video comes through too
+    assert any(p.frames_done == 40 and p.n_frames == 40 for p in progress)
     output = progress[-1].output
     assert output.is_file() and output.parent == project["video"].parent
     assert output.name.endswith("shuffle1_snapshot_3.h5")

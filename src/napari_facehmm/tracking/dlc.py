@@ -716,13 +716,23 @@ def evaluate(
 # ------------------------------------------------------------------ analysis
 @dataclass
 class AnalysisProgress:
-    """``done`` of ``total`` videos analyzed; ``output`` is the ``.h5`` just written."""
+    """``done`` of ``total`` videos analyzed; ``output`` is the ``.h5`` just written.
+
+    While a video is analyzed, ``frames_done`` of ``n_frames`` follow
+    DeepLabCut's frame counter (None between videos).
+    """
 
     done: int
     total: int
     message: str
     video: Path | None = None
     output: Path | None = None
+    frames_done: int | None = None
+    n_frames: int | None = None
+
+
+#: tqdm's counter in DeepLabCut's output: " 40%|####      | 16/40 [00:00<00:00, 35.2it/s]"
+FRAME_COUNTER = re.compile(r"\|\s*(?P<done>\d+)/(?P<total>\d+) \[")
 
 
 class AnalysisJob(DLCJob):
@@ -792,17 +802,33 @@ class AnalysisJob(DLCJob):
         """Yield an :class:`AnalysisProgress` when each video starts and ends."""
         total = len(self.videos)
         yield AnalysisProgress(0, total, "starting DeepLabCut")
+        video: Path | None = None
+        done = 0
         for message in self.messages():
             kind = message.get("event")
             if kind == "video_start":
                 video = Path(message["video"])
-                yield AnalysisProgress(int(message["done"]), total, f"analyzing {video.name}", video=video)
+                done = int(message["done"])
+                yield AnalysisProgress(done, total, f"analyzing {video.name}", video=video)
+            elif kind == "line" and video is not None:
+                counter = FRAME_COUNTER.search(message["text"])
+                if counter is not None:
+                    frames_done, n_frames = int(counter["done"]), int(counter["total"])
+                    yield AnalysisProgress(
+                        done,
+                        total,
+                        f"{video.name}: frame {frames_done}/{n_frames}",
+                        video=video,
+                        frames_done=frames_done,
+                        n_frames=n_frames,
+                    )
             elif kind == "video_done":
-                video = Path(message["video"])
+                finished = Path(message["video"])
                 output = Path(message["output"])
                 self.outputs.append(output)
+                video = None  # frame counters between videos belong to no video
                 yield AnalysisProgress(
-                    int(message["done"]), total, f"{video.name} -> {output.name}", video=video, output=output
+                    int(message["done"]), total, f"{finished.name} -> {output.name}", video=finished, output=output
                 )
 
 
