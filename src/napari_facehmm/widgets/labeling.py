@@ -15,7 +15,7 @@ Layers of an open ``labeled-data/<video>`` folder:
 Keys (napari-deeplabcut's where it has them): Left/Right previous/next
 image (napari's own), Shift+Right first image with unplaced landmarks,
 Down/Up next/previous keypoint, N mark the current keypoint not visible,
-E show/hide point borders, Ctrl+S save, 2/P add mode and 3/S select mode
+E show/hide point borders, Ctrl+S (Cmd+S) save, 2/P add mode, 3/S select mode
 (napari's own; drag selected points to move them, Delete removes them).
 """
 
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from app_model.types import KeyCode, KeyMod
 from qtpy.QtCore import QEvent, QObject, Qt, QTimer
 from qtpy.QtGui import QColor
 from qtpy.QtWidgets import (
@@ -552,7 +553,8 @@ class LabelingWidget(QWidget):
         layer.bind_key("n", lambda _layer: self.mark_not_visible(), overwrite=True)
         layer.bind_key("Shift-Right", lambda _layer: self.first_unfinished_frame(), overwrite=True)
         layer.bind_key("Shift-Left", lambda _layer: self.first_unfinished_frame(), overwrite=True)
-        layer.bind_key("Control-s", lambda _layer: self.save(), overwrite=True)
+        # Ctrl+S, Cmd+S on macOS
+        layer.bind_key(KeyMod.CtrlCmd | KeyCode.KeyS, lambda _layer: self.save(), overwrite=True)
         layer.bind_key("e", self._toggle_borders, overwrite=True)
 
     @staticmethod
@@ -777,6 +779,9 @@ class LabelingWidget(QWidget):
 
     def _autosave_tick(self) -> None:
         if self.labels is not None and self.autosave.due(time.monotonic(), self.labels.dirty):
+            # restart the interval first: a failing save is retried (and reported) once per
+            # interval, not at every tick
+            self.autosave.saved(time.monotonic())
             self.save()
 
     def _on_layer_removed(self, event) -> None:
