@@ -255,6 +255,19 @@ def test_config_disagreeing_with_labels_is_a_clear_error_and_loses_nothing(proje
     assert path.read_bytes() == before
 
 
+def test_labels_in_another_keypoint_order_are_reordered_to_the_config(project):
+    from napari_facehmm.io.dlc import LabelData, write_labels
+
+    _write_images(project.parent / "labeled-data" / "cam1", ["img01.png"])
+    reversed_keypoints = tuple(reversed(FACE_KEYPOINTS))
+    positions = np.arange(21 * 2, dtype=float).reshape(1, 21, 2)
+    write_labels(LabelData("tester", reversed_keypoints, ["labeled-data/cam1/img01.png"], positions),
+                 project.parent / "labeled-data" / "cam1" / "CollectedData_tester.h5")
+    labels = labeling.load_labels(project, "cam1")
+    assert labels.keypoints == FACE_KEYPOINTS
+    np.testing.assert_allclose(labels.positions[0], positions[0][::-1])
+
+
 def test_missing_images_are_reported_by_name_and_their_labels_kept(project):
     labels = _label_set(project)
     labels.set_point(1, "nose1", 5.0, 6.0)
