@@ -285,3 +285,34 @@ def test_weights_file_tensors_are_matched_by_name_and_shape():
     merged, n_matched = _matching_state_dict({"heads.bodypart.weight": np.ones((5, 8))}, target)
     assert n_matched == 1 and merged["heads.bodypart.weight"].sum() == 40
     assert _matching_state_dict({"other": np.ones(3)}, target)[1] == 0
+
+
+def test_refinement_frames_from_pose3d_and_states_table(tmp_path):
+    import pandas as pd
+
+    from napari_facehmm.data import LandmarkSeries
+    from napari_facehmm.errors import FileFormatError
+    from napari_facehmm.io.anipose import write_pose3d
+    from napari_facehmm.tracking import dlc
+
+    n_frames = 20
+    series = LandmarkSeries(np.random.default_rng(0).normal(size=(n_frames, 2, 3)), keypoints=("a", "b"))
+    error = np.full((n_frames, 2), 2.0)
+    error[[4, 11, 17], 1] = 30.0
+    series.attrs.update(error=error, ncams=np.full((n_frames, 2), 2.0), score=np.ones((n_frames, 2)))
+    pose3d = write_pose3d(series, tmp_path / "session1.csv")
+    assert dlc.refinement_frames(pose3d, reprojection_threshold_px=10.0).tolist() == [4, 11, 17]
+    assert dlc.refinement_frames(pose3d, reprojection_threshold_px=10.0, max_frames=2).tolist() == [4, 17]
+
+    states = pd.DataFrame(
+        {"frame": [100, 101, 102, 103], "time_s": [0, 0.1, 0.2, 0.3], "state": [0, 1, None, 2],
+         "state_probability": [0.95, 0.4, np.nan, 0.55]}
+    )
+    states.to_csv(tmp_path / "states.csv", index=False)
+    assert dlc.refinement_frames(tmp_path / "states.csv", probability_threshold=0.6).tolist() == [101, 103]
+
+    (tmp_path / "other.csv").write_text("x,y\n1,2\n")
+    with pytest.raises(FileFormatError, match="neither"):
+        dlc.refinement_frames(tmp_path / "other.csv")
+    with pytest.raises(FileFormatError, match="does not exist"):
+        dlc.refinement_frames(tmp_path / "missing.csv")

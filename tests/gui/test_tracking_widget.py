@@ -153,8 +153,12 @@ def test_added_frames_open_in_the_labeling_widget_for_refinement(widget, tmp_pat
     widget.video_list.addItem(str(project["video"]))
     predictions = LandmarkSeries(project["truth"], keypoints=project["keypoints"])
     dlc.add_frames_to_labeled_data(project["config"], project["video"], [1, 5], predictions=predictions)
-    # the widget's own path: typed frame numbers of the first listed video
-    widget.extra_frames_edit.setText("6")
+    # the widget's own path: frame numbers of the first listed video, here from an HMM states table
+    import pandas as pd
+
+    pd.DataFrame({"frame": [2, 6, 7], "state_probability": [0.9, 0.3, 0.95]}).to_csv(tmp_path / "states.csv")
+    assert widget.frames_from_file(tmp_path / "states.csv") == [6]
+    assert widget.extra_frames_edit.text() == "6"
     widget.add_frames_button.click()
     assert "1 frame(s)" in widget.status.text()
     labeling_widget = widget.open_in_labeling()

@@ -65,6 +65,7 @@ __all__ = [
     "find_snapshots",
     "reprojection_outlier_frames",
     "uncertain_state_frames",
+    "refinement_frames",
 ]
 
 #: A network small enough to train on a CPU (4.4 M parameters; 2 epochs of
@@ -1130,3 +1131,64 @@ def uncertain_state_frames(
     if frame_indices.shape != (probabilities.shape[0],):
         raise DataError(f"frame_indices must have shape ({probabilities.shape[0]},); got {frame_indices.shape}")
     return frame_indices[probabilities.max(axis=1) < threshold]
+
+
+def _spread(frames: np.ndarray, max_frames: int | None) -> np.ndarray:
+    """At most ``max_frames`` of the sorted ``frames``, evenly spread over them."""
+    frames = np.unique(np.asarray(frames, dtype=np.int64))
+    if max_frames is None or len(frames) <= max_frames:
+        return frames
+    picks = np.linspace(0, len(frames) - 1, int(max_frames)).round().astype(int)
+    return frames[np.unique(picks)]
+
+
+def refinement_frames(
+    path: str | Path,
+    reprojection_threshold_px: float = 10.0,
+    probability_threshold: float = 0.6,
+    max_frames: int | None = None,
+) -> np.ndarray:
+    """Frames worth relabeling, from a 3D triangulation or an HMM states table.
+
+    Parameters
+    ----------
+    path
+        An Anipose pose-3d CSV (frames whose reprojection error exceeds
+        ``reprojection_threshold_px`` on any keypoint) or the ``states.csv``
+        an analysis writes (columns ``frame`` and ``state_probability``:
+        frames whose most likely state is below ``probability_threshold``).
+    max_frames
+        Keep at most this many, evenly spread.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` sorted video frame indices; pass them to
+        :func:`add_frames_to_labeled_data`.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileFormatError(path, "file does not exist")
+    if path.suffix.lower() != ".csv":
+        raise FileFormatError(path, "expected a pose-3d CSV or an analysis states.csv")
+    header = pd.read_csv(path, nrows=0).columns
+    if {"frame", "state_probability"} <= set(header):
+        table = pd.read_csv(path)
+        frames = pd.to_numeric(table["frame"], errors="coerce").to_numpy()
+        probability = pd.to_numeric(table["state_probability"], errors="coerce").to_numpy()
+        if np.isnan(frames).any():
+            raise FileFormatError(path, "the frame column has empty or non-numeric values")
+        # frames without a state (NaN probability) have no features: nothing to relabel for the HMM
+        with np.errstate(invalid="ignore"):
+            chosen = frames[probability < probability_threshold]
+        return _spread(chosen.astype(np.int64), max_frames)
+    if any(str(c).endswith("_error") for c in header):
+        from ..io.anipose import read_pose3d
+
+        series = read_pose3d(path)
+        return _spread(reprojection_outlier_frames(series, reprojection_threshold_px), max_frames)
+    raise FileFormatError(
+        path, "neither an analysis states table (frame, state_probability) nor a pose-3d CSV (<keypoint>_error columns)"
+    )

@@ -265,7 +265,19 @@ class TrackingWidget(QWidget):
         self.extra_frames_edit = QLineEdit()
         self.extra_frames_edit.setPlaceholderText("e.g. 120, 348, 1002 (HMM / 3D disagreement)")
         extra_form.addRow("Extra frames", self.extra_frames_edit)
+        self.reprojection_spin = QDoubleSpinBox()
+        self.reprojection_spin.setRange(0.1, 1000.0)
+        self.reprojection_spin.setValue(10.0)
+        extra_form.addRow("3D: reprojection error above (px)", self.reprojection_spin)
+        self.probability_spin = QDoubleSpinBox()
+        self.probability_spin.setRange(0.01, 1.0)
+        self.probability_spin.setSingleStep(0.05)
+        self.probability_spin.setValue(0.6)
+        extra_form.addRow("HMM: state probability below", self.probability_spin)
         layout.addLayout(extra_form)
+        self.frames_from_file_button = QPushButton("Fill from a pose-3d CSV or an analysis states.csv...")
+        self.frames_from_file_button.clicked.connect(lambda: self.frames_from_file())
+        layout.addWidget(self.frames_from_file_button)
         self.add_frames_button = QPushButton("Add these frames of the first listed video")
         self.add_frames_button.clicked.connect(self.add_extra_frames)
         layout.addWidget(self.add_frames_button)
@@ -625,6 +637,33 @@ class TrackingWidget(QWidget):
             on_return=_done,
             on_finish=lambda: self.outliers_button.setEnabled(True),
         )
+
+    def frames_from_file(self, path: str | Path | None = None, max_frames: int | None = None) -> list[int]:
+        """Fill the extra frames with the 3D or HMM disagreements found in ``path``.
+
+        ``max_frames`` defaults to the project's ``numframes2pick``.
+        """
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "pose-3d CSV or states.csv", "", "CSV (*.csv)")
+            if not path:
+                return []
+        try:
+            if max_frames is None and self.config_path is not None:
+                from ..io.dlc import read_dlc_config
+
+                max_frames = read_dlc_config(self.config_path).numframes2pick
+            frames = dlc.refinement_frames(
+                path,
+                reprojection_threshold_px=self.reprojection_spin.value(),
+                probability_threshold=self.probability_spin.value(),
+                max_frames=max_frames,
+            )
+        except FaceHMMError as error:
+            self._report(error)
+            return []
+        self.extra_frames_edit.setText(", ".join(str(int(f)) for f in frames))
+        self.status.setText(f"{len(frames)} frame(s) from {Path(path).name}")
+        return [int(f) for f in frames]
 
     def add_extra_frames(self) -> None:
         """Add the typed frame numbers of the first listed video (with its latest analysis as machine labels)."""
