@@ -267,8 +267,8 @@ def test_states_are_separable_in_egocentric_coordinates(synthetic_session):
     egocentric = truth.points_face - truth.points_face[:, [KP["nose1"]]]
     features = egocentric.reshape(truth.n_frames, -1)
     best = None
-    for restart in range(3):
-        model = GaussianHMM(len(truth.state_names), "diag", n_iter=30, random_state=restart)
+    for restart in range(2):
+        model = GaussianHMM(len(truth.state_names), "diag", n_iter=20, random_state=restart)
         model.fit(features)
         score = model.score(features)
         if best is None or score > best[0]:
