@@ -58,6 +58,11 @@ def test_egocentric_subtracts_reference_and_ignores_translation(series):
     np.testing.assert_array_equal(coords[:, ref], 0.0)
     shift = np.random.default_rng(0).normal(0, 300, (series.n_frames, 1, 3))
     np.testing.assert_allclose(egocentric(series.positions + shift, ref), coords, atol=1e-9)
+    settings = FeatureSettings(mode="egocentric", feature_set="expression")
+    moved = series.copy(positions=series.positions + shift)
+    np.testing.assert_allclose(
+        build_features(moved, settings).values, build_features(series, settings).values, atol=1e-9
+    )
 
 
 def test_rigid_features_invariant_to_head_rotation_and_translation_3d(series):

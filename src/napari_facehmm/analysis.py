@@ -325,6 +325,45 @@ def mean_faces_table(result: AnalysisResult) -> pd.DataFrame:
     return pd.DataFrame(table)
 
 
+def head_motion_table(result: AnalysisResult) -> pd.DataFrame:
+    """One row per frame: the head pose removed from the features and its kinematics.
+
+    Columns ``frame, time_s, state``, head position ``head_x..`` (the
+    reference keypoint, or the rigid template's origin), ``velocity_x..`` per
+    second, ``acceleration_x..`` per second², ``speed``; in rigid mode also
+    the rotation angles (degrees, around the session's mean head pose),
+    ``angular_speed_deg_s`` and the rotation matrix ``r00..`` (face frame ->
+    data frame). Units: mm for 3D, px for 2D.
+    """
+    features = result.features
+    motion = features.kinematics
+    n_dims = result.series.n_dims
+    axes = "xyz"[:n_dims]
+    table = {
+        "frame": features.frame_indices,
+        "time_s": features.frame_indices / features.fps,
+        "state": pd.array(np.where(result.states >= 0, result.states, 0), dtype="Int64"),
+    }
+    for d, axis in enumerate(axes):
+        table[f"head_{axis}"] = motion["position"][:, d]
+    for d, axis in enumerate(axes):
+        table[f"velocity_{axis}"] = motion["velocity"][:, d]
+    for d, axis in enumerate(axes):
+        table[f"acceleration_{axis}"] = motion["acceleration"][:, d]
+    table["speed"] = motion["speed"]
+    if "angles" in motion:
+        for column, name in enumerate(features.head_pose["angle_names"]):
+            table[name] = motion["angles"][:, column]
+        table["angular_speed_deg_s"] = motion["angular_speed"]
+        rotations = features.head_pose["rotations"]
+        for i in range(n_dims):
+            for j in range(n_dims):
+                table[f"r{i}{j}"] = rotations[:, i, j]
+    out = pd.DataFrame(table)
+    out.loc[result.states < 0, "state"] = pd.NA
+    return out
+
+
 def make_figures(result: AnalysisResult) -> dict[str, Any]:
     """The analysis figures (matplotlib ``Figure`` objects, Agg canvas), by name."""
     from .stats import figures
@@ -385,7 +424,8 @@ def write_outputs(
 
     Files: ``states.csv`` (one row per frame: ``frame, time_s, state,
     state_probability``; empty state where none), ``state_stats.csv``,
-    ``bouts.csv``, ``transitions.csv``, ``mean_faces.csv``, ``model.*``,
+    ``bouts.csv``, ``transitions.csv``, ``mean_faces.csv``, ``head_motion.csv``
+    (head pose and kinematics per frame), ``model.json``/``model.npz``,
     ``summary.json`` and ``<figure>.png`` for :data:`FIGURE_NAMES`.
     """
     out_dir = Path(out_dir)
@@ -399,6 +439,7 @@ def write_outputs(
         "bouts": result.bouts,
         "transitions": result.transitions,
         "mean_faces": mean_faces_table(result),
+        "head_motion": head_motion_table(result),
     }
     for name, table in tables.items():
         path = out_dir / f"{name}.csv"
