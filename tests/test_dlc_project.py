@@ -263,6 +263,14 @@ def test_cli_without_deeplabcut_prints_install_hint(monkeypatch, tmp_path, capsy
     # adding chosen frames needs no deeplabcut
     assert cli.main(["dlc", "add-frames", str(project["config"]), str(project["video"]), "0", "2"]) == 0
     assert "2 frame(s) written" in capsys.readouterr().out
+    import pandas as pd
+
+    pd.DataFrame({"frame": [1, 2], "state_probability": [0.2, 0.99]}).to_csv(tmp_path / "states.csv")
+    argv = ["dlc", "add-frames", str(project["config"]), str(project["video"]), "--from", str(tmp_path / "states.csv")]
+    assert cli.main(argv) == 0
+    assert "1 frame(s) written" in capsys.readouterr().out
+    assert cli.main(["dlc", "add-frames", str(project["config"]), str(project["video"])]) == 2
+    assert "no frames to add" in capsys.readouterr().err
     assert cli.main(["dlc"]) == 1
 
 

@@ -8,7 +8,7 @@
     facehmm dlc evaluate CONFIG [--snapshot FILE]
     facehmm dlc analyze CONFIG VIDEO... [--snapshot FILE] [--dest DIR]
     facehmm dlc outliers CONFIG VIDEO... [--algorithm jump|uncertain|fitting]
-    facehmm dlc add-frames CONFIG VIDEO FRAME... [--predictions H5]
+    facehmm dlc add-frames CONFIG VIDEO [FRAME...] [--from pose3d.csv|states.csv] [--predictions H5]
     facehmm dlc merge CONFIG
 
 Each step runs DeepLabCut in a child process; Ctrl-C stops it (and its
@@ -95,7 +95,17 @@ def add_parser(subparsers) -> None:
     add_frames = steps.add_parser("add-frames", help="add chosen frames of a video to labeled-data")
     add_frames.add_argument("config", type=Path, help="the DeepLabCut project's config.yaml")
     add_frames.add_argument("video", type=Path, help="the video")
-    add_frames.add_argument("frames", type=int, nargs="+", help="frame numbers (0-based)")
+    add_frames.add_argument("frames", type=int, nargs="*", help="frame numbers (0-based)")
+    add_frames.add_argument(
+        "--from",
+        dest="from_file",
+        type=Path,
+        default=None,
+        help="take frames from a pose-3d CSV (reprojection error) or an analysis states.csv (low state probability)",
+    )
+    add_frames.add_argument("--error-px", type=float, default=10.0, help="reprojection error threshold (default 10)")
+    add_frames.add_argument("--probability", type=float, default=0.6, help="state probability threshold (default 0.6)")
+    add_frames.add_argument("--max-frames", type=int, default=None, help="at most this many frames, evenly spread")
     add_frames.add_argument(
         "--predictions", type=Path, default=None, help="DeepLabCut analysis .h5 of the video (machine labels)"
     )
@@ -259,7 +269,19 @@ def run_outliers(args) -> int:
 def run_add_frames(args) -> int:
     from ..tracking import dlc
 
-    written = dlc.add_frames_to_labeled_data(args.config, args.video, args.frames, predictions=args.predictions)
+    from ..errors import DataError
+
+    frames = list(args.frames)
+    if args.from_file is not None:
+        frames += [
+            int(f)
+            for f in dlc.refinement_frames(
+                args.from_file, args.error_px, args.probability, max_frames=args.max_frames
+            )
+        ]
+    if not frames:
+        raise DataError("no frames to add: give frame numbers or --from FILE")
+    written = dlc.add_frames_to_labeled_data(args.config, args.video, frames, predictions=args.predictions)
     print(f"{len(written)} frame(s) written to labeled-data/{args.video.stem}")
     return 0
 
