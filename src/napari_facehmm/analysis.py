@@ -364,6 +364,27 @@ def head_motion_table(result: AnalysisResult) -> pd.DataFrame:
     return out
 
 
+def _skeleton_for(features: FeatureMatrix) -> tuple[tuple[str, str], ...]:
+    """The series' skeleton, or the known one of its landmark set (DLC files store none)."""
+    if features.skeleton:
+        return tuple(features.skeleton)
+    from . import face
+
+    names = set(features.keypoints)
+    known = [face.FACE_SKELETON]
+    try:
+        from .io.openface import OPENFACE_SKELETON
+
+        known.append(OPENFACE_SKELETON)
+    except ImportError:
+        pass
+    for skeleton in known:
+        edges = tuple((a, b) for a, b in skeleton if a in names and b in names)
+        if edges:
+            return edges
+    return ()
+
+
 def make_figures(result: AnalysisResult) -> dict[str, Any]:
     """The analysis figures (matplotlib ``Figure`` objects, Agg canvas), by name."""
     from .stats import figures
@@ -402,7 +423,7 @@ def make_figures(result: AnalysisResult) -> dict[str, Any]:
             result.mean_face,
             result.sd_face,
             features.keypoints,
-            features.skeleton,
+            _skeleton_for(features),
             state_names=state_names,
             overall_mean=overall,
             image_coordinates=result.series.n_dims == 2,

@@ -172,5 +172,5 @@ def run(args) -> int:
         f"{scores['adjusted_rand_index']:.3f} ({n_states} states fitted; purity {scores['purity']:.3f}, "
         f"{scores['fraction_with_state']:.1%} of frames have a state; 3D from {three_d_source})"
     )
-    print(f"view it: facehmm view {session_dir}   (analysis in {analysis_dir})")
+    print(f"view it: facehmm view {session_dir} --model {analysis_dir / 'model.json'}")
     return 0
