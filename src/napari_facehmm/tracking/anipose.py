@@ -551,8 +551,8 @@ def calibrate(
     fisheye: bool = False,
     n_iters: int = 6,
     max_nfev: int = 200,
-    n_samp_iter: int = 200,
-    n_samp_full: int = 1000,
+    n_samp_iter: int = 1000,
+    n_samp_full: int = 5000,
     random_seed: int | None = 0,
 ) -> Generator[Progress, None, CalibrationResult]:
     """Calibrate cameras from videos of a calibration board (Anipose's ``calibrate``).
@@ -571,7 +571,11 @@ def calibrate(
     fisheye
         Fisheye camera model.
     n_iters, max_nfev, n_samp_iter, n_samp_full
-        aniposelib's ``bundle_adjust_iter`` settings (Anipose's values).
+        aniposelib's ``bundle_adjust_iter`` settings. Anipose's command line
+        samples 1000 corners (200 per iteration); we take up to 5000 (1000),
+        i.e. every corner of a 90-frame two-camera video: on the synthetic
+        session the baseline error drops from 0.40-0.58 % (depending on the
+        random sample) to 0.36 % for about 10 s more.
     random_seed
         Seed of numpy's global generator, which aniposelib's point
         resampling uses, during the bundle adjustment (the previous state is
