@@ -7,6 +7,7 @@ back with the project's own readers.
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -331,7 +332,7 @@ def test_generate_session_reports_progress_and_rejects_bad_input(tmp_path):
     generate_session(tmp_path / "p", n_cameras=1, seconds=1, fps=10, render_video=False,
                      progress=lambda done, total, message: calls.append((done, total)))
     assert calls and calls[-1][0] == calls[-1][1]
-    assert all(b[0] >= a[0] for a, b in zip(calls, calls[1:]))
+    assert all(b[0] >= a[0] for a, b in itertools.pairwise(calls))
     with pytest.raises(DataError, match="n_cameras"):
         generate_session(tmp_path / "q", n_cameras=0, seconds=1, render_video=False)
     with pytest.raises(DataError, match="frames"):

@@ -12,7 +12,13 @@ Main entry points: :func:`generate_session` (files + truth) and
 """
 
 from .cameras import camera_names, make_cameras, project
-from .charuco import BoardMotion, board_corners_mm, board_motion, make_board, render_board_frames
+from .charuco import (
+    BoardMotion,
+    board_corners_mm,
+    board_motion,
+    make_board,
+    render_board_frames,
+)
 from .face import (
     DEFAULT_STATE_NAMES,
     EXPRESSIONS_MM,
@@ -25,9 +31,9 @@ from .render import keypoint_colors, marker_radius_px, render_face_frames
 from .session import SessionTruth, anipose_config, generate_session, observe_2d
 
 __all__ = [
-    "BoardMotion",
     "DEFAULT_STATE_NAMES",
     "EXPRESSIONS_MM",
+    "BoardMotion",
     "FaceSimulation",
     "SessionTruth",
     "anipose_config",

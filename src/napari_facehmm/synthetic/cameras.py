@@ -10,7 +10,12 @@ and projects in numpy (tests check it agrees with ``cv2.projectPoints``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..io.anipose import CameraParams
 
 #: Camera names by index: camA, camB, ...
 CAMERA_LETTERS = "ABCDEFGH"
@@ -42,7 +47,7 @@ def make_cameras(
     rng: np.random.Generator | None = None,
     distance_mm: float = 500.0,
     separation_deg: float = 35.0,
-) -> list["CameraParams"]:
+) -> list[CameraParams]:
     """Cameras on an arc in front of the face, all aimed at the head.
 
     One camera looks at the face from straight ahead. Two or more cameras

@@ -15,8 +15,8 @@ land on the true projections to a small fraction of a pixel.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 

@@ -435,14 +435,14 @@ def simulate_face(
         offsets_mm=offsets,
         intensity=intensity,
         fps=float(fps),
-        params=dict(
-            seed=seed,
-            mean_dwell_s=mean_dwell_s,
-            within_state_noise_mm=within_state_noise_mm,
-            intensity_spread=intensity_spread,
-            transition_s=transition_s,
-            head_motion_scale=head_motion_scale,
-        ),
+        params={
+            "seed": seed,
+            "mean_dwell_s": mean_dwell_s,
+            "within_state_noise_mm": within_state_noise_mm,
+            "intensity_spread": intensity_spread,
+            "transition_s": transition_s,
+            "head_motion_scale": head_motion_scale,
+        },
     )
 
 

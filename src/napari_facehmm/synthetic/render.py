@@ -17,7 +17,7 @@ cv2 is imported inside the functions that draw (it is a heavy import).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -138,6 +138,17 @@ def _fixed(points: np.ndarray) -> np.ndarray:
     return np.round(points * _SCALE).astype(np.int32)
 
 
+def _head_ellipse(frame: np.ndarray, center: np.ndarray, top: np.ndarray, half_width_px: float, color) -> None:
+    """Fill an ellipse centred on ``center`` whose upper vertex is ``top`` (pixels)."""
+    import cv2
+
+    up = top - center
+    half_height_px = float(np.hypot(*up))
+    angle_deg = float(np.degrees(np.arctan2(up[1], up[0]))) + 90.0
+    axes = (int(round(half_width_px * _SCALE)), int(round(half_height_px * _SCALE)))
+    cv2.ellipse(frame, tuple(_fixed(center)), axes, angle_deg, 0, 360, color, -1, cv2.LINE_AA, _SHIFT)
+
+
 def render_face_frames(
     simulation: FaceSimulation, camera, marker_radius: float | None = None
 ) -> Iterator[np.ndarray]:
@@ -178,18 +189,10 @@ def render_face_frames(
             continue
         px_per_mm = focal / depth_mm[t]
 
-        def ellipse(center_name, top_name, half_width_mm, color):
-            center = p[aux[center_name]]
-            up = p[aux[top_name]] - center
-            half_height = float(np.hypot(*up))
-            angle = float(np.degrees(np.arctan2(up[1], up[0]))) + 90.0
-            axes = (int(round(half_width_mm * px_per_mm * _SCALE)), int(round(half_height * _SCALE)))
-            cv2.ellipse(frame, tuple(_fixed(center)), axes, angle, 0, 360, color, -1, lines, _SHIFT)
-
         neck = _fixed(p[[aux["neck_ul"], aux["neck_ur"], aux["neck_lr"], aux["neck_ll"]]])
         cv2.fillPoly(frame, [neck], SKIN_SHADE_RGB, lines, _SHIFT)
-        ellipse("hair_center", "hair_top", 80.0, HAIR_RGB)
-        ellipse("head_center", "head_top", 70.0, SKIN_RGB)
+        _head_ellipse(frame, p[aux["hair_center"]], p[aux["hair_top"]], 80.0 * px_per_mm, HAIR_RGB)
+        _head_ellipse(frame, p[aux["head_center"]], p[aux["head_top"]], 70.0 * px_per_mm, SKIN_RGB)
         for ear in ("lear", "rear"):
             center = p[kp[ear]]
             axes = (int(round(9 * px_per_mm * _SCALE)), int(round(24 * px_per_mm * _SCALE)))

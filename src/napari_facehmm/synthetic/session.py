@@ -21,9 +21,9 @@ Every video, track and table has exactly ``round(seconds * fps)`` frames.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,6 @@ from .charuco import (
     MARKER_BITS,
     MARKER_LENGTH_MM,
     SQUARE_LENGTH_MM,
-    BoardMotion,
     board_motion,
     render_board_frames,
 )
@@ -218,7 +217,7 @@ class SessionTruth:
 
     # ------------------------------------------------------------------- load
     @classmethod
-    def load(cls, out_dir: str | Path) -> "SessionTruth":
+    def load(cls, out_dir: str | Path) -> SessionTruth:
         """Read the truth of a session folder written by :func:`generate_session`."""
         from ..io.anipose import read_calibration
 
@@ -432,7 +431,6 @@ def generate_session(
     -------
     SessionTruth
     """
-    from ..data import LandmarkSeries
     from ..io.anipose import Calibration, write_calibration, write_pose3d
     from ..io.dlc import write_dlc_analysis
 
@@ -633,7 +631,6 @@ def _write_truth_tables(truth: SessionTruth, simulation: FaceSimulation) -> None
         arrays[f"dropouts/{cam}"] = truth.dropouts[cam]
     from ..io._atomic import atomic_write_path
 
-    with atomic_write_path(truth.truth_dir / "truth.npz", backup=False) as temp:
-        with open(temp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
+    with atomic_write_path(truth.truth_dir / "truth.npz", backup=False) as temp, open(temp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
 
