@@ -151,7 +151,7 @@ def test_run_analysis_yields_progress_and_can_be_cancelled():
 def test_demo_writes_outputs_and_scores_against_truth(tmp_path, capsys):
     code = main(
         ["demo", "--out", str(tmp_path), "--seconds", "20", "--states", "4", "--true-states", "4",
-         "--restarts", "1", "--no-figures"]
+         "--restarts", "1", "--no-figures", "--no-video"]
     )
     assert code == 0
     out = capsys.readouterr().out

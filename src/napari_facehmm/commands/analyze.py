@@ -129,7 +129,7 @@ def print_summary(result, elapsed_s: float) -> None:
     print(
         f"{verb} {result.n_states} states on {features.n_valid} of {features.n_frames} frames "
         f"({len(features.lengths)} segments, {features.values.shape[1]} features, "
-        f"{features.settings.mode}, {features.settings.feature_set}) in {elapsed_s:.1f} s"
+        f"{features.settings.mode}, {features.settings.feature_set}); total time {elapsed_s:.1f} s"
     )
     print(f"  log-likelihood {result.log_likelihood:.6g}")
     table = result.state_stats

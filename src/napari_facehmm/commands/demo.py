@@ -37,7 +37,9 @@ def add_parser(subparsers) -> None:
         "--session-seed", type=int, default=0, help="seed of the synthetic session (default 0)"
     )
     parser.add_argument(
-        "--video", action="store_true", help="also render the face and ChArUco videos (slower)"
+        "--no-video",
+        action="store_true",
+        help="skip rendering the face and ChArUco videos (faster; `facehmm view` then shows points only)",
     )
     add_feature_arguments(parser)
     parser.set_defaults(run=run)
@@ -118,7 +120,7 @@ def run(args) -> int:
             seconds=args.seconds,
             fps=args.fps,
             seed=args.session_seed,
-            render_video=args.video,
+            render_video=not args.no_video,
             progress=progress,
             n_states=args.true_states,
         )
