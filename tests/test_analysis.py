@@ -161,3 +161,20 @@ def test_demo_writes_outputs_and_scores_against_truth(tmp_path, capsys):
     assert 0.0 <= summary["purity"] <= 1.0 and -1.0 <= summary["adjusted_rand_index"] <= 1.0
     assert (tmp_path / "analysis" / "states.csv").exists()
     assert (tmp_path / "analysis" / "model.json").exists()
+
+
+def test_features_for_model_reuse_the_stored_scaler(fitted_3d):
+    from napari_facehmm.analysis import features_for_model
+    from napari_facehmm.hmm import FaceHMM
+    from napari_facehmm.synthetic import simulate_face
+
+    model = FaceHMM.load(fitted_3d / "model.json")
+    assert model.metadata["feature_settings"] == model.metadata["features"]
+    new_session = simulate_face(200, fps=30.0, seed=9).to_series()
+    features = features_for_model(new_session, model)
+    assert features.names == model.feature_names
+    scaler = model.metadata["scaler"]
+    np.testing.assert_allclose(
+        features.values, (features.unscaled - np.array(scaler["mean"])) / np.array(scaler["std"])
+    )
+    assert model.predict(features.values, features.lengths).shape == (features.n_valid,)

@@ -136,6 +136,53 @@ def _load_model(model) -> Any:
     return model
 
 
+def model_feature_settings(model: Any) -> tuple[FeatureSettings, FeatureScaler | None]:
+    """The feature settings and scaler stored in a model's metadata.
+
+    Models written by :func:`run_analysis` store ``"features"`` (settings) and
+    ``"scaler"``; models saved from the viewer may store only
+    ``"feature_settings"``, then the scaler is None (features are
+    standardized with the new session's own statistics).
+
+    Raises
+    ------
+    DataError
+        The model stores no feature settings.
+    """
+    metadata = getattr(model, "metadata", None) or {}
+    stored = metadata.get("features") or metadata.get("feature_settings")
+    if not stored:
+        raise DataError(
+            "this model stores no feature settings (metadata 'features'); "
+            "fit it with facehmm analyze or the Expression states widget"
+        )
+    settings = FeatureSettings.from_dict(
+        {k: v for k, v in stored.items() if k in FeatureSettings.__dataclass_fields__}
+    )
+    scaler = FeatureScaler.from_dict(metadata["scaler"]) if metadata.get("scaler") else None
+    return settings, scaler
+
+
+def features_for_model(series: LandmarkSeries, model: Any) -> FeatureMatrix:
+    """Features of ``series`` in the exact layout and scaling ``model`` was fit on.
+
+    Uses the settings and scaler stored in the model's metadata (see
+    :func:`model_feature_settings`); a different keypoint set or
+    dimensionality raises :class:`DataError`.
+    """
+    settings, scaler = model_feature_settings(model)
+    features = build_features(series, settings, scaler=scaler)
+    expected = getattr(model, "feature_names", None)
+    if expected and list(expected) != list(features.names):
+        only_model = [n for n in expected if n not in features.names]
+        only_here = [n for n in features.names if n not in expected]
+        raise DataError(
+            f"the model was fit on {len(expected)} features; this series gives {len(features.names)} "
+            f"(only in the model: {only_model[:8]}; only here: {only_here[:8]})"
+        )
+    return features
+
+
 def _scale_progress(item: Any, start: int, end: int) -> Progress:
     """Map a sub-step's progress item into ``[start, end]`` of the whole analysis."""
     if isinstance(item, tuple) and len(item) >= 2 and item[1]:
@@ -212,14 +259,8 @@ def run_analysis(
     yield 5, _TOTAL, "building features"
     if model is not None:
         model = _load_model(model)
-        metadata = getattr(model, "metadata", None) or {}
-        if "features" not in metadata or "scaler" not in metadata:
-            raise DataError(
-                "this model has no stored feature settings/scaler; it was not saved by facehmm analyze"
-            )
-        settings = FeatureSettings.from_dict(metadata["features"])
-        scaler = FeatureScaler.from_dict(metadata["scaler"])
-        features = build_features(series, settings, scaler=scaler)
+        features = features_for_model(series, model)
+        settings = features.settings
         n_states = int(model.n_states)
         fitted = False
     else:
@@ -239,6 +280,8 @@ def run_analysis(
         )
         model.metadata.update(
             features=settings.to_dict(),
+            # the key the viewer's Expression states widget reads
+            feature_settings=settings.to_dict(),
             scaler=features.scaler.to_dict(),
             feature_names=list(features.names),
             keypoints=list(features.keypoints),
