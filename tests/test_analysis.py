@@ -178,3 +178,28 @@ def test_features_for_model_reuse_the_stored_scaler(fitted_3d):
         features.values, (features.unscaled - np.array(scaler["mean"])) / np.array(scaler["std"])
     )
     assert model.predict(features.values, features.lengths).shape == (features.n_valid,)
+
+
+def test_analyze_real_openface_and_dlc_files(shared_data, tmp_path, capsys):
+    """Real files: OpenFace 68 landmarks (nose tip lm_30 as reference) and a DLC mouse track."""
+    openface = shared_data / "pyfeat" / "OpenFace_Test.csv"
+    code = main(["analyze", str(openface), "--states", "3", "--restarts", "1", "--fps", "30",
+                 "--out", str(tmp_path / "openface")])
+    assert code == 0
+    states = pd.read_csv(tmp_path / "openface" / "states.csv")
+    assert len(states) == 100 and states["state"].notna().all()
+    model = json.loads((tmp_path / "openface" / "model.json").read_text())
+    assert model["metadata"]["features"]["rigid_keypoints"][0] == "lm_27"
+    assert (tmp_path / "openface" / "mean_faces.png").exists()
+
+    dlc = (shared_data / "dlc" / "openfield-Pranav-2018-10-30" / "videos"
+           / "m3v1mp4DLC_resnet50_openfieldAug20shuffle1_30000.h5")
+    # the face defaults do not fit a mouse: a clear error naming what the file has
+    assert main(["analyze", str(dlc), "--out", str(tmp_path / "mouse0"), "--no-figures"]) == 2
+    assert "snout" in capsys.readouterr().err
+    code = main(["analyze", str(dlc), "--align", "egocentric", "--reference", "snout", "--states", "4",
+                 "--restarts", "1", "--min-confidence", "0.9", "--out", str(tmp_path / "mouse"),
+                 "--no-figures"])
+    assert code == 0
+    states = pd.read_csv(tmp_path / "mouse" / "states.csv")
+    assert len(states) == 2330
