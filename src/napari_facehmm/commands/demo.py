@@ -131,16 +131,25 @@ def run(args) -> int:
         f"{', '.join(truth.camera_names)}, {len(truth.state_names)} true states -> {session_dir}"
     )
 
-    series, how = _triangulate(truth, session_dir)
+    if len(truth.camera_names) == 1:
+        from ..io.dlc import read_dlc_analysis
+
+        camera = truth.camera_names[0]
+        series = read_dlc_analysis(truth.pose2d_paths[camera], fps=truth.fps)
+        how = f"one camera: 2D tracks of {camera} ({truth.pose2d_paths[camera]})"
+        print(f"landmarks: {how}")
+        three_d_source = f"2d:{camera}"
+    else:
+        series, how = _triangulate(truth, session_dir)
+        three_d_source = "triangulated"
     if series is None:
         from ..io.anipose import read_pose3d
 
         print(f"3D source: ground truth {truth.pose3d_path} ({how})")
         series = read_pose3d(truth.pose3d_path, fps=truth.fps)
         three_d_source = "truth"
-    else:
+    elif three_d_source == "triangulated":
         print(f"3D source: {how}")
-        three_d_source = "triangulated"
 
     settings = feature_settings_from_args(args, series.keypoints)
     n_states = args.states if args.states is not None else 9
@@ -172,7 +181,7 @@ def run(args) -> int:
     print(
         f"adjusted Rand index vs the {len(truth.state_names)} true states: "
         f"{scores['adjusted_rand_index']:.3f} ({n_states} states fitted; purity {scores['purity']:.3f}, "
-        f"{scores['fraction_with_state']:.1%} of frames have a state; 3D from {three_d_source})"
+        f"{scores['fraction_with_state']:.1%} of frames have a state; landmarks: {three_d_source})"
     )
     print(f"view it: facehmm view {session_dir} --model {analysis_dir / 'model.json'}")
     return 0
