@@ -271,3 +271,22 @@ def test_no_valid_frames_is_a_clear_error(series):
     positions[1::2, series.keypoint_index("uplip")] = np.nan
     with pytest.raises(DataError, match="no frame"):
         build_features(series.copy(positions=positions), FeatureSettings(max_gap_frames=0))
+
+
+def test_short_segments_are_dropped_and_frame_jumps_split(series):
+    positions = series.positions.copy()
+    chin = series.keypoint_index("chin")
+    positions[100:110, chin] = np.nan  # long gap
+    positions[112:122, chin] = np.nan  # another: rows 110-111 form a 2-frame island
+    frames = np.arange(series.n_frames)
+    frames[300:] += 50  # frames 300.. come after a jump in the video
+    gappy = series.copy(positions=positions, frame_indices=frames)
+    features = build_features(gappy, FeatureSettings(min_segment_frames=3))
+    assert not features.valid[110:112].any()  # shorter than min_segment_frames
+    assert features.lengths.tolist() == [100, 300 - 122, series.n_frames - 300]
+    kept = build_features(gappy, FeatureSettings(min_segment_frames=2))
+    assert kept.valid[110:112].all()
+    # velocities never cross the jump: after it they equal those of the part on its own
+    head = features.head_pose["translations"]
+    alone = kinematics(head[300:], gappy.fps)
+    np.testing.assert_allclose(features.kinematics["velocity"][300:], alone["velocity"], atol=1e-9)
