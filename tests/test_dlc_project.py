@@ -144,6 +144,7 @@ def test_missing_deeplabcut_raises_install_hint(monkeypatch, tmp_path):
             call()
         message = str(info.value)
         assert 'pip install "napari-facehmm[dlc]"' in message
+        assert "pip install torch==2.14.1 torchvision==0.29.1" in message
         assert "deeplabcut" in message
 
 

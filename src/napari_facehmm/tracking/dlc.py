@@ -74,6 +74,9 @@ SUGGESTED_CPU_NETWORK = "cspnext_s"
 
 EVENT_PREFIX = "@@facehmm "
 
+#: what to install before the ``dlc`` extra
+TORCH_PIN = "pip install torch==2.14.1 torchvision==0.29.1"
+
 #: DeepLabCut's per-epoch log line (runners/train.py).
 EPOCH_LINE = re.compile(
     r"Epoch (?P<epoch>\d+)/(?P<n_epochs>\d+) \(lr=[^)]*\), train loss (?P<train_loss>[-+0-9.eEnaif]+)"
@@ -115,7 +118,13 @@ def require_deeplabcut(purpose: str = "Training a DeepLabCut model") -> None:
     after ``pip install torch==2.14.1 torchvision==0.29.1`` (README).
     """
     if not deeplabcut_available():
-        raise MissingDependencyError("deeplabcut", "dlc", purpose)
+        error = MissingDependencyError("deeplabcut", "dlc", purpose)
+        # deeplabcut's own torch requirement resolves to a wheel whose torchvision
+        # fails on the CPU here: pin the pair first (README, NOTES)
+        message = f"{error} (first: {TORCH_PIN})"
+        error.args = (message,)
+        error.msg = message  # ImportError's str() shows .msg
+        raise error
 
 
 # ------------------------------------------------------------------ project paths
