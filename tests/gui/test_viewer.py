@@ -247,7 +247,8 @@ def test_mismatched_tracks_and_models_notify(make_napari_viewer, synthetic_sessi
     states.set_tracks(["session1-camA points"])
     notifications.clear()
     assert not states.load_model(model_path)
-    assert any("features" in m for m in notifications), notifications
+    # the stored feature settings say why: 3D landmarks vs a 2D track
+    assert any("3D landmarks" in m and "2D" in m for m in notifications), notifications
     # the viewer keeps working
     viewer.dims.set_point(0, 10)
     assert docks["ethogram"].cursor_frame == 10

@@ -17,7 +17,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "Open a session folder (the layout `facehmm synth` writes) in napari with the "
             "expression-state, ethogram, 3D face, summary and QC docks; fit a FaceHMM "
             "(or load --model), go to --frame, and with --screenshot save the whole window "
-            "as a PNG and exit. Under a headless server: xvfb-run -a facehmm view DIR --screenshot out.png"
+            "as a PNG and exit. With --screenshot on a machine without a display, a virtual "
+            "X display (Xvfb) is started for the run."
         ),
     )
     parser.add_argument("folder", type=Path, help="session folder")
@@ -31,6 +32,34 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def _virtual_display(size: tuple[int, int]):
+    """Start Xvfb when a screenshot is asked for and there is no display.
+
+    Returns the started display (stop it when done) or None when a display
+    exists. Qt's xcb platform under Xvfb draws the canvas; ``offscreen``
+    would give a black one, so it is not an option here.
+    """
+    import os
+    import shutil
+    import sys
+
+    from ..errors import FaceHMMError
+
+    if not sys.platform.startswith("linux") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    if shutil.which("Xvfb") is None:
+        raise FaceHMMError(
+            "no display to draw the screenshot on, and Xvfb is not installed "
+            "(apt-get install xvfb, or run under xvfb-run -a)"
+        )
+    from pyvirtualdisplay import Display
+
+    display = Display(visible=False, size=(max(size[0], 1280), max(size[1], 1024)), color_depth=24)
+    display.start()
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    return display
+
+
 def run(args: argparse.Namespace) -> int:
     from .._reader import is_session_folder
     from ..errors import FileFormatError
@@ -38,6 +67,15 @@ def run(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     if not is_session_folder(folder):
         raise FileFormatError(folder, "is not a session folder (expected videos-raw/ or pose-2d/ inside)")
+    display = _virtual_display(tuple(args.size)) if args.screenshot is not None else None
+    try:
+        return _show(args, folder)
+    finally:
+        if display is not None:
+            display.stop()
+
+
+def _show(args: argparse.Namespace, folder: Path) -> int:
     import napari
     from qtpy.QtWidgets import QApplication
 

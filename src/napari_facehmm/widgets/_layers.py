@@ -58,6 +58,18 @@ class FacePoints(Points):
         # callers (the augmented extent) modify the returned array
         return cache.copy()
 
+    @property
+    def _extent_data_augmented(self) -> np.ndarray:
+        # napari pads every axis by half the largest point size, the frame
+        # axis too, so the time slider would start at frame -3; pad only the
+        # image axes (the last two).
+        extent = self._extent_data
+        if len(self.size):
+            half = float(np.max(self.size)) / 2
+            extent[0, -2:] -= half
+            extent[1, -2:] += half
+        return extent
+
 
 def set_face_colors(layer: Points, rgba: np.ndarray) -> None:
     """Assign per-point RGBA face colors, fast.
@@ -108,6 +120,9 @@ def open_session(viewer: Any, folder: str | Path) -> list:
     from .._reader import read_session
 
     layers = add_layer_data(viewer, read_session(Path(folder)))
+    if layers and viewer.dims.ndim == 3:
+        # name the axes (napari labels them -3, -2, -1 otherwise)
+        viewer.dims.axis_labels = ("frame", "y", "x")
     if layers and viewer.dims.ndim > 2:
         viewer.dims.set_point(0, viewer.dims.range[0][0])
     viewer.reset_view()

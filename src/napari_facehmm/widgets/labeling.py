@@ -502,7 +502,10 @@ class LabelingWidget(QWidget):
             vector_style="line",
         )
         data, keypoint_names, machine = labels.to_points()
-        self.points_layer = self.viewer.add_points(
+        # FacePoints: the point size must not widen the image slider to "-3"
+        from ._layers import FacePoints
+
+        self.points_layer = FacePoints(
             data,
             ndim=3,
             name=f"{name} labels",
@@ -513,9 +516,10 @@ class LabelingWidget(QWidget):
             # napari rejects an empty color array: give one color when there are no points yet
             face_color=self._point_colors(keypoint_names) if len(data) else self._colors[0],
         )
+        self.viewer.add_layer(self.points_layer)
         self._recolor_borders()
         if self.viewer.dims.ndim == 3:
-            # the slider walks through images, not time: say so instead of napari's "-3"
+            # the slider walks through images, not time
             self.viewer.dims.axis_labels = ("image", "y", "x")
         self._install_keys(self.points_layer)
         self.points_layer.events.data.connect(self._on_points_data)

@@ -104,8 +104,12 @@ def fit_job(
         n_states=n_states,
         n_restarts=n_restarts,
         feature_names=list(matrices[0].names),
+        # the same keys as facehmm analyze, so either loads the other's models with
+        # identical features (settings, z-score and rigid template)
         metadata=dict(
+            features=settings.to_dict(),
             feature_settings=_settings_dict(settings),
+            scaler=matrices[0].scaler.to_dict(),
             keypoints=list(matrices[0].keypoints),
         ),
     )
@@ -329,19 +333,14 @@ class ExpressionStatesWidget(QWidget):
 
     def load_model(self, path: str | Path) -> bool:
         """Load a saved model and decode the selected track with it."""
-        from ..features import FeatureSettings, build_features
+        from ..analysis import features_for_model
         from ..hmm import FaceHMM
 
         try:
             model = FaceHMM.load(path)
             series = self.selected_series()[0]
-            metadata = getattr(model, "metadata", None) or {}
-            settings_kwargs = metadata.get("feature_settings") or self.settings_kwargs()
-            known = {f.name for f in dataclasses.fields(FeatureSettings)}
-            settings = FeatureSettings(
-                **{k: (tuple(v) if isinstance(v, list) else v) for k, v in settings_kwargs.items() if k in known}
-            )
-            features = build_features(series, settings)
+            # the settings, z-score and template stored with the model, as facehmm analyze --model
+            features = features_for_model(series, model)
             check_model_features(model, list(features.names))
             states, posterior = decode(model, features)
         except FaceHMMError as exc:
