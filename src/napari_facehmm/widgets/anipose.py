@@ -804,9 +804,11 @@ class AniposeWidget(QWidget):
                 points.data,
                 features=points.features,
                 face_color=points.face_color,
-                border_width=0,
+                # a white outline tells the crosses from the same-colored 2D discs
+                border_color="white",
+                border_width=0.15,
                 symbol="cross",
-                size=size * 1.4,
+                size=size,
                 name=name,
                 translate=self._camera_translate(camera) or (0.0, 0.0, 0.0),
                 metadata={METADATA_KEY: {"kind": "reprojection", "camera": camera, "pose3d": self.pose3d}},
