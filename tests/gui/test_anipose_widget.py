@@ -63,6 +63,12 @@ def test_project_fills_the_form(make_napari_viewer, synthetic_session):
     board = ta.BoardSpec.from_config(ta.read_project_config(synthetic_session.out_dir))
     assert widget.board() == board or vars(widget.board()) == vars(board)
     assert widget.excluded_cameras() == [] and not widget.ransac.isEnabled()
+    # several synchronized recordings per camera stay together
+    grouped = widget.group_by_camera(["/v/b-camB.mp4", "/v/a-camA.mp4", "/v/c-camA.mp4", "/v/other.mp4"])
+    assert grouped == {"camA": ["/v/a-camA.mp4", "/v/c-camA.mp4"], "camB": ["/v/b-camB.mp4"], "cam3": ["/v/other.mp4"]}
+    widget.set_calibration_videos({"camA": grouped["camA"]})
+    assert widget.calibration_videos()["camA"] == [Path("/v/a-camA.mp4"), Path("/v/c-camA.mp4")]
+    assert widget.calibration_videos()["camB"] == [synthetic_session.charuco_video_paths["camB"]]
 
 
 def test_calibration_writes_toml_shows_errors_and_board_corners(

@@ -68,6 +68,8 @@ FILTER_CHOICES = ("none", "medfilt", "viterbi")
 ARUCO_MARKER_COUNTS = (50, 100, 250, 1000)
 N_SORTED_FRAMES = 100
 MEAN_OF_KEYPOINTS = "mean of keypoints"
+#: between the calibration videos of one camera in the videos table
+VIDEO_SEPARATOR = "; "
 
 
 def calibration_job(videos: dict, board: ta.BoardSpec, skip: int, output: Path, fisheye: bool = False):
@@ -352,26 +354,33 @@ class AniposeWidget(QWidget):
 
     def _browse_videos(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(
-            self, "Calibration videos (one per camera)", "", "Videos (*.mp4 *.avi *.mov *.mkv)"
+            self, "Calibration videos (cameras named in the file names)", "", "Videos (*.mp4 *.avi *.mov *.mkv)"
         )
         if paths:
-            self.set_calibration_videos(self._by_camera(paths))
+            self.set_calibration_videos(self.group_by_camera(paths))
 
     def _browse_tracks(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "2D tracks (one per camera)", "", "DeepLabCut (*.h5 *.csv)")
-        if paths:
-            self.set_tracks(self._by_camera(paths))
+        if not paths:
+            return
+        grouped = self.group_by_camera(paths)
+        several = [c for c, files in grouped.items() if len(files) > 1]
+        if several:
+            show_error(f"3D (Anipose): choose one 2D file per camera; several for {several}")
+            return
+        self.set_tracks({camera: files[0] for camera, files in grouped.items()})
 
     def _browse_calibration(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Calibration", "", "Anipose calibration (*.toml)")
         if path:
             self.calibration_edit.setText(path)
 
-    def _by_camera(self, paths: list[str]) -> dict[str, str]:
-        out = {}
-        for path in paths:
-            camera = ta.camera_name_from_path(path, self.cam_regex) or f"cam{len(out)}"
-            out[camera] = path
+    def group_by_camera(self, paths: list[str]) -> dict[str, list[str]]:
+        """Files by the camera named in their file name (``cam_regex``); unnamed ones get ``cam<i>``."""
+        out: dict[str, list[str]] = {}
+        for i, path in enumerate(sorted(paths)):
+            camera = ta.camera_name_from_path(path, self.cam_regex) or f"cam{i}"
+            out.setdefault(camera, []).append(path)
         return out
 
     def set_project(self, folder: str | Path) -> None:
@@ -398,9 +407,7 @@ class AniposeWidget(QWidget):
         self.fisheye.setChecked(bool(config.get("calibration", {}).get("fisheye", False)))
         calibration_dir = folder / pipeline.get("calibration_videos", "calibration")
         try:
-            self.set_calibration_videos(
-                {c: v[0] for c, v in ta.calibration_videos(calibration_dir, self.cam_regex).items()}
-            )
+            self.set_calibration_videos(ta.calibration_videos(calibration_dir, self.cam_regex))
         except FaceHMMError as exc:
             notes.append(str(exc))
         calibration = folder / pipeline.get("calibration_results", "calibration") / "calibration.toml"
@@ -456,10 +463,16 @@ class AniposeWidget(QWidget):
             dict_number=int(self.dict_number.currentText()),
         )
 
-    def set_calibration_videos(self, videos: dict[str, str | Path]) -> None:
-        """Calibration video of each camera (replaces same-named cameras)."""
+    def set_calibration_videos(self, videos: dict[str, Any]) -> None:
+        """Calibration video(s) of each camera (replaces same-named cameras).
+
+        A camera with several synchronized recordings lists them separated by
+        ``VIDEO_SEPARATOR`` in its cell.
+        """
         current = _rows(self.videos_table)
-        current.update({c: str(v) for c, v in videos.items()})
+        for camera, paths in videos.items():
+            paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+            current[camera] = VIDEO_SEPARATOR.join(str(p) for p in paths)
         _set_rows(self.videos_table, sorted(current.items()), editable_paths=True)
 
     def set_tracks(self, files: dict[str, str | Path]) -> None:
@@ -557,15 +570,26 @@ class AniposeWidget(QWidget):
         self._cancel_requested = False
 
     # ---------------------------------------------------------- calibration
+    def calibration_videos(self) -> dict[str, list[Path]]:
+        """``{camera: [videos]}`` as listed in the table."""
+        return {
+            camera: [Path(p.strip()) for p in cell.split(VIDEO_SEPARATOR) if p.strip()]
+            for camera, cell in _rows(self.videos_table).items()
+        }
+
     def run_calibration(self) -> Any:
-        """Calibrate in a worker thread; returns the worker (None if the input is wrong)."""
-        videos = _rows(self.videos_table)
+        """Calibrate in a worker thread; returns the worker (None if the input is wrong).
+
+        Cancel stops the board search at the next frame; the final bundle
+        adjustment (seconds) cannot be interrupted and is discarded.
+        """
+        videos = self.calibration_videos()
         output = self.calibration_output.text().strip()
         try:
             if len(videos) < 2:
                 raise FaceHMMError("calibration needs a video for each of at least two cameras")
             if not output:
-                first = Path(next(iter(videos.values())))
+                first = next(iter(videos.values()))[0]
                 output = str(first.with_name("calibration.toml"))
                 self.calibration_output.setText(output)
             board = self.board()
@@ -593,7 +617,7 @@ class AniposeWidget(QWidget):
 
     def _board_detections(self) -> dict[str, tuple[Path, np.ndarray, np.ndarray]]:
         """``{camera: (video, frames, corners_px)}`` from the last run or ``board-detections.csv``."""
-        videos = {c: Path(p) for c, p in _rows(self.videos_table).items()}
+        videos = {c: paths[0] for c, paths in self.calibration_videos().items() if paths}
         out = {}
         if self.calibration_result is not None:
             for camera, detections in self.calibration_result.detections.items():
@@ -645,6 +669,9 @@ class AniposeWidget(QWidget):
         except (FaceHMMError, OSError) as exc:
             show_error(f"3D (Anipose): {exc}")
             return []
+        for item in layer_data:  # a second look replaces the first
+            if item[1]["name"] in self.viewer.layers:
+                self.viewer.layers.remove(item[1]["name"])
         layers = add_layer_data(self.viewer, layer_data)
         if self.viewer.dims.ndim == 3:
             self.viewer.dims.axis_labels = ("frame", "y", "x")

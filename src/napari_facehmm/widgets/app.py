@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .anipose import AniposeWidget
 from .ethogram import EthogramWidget
 from .face3d import Face3DWidget
 from .qc import TrackingQCWidget
@@ -18,19 +19,21 @@ from .summary import StateSummaryWidget
 
 
 def add_docks(viewer: Any) -> dict[str, Any]:
-    """Add the five docks to ``viewer``'s window; returns them by name."""
+    """Add the six docks to ``viewer``'s window; returns them by name."""
     docks = {
         "states": ExpressionStatesWidget(viewer),
         "ethogram": EthogramWidget(viewer),
         "face3d": Face3DWidget(viewer),
         "summary": StateSummaryWidget(viewer),
         "qc": TrackingQCWidget(viewer),
+        "anipose": AniposeWidget(viewer),
     }
     window = viewer.window
     window.add_dock_widget(docks["ethogram"], area="bottom", name="Ethogram")
     window.add_dock_widget(docks["states"], area="right", name="Expression states")
     window.add_dock_widget(docks["face3d"], area="right", name="3D face")
     window.add_dock_widget(docks["qc"], area="left", name="Tracking QC")
+    window.add_dock_widget(docks["anipose"], area="left", name="3D (Anipose)", tabify=True)
     summary = window.add_dock_widget(docks["summary"], area="left", name="State summary", tabify=True)
     summary.raise_()  # the summary tab in front
     return docks
@@ -95,6 +98,8 @@ def open_face_viewer(
         viewer = napari.Viewer(title=f"napari-facehmm: {Path(folder).name}")
     open_session(viewer, folder)
     docks = add_docks(viewer)
+    # the 3D dock starts from the session's Anipose files (config, calibration, pose-2d)
+    docks["anipose"].set_project(folder)
     states = docks["states"]
     if model is None:
         from .._reader import find_session_files
