@@ -360,7 +360,9 @@ class AniposeWidget(QWidget):
             self.set_calibration_videos(self.group_by_camera(paths))
 
     def _browse_tracks(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "2D tracks (one per camera)", "", "DeepLabCut (*.h5 *.csv)")
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "2D tracks (one per camera)", "", "DeepLabCut (*.h5 *.csv)"
+        )
         if not paths:
             return
         grouped = self.group_by_camera(paths)
@@ -654,14 +656,14 @@ class AniposeWidget(QWidget):
                 image = video_layer(Path(video), name=f"calibration {camera}", translate_x=offset_x)
                 data, corner_ids = qc.board_corners_to_points(frames, corners)
                 colors = keypoint_colors(corners.shape[1])[corner_ids] if len(corner_ids) else "yellow"
-                points = dict(
-                    name=f"board corners {camera}",
-                    face_color=colors,
-                    border_width=0,
-                    size=max(3.0, image[0].shape[2] / 60),
-                    translate=(0.0, 0.0, offset_x),
-                    metadata={METADATA_KEY: {"kind": "board_corners", "camera": camera}},
-                )
+                points = {
+                    "name": f"board corners {camera}",
+                    "face_color": colors,
+                    "border_width": 0,
+                    "size": max(3.0, image[0].shape[2] / 60),
+                    "translate": (0.0, 0.0, offset_x),
+                    "metadata": {METADATA_KEY: {"kind": "board_corners", "camera": camera}},
+                }
                 layer_data += [image, (data, points, "points")]
                 if len(frames):
                     first_frame = int(frames[0]) if first_frame is None else min(first_frame, int(frames[0]))
@@ -748,7 +750,12 @@ class AniposeWidget(QWidget):
         self.warnings_label.setText("\n".join(notes))
         # the engine names a camera far above the others as "camera 'X' disagrees"
         self.flagged_camera = next(
-            (c for c in attrs.get("cameras", ()) for n in notes if re.search(rf"camera {re.escape(repr(c))} disagrees", n)),
+            (
+                camera
+                for camera in attrs.get("cameras", ())
+                for note in notes
+                if re.search(rf"camera {re.escape(repr(camera))} disagrees", note)
+            ),
             None,
         )
         self.exclude_button.setVisible(self.flagged_camera is not None)
@@ -756,9 +763,8 @@ class AniposeWidget(QWidget):
             self.exclude_button.setText(f"Exclude {self.flagged_camera} and re-run")
         self.progress.setValue(1000)
         try:
-            self.tracks_2d = {
-                c: read_dlc_analysis(p, fps=result.fps) for c, p in files.items() if c in attrs.get("cameras", files)
-            }
+            used = attrs.get("cameras", tuple(files))
+            self.tracks_2d = {c: read_dlc_analysis(p, fps=result.fps) for c, p in files.items() if c in used}
             self.calibration = qc.calibration_of(calibration)
             self.errors = qc.reprojection_errors(result, self.tracks_2d, self.calibration)
         except FaceHMMError as exc:
@@ -823,8 +829,13 @@ class AniposeWidget(QWidget):
             if name in self.viewer.layers:
                 self.viewer.layers.remove(name)
             points = series_to_points(series)
+            # as large as the camera's 2D points, so a cross covers its disc but for the rim
             size = next(
-                (float(np.max(l.size)) for l in self.session.points_layers() if facehmm_meta(l).get("camera") == camera and len(l.size)),
+                (
+                    float(np.max(layer.size))
+                    for layer in self.session.points_layers()
+                    if facehmm_meta(layer).get("camera") == camera and len(layer.size)
+                ),
                 5.0,
             )
             layer = FacePoints(
