@@ -134,10 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         # save_epochs = chunk: one snapshot per chunk; later chunks continue from it
         for _ in dlc.train(config, epochs=chunk, batch_size=args.batch_size, save_epochs=chunk, init=init):
             pass
-        snapshots = dlc.find_snapshots(config)
-        init = str(snapshots[-1])
+        # the newest snapshot, not DeepLabCut's "best" (listed last) of an earlier epoch
+        latest = dlc.latest_snapshot(dlc.find_snapshots(config))
+        init = str(latest)
         epochs_done += chunk
-        result = dlc.evaluate(config, snapshot=snapshots[-1])
+        result = dlc.evaluate(config, snapshot=latest)
         print(
             f"epoch {result.epochs}: train {result.train_error_px:.2f} px, test {result.test_error_px:.2f} px; "
             f"wall {time.monotonic() - wall_start:.0f} s, CPU {_cpu_children_s() - cpu_start:.0f} s",
@@ -150,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{'reached' if reached else 'did NOT reach'} test error < {args.target_px} px after {epochs_done} epochs; "
         f"CPU {_cpu_children_s() - cpu_start:.0f} s, wall {time.monotonic() - wall_start:.0f} s"
     )
-    outputs = [p.output for p in dlc.analyze_videos(config, [video]) if p.output is not None]
+    latest = dlc.latest_snapshot(dlc.find_snapshots(config))
+    outputs = [p.output for p in dlc.analyze_videos(config, [video], snapshot=latest) if p.output is not None]
     series = read_dlc_analysis(outputs[0])
     error_px = np.linalg.norm(series.positions - truth_px, axis=2)
     print(f"whole video vs truth: median {np.nanmedian(error_px):.2f} px, 95th pct {np.nanpercentile(error_px, 95):.2f} px")

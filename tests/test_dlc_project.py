@@ -325,3 +325,15 @@ def test_refinement_frames_from_pose3d_and_states_table(tmp_path):
         dlc.refinement_frames(tmp_path / "other.csv")
     with pytest.raises(FileFormatError, match="does not exist"):
         dlc.refinement_frames(tmp_path / "missing.csv")
+
+
+def test_latest_snapshot_is_the_most_trained_not_the_best(tmp_path):
+    from napari_facehmm.tracking import dlc
+
+    names = ["snapshot-best-010.pt", "snapshot-025.pt", "snapshot-020.pt"]
+    paths = [tmp_path / n for n in names]
+    listed = sorted(paths, key=dlc._snapshot_epoch)
+    assert [p.name for p in listed] == ["snapshot-020.pt", "snapshot-025.pt", "snapshot-best-010.pt"]
+    assert dlc.latest_snapshot(listed).name == "snapshot-025.pt"
+    assert dlc.latest_snapshot([tmp_path / "snapshot-best-030.pt", tmp_path / "snapshot-030.pt"]).name == "snapshot-030.pt"
+    assert dlc.latest_snapshot([]) is None

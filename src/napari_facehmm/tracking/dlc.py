@@ -63,6 +63,7 @@ __all__ = [
     "merge_datasets",
     "model_folder",
     "find_snapshots",
+    "latest_snapshot",
     "reprojection_outlier_frames",
     "uncertain_state_frames",
     "refinement_frames",
@@ -175,6 +176,17 @@ def _snapshot_epoch(path: Path) -> tuple[int, int]:
     match = re.search(r"(\d+)$", path.stem)
     epoch = int(match.group(1)) if match else -1
     return (1 if "best" in path.stem else 0, epoch)
+
+
+def latest_snapshot(snapshots: Sequence[Path]) -> Path | None:
+    """The snapshot with the most epochs (a regular one before a "best" of the same epoch).
+
+    :func:`find_snapshots` lists "best" snapshots last, as DeepLabCut's
+    ``snapshotindex=-1`` picks them; to continue training, start from this one.
+    """
+    if not snapshots:
+        return None
+    return max(snapshots, key=lambda p: (_snapshot_epoch(p)[1], -_snapshot_epoch(p)[0]))
 
 
 def _complete_snapshots(train_folder: Path) -> list[Path]:
@@ -595,14 +607,13 @@ class TrainingJob(DLCJob):
                     train_loss = _float(match["train_loss"])
                     valid_loss = _float(match["valid_loss"])
                     self.history.append((epoch, train_loss, valid_loss))
-                    snapshots = self.snapshots()
                     yield TrainingProgress(
                         epoch,
                         n_epochs,
                         train_loss,
                         valid_loss,
                         message=match.group(0),
-                        snapshot=snapshots[-1] if snapshots else None,
+                        snapshot=latest_snapshot(self.snapshots()),
                     )
         except Cancelled:
             _set_aside_truncated_snapshots(self.train_folder)
@@ -615,7 +626,7 @@ class TrainingJob(DLCJob):
             self.history[-1][1] if self.history else math.nan,
             self.history[-1][2] if self.history else math.nan,
             message=f"training done: {len(snapshots)} snapshot(s) in {self.train_folder}",
-            snapshot=snapshots[-1] if snapshots else None,
+            snapshot=latest_snapshot(snapshots),
         )
 
 

@@ -361,9 +361,9 @@ class TrackingWidget(QWidget):
         choice = INIT_CHOICES[index][1]
         self.init_path_edit.setEnabled(choice in ("file", "snapshot"))
         if choice == "snapshot" and not self.init_path_edit.text():
-            snapshots = self._snapshots()
-            if snapshots:
-                self.init_path_edit.setText(str(snapshots[-1]))
+            latest = dlc.latest_snapshot(self._snapshots())
+            if latest is not None:
+                self.init_path_edit.setText(str(latest))
         elif choice == "file" and not self.init_path_edit.text() and self.isVisible():
             path, _ = QFileDialog.getOpenFileName(self, "Initial weights", "", "weights (*.pt *.pth *.bin)")
             if path:
