@@ -102,8 +102,16 @@ def _table(headers: list[str]) -> QTableWidget:
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     table.horizontalHeader().setStretchLastSection(True)
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setMaximumHeight(110)
+    table.verticalHeader().setDefaultSectionSize(22)
+    _fit_height(table)
     return table
+
+
+def _fit_height(table: QTableWidget, max_rows: int = 5) -> None:
+    """Show every row (up to ``max_rows``) without a scroll bar: docks are short."""
+    rows = min(max(table.rowCount(), 2), max_rows)
+    height = table.horizontalHeader().sizeHint().height() + rows * 22 + 2 * table.frameWidth() + 2
+    table.setFixedHeight(height)
 
 
 def _set_rows(table: QTableWidget, rows: list[tuple[str, str]], editable_paths: bool = False) -> None:
@@ -115,6 +123,7 @@ def _set_rows(table: QTableWidget, rows: list[tuple[str, str]], editable_paths: 
             if j == 0 or not editable_paths:
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
             table.setItem(i, j, item)
+    _fit_height(table)
 
 
 def _rows(table: QTableWidget) -> dict[str, str]:
@@ -289,7 +298,8 @@ class AniposeWidget(QWidget):
         self.filter_combo = QComboBox()
         self.filter_combo.addItems(FILTER_CHOICES)
         form.addRow("2D filter", self.filter_combo)
-        self.ransac = QCheckBox("RANSAC camera subsets (3+ cameras)")
+        self.ransac = QCheckBox("RANSAC (3+ cameras)")
+        self.ransac.setToolTip("Per point, the camera subset that reprojects best")
         self.ransac.setEnabled(False)
         form.addRow("", self.ransac)
         self.camera_list = QListWidget()
