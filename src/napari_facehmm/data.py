@@ -30,8 +30,9 @@ class LandmarkSeries:
     keypoints
         ``n_keypoints`` landmark names, unique.
     confidence
-        ``(n_frames, n_keypoints)`` likelihood or score in [0, 1]; NaN where
-        the point is missing. Defaults to 1 where a position exists.
+        ``(n_frames, n_keypoints)`` likelihood or score in [0, 1], kept as
+        given (a tracker's likelihood of a point it dropped stays readable).
+        Defaults to 1 where a position exists and NaN where it is missing.
     skeleton
         Edges as pairs of keypoint names (pairs naming unknown keypoints are
         dropped on construction).
