@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["write_numeric_csv"]
+from ..errors import FileFormatError
+
+__all__ = ["numeric_columns", "write_numeric_csv"]
 
 
 def _cell(value: float) -> str:
@@ -55,3 +57,18 @@ def write_numeric_csv(table: pd.DataFrame, path: str | Path, index: bool) -> Non
         else:
             for row in rows:
                 handle.write(",".join([f(v) for f, v in zip(formatters, row)]) + "\n")
+
+
+def numeric_columns(table: pd.DataFrame, columns: list[str], path: Path) -> dict[str, np.ndarray]:
+    """Columns as float arrays; :class:`FileFormatError` naming a non-numeric one."""
+    out = {}
+    for column in columns:
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = values.isna() & table[column].notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise FileFormatError(
+                path, f"column {column!r} has a non-numeric value {table[column].iloc[row]!r} in row {row + 1}"
+            )
+        out[column] = values.to_numpy(dtype=np.float64)
+    return out

@@ -26,7 +26,7 @@ import pandas as pd
 from ..data import LandmarkSeries
 from ..errors import DataError, FileFormatError
 from ._atomic import atomic_write_path
-from ._csv import write_numeric_csv
+from ._csv import numeric_columns, write_numeric_csv
 
 __all__ = [
     "CameraParams",
@@ -422,7 +422,7 @@ def read_pose3d(path: str | Path, fps: float = 30.0) -> LandmarkSeries:
     wanted = [f"{bp}_{f}" for bp in bodyparts for f in POSE3D_FIELDS if f"{bp}_{f}" in present]
     frame_columns = [f"M_{i}{j}" for i in range(3) for j in range(3)] + [f"center_{i}" for i in range(3)] + ["fnum"]
     wanted += [c for c in frame_columns if c in present]
-    numeric = _numeric_columns(table, wanted, path)
+    numeric = numeric_columns(table, wanted, path)
 
     n_frames = len(table)
     n_keypoints = len(bodyparts)
@@ -551,18 +551,3 @@ def _read_csv_table(path: Path) -> pd.DataFrame:
     if len(table) == 0:
         raise FileFormatError(path, "table has a header but no rows")
     return table
-
-
-def _numeric_columns(table: pd.DataFrame, columns: list[str], path: Path) -> dict[str, np.ndarray]:
-    """Columns as float arrays; :class:`FileFormatError` naming a non-numeric one."""
-    out = {}
-    for column in columns:
-        values = pd.to_numeric(table[column], errors="coerce")
-        bad = values.isna() & table[column].notna()
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise FileFormatError(
-                path, f"column {column!r} has a non-numeric value {table[column].iloc[row]!r} in row {row + 1}"
-            )
-        out[column] = values.to_numpy(dtype=np.float64)
-    return out

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..data import LandmarkSeries
 from ..errors import DataError, FileFormatError
+from ._csv import numeric_columns
 
 __all__ = ["read_openface", "OPENFACE_SKELETON", "openface_keypoints"]
 
@@ -121,16 +122,7 @@ def read_openface(
     pose_columns = [f"pose_{a}" for a in ("Tx", "Ty", "Tz", "Rx", "Ry", "Rz")]
     au_columns = [c for c in table.columns if c.startswith("AU") and c.endswith("_r")]
     wanted = landmark_columns + optional + (pose_columns if set(pose_columns) <= columns else []) + au_columns
-    values = {}
-    for column in wanted:
-        numeric = pd.to_numeric(table[column], errors="coerce")
-        bad = numeric.isna() & table[column].notna()
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise FileFormatError(
-                path, f"column {column!r} has a non-numeric value {table[column].iloc[row]!r} in row {row + 1}"
-            )
-        values[column] = numeric.to_numpy(dtype=np.float64)
+    values = numeric_columns(table, wanted, path)
 
     n_frames = len(table)
     positions = np.stack(
