@@ -1,7 +1,9 @@
 """Viewer speed: slider steps over 1.2 M points, recoloring by state, video frames.
 
 Run under Xvfb (``xvfb-run -a python bench/viewer.py``). Every number is
-measured against a baseline in the same process. The last four lines are::
+measured against a baseline in the same process, except ``face3d_update_ms``
+(median ms of one 3D-dock update with its canvas drawn; target < 40), printed
+just before the last four lines, which are::
 
     slider_speedup <plain napari ms / ours ms>   (target >= 10)
     recolor_ms <ms to recolor 1.2 M points by a new state sequence>   (target <= 70)
@@ -187,11 +189,57 @@ def bench_video() -> tuple[float, float]:
     return sequential_ms, ours_s / bare_s
 
 
+def bench_face3d(n_updates: int = 100) -> float:
+    """Median ms of one 3D-dock update (set the frame, redraw the vispy canvas).
+
+    A synthetic 3D face series (21 landmarks, 600 frames) in a points layer;
+    each step moves the time slider, which calls the dock's ``update_frame``
+    through napari's event, and processes Qt events so the canvas draws.
+    """
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from napari_facehmm.data import LandmarkSeries
+    from napari_facehmm.face import FACE_KEYPOINTS, FACE_SKELETON
+    from napari_facehmm.layerdata import points_layer_kwargs
+    from napari_facehmm.synthetic import simulate_face
+    from napari_facehmm.widgets._layers import FacePoints
+    from napari_facehmm.widgets.face3d import Face3DWidget
+
+    n_frames = 600
+    truth = simulate_face(n_frames, fps=30.0, seed=0)
+    series = LandmarkSeries(truth.points_3d, FACE_KEYPOINTS, skeleton=FACE_SKELETON)
+    # a shown window: a hidden canvas never draws, which would time nothing
+    viewer = napari.Viewer(show=True)
+    app = QApplication.instance()
+    viewer.add_layer(FacePoints(**points_layer_kwargs(series, name="face 3d")))
+    dock = Face3DWidget(viewer)
+    viewer.window.add_dock_widget(dock, name="3D face")
+    app.processEvents()
+    draws = []
+    dock.canvas.events.draw.connect(lambda _: draws.append(1))
+    times = []
+    for i in range(n_updates):
+        viewer.dims.events.current_step.disconnect(dock.update_frame)
+        viewer.dims.set_point(0, (7 * i) % n_frames)
+        viewer.dims.events.current_step.connect(dock.update_frame)
+        start = time.perf_counter()
+        dock.update_frame()
+        app.processEvents()
+        times.append(time.perf_counter() - start)
+    viewer.close()
+    if len(draws) < n_updates // 2:
+        raise RuntimeError(f"the 3D canvas drew {len(draws)} times in {n_updates} updates: nothing was timed")
+    return 1000 * statistics.median(times)
+
+
 def main() -> int:
     plain_ms, ours_ms, recolor_ms, feature_recolor_ms = bench_slider_and_recolor()
     print(f"slider step over {N_FRAMES * N_KEYPOINTS:,} points: plain napari {plain_ms:.1f} ms, ours {ours_ms:.1f} ms")
     print(f"recolor by state: RGBA array {recolor_ms:.1f} ms, via a feature + color cycle {feature_recolor_ms:.0f} ms")
     sequential_ms, random_ratio = bench_video()
+    face3d_ms = bench_face3d()
+    print(f"face3d_update_ms {face3d_ms:.1f}")
     print(f"slider_speedup {plain_ms / ours_ms:.1f}")
     print(f"recolor_ms {recolor_ms:.1f}")
     print(f"frame_sequential_ms {sequential_ms:.2f}")
