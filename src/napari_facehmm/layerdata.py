@@ -305,6 +305,31 @@ def skeleton_to_vectors(
     return data, edge_color
 
 
+def skeleton_vectors_shown(series: LandmarkSeries, threshold: float) -> np.ndarray:
+    """Which skeleton vectors of :func:`skeleton_to_vectors` have both ends shown.
+
+    An end is shown when its likelihood reaches ``threshold`` (NaN or no
+    confidence counts as 1, as in :func:`likelihood_shown`), so the edges
+    of points hidden by the likelihood threshold can be hidden too.
+
+    Returns
+    -------
+    np.ndarray
+        ``(M,)`` bool, in the order of the vectors of :func:`skeleton_to_vectors`.
+    """
+    edges = series.skeleton_indices
+    if len(edges) == 0:
+        return np.zeros(0, dtype=bool)
+    yx = _display_yx(series)
+    start_present = ~np.isnan(yx[:, edges[:, 0]]).any(axis=2)
+    end_present = ~np.isnan(yx[:, edges[:, 1]]).any(axis=2)
+    rows, edge_ids = np.nonzero(start_present & end_present)
+    if series.confidence is None:
+        return np.ones(len(rows), dtype=bool)
+    point_shown = likelihood_shown(series.confidence, threshold)  # (T, K)
+    return point_shown[rows, edges[edge_ids, 0]] & point_shown[rows, edges[edge_ids, 1]]
+
+
 # --------------------------------------------------------------------- states
 def states_to_point_colors(
     states: np.ndarray, rows: np.ndarray, n_states: int

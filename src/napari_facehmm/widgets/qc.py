@@ -3,7 +3,9 @@
 Plots the mean tracking likelihood per frame of each landmark layer and, when
 a 3D series with Anipose's ``error`` attribute is loaded, the mean
 reprojection error; lists the worst frames with a button to jump to each;
-and holds the likelihood threshold below which points are hidden.
+and holds the likelihood threshold below which points are hidden, together
+with the skeleton edges that have a hidden end (made transparent: napari's
+vectors have no per-vector visibility).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..data import LandmarkSeries
-from ..layerdata import likelihood_shown
+from ..layerdata import likelihood_shown, skeleton_vectors_shown
 from ._session import facehmm_meta, get_session
 
 N_WORST = 20
@@ -148,6 +150,29 @@ class TrackingQCWidget(QWidget):
         for layer in self.session.points_layers():
             if "likelihood" in layer.features.columns:
                 layer.shown = likelihood_shown(layer.features["likelihood"].to_numpy(), threshold)
+        self._hide_skeleton_edges(threshold)
+
+    def _hide_skeleton_edges(self, threshold: float) -> None:
+        """Make the skeleton edges with an end below ``threshold`` transparent."""
+        for layer in self.viewer.layers:
+            meta = facehmm_meta(layer)
+            name = meta.get("series_name")
+            if meta.get("kind") != "skeleton" or name not in self.viewer.layers:
+                continue
+            series = facehmm_meta(self.viewer.layers[name]).get("series")
+            if not isinstance(series, LandmarkSeries):
+                continue
+            shown = skeleton_vectors_shown(series, threshold)
+            if len(shown) != len(layer.data):
+                continue  # the user edited the skeleton: leave it alone
+            full = meta.get("full_edge_color")
+            if full is None or len(full) != len(shown):
+                # the colors before any hiding, kept so lowering the threshold restores them
+                full = np.array(layer.edge_color, dtype=float, copy=True)
+                meta["full_edge_color"] = full
+            colors = full.copy()
+            colors[~shown, 3] = 0.0
+            layer.edge_color = colors
 
     def jump_to_selected(self) -> None:
         item = self.worst.currentItem() or (self.worst.item(0) if self.worst.count() else None)
