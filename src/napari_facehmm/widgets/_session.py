@@ -59,6 +59,11 @@ class FaceSession:
         ``(T, n_states)`` state probabilities (NaN rows where no state) or None.
     n_states, state_names, model, features
         The model, its state names and the :class:`FeatureMatrix` it was fitted on.
+    track_states
+        ``{layer name: (states (T_i,), frames (T_i,))}``: the states decoded on
+        that points layer's own landmarks, when several tracks were decoded;
+        those layers are colored by them, every other layer by ``states``
+        (the first track's, which the ethogram and the 3D face also show).
     """
 
     states_changed = Signal()
@@ -74,6 +79,7 @@ class FaceSession:
         self.model: Any = None
         self.features: Any = None
         self.source_name = ""
+        self.track_states: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     @property
     def viewer(self) -> Any:
@@ -154,6 +160,7 @@ class FaceSession:
         model: Any = None,
         features: Any = None,
         source_name: str = "",
+        track_states: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> None:
         """Store a decoded state sequence, recolor the points and notify the docks."""
         order = np.argsort(state_frames, kind="stable")
@@ -166,6 +173,13 @@ class FaceSession:
         self.model = model
         self.features = features
         self.source_name = source_name
+        self.track_states = {}
+        for name, (values, frames) in (track_states or {}).items():
+            track_order = np.argsort(frames, kind="stable")  # looked up by sorted frame
+            self.track_states[name] = (
+                np.asarray(values, dtype=np.int64)[track_order],
+                np.asarray(frames, dtype=np.int64)[track_order],
+            )
         self.color_points_by_state()
         self.states_changed.emit()
 
@@ -191,7 +205,8 @@ class FaceSession:
             rows = meta.get("rows")
             if rows is None or len(rows) != len(layer.data):
                 continue  # the user edited the points: leave their colors alone
-            per_row = states_for_frames(self.states, self.state_frames, series.frame_indices)
+            states, frames = self.track_states.get(layer.name, (self.states, self.state_frames))
+            per_row = states_for_frames(states, frames, series.frame_indices)
             set_face_colors(layer, states_to_point_colors(per_row, rows, self.n_states))
 
     def color_points_by_keypoint(self) -> None:

@@ -72,6 +72,11 @@ class EthogramWidget(QWidget):
         self._band = None
         self._traces = {}
         session = self.session
+        tracks = [name for name in session.source_name.split(", ") if name]
+        tip = f"states decoded on {tracks[0]}" if tracks else ""
+        if len(tracks) > 1:
+            tip += f", the first of {len(tracks)} tracks (the points of each track show its own states)"
+        self.setToolTip(tip)
         low, high = self._frame_range()
         frames = np.arange(low, high + 1)
         if session.states is not None and session.posterior is not None:

@@ -83,9 +83,12 @@ def decode(model: Any, features: Any) -> tuple[np.ndarray, np.ndarray]:
 def fit_job(
     series_list: list[LandmarkSeries], settings_kwargs: dict, n_states: int, n_restarts: int
 ) -> Iterator[tuple[int, int, str]]:
-    """Generator: build features, fit a FaceHMM, decode the first series.
+    """Generator: build features, fit a FaceHMM on all series, decode each one.
 
-    Yields ``(done, total, message)``; returns ``(model, features, states, posterior)``.
+    Yields ``(done, total, message)``; returns ``(model, features, states,
+    posterior, tracks)``: the first series' feature matrix, states ``(T,)``
+    and posteriors ``(T, n_states)``, and ``tracks``, one ``(features,
+    states, posterior)`` per series (each decoded on its own features).
     """
     from ..features import FeatureSettings, build_features
     from ..hmm import FaceHMM
@@ -119,9 +122,10 @@ def fit_job(
     if getattr(model, "cancelled_", False):
         raise Cancelled("fit cancelled")
     yield 96, 100, "decoding states"
-    states, posterior = decode(model, matrices[0])
+    tracks = [(matrix, *decode(model, matrix)) for matrix in matrices]
     yield 100, 100, "done"
-    return model, matrices[0], states, posterior
+    _, states, posterior = tracks[0]
+    return model, matrices[0], states, posterior, tracks
 
 
 def _progress_of(step: Any) -> tuple[float, float, str]:
@@ -141,6 +145,7 @@ class ExpressionStatesWidget(QWidget):
         self.worker: Any = None
         self._cancel_requested = False
         self.model_path: Path | None = None
+        self._fit_names: list[str] | None = None
 
         self.tracks = QListWidget()
         self.tracks.setMaximumHeight(90)
@@ -225,16 +230,22 @@ class ExpressionStatesWidget(QWidget):
             item = self.tracks.item(i)
             item.setCheckState(Qt.CheckState.Checked if item.text() in names else Qt.CheckState.Unchecked)
 
-    def selected_series(self) -> list[LandmarkSeries]:
-        series = []
+    def selected_tracks(self) -> list[tuple[str, LandmarkSeries]]:
+        """``(name, series)`` of each checked track that is still loaded, in list order."""
+        tracks = []
         for name in self.selected_track_names():
             if name == POSE3D_TRACK:
-                series.append(self.session.pose3d())
+                series = self.session.pose3d()
+                if series is not None:
+                    tracks.append((name, series))
             elif name in self.viewer.layers:
-                series.append(facehmm_meta(self.viewer.layers[name])["series"])
-        if not series:
+                tracks.append((name, facehmm_meta(self.viewer.layers[name])["series"]))
+        if not tracks:
             raise DataError("select at least one track (a landmark points layer or the 3D pose)")
-        return series
+        return tracks
+
+    def selected_series(self) -> list[LandmarkSeries]:
+        return [series for _, series in self.selected_tracks()]
 
     def settings_kwargs(self) -> dict:
         return dict(FEATURE_CHOICES[self.feature_set.currentText()])
@@ -245,10 +256,13 @@ class ExpressionStatesWidget(QWidget):
         from napari.qt.threading import thread_worker
 
         try:
-            series_list = self.selected_series()
+            tracks = self.selected_tracks()
         except FaceHMMError as exc:
             show_error(str(exc))
             return None
+        series_list = [series for _, series in tracks]
+        # the names of the fitted tracks, should the selection change during the fit
+        self._fit_names = [name for name, _ in tracks]
         # connecting "errored" here keeps superqt from re-raising the error
         # in the event loop: we show it as a notification instead
         job = thread_worker(
@@ -287,10 +301,16 @@ class ExpressionStatesWidget(QWidget):
     def _on_fitted(self, result: tuple) -> None:
         if result is None:
             return
-        model, features, states, posterior = result
+        model, features, states, posterior, *rest = result
+        names = self._fit_names or [name for name, _ in self.selected_tracks()]
+        decoded = rest[0] if rest else [(features, states, posterior)]
         self.model_path = None
-        self._apply(model, features, states, posterior)
-        self.status.setText(f"fitted {self.session.n_states} states on {features.n_valid} frames")
+        self._apply(model, features, states, posterior, list(zip(names, decoded, strict=False)))
+        n_frames = sum(track[0].n_valid for track in decoded)
+        self.status.setText(
+            f"fitted {self.session.n_states} states on {n_frames} frames of {len(decoded)} track(s)"
+            + self._tracks_note(names[: len(decoded)])
+        )
 
     def _on_error(self, exc: BaseException) -> None:
         if isinstance(exc, Cancelled):
@@ -309,8 +329,28 @@ class ExpressionStatesWidget(QWidget):
         self.fit_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self.worker = None
+        self._fit_names = None
 
-    def _apply(self, model: Any, features: Any, states: np.ndarray, posterior: np.ndarray) -> None:
+    @staticmethod
+    def _tracks_note(names: list[str]) -> str:
+        if len(names) < 2:
+            return ""
+        return f"; each track is colored by its own states, the ethogram and 3D face show {names[0]}"
+
+    def _apply(
+        self,
+        model: Any,
+        features: Any,
+        states: np.ndarray,
+        posterior: np.ndarray,
+        decoded: list[tuple[str, tuple]] | None = None,
+    ) -> None:
+        """Hand the states to the session; ``decoded`` is ``[(track name, (features, states, posterior))]``."""
+        track_states = {
+            name: (track_states_, track_features.frame_indices)
+            for name, (track_features, track_states_, _) in (decoded or [])
+            if name != POSE3D_TRACK  # the 3D series is no layer of its own: it is the default
+        }
         names = list(getattr(model, "state_names", None) or [])
         n_states = int(getattr(model, "n_states", posterior.shape[1]))
         self.session.set_states(
@@ -321,7 +361,8 @@ class ExpressionStatesWidget(QWidget):
             posterior=posterior,
             model=model,
             features=features,
-            source_name=", ".join(self.selected_track_names()),
+            source_name=", ".join(name for name, _ in decoded) if decoded else ", ".join(self.selected_track_names()),
+            track_states=track_states,
         )
         self.save_button.setEnabled(True)
 
@@ -332,17 +373,19 @@ class ExpressionStatesWidget(QWidget):
             self.load_model(path)
 
     def load_model(self, path: str | Path) -> bool:
-        """Load a saved model and decode the selected track with it."""
+        """Load a saved model and decode every selected track with it."""
         from ..analysis import features_for_model
         from ..hmm import FaceHMM
 
         try:
             model = FaceHMM.load(path)
-            series = self.selected_series()[0]
-            # the settings, z-score and template stored with the model, as facehmm analyze --model
-            features = features_for_model(series, model)
-            check_model_features(model, list(features.names))
-            states, posterior = decode(model, features)
+            decoded = []
+            for name, series in self.selected_tracks():
+                # the settings, z-score and template stored with the model, as facehmm analyze --model
+                track_features = features_for_model(series, model)
+                check_model_features(model, list(track_features.names))
+                decoded.append((name, (track_features, *decode(model, track_features))))
+            features, states, posterior = decoded[0][1]
         except FaceHMMError as exc:
             show_error(f"Could not use model {Path(path).name}: {exc}")
             return False
@@ -350,8 +393,8 @@ class ExpressionStatesWidget(QWidget):
             show_error(f"Could not load model {Path(path).name}: {type(exc).__name__}: {exc}")
             return False
         self.model_path = Path(path)
-        self._apply(model, features, states, posterior)
-        self.status.setText(f"loaded {Path(path).name}")
+        self._apply(model, features, states, posterior, decoded)
+        self.status.setText(f"loaded {Path(path).name}" + self._tracks_note([name for name, _ in decoded]))
         return True
 
     def _ask_save(self) -> None:
