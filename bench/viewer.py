@@ -192,9 +192,10 @@ def bench_video() -> tuple[float, float]:
 def bench_face3d(n_updates: int = 100) -> float:
     """Median ms of one 3D-dock update (set the frame, redraw the vispy canvas).
 
-    A synthetic 3D face series (21 landmarks, 600 frames) in a points layer;
-    each step moves the time slider, which calls the dock's ``update_frame``
-    through napari's event, and processes Qt events so the canvas draws.
+    A synthetic 3D face series (21 landmarks, 600 frames) in a points layer
+    of a shown window; each step moves the time slider (the dock unhooked, so
+    napari's own redraw is not timed), then times the dock's ``update_frame``
+    plus processing Qt events, in which the vispy canvas draws.
     """
     import napari
     from qtpy.QtWidgets import QApplication
