@@ -48,7 +48,8 @@ def test_qc_threshold_hides_skeleton_edges_of_hidden_points(make_napari_viewer, 
     assert points.shown.all()
 
 
-def test_every_selected_track_is_decoded_and_colored_by_its_own_states(make_napari_viewer, synthetic_session):
+@pytest.mark.parametrize("how", ["worker", "sync"])
+def test_every_selected_track_is_decoded_and_colored_by_its_own_states(make_napari_viewer, synthetic_session, qtbot, how):
     from napari_facehmm.colors import state_colors
     from napari_facehmm.features import FeatureSettings, build_features
     from napari_facehmm.layerdata import states_for_frames
@@ -59,7 +60,14 @@ def test_every_selected_track_is_decoded_and_colored_by_its_own_states(make_napa
     states = docks["states"]
     names = ["session1-camA points", "session1-camB points"]
     states.set_tracks(names)
-    fit_now(states, n_states=4, n_restarts=1, show_progress=False)
+    if how == "worker":  # the dock's Fit button: a thread_worker
+        states.n_states.setValue(4)
+        states.n_restarts.setValue(1)
+        worker = states.fit()
+        with qtbot.waitSignal(worker.finished, timeout=120_000):
+            pass
+    else:  # facehmm view --fit
+        fit_now(states, n_states=4, n_restarts=1, show_progress=False)
     session = states.session
     assert sorted(session.track_states) == names
     palette = state_colors(session.n_states)

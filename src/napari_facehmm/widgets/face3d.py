@@ -2,7 +2,8 @@
 
 A vispy ``SceneCanvas`` with a turntable camera (rotate with the mouse) holds
 one ``Markers`` and one ``Line`` visual whose data are replaced as the time
-slider moves (about 35 ms an update here, well under a second napari canvas).
+slider moves (20-26 ms an update with the canvas drawn here, see
+``face3d_update_ms`` of ``bench/viewer.py``; target < 40 ms).
 Points are colored by the state of the frame when states are known, by
 keypoint otherwise. Without a 3D series the dock shows the egocentric 2D face
 (centred on ``nose1``) of the first landmark layer, in the plane z = 0.
