@@ -256,3 +256,31 @@ def test_forward_jump_within_a_gop_does_not_seek(tmp_path, monkeypatch):
     np.testing.assert_array_equal(reader[45], reference[45])  # next GOP: seek to its keyframe
     assert seeks == [22, 45]
     reader.close()
+
+
+def test_threaded_rgb_conversion_is_pixel_identical(tmp_path, shared_data):
+    # The reader converts with one swscale thread (faster next to the
+    # decoder's threads); its frames must be exactly those of PyAV's default
+    # conversion, for yuv444p
+    # (DLC example), yuv420p (Pexels) and our own write_video output.
+    import av
+
+    from napari_facehmm.io import video
+
+    written = write_video(_smooth_frames(30, 242, 322), tmp_path / "clip.mp4", fps=25.0)
+    for path, n_frames in ((shared_data / DLC_VIDEO, 40), (shared_data / PEXELS, 30), (written, 30)):
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for i, frame in enumerate(container.decode(stream)):
+                if i == n_frames:
+                    break
+                np.testing.assert_array_equal(
+                    video._to_rgb(frame), frame.to_ndarray(format="rgb24"), err_msg=f"{path.name} frame {i}"
+                )
+    if int(av.__version__.split(".")[0]) >= 18:  # measured: PyAV 18 has reformat(threads=)
+        assert video._RGB_THREADS_SUPPORTED
+    reference = _decode_all(shared_data / DLC_VIDEO, limit=40)
+    with VideoReader(shared_data / DLC_VIDEO) as reader:
+        for i in range(40):
+            np.testing.assert_array_equal(reader[i], reference[i], err_msg=f"frame {i}")
