@@ -18,22 +18,6 @@ pytestmark = pytest.mark.gui
 WAIT_MS = 120_000
 
 
-@pytest.fixture
-def notifications(monkeypatch):
-    """Messages passed to napari's ``show_error`` during the test."""
-    import napari.utils.notifications as notes
-
-    shown: list[str] = []
-    original = notes.show_error
-
-    def record(message):
-        shown.append(str(message))
-        original(message)
-
-    monkeypatch.setattr(notes, "show_error", record)
-    return shown
-
-
 def _widget(make_napari_viewer, synthetic_session):
     from napari_facehmm.widgets.anipose import AniposeWidget
 

@@ -19,22 +19,6 @@ pytestmark = pytest.mark.gui
 N_STATES = 6
 
 
-@pytest.fixture
-def notifications(monkeypatch):
-    """Messages passed to napari's ``show_error`` during the test."""
-    import napari.utils.notifications as notes
-
-    shown: list[str] = []
-    original = notes.show_error
-
-    def record(message):
-        shown.append(str(message))
-        original(message)
-
-    monkeypatch.setattr(notes, "show_error", record)
-    return shown
-
-
 def _session_dir(synthetic_session) -> Path:
     return Path(synthetic_session.out_dir)
 
