@@ -284,3 +284,24 @@ def test_threaded_rgb_conversion_is_pixel_identical(tmp_path, shared_data):
     with VideoReader(shared_data / DLC_VIDEO) as reader:
         for i in range(40):
             np.testing.assert_array_equal(reader[i], reference[i], err_msg=f"frame {i}")
+
+
+def test_get_frame_without_copy_is_the_cached_frame_read_only(tmp_path):
+    from napari_facehmm.layerdata import VideoFrames
+
+    path = tmp_path / "clip.mp4"
+    write_video(_smooth_frames(12, 32, 48), path, fps=10.0)
+    with VideoReader(path) as reader:
+        shared = reader.get_frame(5, copy=False)
+        assert not shared.flags.writeable
+        with pytest.raises(ValueError):
+            shared[0, 0, 0] = 1
+        own = reader.get_frame(5)
+        assert own.flags.writeable and own is not shared
+        np.testing.assert_array_equal(own, shared)
+        own[0, 0, 0] ^= 255  # the caller's copy: the cache is untouched
+        np.testing.assert_array_equal(reader.get_frame(5, copy=False), shared)
+        # the napari adapter hands out the cached frames, no copies
+        frames = VideoFrames(reader)
+        assert frames[5] is reader.get_frame(5, copy=False)
+        np.testing.assert_array_equal(frames[7], reader[7])

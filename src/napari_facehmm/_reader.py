@@ -6,6 +6,13 @@ shows the project's error as a notification and returns napari's "nothing to
 add" sentinel ``[(None,)]``, so the user sees what is wrong and not a
 traceback.
 
+What napari receives are built layers, not layer-data tuples: points become
+the plugin's :class:`~napari_facehmm.widgets._layers.FacePoints`, whose cached
+extent keeps the time slider fast on a million points (napari accepts
+``Layer`` objects from readers since 0.5.6 and records their source). The
+``*_layer(s)`` and ``read_session`` functions below still give tuples, for the
+sample data (napari builds sample layers from tuples only) and for tests.
+
 napari is imported only inside functions: this module is imported by the
 manifest machinery and by the Qt-free core test.
 """
@@ -56,9 +63,11 @@ def _guarded(read: Callable[[Path], list]) -> Callable[[Any], list]:
     """Wrap a reader so that the project's errors become a notification."""
 
     def reader(path: Any, **_: Any) -> list:
+        from .widgets._layers import build_layers
+
         target = Path(_single_path(path) or path)
         try:
-            layers = read(target)
+            layers = build_layers(read(target))
         except FaceHMMError as exc:
             _notify_error(f"napari-facehmm could not open {target.name}: {exc}")
             return NULL_LAYER

@@ -57,10 +57,17 @@ def test_video_reader_gives_lazy_rgb_layer(make_napari_viewer, synthetic_session
 def test_landmark_readers_points_features_and_skeleton(make_napari_viewer, synthetic_session):
     viewer = make_napari_viewer()
     folder = _session_dir(synthetic_session)
-    layers = viewer.open(folder / "pose-2d" / "session1-camA.h5", plugin="napari-facehmm")
-    kinds = sorted(type(layer).__name__ for layer in layers)
-    assert kinds == ["Points", "Vectors"]
-    points = next(layer for layer in layers if type(layer).__name__ == "Points")
+    from napari_facehmm.widgets._layers import FacePoints
+
+    path = folder / "pose-2d" / "session1-camA.h5"
+    layers = viewer.open(path, plugin="napari-facehmm")
+    kinds = sorted(layer._type_string for layer in layers)
+    assert kinds == ["points", "vectors"]
+    points = next(layer for layer in layers if layer._type_string == "points")
+    # the reader hands napari the plugin's points layer (cached extent), and
+    # napari records where it came from
+    assert isinstance(points, FacePoints)
+    assert Path(points.source.path) == path and points.source.reader_plugin == "napari-facehmm"
     assert set(points.features.columns) >= {"keypoint", "likelihood", "frame"}
     assert points.data.shape[1] == 3
     assert points.data[:, 0].max() == 599
@@ -75,14 +82,14 @@ def test_landmark_readers_points_features_and_skeleton(make_napari_viewer, synth
     assert "egocentric 2D" in face.label.text()
     assert np.all(face.last_positions[:, 2] == 0)
     layers_3d = viewer.open(folder / "truth" / "pose-3d.csv", plugin="napari-facehmm")
-    points_3d = next(layer for layer in layers_3d if type(layer).__name__ == "Points")
+    points_3d = next(layer for layer in layers_3d if layer._type_string == "points")
     assert points_3d.metadata["facehmm"]["series"].n_dims == 3  # full 3D kept for the 3D dock
 
 
 def test_openface_reader(make_napari_viewer, shared_data):
     viewer = make_napari_viewer()
     layers = viewer.open(shared_data / "pyfeat" / "OpenFace_Test.csv", plugin="napari-facehmm")
-    points = [layer for layer in layers if type(layer).__name__ == "Points"]
+    points = [layer for layer in layers if layer._type_string == "points"]
     assert len(points) == 1 and points[0].features["keypoint"].nunique() == 68
 
 
@@ -103,9 +110,11 @@ def test_corrupt_video_notifies_instead_of_raising(make_napari_viewer, tmp_path,
 def test_session_folder_reader(make_napari_viewer, synthetic_session):
     viewer = make_napari_viewer()
     layers = viewer.open(_session_dir(synthetic_session), plugin="napari-facehmm")
-    assert sorted(type(layer).__name__ for layer in layers) == ["Image"] * 2 + ["Points"] * 2 + ["Vectors"] * 2
-    points = [layer for layer in layers if type(layer).__name__ == "Points"]
-    assert all(layer.data.flags.f_contiguous for layer in points)
+    from napari_facehmm.widgets._layers import FacePoints
+
+    assert sorted(layer._type_string for layer in layers) == ["image"] * 2 + ["points"] * 2 + ["vectors"] * 2
+    points = [layer for layer in layers if layer._type_string == "points"]
+    assert all(isinstance(layer, FacePoints) and layer.data.flags.f_contiguous for layer in points)
     assert viewer.dims.range[0][1] == 599  # videos and points share the time axis
 
 

@@ -281,8 +281,12 @@ class VideoReader:
         for i in range(self.n_frames):
             yield self.get_frame(i)
 
-    def get_frame(self, index: int) -> np.ndarray:
-        """Frame ``index`` (negative counts from the end) as ``(height, width, 3)`` uint8 RGB."""
+    def get_frame(self, index: int, copy: bool = True) -> np.ndarray:
+        """Frame ``index`` (negative counts from the end) as ``(height, width, 3)`` uint8 RGB.
+
+        With ``copy=False`` the reader's cached array itself is returned, read
+        only (saves a 0.9 MB copy per 640x480 frame; the napari adapter uses it).
+        """
         if index < 0:
             index += self.n_frames
         if not 0 <= index < self.n_frames:
@@ -293,7 +297,7 @@ class VideoReader:
             cached = self._cache.get(index)
             if cached is not None:
                 self._cache.move_to_end(index)
-                return cached.copy()
+                return cached.copy() if copy else cached
             if not self._can_continue_to(index):
                 self._seek_before(index)
             frame = self._decode_until(index)
@@ -306,7 +310,7 @@ class VideoReader:
                 raise FileFormatError(
                     self.path, f"frame {index} of {self.n_frames} could not be decoded (truncated or corrupt video)"
                 )
-            return frame.copy()
+            return frame.copy() if copy else frame
 
     def _can_continue_to(self, index: int) -> bool:
         """Whether decoding on from where the decoder stands reaches ``index`` soonest.

@@ -8,9 +8,11 @@ keypoints that is 1.2 million rows, over 200 ms a step with C-ordered data.
 the Fortran-ordered arrays of :mod:`napari_facehmm.layerdata` a step takes
 about 15 ms (see ``bench/viewer.py``).
 
-Readers must return layer-data tuples, from which napari builds plain
-``Points`` (still fast thanks to the Fortran order, about 8x); the session
-opener below (used by ``facehmm view`` and the docks) builds ``FacePoints``.
+The plugin's readers hand napari ready :class:`FacePoints` layers (napari
+accepts ``Layer`` objects from readers since 0.5.6), so File > Open, drag and
+drop, ``napari file.h5``, ``facehmm view`` and the docks all get them. Only
+napari's File > Open Sample builds plain ``Points`` from layer-data tuples
+(still fast thanks to the Fortran order, about 8x; the sample is small).
 """
 
 from __future__ import annotations
@@ -89,27 +91,39 @@ def set_face_colors(layer: Points, rgba: np.ndarray) -> None:
     layer.events.face_color()
 
 
-def add_layer_data(viewer: Any, layer_data: list) -> list:
-    """Add reader tuples to ``viewer``, building :class:`FacePoints` for points.
+def build_layers(layer_data: list) -> list:
+    """napari layers of layer-data tuples, :class:`FacePoints` for points.
 
-    Returns the layers added.
+    Null entries (napari's ``(None,)`` sentinel) are skipped.
     """
     from napari.layers import Layer
 
-    added = []
+    layers = []
     for item in layer_data:
+        if isinstance(item, Layer):
+            layers.append(item)
+            continue
         if not item or item[0] is None:
             continue
         data = item[0]
         kwargs = dict(item[1]) if len(item) > 1 else {}
         kind = item[2] if len(item) > 2 else "image"
         if kind == "points":
-            layer = FacePoints(data, **kwargs)
+            layers.append(FacePoints(data, **kwargs))
         else:
-            layer = Layer.create(data, kwargs, kind)
+            layers.append(Layer.create(data, kwargs, kind))
+    return layers
+
+
+def add_layer_data(viewer: Any, layer_data: list) -> list:
+    """Add reader tuples to ``viewer``, building :class:`FacePoints` for points.
+
+    Returns the layers added.
+    """
+    layers = build_layers(layer_data)
+    for layer in layers:
         viewer.add_layer(layer)
-        added.append(layer)
-    return added
+    return layers
 
 
 def open_session(viewer: Any, folder: str | Path) -> list:
