@@ -87,7 +87,92 @@ def test_every_selected_track_is_decoded_and_colored_by_its_own_states(make_napa
         own_states[name] = states_for_frames(expected, matrix.frame_indices, np.arange(600))
     # the cameras' decodes differ somewhere, so camB's colors are not camA's states
     assert (own_states[names[0]] != own_states[names[1]]).any()
-    # the ethogram shows the first track and says so
+    # the first track is active: the ethogram's traces, the 3D face and the summary show it
+    assert session.active_track == names[0]
     np.testing.assert_array_equal(states_for_frames(session.states, session.state_frames, np.arange(600)), own_states[names[0]])
-    assert names[0] in docks["ethogram"].toolTip() and "2 tracks" in docks["ethogram"].toolTip()
     assert "own states" in states.status.text()
+    _check_rows_and_active_track(viewer, docks, session, names, own_states, palette, qtbot)
+
+
+def _row_colors(ethogram, row, frames, n_frames=600):
+    """The colors drawn in ``row`` of the ethogram at the middle of each frame's columns.
+
+    The band is one image column per frame (fewer frames than pixels here),
+    scaled to the row without smoothing: the middle of a frame's span shows it.
+    """
+    from qtpy.QtGui import QColor
+
+    image = ethogram.grab().toImage()
+    rect = ethogram.row_rect(row)
+    y = int(rect.center().y())
+    colors = []
+    for frame in frames:
+        x = int(rect.left() + (frame + 0.5) * rect.width() / n_frames)
+        pixel = QColor(image.pixel(x, y))
+        colors.append((frame, np.array([pixel.redF(), pixel.greenF(), pixel.blueF()])))
+    return colors
+
+
+def _check_rows_and_active_track(viewer, docks, session, names, own_states, palette, qtbot):
+    from qtpy.QtCore import QPoint, Qt
+
+    from napari_facehmm.layerdata import states_for_frames
+
+    ethogram, face, summary = docks["ethogram"], docks["face3d"], docks["summary"]
+    ethogram.resize(900, ethogram.minimumHeight())
+    viewer.dims.set_point(0, 0)  # keep the cursor away from the sampled columns
+    # one labelled row per track, each painted with that track's own states
+    assert ethogram.rows() == names
+    assert ethogram.row_rect(1).top() > ethogram.row_rect(0).bottom()
+    assert "2 tracks" in ethogram.toolTip() and names[0] in ethogram.toolTip()
+    # frames right of the row labels with a state in both tracks, some where the
+    # tracks disagree (the cameras' decodes differ in a few short spells)
+    ethogram.grab()  # paints, placing the labels
+    label_end = max(rect.right() for rect in ethogram.label_rects.values())
+    left, width = ethogram.row_rect(0).left(), ethogram.row_rect(0).width()
+    usable = [
+        f
+        for f in range(600)
+        if left + f * width / 600 > label_end + 2 and all(own_states[n][f] >= 0 for n in names)
+    ]
+    differ = [f for f in usable if own_states[names[0]][f] != own_states[names[1]][f]]
+    assert width >= 600 and len(usable) >= 100 and differ, "no usable frames to compare the rows"
+    frames = usable[:: len(usable) // 8] + differ
+    for row, name in enumerate(names):
+        for frame, color in _row_colors(ethogram, row, frames):
+            expected = palette[own_states[name][frame]][:3]
+            np.testing.assert_allclose(color, expected, atol=0.02, err_msg=f"{name} row, frame {frame}")
+    # the 3D face offers the decoded tracks and shows the active one
+    assert face.track.isVisibleTo(face) and [face.track.itemText(i) for i in range(face.track.count())] == names
+    assert face.track.currentText() == names[0]
+
+    # clicking camB's row makes it active (and seeks); the 3D face and summary follow
+    frame = 321
+    x = int(round(ethogram.frame_to_x(frame)))
+    y = int(ethogram.row_rect(1).center().y())
+    qtbot.mouseClick(ethogram, Qt.MouseButton.LeftButton, pos=QPoint(x, y))
+    assert session.active_track == names[1]
+    current = session.current_frame()
+    assert abs(current - frame) <= 1
+    np.testing.assert_array_equal(states_for_frames(session.states, session.state_frames, np.arange(600)), own_states[names[1]])
+    assert face.track.currentText() == names[1]
+    state = own_states[names[1]][current]
+    assert state >= 0 and names[1] in face.label.text()
+    np.testing.assert_allclose(face.last_colors[0], palette[state])
+    assert names[1] in summary.figure._suptitle.get_text()
+    assert names[1] in ethogram.toolTip()
+    # the summary's longest bout is now camB's
+    bout_state = int(own_states[names[1]][current])
+    jumped = summary.jump_to_state(bout_state)
+    assert own_states[names[1]][jumped] == bout_state
+
+    # choosing a track in the 3D face is the same as clicking its row
+    face.track.setCurrentText(names[0])
+    assert session.active_track == names[0]
+    np.testing.assert_array_equal(states_for_frames(session.states, session.state_frames, np.arange(600)), own_states[names[0]])
+    # the points keep their own track's colors whichever track is active
+    layer = viewer.layers[names[1]]
+    meta = layer.metadata["facehmm"]
+    per_point = states_for_frames(*session.track_states[names[1]], meta["series"].frame_indices[meta["rows"]])
+    has_state = per_point >= 0
+    np.testing.assert_allclose(layer.face_color[has_state], palette[per_point[has_state]], atol=1e-6)

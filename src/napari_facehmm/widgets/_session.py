@@ -9,6 +9,7 @@ gives access to the landmark series behind the plugin's points layers.
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,28 +47,55 @@ def facehmm_meta(layer: Any) -> dict:
     return entry if isinstance(entry, dict) else {}
 
 
+@dataclass
+class DecodedTrack:
+    """The states decoded on one track (a points layer or the session's 3D pose).
+
+    ``states`` ``(T,)`` (-1 = none) and ``frames`` ``(T,)`` are sorted by
+    frame; ``posterior`` ``(T, n_states)`` or None; ``features`` is the
+    :class:`FeatureMatrix` the states were decoded from.
+    """
+
+    name: str
+    states: np.ndarray
+    frames: np.ndarray
+    posterior: np.ndarray | None = None
+    features: Any = None
+
+    def __post_init__(self) -> None:
+        order = np.argsort(np.asarray(self.frames), kind="stable")
+        self.states = np.asarray(self.states, dtype=np.int64)[order]
+        self.frames = np.asarray(self.frames, dtype=np.int64)[order]
+        if self.posterior is not None:
+            self.posterior = np.asarray(self.posterior)[order]
+
+
 class FaceSession:
     """Decoded states and landmark series of one viewer.
 
+    Several tracks (points layers, or the session's 3D pose) can be decoded
+    with one model; each points layer is colored by its own track's states.
+    One of them is the *active* track: the ethogram highlights its row and
+    draws its traces, and the 3D face and the state summary show it.
+
     Attributes
     ----------
-    states
-        ``(T,)`` state of each row of the fitted series, -1 = none; None before a fit.
-    state_frames
-        ``(T,)`` video frame of each state.
-    posterior
-        ``(T, n_states)`` state probabilities (NaN rows where no state) or None.
-    n_states, state_names, model, features
-        The model, its state names and the :class:`FeatureMatrix` it was fitted on.
-    track_states
-        ``{layer name: (states (T_i,), frames (T_i,))}``: the states decoded on
-        that points layer's own landmarks, when several tracks were decoded;
-        those layers are colored by them, every other layer by ``states``
-        (the first track's, which the ethogram and the 3D face also show).
+    tracks
+        ``{name: DecodedTrack}`` in decoding order; empty before a fit.
+    active_track
+        Name of the active track ("" before a fit).
+    states, state_frames, posterior, features
+        The active track's states ``(T,)`` (-1 = none), their video frames
+        ``(T,)``, state probabilities ``(T, n_states)`` and feature matrix;
+        ``states`` is None before a fit.
+    n_states, state_names, model
+        The model and its state names.
     """
 
     states_changed = Signal()
     names_changed = Signal()
+    #: the active track changed (its states are now ``states``); ``states_changed`` follows
+    active_track_changed = Signal(str)
 
     def __init__(self, viewer: Any):
         self._viewer_ref = weakref.ref(viewer)
@@ -78,12 +106,17 @@ class FaceSession:
         self.state_names: list[str] = []
         self.model: Any = None
         self.features: Any = None
-        self.source_name = ""
-        self.track_states: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.tracks: dict[str, DecodedTrack] = {}
+        self.active_track = ""
 
     @property
     def viewer(self) -> Any:
         return self._viewer_ref()
+
+    @property
+    def track_states(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``{track name: (states, frames)}`` of every decoded track."""
+        return {name: (track.states, track.frames) for name, track in self.tracks.items()}
 
     # ------------------------------------------------------------- layers
     def points_layers(self) -> list:
@@ -109,6 +142,16 @@ class FaceSession:
                 return meta["series"]
         return None
 
+    def track_series(self, name: str | None = None) -> LandmarkSeries | None:
+        """The landmarks of track ``name`` (default: the active one), if it is a loaded layer."""
+        name = self.active_track if name is None else name
+        viewer = self.viewer
+        if name and viewer is not None and name in viewer.layers:
+            series = facehmm_meta(viewer.layers[name]).get("series")
+            if isinstance(series, LandmarkSeries):
+                return series
+        return None
+
     def frame_range(self) -> tuple[int, int]:
         """First and last video frame over the plugin's layers and states (inclusive)."""
         lows, highs = [], []
@@ -117,9 +160,10 @@ class FaceSession:
             if len(frames):
                 lows.append(frames.min())
                 highs.append(frames.max())
-        if self.state_frames is not None and len(self.state_frames):
-            lows.append(self.state_frames.min())
-            highs.append(self.state_frames.max())
+        for track in self.tracks.values():
+            if len(track.frames):
+                lows.append(track.frames.min())
+                highs.append(track.frames.max())
         viewer = self.viewer
         if viewer is not None and viewer.dims.ndim > 2:
             low, high, _ = viewer.dims.range[FRAME_AXIS]
@@ -144,43 +188,54 @@ class FaceSession:
         low, high, _ = viewer.dims.range[FRAME_AXIS]
         viewer.dims.set_point(FRAME_AXIS, float(np.clip(frame, low, high)))
 
-    def state_at(self, frame: int) -> int:
+    def state_at(self, frame: int, track: str | None = None) -> int:
+        """State of video frame ``frame`` in ``track`` (default: the active track); -1 = none."""
         if self.states is None:
             return -1
-        return int(states_for_frames(self.states, self.state_frames, [frame])[0])
+        decoded = self.tracks.get(track) if track else None
+        states, frames = (decoded.states, decoded.frames) if decoded else (self.states, self.state_frames)
+        return int(states_for_frames(states, frames, [frame])[0])
 
     # ------------------------------------------------------------- states
     def set_states(
         self,
-        states: np.ndarray,
-        state_frames: np.ndarray,
+        tracks: list[DecodedTrack],
         n_states: int,
         state_names: list[str] | None = None,
-        posterior: np.ndarray | None = None,
         model: Any = None,
-        features: Any = None,
-        source_name: str = "",
-        track_states: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+        active: str | None = None,
     ) -> None:
-        """Store a decoded state sequence, recolor the points and notify the docks."""
-        order = np.argsort(state_frames, kind="stable")
-        self.states = np.asarray(states, dtype=np.int64)[order]
-        self.state_frames = np.asarray(state_frames, dtype=np.int64)[order]
-        self.posterior = None if posterior is None else np.asarray(posterior)[order]
+        """Store the decoded tracks, recolor the points and notify the docks.
+
+        The first track is active unless ``active`` names another.
+        """
+        if not tracks:
+            raise ValueError("set_states needs at least one decoded track")
+        self.tracks = {track.name: track for track in tracks}
         self.n_states = int(n_states)
         names = list(state_names or [])
         self.state_names = names + [f"state {i}" for i in range(len(names), self.n_states)]
         self.model = model
-        self.features = features
-        self.source_name = source_name
-        self.track_states = {}
-        for name, (values, frames) in (track_states or {}).items():
-            track_order = np.argsort(frames, kind="stable")  # looked up by sorted frame
-            self.track_states[name] = (
-                np.asarray(values, dtype=np.int64)[track_order],
-                np.asarray(frames, dtype=np.int64)[track_order],
-            )
+        self._activate(active if active in self.tracks else tracks[0].name)
         self.color_points_by_state()
+        self.states_changed.emit()
+
+    def _activate(self, name: str) -> None:
+        track = self.tracks[name]
+        self.active_track = name
+        self.states = track.states
+        self.state_frames = track.frames
+        self.posterior = track.posterior
+        self.features = track.features
+
+    def set_active_track(self, name: str) -> None:
+        """Make decoded track ``name`` the one the ethogram, 3D face and summary show."""
+        if name not in self.tracks:
+            raise KeyError(f"no decoded track named {name!r} (decoded: {', '.join(self.tracks)})")
+        if name == self.active_track:
+            return
+        self._activate(name)
+        self.active_track_changed.emit(name)
         self.states_changed.emit()
 
     def rename_state(self, state: int, name: str) -> None:
@@ -205,7 +260,9 @@ class FaceSession:
             rows = meta.get("rows")
             if rows is None or len(rows) != len(layer.data):
                 continue  # the user edited the points: leave their colors alone
-            states, frames = self.track_states.get(layer.name, (self.states, self.state_frames))
+            # a decoded layer shows its own states, any other layer the first track's
+            track = self.tracks.get(layer.name) or next(iter(self.tracks.values()))
+            states, frames = track.states, track.frames
             per_row = states_for_frames(states, frames, series.frame_indices)
             set_face_colors(layer, states_to_point_colors(per_row, rows, self.n_states))
 

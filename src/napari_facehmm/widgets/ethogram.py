@@ -4,8 +4,11 @@ A plain ``QWidget`` paints the band from an RGBA strip (one pixel column per
 screen pixel, computed by :func:`napari_facehmm.layerdata.state_band_image`)
 and a cursor at the current frame. Painting a cached image is far cheaper
 than redrawing a matplotlib figure on every slider step. Clicking or dragging
-on the band moves the time slider. Below the band, thin traces show the state
-probability, the head speed and the mean tracking likelihood when known.
+on the band moves the time slider. When several tracks were decoded (e.g. one
+per camera) each has its own labelled row; clicking a row also makes that
+track the active one, which the traces, the 3D face and the state summary
+show. Below the band, thin traces show the state probability, the head speed
+and the mean tracking likelihood when known.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from ..layerdata import state_band_image, states_for_frames
 from ._session import get_session
 
 BAND_HEIGHT = 28
+#: height of one track's row when several tracks are shown, and the gap between rows
+ROW_HEIGHT = 20
+ROW_GAP = 3
 TRACE_HEIGHT = 26
 MARGIN = 6
 
@@ -32,11 +38,12 @@ class EthogramWidget(QWidget):
         super().__init__(parent)
         self.viewer = napari_viewer
         self.session = get_session(napari_viewer)
-        self.setMinimumHeight(BAND_HEIGHT + 3 * TRACE_HEIGHT + 5 * MARGIN + 14)
+        self._update_height()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMouseTracking(False)
-        self._band: QImage | None = None
-        self._band_key: tuple | None = None
+        self._bands: dict[str, tuple[tuple, QImage]] = {}
+        #: where each row's track name is drawn (over the band), by track
+        self.label_rects: dict[str, QRectF] = {}
         self._traces: dict[str, np.ndarray] = {}
         self._static: QImage | None = None
         self._static_key: tuple | None = None
@@ -51,8 +58,34 @@ class EthogramWidget(QWidget):
     def _frame_range(self) -> tuple[int, int]:
         return self.session.frame_range()
 
+    def rows(self) -> list[str]:
+        """Names of the decoded tracks, one band row each (top to bottom)."""
+        return list(self.session.tracks)
+
+    def _band_height(self) -> int:
+        n = len(self.rows())
+        return BAND_HEIGHT if n <= 1 else n * ROW_HEIGHT + (n - 1) * ROW_GAP
+
+    def _update_height(self) -> None:
+        self.setMinimumHeight(self._band_height() + 3 * TRACE_HEIGHT + 5 * MARGIN + 14)
+
     def _band_rect(self) -> QRectF:
-        return QRectF(MARGIN, MARGIN, max(1, self.width() - 2 * MARGIN), BAND_HEIGHT)
+        return QRectF(MARGIN, MARGIN, max(1, self.width() - 2 * MARGIN), self._band_height())
+
+    def row_rect(self, row: int) -> QRectF:
+        """Where track ``row`` (index into :meth:`rows`) is drawn."""
+        band = self._band_rect()
+        if len(self.rows()) <= 1:
+            return band
+        return QRectF(band.left(), band.top() + row * (ROW_HEIGHT + ROW_GAP), band.width(), ROW_HEIGHT)
+
+    def row_at(self, y: float) -> int | None:
+        """Index of the track row under height ``y``, None outside the rows."""
+        for row in range(len(self.rows())):
+            rect = self.row_rect(row)
+            if rect.top() - ROW_GAP / 2 <= y <= rect.bottom() + ROW_GAP / 2:
+                return row
+        return None
 
     def frame_to_x(self, frame: float) -> float:
         low, high = self._frame_range()
@@ -69,13 +102,16 @@ class EthogramWidget(QWidget):
     # ------------------------------------------------------------ data
     def _on_states_changed(self, *_: Any) -> None:
         self._version += 1
-        self._band = None
         self._traces = {}
+        self._update_height()
         session = self.session
-        tracks = [name for name in session.source_name.split(", ") if name]
-        tip = f"states decoded on {tracks[0]}" if tracks else ""
-        if len(tracks) > 1:
-            tip += f", the first of {len(tracks)} tracks (the points of each track show its own states)"
+        rows = self.rows()
+        tip = f"states decoded on {rows[0]}" if rows else ""
+        if len(rows) > 1:
+            tip = (
+                f"states of {len(rows)} tracks, one row each; the traces, 3D face and summary show "
+                f"{session.active_track} (click a row to show another track)"
+            )
         self.setToolTip(tip)
         low, high = self._frame_range()
         frames = np.arange(low, high + 1)
@@ -88,12 +124,10 @@ class EthogramWidget(QWidget):
             frames_of_rows = session.features.frame_indices
             self._traces["head speed"] = self._on_frames(kinematics["speed"], frames_of_rows, frames)
         layers = session.points_layers()
-        if layers:
-            series = session.series_of(layers[0])
-            if series.n_dims == 2:
-                likelihood = np.nanmean(np.where(np.isnan(series.positions[..., 0]), np.nan, series.confidence), axis=1) if series.n_keypoints else None
-                if likelihood is not None:
-                    self._traces["likelihood"] = self._on_frames(likelihood, series.frame_indices, frames)
+        series = session.track_series() or (session.series_of(layers[0]) if layers else None)
+        if series is not None and series.n_dims == 2 and series.n_keypoints:
+            likelihood = np.nanmean(np.where(np.isnan(series.positions[..., 0]), np.nan, series.confidence), axis=1)
+            self._traces["likelihood"] = self._on_frames(likelihood, series.frame_indices, frames)
         self.update()
 
     @staticmethod
@@ -106,21 +140,24 @@ class EthogramWidget(QWidget):
         out[index[keep]] = np.asarray(values, dtype=float)[keep]
         return out
 
-    def _band_image(self, width: int) -> QImage | None:
-        session = self.session
-        if session.states is None:
+    def band_image(self, name: str, width: int) -> QImage | None:
+        """The states of track ``name`` as a ``width`` x 1 image (cached)."""
+        track = self.session.tracks.get(name)
+        if track is None:
             return None
         low, high = self._frame_range()
-        key = (width, low, high, id(session.states), session.n_states)
-        if self._band is not None and self._band_key == key:
-            return self._band
+        key = (width, low, high, id(track.states), self.session.n_states)
+        cached = self._bands.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         frames = np.arange(low, high + 1)
-        per_frame = states_for_frames(session.states, session.state_frames, frames)
-        strip = np.ascontiguousarray(state_band_image(per_frame, session.n_states, width=width)[0])
+        per_frame = states_for_frames(track.states, track.frames, frames)
+        strip = np.ascontiguousarray(state_band_image(per_frame, self.session.n_states, width=width)[0])
         image = QImage(strip.data, strip.shape[0], 1, strip.shape[0] * 4, QImage.Format.Format_RGBA8888)
-        self._band = image.copy()  # own the pixels: ``strip`` is freed after this call
-        self._band_key = key
-        return self._band
+        image = image.copy()  # own the pixels: ``strip`` is freed after this call
+        self._bands = {n: v for n, v in self._bands.items() if n in self.session.tracks}
+        self._bands[name] = (key, image)
+        return image
 
     # ------------------------------------------------------------ events
     def _on_step(self, *_: Any) -> None:
@@ -131,6 +168,10 @@ class EthogramWidget(QWidget):
 
     def mousePressEvent(self, event: Any) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
+            rows = self.rows()
+            row = self.row_at(event.position().y()) if len(rows) > 1 else None
+            if row is not None:
+                self.session.set_active_track(rows[row])
             self._seek_to(event.position().x())
 
     def mouseMoveEvent(self, event: Any) -> None:
@@ -157,8 +198,11 @@ class EthogramWidget(QWidget):
             painter.drawLine(QPointF(x, MARGIN - 3), QPointF(x, self.height() - 2))
             state = self.session.state_at(self.cursor_frame)
             label = f"frame {self.cursor_frame}"
-            if state >= 0 and state < len(self.session.state_names):
-                label += f"  {self.session.state_names[state]}"
+            state_name = self.session.state_names[state] if 0 <= state < len(self.session.state_names) else ""
+            if len(self.rows()) > 1:
+                label += f"  {self.session.active_track}: {state_name or 'no state'}"
+            elif state_name:
+                label += f"  {state_name}"
             painter.setPen(QColor(255, 255, 255))
             painter.drawText(QRectF(rect.left(), self.height() - 16, rect.width(), 14), Qt.AlignmentFlag.AlignRight, label)
         finally:
@@ -169,15 +213,21 @@ class EthogramWidget(QWidget):
         # (16 bits under a default Xvfb), which would shift the state colors
         pixmap = QImage(max(self.width(), 1), max(self.height(), 1), QImage.Format.Format_ARGB32_Premultiplied)
         pixmap.fill(QColor(38, 41, 48))
+        self.label_rects = {}
         painter = QPainter(pixmap)
         try:
             rect = self._band_rect()
-            image = self._band_image(int(rect.width()))
-            if image is None:
+            rows = self.rows()
+            if not rows:
                 painter.setPen(QColor(200, 200, 200))
                 painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "no states yet: fit or load a model in 'Expression states'")
-            else:
-                painter.drawImage(rect, image)
+            for row, name in enumerate(rows):
+                row_rect = self.row_rect(row)
+                image = self.band_image(name, int(row_rect.width()))
+                if image is not None:
+                    painter.drawImage(row_rect, image)
+                if len(rows) > 1:
+                    self._paint_row_label(painter, row_rect, name, active=name == self.session.active_track)
             top = rect.bottom() + MARGIN
             for name, values in self._traces.items():
                 self._paint_trace(painter, QRectF(rect.left(), top, rect.width(), TRACE_HEIGHT), name, values)
@@ -185,6 +235,23 @@ class EthogramWidget(QWidget):
         finally:
             painter.end()
         return pixmap
+
+    def _paint_row_label(self, painter: QPainter, rect: QRectF, name: str, active: bool) -> None:
+        """The track name on a dark tab at the row's left; the active row outlined."""
+        painter.save()
+        font = painter.font()
+        font.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
+        painter.setFont(font)
+        text_width = painter.fontMetrics().horizontalAdvance(name) + 8
+        tab = QRectF(rect.left(), rect.top(), min(text_width, rect.width()), rect.height())
+        self.label_rects[name] = tab
+        painter.fillRect(tab, QColor(20, 22, 26, 200))
+        painter.setPen(QColor(255, 255, 255) if active else QColor(190, 190, 190))
+        painter.drawText(tab.adjusted(4, 0, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+        if active:
+            painter.setPen(QPen(QColor(255, 255, 255), 2))
+            painter.drawRect(rect.adjusted(1, 1, -1, -1))
+        painter.restore()
 
     def _paint_trace(self, painter: QPainter, rect: QRectF, name: str, values: np.ndarray) -> None:
         painter.fillRect(rect, QColor(28, 30, 36))

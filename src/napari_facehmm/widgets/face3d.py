@@ -6,7 +6,10 @@ slider moves (20-26 ms an update with the canvas drawn here, see
 ``face3d_update_ms`` of ``bench/viewer.py``; target < 40 ms).
 Points are colored by the state of the frame when states are known, by
 keypoint otherwise. Without a 3D series the dock shows the egocentric 2D face
-(centred on ``nose1``) of the first landmark layer, in the plane z = 0.
+(centred on ``nose1``) of the active track's layer (or of the first landmark
+layer), in the plane z = 0. When several tracks were decoded, a "track" box
+picks the one whose states color the face (the session's active track, also
+chosen by clicking its ethogram row).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from vispy import scene
 
 from ..colors import MISSING_COLOR
@@ -38,8 +41,17 @@ class Face3DWidget(QWidget):
         self.markers = scene.visuals.Markers(parent=self.view.scene)
         self.lines = scene.visuals.Line(parent=self.view.scene, connect="segments", color=(1, 1, 1, 0.8), width=2)
         self.label = QLabel("")
+        self.track = QComboBox()
+        self.track.setToolTip("the decoded track whose states color the face")
+        self._track_row = QWidget()
+        track_layout = QHBoxLayout(self._track_row)
+        track_layout.setContentsMargins(4, 0, 4, 0)
+        track_layout.addWidget(QLabel("track"))
+        track_layout.addWidget(self.track, 1)
+        self._track_row.setVisible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._track_row)
         layout.addWidget(self.canvas.native)
         layout.addWidget(self.label)
         self.setMinimumSize(240, 260)
@@ -51,15 +63,35 @@ class Face3DWidget(QWidget):
         self.viewer.dims.events.current_step.connect(self.update_frame)
         self.viewer.layers.events.inserted.connect(self._on_layers)
         self.viewer.layers.events.removed.connect(self._on_layers)
-        self.session.states_changed.connect(self.update_frame)
+        self.session.states_changed.connect(self._on_states)
+        self.track.currentTextChanged.connect(self._on_track_chosen)
+        self._on_states()
+
+    def _on_states(self, *_: Any) -> None:
+        """New states or a new active track: refill the track box, then redraw."""
+        names = list(self.session.tracks)
+        self.track.blockSignals(True)
+        try:
+            if [self.track.itemText(i) for i in range(self.track.count())] != names:
+                self.track.clear()
+                self.track.addItems(names)
+            if self.session.active_track in names:
+                self.track.setCurrentText(self.session.active_track)
+        finally:
+            self.track.blockSignals(False)
+        self._track_row.setVisible(len(names) > 1)
         self._on_layers()
+
+    def _on_track_chosen(self, name: str) -> None:
+        if name and name in self.session.tracks:
+            self.session.set_active_track(name)  # the session's signal redraws
 
     def _on_layers(self, *_: Any) -> None:
         series = self.session.pose3d()
         self._is_3d = series is not None
         if series is None:
             layers = self.session.points_layers()
-            series = self.session.series_of(layers[0]) if layers else None
+            series = self.session.track_series() or (self.session.series_of(layers[0]) if layers else None)
         if series is not self._series:
             self._series = series
             self._framed = False
@@ -115,9 +147,11 @@ class Face3DWidget(QWidget):
         else:
             self.markers.set_data(np.zeros((0, 3)))
             self.lines.set_data(pos=np.zeros((0, 3)))
-        name = ""
-        if state >= 0 and state < len(self.session.state_names):
-            name = f"  state: {self.session.state_names[state]}"
-        kind = "3D" if self._is_3d else "egocentric 2D"
-        self.label.setText(f"{kind}, frame {frame}{name}")
+        state_name = self.session.state_names[state] if 0 <= state < len(self.session.state_names) else ""
+        text = f"{'3D' if self._is_3d else 'egocentric 2D'}, frame {frame}"
+        if len(self.session.tracks) > 1:
+            text += f"  {self.session.active_track}: {state_name or 'no state'}"
+        elif state_name:
+            text += f"  state: {state_name}"
+        self.label.setText(text)
         self.canvas.update()

@@ -335,7 +335,10 @@ class ExpressionStatesWidget(QWidget):
     def _tracks_note(names: list[str]) -> str:
         if len(names) < 2:
             return ""
-        return f"; each track is colored by its own states, the ethogram and 3D face show {names[0]}"
+        return (
+            f"; each track is colored by its own states and has its own ethogram row; click a row "
+            f"(or pick the track in the 3D face) to show it in the 3D face and summary (now {names[0]})"
+        )
 
     def _apply(
         self,
@@ -346,24 +349,17 @@ class ExpressionStatesWidget(QWidget):
         decoded: list[tuple[str, tuple]] | None = None,
     ) -> None:
         """Hand the states to the session; ``decoded`` is ``[(track name, (features, states, posterior))]``."""
-        track_states = {
-            name: (track_states_, track_features.frame_indices)
-            for name, (track_features, track_states_, _) in (decoded or [])
-            if name != POSE3D_TRACK  # the 3D series is no layer of its own: it is the default
-        }
+        from ._session import DecodedTrack
+
+        if not decoded:
+            decoded = [(", ".join(self.selected_track_names()) or "states", (features, states, posterior))]
+        tracks = [
+            DecodedTrack(name, track_states, track_features.frame_indices, track_posterior, track_features)
+            for name, (track_features, track_states, track_posterior) in decoded
+        ]
         names = list(getattr(model, "state_names", None) or [])
         n_states = int(getattr(model, "n_states", posterior.shape[1]))
-        self.session.set_states(
-            states,
-            features.frame_indices,
-            n_states,
-            state_names=names,
-            posterior=posterior,
-            model=model,
-            features=features,
-            source_name=", ".join(name for name, _ in decoded) if decoded else ", ".join(self.selected_track_names()),
-            track_states=track_states,
-        )
+        self.session.set_states(tracks, n_states, state_names=names, model=model)
         self.save_button.setEnabled(True)
 
     # ------------------------------------------------------- load / save

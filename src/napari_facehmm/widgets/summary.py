@@ -99,6 +99,9 @@ class StateSummaryWidget(QWidget):
             top=0.95,
             bottom=0.05,
         )
+        if len(session.tracks) > 1:
+            # several decoded tracks: this is the active one (click an ethogram row to change it)
+            self.figure.suptitle(f"track: {session.active_track}", color=text_color, fontsize=8, y=0.995)
         coords = self._coords()
         means = None
         if coords is not None:
