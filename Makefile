@@ -24,3 +24,4 @@ bench:
 	$(PYTHON) bench/hmm_em.py
 	$(PYTHON) bench/triangulate.py
 	xvfb-run -a $(PYTHON) bench/viewer.py
+	$(PYTHON) bench/video_memory.py

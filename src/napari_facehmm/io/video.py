@@ -10,8 +10,8 @@ makes playback and sequential processing cheap.
 
 from __future__ import annotations
 
-import bisect
 import threading
+from array import array
 from collections import OrderedDict
 from fractions import Fraction
 from pathlib import Path
@@ -182,11 +182,17 @@ class VideoReader:
 
     # ------------------------------------------------------------ metadata
     def _build_frame_table(self) -> None:
-        """Presentation times of all frames and of keyframes, from the packets."""
+        """Presentation times of all frames and of keyframes, from the packets.
+
+        Kept compact (8 bytes a frame, collected in ``array('q')`` rather
+        than lists of Python ints, looked up with ``searchsorted`` rather than
+        a dict), so an hour-long video costs about 1 MB of table
+        (``bench/video_memory.py``).
+        """
         import av
 
-        frame_pts: list[int] = []
-        keyframe_pts: list[int] = []
+        frame_pts = array("q")
+        keyframe_pts = array("q")
         has_missing_pts = False
         n_packets = 0
         n_shown = 0
@@ -197,14 +203,15 @@ class VideoReader:
                 n_packets += 1
                 if not packet.is_discard:
                     n_shown += 1
-                if packet.pts is None:
+                pts = packet.pts
+                if pts is None:
                     has_missing_pts = True
                     continue
                 if packet.is_keyframe:
-                    keyframe_pts.append(int(packet.pts))
+                    keyframe_pts.append(pts)
                 # packets marked discard (mp4 edit lists) are decoded but never shown
                 if not packet.is_discard:
-                    frame_pts.append(int(packet.pts))
+                    frame_pts.append(pts)
         except av.error.FFmpegError as error:
             raise FileFormatError(self.path, f"video data is corrupt or truncated ({error})") from None
         if n_shown == 0:
@@ -213,8 +220,8 @@ class VideoReader:
         if has_missing_pts:
             # Raw streams (.h264) and some AVI files have no timestamps:
             # frames will be counted in decoder output order.
-            frame_pts = list(range(n_shown))
-            keyframe_pts = [0]
+            frame_pts = array("q", range(n_shown))
+            keyframe_pts = array("q", [0])
         n_listed = int(self._stream.frames or 0)
         if n_listed and n_packets < n_listed:
             # The container's index lists more frames than the file holds.
@@ -222,11 +229,20 @@ class VideoReader:
                 self.path, f"video is truncated: its header lists {n_listed} frames but only "
                 f"{n_packets} are in the file"
             )
-        frame_pts.sort()
-        self._frame_pts = np.asarray(frame_pts, dtype=np.int64)
-        self._pts_to_index = {pts: i for i, pts in enumerate(frame_pts)}
-        self._keyframe_pts = sorted(set(keyframe_pts)) or [frame_pts[0]]
-        self.n_frames = len(frame_pts)
+        self._frame_pts = np.sort(np.frombuffer(frame_pts, dtype=np.int64))
+        keyframes = np.unique(np.frombuffer(keyframe_pts, dtype=np.int64))
+        self._keyframe_pts = keyframes if len(keyframes) else self._frame_pts[:1].copy()
+        self.n_frames = len(self._frame_pts)
+
+    def _index_of_pts(self, pts: int) -> int | None:
+        """Frame index of presentation time ``pts``, None if no frame has it."""
+        i = int(np.searchsorted(self._frame_pts, pts))
+        return i if i < self.n_frames and self._frame_pts[i] == pts else None
+
+    def _keyframe_at_or_before(self, pts: int) -> tuple[int, int]:
+        """``(position, pts)`` of the last keyframe at or before ``pts``; position -1 if none."""
+        position = int(np.searchsorted(self._keyframe_pts, pts, side="right")) - 1
+        return position, int(self._keyframe_pts[max(position, 0)])
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -323,8 +339,8 @@ class VideoReader:
         if index == self._next_index or not self.timestamps_reliable:
             return True
         next_pts = int(self._frame_pts[self._next_index])
-        position = bisect.bisect_right(self._keyframe_pts, int(self._frame_pts[index])) - 1
-        return position < 0 or self._keyframe_pts[position] <= next_pts
+        position, keyframe = self._keyframe_at_or_before(int(self._frame_pts[index]))
+        return position < 0 or keyframe <= next_pts
 
     def _seek_before(self, index: int) -> None:
         import av
@@ -341,8 +357,7 @@ class VideoReader:
             self._next_index = 0
             return
         target_pts = int(self._frame_pts[index])
-        position = bisect.bisect_right(self._keyframe_pts, target_pts) - 1
-        seek_pts = self._keyframe_pts[max(position, 0)]
+        position, seek_pts = self._keyframe_at_or_before(target_pts)
         try:
             self._container.seek(seek_pts, stream=self._stream, backward=True, any_frame=False)
         except av.error.FFmpegError as error:
@@ -381,7 +396,7 @@ class VideoReader:
                 continue
             if frame.pts is None or frame.pts < self._min_valid_pts:
                 continue
-            decoded_index = self._pts_to_index.get(int(frame.pts))
+            decoded_index = self._index_of_pts(int(frame.pts))
             if decoded_index is None:
                 continue
             self._next_index = decoded_index + 1
