@@ -26,6 +26,15 @@ def test_readers_refuse_paths_they_do_not_own(tmp_path):
     assert get_session_reader(str(tmp_path)) is None  # a folder without a session
     assert get_video_reader([str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4")]) is None
     assert callable(get_video_reader(str(tmp_path / "clip.MP4")))
+    assert callable(get_landmarks_reader(str(tmp_path / "tracks.h5")))
+    # CSV files are claimed by their header: other tables (napari's own points
+    # CSV, any table) are left to napari's CSV reader
+    (tmp_path / "table.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "napari-points.csv").write_text("index,axis-0,axis-1,axis-2\n0,3,10.5,20.5\n")
+    assert get_landmarks_reader(str(tmp_path / "table.csv")) is None
+    assert get_landmarks_reader(str(tmp_path / "napari-points.csv")) is None
+    assert get_landmarks_reader(str(tmp_path / "missing.csv")) is None
+    (tmp_path / "tracks.csv").write_text("scorer,DLC,DLC\nbodyparts,nose1,nose1\ncoords,x,y\n0,1.0,2.0\n")
     assert callable(get_landmarks_reader(str(tmp_path / "tracks.csv")))
 
 
@@ -33,7 +42,8 @@ def test_unreadable_owned_files_notify_and_add_nothing(tmp_path, monkeypatch):
     shown = []
     monkeypatch.setattr(_reader, "_notify_error", shown.append)
     bad_csv = tmp_path / "tracks.csv"
-    bad_csv.write_text("a,b\n1,2\n")
+    # a DeepLabCut header without its bodyparts and coords rows
+    bad_csv.write_text("scorer,DLC,DLC\n0,1.0,2.0\n")
     assert get_landmarks_reader(str(bad_csv))(str(bad_csv)) == NULL_LAYER
     bad_video = tmp_path / "clip.mp4"
     bad_video.write_bytes(b"not a video at all" * 10)

@@ -160,6 +160,15 @@ def get_landmarks_reader(path: Any) -> Callable | None:
         return None
     if Path(target).name.startswith("CollectedData_"):
         return None  # manual labels: the labeling reader's job
+    if target.lower().endswith(".csv"):
+        from .io import sniff_landmark_format
+
+        try:
+            sniff_landmark_format(target)
+        except FaceHMMError:
+            # not a landmark table (a napari points CSV, any other table):
+            # leave it to napari's own CSV reader and other plugins
+            return None
     return _guarded(_read_landmark_file)
 
 

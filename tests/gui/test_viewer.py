@@ -93,6 +93,21 @@ def test_openface_reader(make_napari_viewer, shared_data):
     assert len(points) == 1 and points[0].features["keypoint"].nunique() == 68
 
 
+def test_napari_points_csv_is_left_to_napari(make_napari_viewer, tmp_path):
+    # a points layer saved by napari is a CSV too: with the plugin installed,
+    # napari still opens it (the plugin's get_reader declines it, see
+    # tests/test_layerdata_io.py, so no reader order can hand it to the plugin)
+    viewer = make_napari_viewer()
+    viewer.add_points(np.array([[0, 10.0, 20.0], [2, 30.0, 40.0]]), name="mine")
+    path = tmp_path / "mine.csv"
+    viewer.layers.save(str(path), selected=False, plugin="napari")
+    viewer.layers.clear()
+    layers = viewer.open(path)
+    assert [layer._type_string for layer in layers] == ["points"]
+    assert layers[0].source.reader_plugin == "napari"
+    np.testing.assert_allclose(layers[0].data, [[0, 10.0, 20.0], [2, 30.0, 40.0]])
+
+
 def test_corrupt_video_notifies_instead_of_raising(make_napari_viewer, tmp_path, notifications):
     viewer = make_napari_viewer()
     broken = tmp_path / "broken.mp4"
