@@ -176,3 +176,38 @@ def _check_rows_and_active_track(viewer, docks, session, names, own_states, pale
     per_point = states_for_frames(*session.track_states[names[1]], meta["series"].frame_indices[meta["rows"]])
     has_state = per_point >= 0
     np.testing.assert_allclose(layer.face_color[has_state], palette[per_point[has_state]], atol=1e-6)
+
+
+def test_ethogram_traces_are_optional(make_napari_viewer, synthetic_session, monkeypatch):
+    from qtpy.QtCore import QPoint
+    from qtpy.QtGui import QContextMenuEvent
+    from qtpy.QtWidgets import QMenu
+
+    from napari_facehmm.widgets.app import fit_now
+    from napari_facehmm.widgets.ethogram import TRACE_HEIGHT, TRACE_NAMES
+
+    viewer, docks = _open(make_napari_viewer, synthetic_session)
+    states = docks["states"]
+    states.set_tracks(["session1-camA points"])
+    fit_now(states, n_states=3, n_restarts=1, show_progress=False)
+    ethogram = docks["ethogram"]
+    assert ethogram.shown_traces() == list(TRACE_NAMES)  # all three are known for a 2D track
+    full = ethogram.minimumHeight()
+
+    ethogram.set_trace_enabled("head speed", False)
+    assert ethogram.shown_traces() == ["state probability", "likelihood"]
+    assert ethogram.minimumHeight() < full - TRACE_HEIGHT + 1
+    assert not ethogram.grab().isNull()
+
+    # the right-click menu toggles them too (its exec is replaced by a click on "likelihood")
+    def click_likelihood(menu, *args):
+        next(action for action in menu.actions() if action.text() == "likelihood").trigger()
+
+    monkeypatch.setattr(QMenu, "exec", click_likelihood)
+    ethogram.contextMenuEvent(QContextMenuEvent(QContextMenuEvent.Reason.Mouse, QPoint(10, 10), ethogram.mapToGlobal(QPoint(10, 10))))
+    assert ethogram.shown_traces() == ["state probability"]
+    ethogram.set_trace_enabled("head speed", True)
+    ethogram.set_trace_enabled("likelihood", True)
+    assert ethogram.shown_traces() == list(TRACE_NAMES) and ethogram.minimumHeight() == full
+    with pytest.raises(KeyError):
+        ethogram.set_trace_enabled("heart rate", True)

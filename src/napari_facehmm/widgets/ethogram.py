@@ -7,8 +7,9 @@ than redrawing a matplotlib figure on every slider step. Clicking or dragging
 on the band moves the time slider. When several tracks were decoded (e.g. one
 per camera) each has its own labelled row; clicking a row also makes that
 track the active one, which the traces, the 3D face and the state summary
-show. Below the band, thin traces show the state probability, the head speed
-and the mean tracking likelihood when known.
+show. Below the band, optional thin traces show the state probability, the
+head speed and the mean tracking likelihood when known; right-click the dock
+to choose which.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ ROW_HEIGHT = 20
 ROW_GAP = 3
 TRACE_HEIGHT = 26
 MARGIN = 6
+#: the traces the dock can draw under the band, in drawing order
+TRACE_NAMES = ("state probability", "head speed", "likelihood")
 
 
 class EthogramWidget(QWidget):
@@ -45,6 +48,8 @@ class EthogramWidget(QWidget):
         #: where each row's track name is drawn (over the band), by track
         self.label_rects: dict[str, QRectF] = {}
         self._traces: dict[str, np.ndarray] = {}
+        #: which traces the user wants (right-click menu); shown when also known
+        self.trace_enabled = {name: True for name in TRACE_NAMES}
         self._static: QImage | None = None
         self._static_key: tuple | None = None
         self._version = 0
@@ -67,7 +72,41 @@ class EthogramWidget(QWidget):
         return BAND_HEIGHT if n <= 1 else n * ROW_HEIGHT + (n - 1) * ROW_GAP
 
     def _update_height(self) -> None:
-        self.setMinimumHeight(self._band_height() + 3 * TRACE_HEIGHT + 5 * MARGIN + 14)
+        n_traces = sum(self.trace_enabled.values()) if hasattr(self, "trace_enabled") else len(TRACE_NAMES)
+        height = self._band_height() + n_traces * (TRACE_HEIGHT + MARGIN) + 2 * MARGIN + 14
+        self.setMinimumHeight(height)
+        self.updateGeometry()
+
+    def sizeHint(self) -> Any:
+        from qtpy.QtCore import QSize
+
+        return QSize(max(self.minimumWidth(), 400), self.minimumHeight())
+
+    def shown_traces(self) -> list[str]:
+        """The traces drawn now: known for these states and enabled by the user."""
+        return [name for name in TRACE_NAMES if name in self._traces and self.trace_enabled[name]]
+
+    def set_trace_enabled(self, name: str, enabled: bool) -> None:
+        """Show or hide trace ``name`` (one of :data:`TRACE_NAMES`) under the band."""
+        if name not in self.trace_enabled:
+            raise KeyError(f"no trace named {name!r} (traces: {', '.join(TRACE_NAMES)})")
+        self.trace_enabled[name] = bool(enabled)
+        self._version += 1
+        self._update_height()
+        self.update()
+
+    def contextMenuEvent(self, event: Any) -> None:
+        from qtpy.QtWidgets import QMenu
+
+        menu = QMenu(self)
+        menu.addSection("traces under the band")
+        for name in TRACE_NAMES:
+            action = menu.addAction(name)
+            action.setCheckable(True)
+            action.setChecked(self.trace_enabled[name])
+            action.setEnabled(name in self._traces)  # unknown for these data
+            action.toggled.connect(lambda on, name=name: self.set_trace_enabled(name, on))
+        menu.exec(event.globalPos())
 
     def _band_rect(self) -> QRectF:
         return QRectF(MARGIN, MARGIN, max(1, self.width() - 2 * MARGIN), self._band_height())
@@ -112,7 +151,7 @@ class EthogramWidget(QWidget):
                 f"states of {len(rows)} tracks, one row each; the traces, 3D face and summary show "
                 f"{session.active_track} (click a row to show another track)"
             )
-        self.setToolTip(tip)
+        self.setToolTip((tip + "; " if tip else "") + "click or drag to seek, right-click to choose the traces")
         low, high = self._frame_range()
         frames = np.arange(low, high + 1)
         if session.states is not None and session.posterior is not None:
@@ -229,8 +268,8 @@ class EthogramWidget(QWidget):
                 if len(rows) > 1:
                     self._paint_row_label(painter, row_rect, name, active=name == self.session.active_track)
             top = rect.bottom() + MARGIN
-            for name, values in self._traces.items():
-                self._paint_trace(painter, QRectF(rect.left(), top, rect.width(), TRACE_HEIGHT), name, values)
+            for name in self.shown_traces():
+                self._paint_trace(painter, QRectF(rect.left(), top, rect.width(), TRACE_HEIGHT), name, self._traces[name])
                 top += TRACE_HEIGHT + MARGIN
         finally:
             painter.end()
