@@ -28,7 +28,9 @@ BAND_HEIGHT = 28
 #: height of one track's row when several tracks are shown, and the gap between rows
 ROW_HEIGHT = 20
 ROW_GAP = 3
-TRACE_HEIGHT = 26
+TRACE_HEIGHT = 28
+#: top part of a trace's strip kept for its name
+TRACE_LABEL_HEIGHT = 11
 MARGIN = 6
 #: the traces the dock can draw under the band, in drawing order
 TRACE_NAMES = ("state probability", "head speed", "likelihood")
@@ -294,6 +296,7 @@ class EthogramWidget(QWidget):
 
     def _paint_trace(self, painter: QPainter, rect: QRectF, name: str, values: np.ndarray) -> None:
         painter.fillRect(rect, QColor(28, 30, 36))
+        plot = rect.adjusted(0, TRACE_LABEL_HEIGHT, 0, -1)  # the name sits above the curve
         finite = np.isfinite(values)
         if finite.sum() >= 2:
             width = int(rect.width())
@@ -310,7 +313,7 @@ class EthogramWidget(QWidget):
                 if not np.isfinite(value):
                     started = False
                     continue
-                point = QPointF(rect.left() + i, rect.bottom() - (value - low) / (high - low) * rect.height())
+                point = QPointF(rect.left() + i, plot.bottom() - (value - low) / (high - low) * plot.height())
                 if started:
                     path.lineTo(point)
                 else:
@@ -318,5 +321,10 @@ class EthogramWidget(QWidget):
                     started = True
             painter.setPen(QPen(QColor(120, 200, 255), 1))
             painter.drawPath(path)
+        painter.save()
+        font = painter.font()
+        font.setPointSizeF(max(6.0, font.pointSizeF() * 0.8))
+        painter.setFont(font)
         painter.setPen(QColor(170, 170, 170))
-        painter.drawText(rect.adjusted(3, 1, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, name)
+        painter.drawText(rect.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, name)
+        painter.restore()
