@@ -1,7 +1,7 @@
 """Calibrate and triangulate the shared synthetic session (``synthetic_session`` fixture).
 
 End to end through the command line: ``facehmm calibrate`` on the session's
-rendered ChArUco videos (H.264, distorted cameras, 90 frames each) and
+rendered ChArUco videos (H.264, distorted cameras, 90 board poses each, then the empty scene) and
 ``facehmm triangulate`` on its DeepLabCut-format 2D tracks (0.5 px noise,
 1 % dropouts). Known answers (task): reprojection error <= 0.1 px per camera,
 baseline within 0.5 %, relative rotation within 0.5 degree; median 3D error

@@ -172,7 +172,8 @@ def test_every_file_has_all_frames(synthetic_session):
             video.close()
         board = VideoReader(truth.charuco_video_paths[cam])
         try:
-            assert board.n_frames == truth.board_rotations.shape[0] == 90
+            # every file has the session's frame count: 90 board poses, then the empty scene
+            assert board.n_frames == n_frames and truth.board_rotations.shape[0] == 90
         finally:
             board.close()
     pose3d = read_pose3d(truth.pose3d_path)
@@ -245,7 +246,8 @@ def test_charuco_board_is_detected_where_it_truly_is(synthetic_session):
     for cam in truth.camera_names:
         expected = project_corners(motion, truth.calibration.camera(cam))
         video = VideoReader(truth.charuco_video_paths[cam])
-        frames = range(0, video.n_frames, 3)
+        n_poses = motion.n_frames
+        frames = range(0, n_poses, 3)
         detected, errors = 0, []
         try:
             for t in frames:
@@ -253,6 +255,10 @@ def test_charuco_board_is_detected_where_it_truly_is(synthetic_session):
                 if len(corners) >= 6:
                     detected += 1
                     errors.append(np.linalg.norm(corners.reshape(-1, 2) - expected[t, ids.ravel()], axis=1))
+            # after its poses the board is out of view
+            for t in (n_poses, (n_poses + video.n_frames) // 2, video.n_frames - 1):
+                corners, _ = board.detect_image(video[t][:, :, ::-1])
+                assert len(corners) == 0, f"{cam} frame {t}: a board where there is none"
         finally:
             video.close()
         assert detected >= 0.9 * len(frames)

@@ -12,6 +12,9 @@ from pathlib import Path
 #: a short session keeps the first open fast (rendering dominates)
 SAMPLE_SECONDS = 20.0
 SAMPLE_CAMERAS = 2
+#: bumped whenever generate_session writes different files, so a cache
+#: written by an older version is not reused (2: ChArUco videos as long as the session)
+SAMPLE_LAYOUT_VERSION = 2
 
 
 def cache_dir() -> Path:
@@ -23,7 +26,7 @@ def synthetic_session_folder(seconds: float = SAMPLE_SECONDS, n_cameras: int = S
     """The cached synthetic session, generated on first use."""
     from . import synthetic
 
-    folder = cache_dir() / f"synthetic-{n_cameras}cam-{seconds:g}s"
+    folder = cache_dir() / f"synthetic-{n_cameras}cam-{seconds:g}s-v{SAMPLE_LAYOUT_VERSION}"
     done = folder / ".complete"
     if not done.is_file():
         folder.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,9 @@ Layout written by :func:`generate_session` (``<s>`` is the session name,
       videos-raw/<s>-<cam>.mp4          rendered face videos (H.264)
       pose-2d/<s>-<cam>.h5              2D tracks, DeepLabCut analysis format
       calibration/calibration.toml      the TRUE camera parameters (aniposelib layout)
-      calibration/<cam>-charuco.mp4     ChArUco board videos, all cameras in sync
+      calibration/<cam>-charuco.mp4     ChArUco board videos, all cameras in sync: the board
+                                        moves through its poses in the first frames, then
+                                        is put away (the empty scene fills the rest)
       truth/pose-3d.csv                 true 3D landmarks, Anipose pose-3d format
       truth/states.csv                  frame,state,state_name
       truth/states.json                 state names, transition matrix, parameters
@@ -92,8 +94,10 @@ class SessionTruth:
     dropouts
         camera -> ``(T, 21)`` bool, True where the track is a dropout.
     board_rotations, board_translations_mm
-        ``(n_board_frames, 3, 3)`` and ``(n_board_frames, 3)`` ChArUco board
-        poses (board -> world), empty when no video was rendered.
+        ``(n_poses, 3, 3)`` and ``(n_poses, 3)`` ChArUco board poses
+        (board -> world) of the first ``n_poses`` frames of the ChArUco
+        videos (``min(n_board_frames, T)``; the board is out of view after
+        them), empty when no video was rendered.
     params
         Generation parameters (seed, noise, sizes...).
     keypoints, skeleton
@@ -372,6 +376,20 @@ def _counted(frames: Iterable[np.ndarray], report: Callable[[int], None]) -> Ite
         report(i + 1)
 
 
+def _board_then_empty(board_frames: Iterable[np.ndarray], size: tuple[int, int], n_frames: int) -> Iterator[np.ndarray]:
+    """The board frames, then the empty scene (board put away) up to ``n_frames`` frames."""
+    from .render import _background
+
+    count = 0
+    for frame in board_frames:
+        yield frame
+        count += 1
+    if count < n_frames:
+        empty = np.ascontiguousarray(_background(size), dtype=np.uint8)
+        for _ in range(n_frames - count):
+            yield empty
+
+
 def generate_session(
     out_dir: str | Path,
     n_cameras: int = 2,
@@ -423,7 +441,10 @@ def generate_session(
     mean_dwell_s, within_state_noise_mm, head_motion_scale
         Passed to :func:`~napari_facehmm.synthetic.face.simulate_face`.
     n_board_frames
-        Frames of each ChArUco video.
+        Board poses at the start of each ChArUco video (at most the session's
+        frame count). The videos have the session's frame count like every
+        other file: after the poses the board is out of view (the empty scene,
+        cheap to render and encode, and skipped quickly by board detection).
     video_preset
         libx264 preset (speed/size trade-off).
 
@@ -448,7 +469,8 @@ def generate_session(
         raise DataError(f"video width and height must be even for H.264; got {width}x{height}")
     names = make_camera_names(n_cameras)
 
-    total = 2 + n_cameras * (1 + (n_frames + n_board_frames if render_video else 0))
+    n_board_frames = max(1, min(int(n_board_frames), n_frames))
+    total = 2 + n_cameras * (1 + (2 * n_frames if render_video else 0))
     done = 0
 
     def report(step: int, message: str) -> None:
@@ -550,14 +572,16 @@ def generate_session(
             frames = render_face_frames(simulation, camera)
             write_video(_counted(frames, step(f"rendering {camera.name}", chunk)), truth.video_paths[camera.name], fps, preset=video_preset)
             report(n_frames % chunk, f"rendered {camera.name}")
-            board_frames = render_board_frames(motion, camera, background=_background(camera.size))
+            board_frames = _board_then_empty(
+                render_board_frames(motion, camera, background=_background(camera.size)), camera.size, n_frames
+            )
             write_video(
                 _counted(board_frames, step(f"ChArUco {camera.name}", chunk)),
                 truth.charuco_video_paths[camera.name],
                 fps,
                 preset=video_preset,
             )
-            report(n_board_frames % chunk, f"ChArUco video of {camera.name}")
+            report(n_frames % chunk, f"ChArUco video of {camera.name}")
     return truth
 
 
