@@ -12,6 +12,9 @@ extent keeps the time slider fast on a million points (napari accepts
 ``Layer`` objects from readers since 0.5.6 and records their source). The
 ``*_layer(s)`` and ``read_session`` functions below still give tuples, for the
 sample data (napari builds sample layers from tuples only) and for tests.
+One consequence: napari applies ``viewer.open(path, name=..., ...)`` keyword
+arguments to layer-data tuples only, not to built layers; set such
+properties on the layers ``viewer.open`` returns.
 
 napari is imported only inside functions: this module is imported by the
 manifest machinery and by the Qt-free core test.
