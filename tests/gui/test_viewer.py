@@ -264,3 +264,22 @@ def test_mismatched_tracks_and_models_notify(make_napari_viewer, synthetic_sessi
     assert states.load_model(model_path)
     assert states.session.state_names[1] == "frown"  # names saved with the model
     assert states.legend.item(1, 1).text() == "frown"
+
+
+def test_sample_data_opens_the_synthetic_session(make_napari_viewer, tmp_path, monkeypatch):
+    # File > Open Sample > Face HMM > Synthetic face session, generated into a fresh cache
+    from napari_facehmm._sample_data import SAMPLE_LAYOUT_VERSION
+
+    monkeypatch.setenv("FACEHMM_CACHE", str(tmp_path))
+    viewer = make_napari_viewer()
+    layers = viewer.open_sample("napari-facehmm", "synthetic_face_session")
+    assert sorted(layer._type_string for layer in layers) == ["image"] * 2 + ["points"] * 2 + ["vectors"] * 2
+    assert viewer.dims.range[0][1] == 599  # 20 s at 30 fps, videos and points on one time axis
+    folder = next(tmp_path.glob("synthetic-2cam-20s-*"))
+    assert folder.name.endswith(f"-v{SAMPLE_LAYOUT_VERSION}") and (folder / ".complete").is_file()
+    # a second open reuses the cache instead of rendering again
+    stamp = (folder / "videos-raw" / "session1-camA.mp4").stat().st_mtime_ns
+    viewer.layers.clear()
+    viewer.open_sample("napari-facehmm", "synthetic_face_session")
+    assert (folder / "videos-raw" / "session1-camA.mp4").stat().st_mtime_ns == stamp
+    assert len(viewer.layers) == 6
