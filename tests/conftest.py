@@ -15,6 +15,21 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("FACEHMM_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Import DeepLabCut before any test runs when a ``dlc`` test was collected.
+
+    torchvision (which DeepLabCut imports) crashes the process when it is
+    first imported after a napari viewer exists, so whichever subset of the
+    tests is run, DeepLabCut must be loaded before the first GUI test.
+    """
+    if any(item.get_closest_marker("dlc") for item in items):
+        os.environ.setdefault("DLClight", "True")
+        try:
+            import deeplabcut  # noqa: F401
+        except ImportError:
+            pass  # the dlc tests skip themselves, with the reason
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder of real test files; skips when it is absent."""
