@@ -87,7 +87,6 @@ def test_written_calibration_loads_in_aniposelib(tmp_path):
 
 
 def test_calibration_dumped_by_aniposelib_reads_back(tmp_path):
-    from aniposelib.cameras import CameraGroup
 
     group = _two_cameras().to_aniposelib()
     group.metadata = {"adjusted": False}

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from napari_facehmm.data import LandmarkSeries
 from napari_facehmm.io.dlc import LabelData, read_dlc_analysis, read_dlc_config, read_labels, write_dlc_analysis, write_labels
 from napari_facehmm.io.video import write_video
 
