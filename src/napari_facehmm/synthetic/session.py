@@ -376,18 +376,14 @@ def _counted(frames: Iterable[np.ndarray], report: Callable[[int], None]) -> Ite
         report(i + 1)
 
 
-def _board_then_empty(board_frames: Iterable[np.ndarray], size: tuple[int, int], n_frames: int) -> Iterator[np.ndarray]:
-    """The board frames, then the empty scene (board put away) up to ``n_frames`` frames."""
-    from .render import _background
-
+def _board_then_empty(board_frames: Iterable[np.ndarray], empty: np.ndarray, n_frames: int) -> Iterator[np.ndarray]:
+    """The board frames, then the ``empty`` scene (board put away) up to ``n_frames`` frames."""
     count = 0
     for frame in board_frames:
         yield frame
         count += 1
-    if count < n_frames:
-        empty = np.ascontiguousarray(_background(size), dtype=np.uint8)
-        for _ in range(n_frames - count):
-            yield empty
+    for _ in range(n_frames - count):
+        yield empty
 
 
 def generate_session(
@@ -572,9 +568,8 @@ def generate_session(
             frames = render_face_frames(simulation, camera)
             write_video(_counted(frames, step(f"rendering {camera.name}", chunk)), truth.video_paths[camera.name], fps, preset=video_preset)
             report(n_frames % chunk, f"rendered {camera.name}")
-            board_frames = _board_then_empty(
-                render_board_frames(motion, camera, background=_background(camera.size)), camera.size, n_frames
-            )
+            background = _background(camera.size)
+            board_frames = _board_then_empty(render_board_frames(motion, camera, background=background), background, n_frames)
             write_video(
                 _counted(board_frames, step(f"ChArUco {camera.name}", chunk)),
                 truth.charuco_video_paths[camera.name],
