@@ -69,7 +69,7 @@ def test_every_selected_track_is_decoded_and_colored_by_its_own_states(make_napa
     else:  # facehmm view --fit
         fit_now(states, n_states=4, n_restarts=1, show_progress=False)
     session = states.session
-    assert sorted(session.track_states) == names
+    assert sorted(session.tracks) == names
     palette = state_colors(session.n_states)
     settings = FeatureSettings(**states.settings_kwargs())
     own_states = {}
@@ -173,7 +173,8 @@ def _check_rows_and_active_track(viewer, docks, session, names, own_states, pale
     # the points keep their own track's colors whichever track is active
     layer = viewer.layers[names[1]]
     meta = layer.metadata["facehmm"]
-    per_point = states_for_frames(*session.track_states[names[1]], meta["series"].frame_indices[meta["rows"]])
+    track = session.tracks[names[1]]
+    per_point = states_for_frames(track.states, track.frames, meta["series"].frame_indices[meta["rows"]])
     has_state = per_point >= 0
     np.testing.assert_allclose(layer.face_color[has_state], palette[per_point[has_state]], atol=1e-6)
 

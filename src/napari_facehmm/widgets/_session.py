@@ -92,20 +92,15 @@ class FaceSession:
         The model and its state names.
     """
 
+    #: new states, or another active track
     states_changed = Signal()
     names_changed = Signal()
-    #: the active track changed (its states are now ``states``); ``states_changed`` follows
-    active_track_changed = Signal(str)
 
     def __init__(self, viewer: Any):
         self._viewer_ref = weakref.ref(viewer)
-        self.states: np.ndarray | None = None
-        self.state_frames: np.ndarray | None = None
-        self.posterior: np.ndarray | None = None
         self.n_states = 0
         self.state_names: list[str] = []
         self.model: Any = None
-        self.features: Any = None
         self.tracks: dict[str, DecodedTrack] = {}
         self.active_track = ""
 
@@ -113,10 +108,30 @@ class FaceSession:
     def viewer(self) -> Any:
         return self._viewer_ref()
 
+    # ------------------------------------------------- the active track
     @property
-    def track_states(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """``{track name: (states, frames)}`` of every decoded track."""
-        return {name: (track.states, track.frames) for name, track in self.tracks.items()}
+    def _active(self) -> DecodedTrack | None:
+        return self.tracks.get(self.active_track)
+
+    @property
+    def states(self) -> np.ndarray | None:
+        active = self._active
+        return None if active is None else active.states
+
+    @property
+    def state_frames(self) -> np.ndarray | None:
+        active = self._active
+        return None if active is None else active.frames
+
+    @property
+    def posterior(self) -> np.ndarray | None:
+        active = self._active
+        return None if active is None else active.posterior
+
+    @property
+    def features(self) -> Any:
+        active = self._active
+        return None if active is None else active.features
 
     # ------------------------------------------------------------- layers
     def points_layers(self) -> list:
@@ -142,15 +157,19 @@ class FaceSession:
                 return meta["series"]
         return None
 
-    def track_series(self, name: str | None = None) -> LandmarkSeries | None:
-        """The landmarks of track ``name`` (default: the active one), if it is a loaded layer."""
-        name = self.active_track if name is None else name
+    def active_series(self) -> LandmarkSeries | None:
+        """The 2D/3D landmarks to show for the active track.
+
+        The active track's points layer; the first landmark layer when the
+        active track is none (the session's 3D pose, or no states yet).
+        """
         viewer = self.viewer
-        if name and viewer is not None and name in viewer.layers:
-            series = facehmm_meta(viewer.layers[name]).get("series")
+        if self.active_track and viewer is not None and self.active_track in viewer.layers:
+            series = facehmm_meta(viewer.layers[self.active_track]).get("series")
             if isinstance(series, LandmarkSeries):
                 return series
-        return None
+        layers = self.points_layers()
+        return self.series_of(layers[0]) if layers else None
 
     def frame_range(self) -> tuple[int, int]:
         """First and last video frame over the plugin's layers and states (inclusive)."""
@@ -188,13 +207,16 @@ class FaceSession:
         low, high, _ = viewer.dims.range[FRAME_AXIS]
         viewer.dims.set_point(FRAME_AXIS, float(np.clip(frame, low, high)))
 
-    def state_at(self, frame: int, track: str | None = None) -> int:
-        """State of video frame ``frame`` in ``track`` (default: the active track); -1 = none."""
-        if self.states is None:
+    def state_at(self, frame: int) -> int:
+        """State of video frame ``frame`` in the active track; -1 = none."""
+        active = self._active
+        if active is None:
             return -1
-        decoded = self.tracks.get(track) if track else None
-        states, frames = (decoded.states, decoded.frames) if decoded else (self.states, self.state_frames)
-        return int(states_for_frames(states, frames, [frame])[0])
+        return int(states_for_frames(active.states, active.frames, [frame])[0])
+
+    def state_name(self, state: int) -> str:
+        """Name of ``state``; "" for -1 (no state)."""
+        return self.state_names[state] if 0 <= state < len(self.state_names) else ""
 
     # ------------------------------------------------------------- states
     def set_states(
@@ -216,17 +238,9 @@ class FaceSession:
         names = list(state_names or [])
         self.state_names = names + [f"state {i}" for i in range(len(names), self.n_states)]
         self.model = model
-        self._activate(active if active in self.tracks else tracks[0].name)
+        self.active_track = active if active in self.tracks else tracks[0].name
         self.color_points_by_state()
         self.states_changed.emit()
-
-    def _activate(self, name: str) -> None:
-        track = self.tracks[name]
-        self.active_track = name
-        self.states = track.states
-        self.state_frames = track.frames
-        self.posterior = track.posterior
-        self.features = track.features
 
     def set_active_track(self, name: str) -> None:
         """Make decoded track ``name`` the one the ethogram, 3D face and summary show."""
@@ -234,8 +248,7 @@ class FaceSession:
             raise KeyError(f"no decoded track named {name!r} (decoded: {', '.join(self.tracks)})")
         if name == self.active_track:
             return
-        self._activate(name)
-        self.active_track_changed.emit(name)
+        self.active_track = name
         self.states_changed.emit()
 
     def rename_state(self, state: int, name: str) -> None:
@@ -252,7 +265,7 @@ class FaceSession:
 
     def color_points_by_state(self) -> None:
         """Give every point the color of its frame's state (one RGBA array per layer)."""
-        if self.states is None:
+        if not self.tracks:
             return
         for layer in self.points_layers():
             meta = facehmm_meta(layer)
@@ -262,8 +275,7 @@ class FaceSession:
                 continue  # the user edited the points: leave their colors alone
             # a decoded layer shows its own states, any other layer the first track's
             track = self.tracks.get(layer.name) or next(iter(self.tracks.values()))
-            states, frames = track.states, track.frames
-            per_row = states_for_frames(states, frames, series.frame_indices)
+            per_row = states_for_frames(track.states, track.frames, series.frame_indices)
             set_face_colors(layer, states_to_point_colors(per_row, rows, self.n_states))
 
     def color_points_by_keypoint(self) -> None:

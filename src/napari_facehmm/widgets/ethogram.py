@@ -43,7 +43,6 @@ class EthogramWidget(QWidget):
         super().__init__(parent)
         self.viewer = napari_viewer
         self.session = get_session(napari_viewer)
-        self._update_height()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMouseTracking(False)
         self._bands: dict[str, tuple[tuple, QImage]] = {}
@@ -74,7 +73,7 @@ class EthogramWidget(QWidget):
         return BAND_HEIGHT if n <= 1 else n * ROW_HEIGHT + (n - 1) * ROW_GAP
 
     def _update_height(self) -> None:
-        n_traces = sum(self.trace_enabled.values()) if hasattr(self, "trace_enabled") else len(TRACE_NAMES)
+        n_traces = sum(self.trace_enabled.values())
         height = self._band_height() + n_traces * (TRACE_HEIGHT + MARGIN) + 2 * MARGIN + 14
         self.setMinimumHeight(height)
         self.updateGeometry()
@@ -144,6 +143,7 @@ class EthogramWidget(QWidget):
     def _on_states_changed(self, *_: Any) -> None:
         self._version += 1
         self._traces = {}
+        self._bands = {name: band for name, band in self._bands.items() if name in self.session.tracks}
         self._update_height()
         session = self.session
         rows = self.rows()
@@ -164,8 +164,7 @@ class EthogramWidget(QWidget):
         if session.states is not None and "speed" in kinematics:
             frames_of_rows = session.features.frame_indices
             self._traces["head speed"] = self._on_frames(kinematics["speed"], frames_of_rows, frames)
-        layers = session.points_layers()
-        series = session.track_series() or (session.series_of(layers[0]) if layers else None)
+        series = session.active_series()
         if series is not None and series.n_dims == 2 and series.n_keypoints:
             likelihood = np.nanmean(np.where(np.isnan(series.positions[..., 0]), np.nan, series.confidence), axis=1)
             self._traces["likelihood"] = self._on_frames(likelihood, series.frame_indices, frames)
@@ -196,7 +195,6 @@ class EthogramWidget(QWidget):
         strip = np.ascontiguousarray(state_band_image(per_frame, self.session.n_states, width=width)[0])
         image = QImage(strip.data, strip.shape[0], 1, strip.shape[0] * 4, QImage.Format.Format_RGBA8888)
         image = image.copy()  # own the pixels: ``strip`` is freed after this call
-        self._bands = {n: v for n, v in self._bands.items() if n in self.session.tracks}
         self._bands[name] = (key, image)
         return image
 
@@ -239,7 +237,7 @@ class EthogramWidget(QWidget):
             painter.drawLine(QPointF(x, MARGIN - 3), QPointF(x, self.height() - 2))
             state = self.session.state_at(self.cursor_frame)
             label = f"frame {self.cursor_frame}"
-            state_name = self.session.state_names[state] if 0 <= state < len(self.session.state_names) else ""
+            state_name = self.session.state_name(state)
             if len(self.rows()) > 1:
                 label += f"  {self.session.active_track}: {state_name or 'no state'}"
             elif state_name:

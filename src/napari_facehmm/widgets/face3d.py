@@ -90,8 +90,7 @@ class Face3DWidget(QWidget):
         series = self.session.pose3d()
         self._is_3d = series is not None
         if series is None:
-            layers = self.session.points_layers()
-            series = self.session.track_series() or (self.session.series_of(layers[0]) if layers else None)
+            series = self.session.active_series()
         if series is not self._series:
             self._series = series
             self._framed = False
@@ -147,7 +146,7 @@ class Face3DWidget(QWidget):
         else:
             self.markers.set_data(np.zeros((0, 3)))
             self.lines.set_data(pos=np.zeros((0, 3)))
-        state_name = self.session.state_names[state] if 0 <= state < len(self.session.state_names) else ""
+        state_name = self.session.state_name(state)
         text = f"{'3D' if self._is_3d else 'egocentric 2D'}, frame {frame}"
         if len(self.session.tracks) > 1:
             text += f"  {self.session.active_track}: {state_name or 'no state'}"

@@ -85,10 +85,9 @@ def fit_job(
 ) -> Iterator[tuple[int, int, str]]:
     """Generator: build features, fit a FaceHMM on all series, decode each one.
 
-    Yields ``(done, total, message)``; returns ``(model, features, states,
-    posterior, tracks)``: the first series' feature matrix, states ``(T,)``
-    and posteriors ``(T, n_states)``, and ``tracks``, one ``(features,
-    states, posterior)`` per series (each decoded on its own features).
+    Yields ``(done, total, message)``; returns ``(model, tracks)``, with one
+    ``(features, states (T,), posterior (T, n_states))`` per series, each
+    decoded on its own feature matrix.
     """
     from ..features import FeatureSettings, build_features
     from ..hmm import FaceHMM
@@ -96,7 +95,7 @@ def fit_job(
     yield 0, 100, "building features"
     settings = FeatureSettings(**settings_kwargs)
     matrices = [build_features(series, settings) for series in series_list]
-    for series, matrix in zip(series_list, matrices[1:], strict=False):
+    for matrix in matrices[1:]:
         if list(matrix.names) != list(matrices[0].names):
             raise DataError("the selected tracks have different landmarks; select tracks with the same keypoints")
     values = np.concatenate([m.values for m in matrices])
@@ -124,8 +123,7 @@ def fit_job(
     yield 96, 100, "decoding states"
     tracks = [(matrix, *decode(model, matrix)) for matrix in matrices]
     yield 100, 100, "done"
-    _, states, posterior = tracks[0]
-    return model, matrices[0], states, posterior, tracks
+    return model, tracks
 
 
 def _progress_of(step: Any) -> tuple[float, float, str]:
@@ -301,11 +299,10 @@ class ExpressionStatesWidget(QWidget):
     def _on_fitted(self, result: tuple) -> None:
         if result is None:
             return
-        model, features, states, posterior, *rest = result
+        model, decoded = result
         names = self._fit_names or [name for name, _ in self.selected_tracks()]
-        decoded = rest[0] if rest else [(features, states, posterior)]
         self.model_path = None
-        self._apply(model, features, states, posterior, list(zip(names, decoded, strict=False)))
+        self._apply(model, list(zip(names, decoded, strict=False)))
         n_frames = sum(track[0].n_valid for track in decoded)
         self.status.setText(
             f"fitted {self.session.n_states} states on {n_frames} frames of {len(decoded)} track(s)"
@@ -340,25 +337,16 @@ class ExpressionStatesWidget(QWidget):
             f"(or pick the track in the 3D face) to show it in the 3D face and summary (now {names[0]})"
         )
 
-    def _apply(
-        self,
-        model: Any,
-        features: Any,
-        states: np.ndarray,
-        posterior: np.ndarray,
-        decoded: list[tuple[str, tuple]] | None = None,
-    ) -> None:
+    def _apply(self, model: Any, decoded: list[tuple[str, tuple]]) -> None:
         """Hand the states to the session; ``decoded`` is ``[(track name, (features, states, posterior))]``."""
         from ._session import DecodedTrack
 
-        if not decoded:
-            decoded = [(", ".join(self.selected_track_names()) or "states", (features, states, posterior))]
         tracks = [
             DecodedTrack(name, track_states, track_features.frame_indices, track_posterior, track_features)
             for name, (track_features, track_states, track_posterior) in decoded
         ]
         names = list(getattr(model, "state_names", None) or [])
-        n_states = int(getattr(model, "n_states", posterior.shape[1]))
+        n_states = int(getattr(model, "n_states", tracks[0].posterior.shape[1]))
         self.session.set_states(tracks, n_states, state_names=names, model=model)
         self.save_button.setEnabled(True)
 
@@ -381,7 +369,6 @@ class ExpressionStatesWidget(QWidget):
                 track_features = features_for_model(series, model)
                 check_model_features(model, list(track_features.names))
                 decoded.append((name, (track_features, *decode(model, track_features))))
-            features, states, posterior = decoded[0][1]
         except FaceHMMError as exc:
             show_error(f"Could not use model {Path(path).name}: {exc}")
             return False
@@ -389,7 +376,7 @@ class ExpressionStatesWidget(QWidget):
             show_error(f"Could not load model {Path(path).name}: {type(exc).__name__}: {exc}")
             return False
         self.model_path = Path(path)
-        self._apply(model, features, states, posterior, decoded)
+        self._apply(model, decoded)
         self.status.setText(f"loaded {Path(path).name}" + self._tracks_note([name for name, _ in decoded]))
         return True
 
