@@ -59,6 +59,18 @@ def write_numeric_csv(table: pd.DataFrame, path: str | Path, index: bool) -> Non
                 handle.write(",".join([f(v) for f, v in zip(formatters, row)]) + "\n")
 
 
+def read_csv_table(path: Path) -> pd.DataFrame:
+    """A plain one-header CSV (rows may be empty), or :class:`FileFormatError` naming the file."""
+    if not path.is_file():
+        raise FileFormatError(path, "file does not exist")
+    try:
+        return pd.read_csv(path, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise FileFormatError(path, "file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+        raise FileFormatError(path, f"not a readable CSV table ({error})") from None
+
+
 def numeric_columns(table: pd.DataFrame, columns: list[str], path: Path) -> dict[str, np.ndarray]:
     """Columns as float arrays; :class:`FileFormatError` naming a non-numeric one."""
     out = {}

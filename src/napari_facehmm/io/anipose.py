@@ -26,7 +26,7 @@ import pandas as pd
 from ..data import LandmarkSeries
 from ..errors import DataError, FileFormatError
 from ._atomic import atomic_write_path
-from ._csv import numeric_columns, write_numeric_csv
+from ._csv import numeric_columns, read_csv_table, write_numeric_csv
 
 __all__ = [
     "CameraParams",
@@ -539,15 +539,8 @@ def write_pose3d(series: LandmarkSeries, path: str | Path) -> Path:
 
 # ----------------------------------------------------------------- helpers
 def _read_csv_table(path: Path) -> pd.DataFrame:
-    """A plain one-header CSV, or :class:`FileFormatError` naming the file."""
-    if not path.is_file():
-        raise FileFormatError(path, "file does not exist")
-    try:
-        table = pd.read_csv(path, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise FileFormatError(path, "file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
-        raise FileFormatError(path, f"not a readable CSV table ({error})") from None
+    """A plain one-header CSV with rows, or :class:`FileFormatError` naming the file."""
+    table = read_csv_table(path)
     if len(table) == 0:
         raise FileFormatError(path, "table has a header but no rows")
     return table

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..data import LandmarkSeries
 from ..errors import DataError, FileFormatError
-from ._csv import numeric_columns
+from ._csv import numeric_columns, read_csv_table
 
 __all__ = ["read_openface", "OPENFACE_SKELETON", "openface_keypoints"]
 
@@ -87,14 +87,7 @@ def read_openface(
     path = Path(path)
     if dims not in (2, 3):
         raise DataError(f"dims must be 2 or 3; got {dims}")
-    if not path.is_file():
-        raise FileFormatError(path, "file does not exist")
-    try:
-        table = pd.read_csv(path, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise FileFormatError(path, "file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
-        raise FileFormatError(path, f"not a readable CSV table ({error})") from None
+    table = read_csv_table(path)
     table.columns = [str(c).strip() for c in table.columns]
     columns = set(table.columns)
     prefixes = ("x", "y") if dims == 2 else ("X", "Y", "Z")
