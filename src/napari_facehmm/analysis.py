@@ -21,8 +21,8 @@ from . import stats
 from .data import LandmarkSeries
 from .errors import DataError
 from .features import FeatureMatrix, FeatureScaler, FeatureSettings, build_features
+from .progress import Progress, run_to_end
 
-Progress = tuple[int, int, str]
 
 #: the figures :func:`write_outputs` draws, by file name
 FIGURE_NAMES = ("ethogram", "mean_faces", "frequencies", "transitions", "kinematics")
@@ -547,16 +547,6 @@ def _jsonable(value: Any) -> bool:
         return False
     return True
 
-
-def run_to_end(job: Generator[Progress, None, Any], progress: Callable[[Progress], None] | None = None) -> Any:
-    """Drive a progress generator to its end and return its value."""
-    while True:
-        try:
-            item = next(job)
-        except StopIteration as stop:
-            return stop.value
-        if progress is not None:
-            progress(item)
 
 
 def analyze(source, n_states: int | None = 9, out_dir=None, **kwargs) -> AnalysisResult:

@@ -42,6 +42,7 @@ import numpy as np
 
 from .errors import DataError, FileFormatError
 from .face import FACE_KEYPOINTS, FACE_SKELETON
+from .progress import Progress, run_to_end
 
 __all__ = [
     "AutosaveClock",
@@ -65,7 +66,6 @@ __all__ = [
     "select_frames_uniform",
 ]
 
-Progress = tuple[int, int, str]
 
 #: DeepLabCut's default number of frames to extract per video.
 DEFAULT_FRAMES_PER_VIDEO = 20
@@ -95,15 +95,6 @@ def _want_deeplabcut(use_deeplabcut: bool | None) -> bool:
 
         raise MissingDependencyError("deeplabcut", "dlc", "Using DeepLabCut's project functions")
     return bool(use_deeplabcut)
-
-
-def run_to_end(job: Generator) -> object:
-    """Run a progress generator to its end and return its return value."""
-    while True:
-        try:
-            next(job)
-        except StopIteration as stop:
-            return stop.value
 
 
 def frame_image_name(frame_index: int, n_frames: int) -> str:

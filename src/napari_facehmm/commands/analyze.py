@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from ..progress import run_with_progress
+
 
 def add_feature_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``analyze`` and ``demo``: states, features, fit."""
@@ -101,25 +103,6 @@ def feature_settings_from_args(args, keypoints):
         min_confidence=args.min_confidence,
         drop_empty_keypoints=args.drop_empty_keypoints,
     )
-
-
-def run_with_progress(job, description: str):
-    """Drive an analysis generator with a tqdm bar on stderr; return its result."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=100, unit="%", file=sys.stderr, leave=False, dynamic_ncols=True, desc=description)
-    try:
-        while True:
-            try:
-                done, total, message = next(job)
-            except StopIteration as stop:
-                return stop.value
-            bar.total = total
-            bar.set_description(message[:60], refresh=False)
-            bar.update(max(done - bar.n, 0))
-    finally:
-        job.close()
-        bar.close()
 
 
 def print_summary(result, elapsed_s: float) -> None:

@@ -11,10 +11,9 @@ prints each camera's reprojection error.
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+
+from ..progress import run_with_progress
 
 
 def add_parser(subparsers) -> None:
@@ -65,30 +64,6 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--fisheye", action="store_true", default=None, help="fisheye camera model")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
-
-
-def run_with_progress(
-    job: Generator[tuple[int, int, str], None, Any], description: str, quiet: bool = False
-) -> Any:
-    """Drive a progress generator with a tqdm bar on stderr; return its result."""
-    from tqdm import tqdm
-
-    bar = None if quiet else tqdm(total=1, desc=description, file=sys.stderr, leave=False, dynamic_ncols=True)
-    try:
-        while True:
-            try:
-                done, total, message = next(job)
-            except StopIteration as stop:
-                return stop.value
-            if bar is not None:
-                if bar.total != total:
-                    bar.total = total
-                bar.n = done
-                bar.set_postfix_str(message[:60], refresh=False)
-                bar.refresh()
-    finally:
-        if bar is not None:
-            bar.close()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from .analyze import add_feature_arguments, feature_settings_from_args, print_summary, run_with_progress
+from ..progress import run_with_progress
+from .analyze import add_feature_arguments, feature_settings_from_args, print_summary
 
 
 def add_parser(subparsers) -> None:

@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..tracking.anipose import triangulate_project
-    from .calibrate import run_with_progress
+    from ..progress import run_with_progress
 
     constraints = None
     if args.dlc_config is not None:

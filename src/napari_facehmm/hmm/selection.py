@@ -206,9 +206,6 @@ def select_n_states(X, lengths=None, n_states_range: Iterable[int] = range(2, 13
         is better), ``restart_ari_mean, restart_ari_min`` (NaN with one
         restart), ``converged, n_train_frames, n_heldout_frames``.
     """
-    generator = select_n_states_progress(X, lengths, n_states_range, **options)
-    while True:
-        try:
-            next(generator)
-        except StopIteration as stop:
-            return stop.value
+    from ..progress import run_to_end
+
+    return run_to_end(select_n_states_progress(X, lengths, n_states_range, **options))

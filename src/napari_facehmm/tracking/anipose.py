@@ -51,6 +51,7 @@ import pandas as pd
 
 from ..data import LandmarkSeries
 from ..errors import DataError, FileFormatError
+from ..progress import Progress, run_to_end
 
 __all__ = [
     "ANIPOSE_FILTER_DEFAULTS",
@@ -87,7 +88,6 @@ __all__ = [
 ]
 
 #: ``(done, total, message)``, what every generator here yields.
-Progress = tuple[int, int, str]
 
 #: Anipose's ``[triangulation]`` defaults (``anipose/anipose.py`` DEFAULT_CONFIG).
 ANIPOSE_TRIANGULATION_DEFAULTS: dict[str, Any] = {
@@ -129,15 +129,6 @@ _MIN_CORNERS_INTRINSIC = 9
 # aniposelib's triangulate_possible gives up on a point whose best subset
 # still reprojects worse than this (pixels).
 _RANSAC_GIVE_UP_PX = 200.0
-
-
-def run_to_end(job: Generator[Progress, None, Any]) -> Any:
-    """Drain a progress generator and return its result."""
-    while True:
-        try:
-            next(job)
-        except StopIteration as stop:
-            return stop.value
 
 
 # ============================================================ project layout

@@ -6,7 +6,6 @@ docks one by one through the manifest.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,20 +40,10 @@ def add_docks(viewer: Any) -> dict[str, Any]:
 
 def fit_now(states_widget: ExpressionStatesWidget, n_states: int, n_restarts: int, show_progress: bool = True) -> None:
     """Fit synchronously (no worker thread), with a progress bar on stderr."""
-    from tqdm import tqdm
+    from ..progress import run_with_progress
 
     job = fit_job(states_widget.selected_series(), states_widget.settings_kwargs(), n_states, n_restarts)
-    bar = tqdm(total=100, desc="fitting", file=sys.stderr, disable=not show_progress)
-    try:
-        while True:
-            done, total, message = next(job)
-            bar.n = done
-            bar.set_postfix_str(message[:40])
-            bar.refresh()
-    except StopIteration as stop:
-        result = stop.value
-    finally:
-        bar.close()
+    result = run_with_progress(job, "fitting", quiet=not show_progress)
     states_widget.n_states.setValue(n_states)
     states_widget.n_restarts.setValue(n_restarts)
     states_widget._on_fitted(result)
