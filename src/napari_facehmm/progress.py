@@ -9,7 +9,8 @@ stderr) or :func:`run_to_end` (no output). Qt-free; tqdm is imported lazily.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 #: ``(done, total, message)``, what every progress generator yields
@@ -27,27 +28,39 @@ def run_to_end(job: Generator[Progress, None, Any], progress: Callable[[Progress
             progress(item)
 
 
+@contextmanager
+def progress_bar(description: str = "", quiet: bool = False) -> Iterator[Callable[[int, int, str], None]]:
+    """A ``progress(done, total, message)`` callback that draws a tqdm bar on stderr.
+
+    For functions that take a progress callback (``generate_session``); the
+    bar is removed when the ``with`` block ends. Draws nothing when ``quiet``.
+    """
+    from tqdm import tqdm
+
+    bar = None if quiet else tqdm(total=1, desc=description, file=sys.stderr, leave=False, dynamic_ncols=True)
+
+    def progress(done: int, total: int, message: str) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.n = done
+            bar.set_postfix_str(str(message)[:60], refresh=False)
+            bar.refresh()
+
+    try:
+        yield progress
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def run_with_progress(job: Generator[Progress, None, Any], description: str, quiet: bool = False) -> Any:
     """Drive a progress generator with a tqdm bar on stderr (none when ``quiet``); return its value.
 
     The generator is closed on the way out, so an interrupt (Ctrl+C) runs its
     clean-up.
     """
-    from tqdm import tqdm
-
-    bar = None if quiet else tqdm(total=1, desc=description, file=sys.stderr, leave=False, dynamic_ncols=True)
     try:
-        while True:
-            try:
-                done, total, message = next(job)
-            except StopIteration as stop:
-                return stop.value
-            if bar is not None:
-                bar.total = total
-                bar.n = done
-                bar.set_postfix_str(str(message)[:60], refresh=False)
-                bar.refresh()
+        with progress_bar(description, quiet) as progress:
+            return run_to_end(job, lambda step: progress(*step))
     finally:
         job.close()
-        if bar is not None:
-            bar.close()

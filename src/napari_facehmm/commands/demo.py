@@ -9,11 +9,10 @@ scores the recovered states against the true ones (adjusted Rand index).
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
-from ..progress import run_with_progress
+from ..progress import progress_bar, run_with_progress
 from .analyze import add_feature_arguments, feature_settings_from_args, print_summary
 
 
@@ -96,7 +95,6 @@ def score_states(true_states, states) -> dict:
 def run(args) -> int:
     import numpy as np
     import pandas as pd
-    from tqdm import tqdm
 
     from ..analysis import run_analysis
     from ..errors import DataError
@@ -107,14 +105,7 @@ def run(args) -> int:
     started = time.perf_counter()
     out_dir = Path(args.out)
     session_dir = out_dir / "session"
-    bar = tqdm(total=1, unit="step", file=sys.stderr, leave=False, dynamic_ncols=True)
-
-    def progress(done: int, total: int, message: str) -> None:
-        bar.total = total
-        bar.set_description(message[:60], refresh=False)
-        bar.update(max(done - bar.n, 0))
-
-    try:
+    with progress_bar("synthetic session") as progress:
         truth = generate_session(
             session_dir,
             n_cameras=args.cameras,
@@ -125,8 +116,6 @@ def run(args) -> int:
             progress=progress,
             n_states=args.true_states,
         )
-    finally:
-        bar.close()
     print(
         f"synthetic session: {truth.n_frames} frames at {truth.fps:g} fps, cameras "
         f"{', '.join(truth.camera_names)}, {len(truth.state_names)} true states -> {session_dir}"

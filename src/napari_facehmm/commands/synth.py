@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 
@@ -47,19 +46,11 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tqdm import tqdm
-
+    from ..progress import progress_bar
     from ..synthetic import generate_session
 
-    bar = tqdm(total=1, unit="step", file=sys.stderr, leave=False, dynamic_ncols=True)
-
-    def progress(done: int, total: int, message: str) -> None:
-        bar.total = total
-        bar.set_description(message, refresh=False)
-        bar.update(done - bar.n)
-
     started = time.perf_counter()
-    try:
+    with progress_bar("synth") as progress:
         truth = generate_session(
             args.out,
             n_cameras=args.cameras,
@@ -75,8 +66,6 @@ def run(args) -> int:
             dropout_rate=args.dropout_rate,
             head_motion_scale=args.head_motion,
         )
-    finally:
-        bar.close()
     elapsed_s = time.perf_counter() - started
     counts = {name: int((truth.states == i).sum()) for i, name in enumerate(truth.state_names)}
     print(f"synthetic session {truth.session!r} in {truth.out_dir} ({elapsed_s:.1f} s)")
