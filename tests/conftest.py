@@ -30,6 +30,19 @@ def pytest_collection_modifyitems(session, config, items):
             pass  # the dlc tests skip themselves, with the reason
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run BLAS and OpenMP (k-means) on one thread, for a module of tiny HMM problems.
+
+    Extra threads only add start-up and, on a busy 2-core CI machine,
+    oversubscription that made those tests 5x slower.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder of real test files; skips when it is absent."""

@@ -18,17 +18,8 @@ from napari_facehmm.hmm.fast import log_gaussian_density_full, weighted_outer_su
 RELATIVE_TOLERANCE = 1e-8
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Run BLAS and OpenMP (k-means) on one thread.
-
-    The problems here are tiny: extra threads only add start-up and, on a
-    busy 2-core CI machine, oversubscription that made these tests 5x slower.
-    """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        yield
+# tiny problems: BLAS and OpenMP on one thread (see conftest.one_thread)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def sample_hmm(n_frames, n_features=5, n_states=3, seed=0, offset=0.0):

@@ -28,17 +28,8 @@ from napari_facehmm.hmm import (
 TRUE_MEANS = np.array([[0.0, 0.0, 0.0], [4.0, 1.0, -2.0], [-3.0, 4.0, 2.0]])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Run BLAS and OpenMP (k-means) on one thread.
-
-    The problems here are tiny: extra threads only add start-up and, on a
-    busy 2-core CI machine, oversubscription that made these tests 5x slower.
-    """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        yield
+# tiny problems: BLAS and OpenMP on one thread (see conftest.one_thread)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def sample_known_hmm(n_frames=1500, seed=0, means=TRUE_MEANS, noise=0.7):
