@@ -43,6 +43,21 @@ def one_thread():
         yield
 
 
+@pytest.fixture
+def without_deeplabcut(monkeypatch):
+    """``importlib.util.find_spec`` finds no deeplabcut (nor its submodules), as on a machine without it."""
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args, **kwargs):
+        if name.split(".")[0] == "deeplabcut":
+            return None
+        return real_find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder of real test files; skips when it is absent."""

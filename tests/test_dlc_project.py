@@ -8,7 +8,6 @@ about 30 frames, a short video, and a ``config.yaml`` as DeepLabCut writes it.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -114,18 +113,10 @@ def make_tiny_dlc_project(
 
 
 # ---------------------------------------------------------------- tests without training
-def test_missing_deeplabcut_raises_install_hint(monkeypatch, tmp_path):
+def test_missing_deeplabcut_raises_install_hint(without_deeplabcut, tmp_path):
     from napari_facehmm.errors import MissingDependencyError
     from napari_facehmm.tracking import dlc
 
-    real_find_spec = importlib.util.find_spec
-
-    def find_spec(name, *args, **kwargs):
-        if name == "deeplabcut" or name.startswith("deeplabcut."):
-            return None
-        return real_find_spec(name, *args, **kwargs)
-
-    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     config = tmp_path / "config.yaml"
     config.write_text("Task: t\nscorer: s\nbodyparts: [a]\nTrainingFraction: [0.8]\n")
     calls = [
@@ -241,15 +232,9 @@ def test_disagreement_frames():
         dlc.reprojection_outlier_frames(LandmarkSeries(np.zeros((5, 2, 3)), keypoints=("a", "b")))
 
 
-def test_cli_without_deeplabcut_prints_install_hint(monkeypatch, tmp_path, capsys):
+def test_cli_without_deeplabcut_prints_install_hint(without_deeplabcut, tmp_path, capsys):
     from napari_facehmm import cli
 
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a, **k: None if name.split(".")[0] == "deeplabcut" else real_find_spec(name, *a, **k),
-    )
     project = make_tiny_dlc_project(tmp_path / "p", n_labeled=4, n_video_frames=3)
     for argv in (
         ["dlc", "train", str(project["config"]), "--epochs", "2", "--batch-size", "4", "--init", "random"],

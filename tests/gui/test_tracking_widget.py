@@ -124,13 +124,7 @@ def test_failing_training_shows_deeplabcut_message(widget, qtbot, tmp_path):
     assert "Couldn't find any shuffles" in widget.status.text()
 
 
-def test_missing_deeplabcut_shows_install_hint(widget, monkeypatch, tmp_path):
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a, **k: None if name.split(".")[0] == "deeplabcut" else real_find_spec(name, *a, **k),
-    )
+def test_missing_deeplabcut_shows_install_hint(widget, without_deeplabcut, tmp_path):
     project = make_tiny_dlc_project(tmp_path / "tinyface", n_labeled=4, n_video_frames=3)
     widget.set_project(project["config"])
     for button in (widget.train_button, widget.create_button, widget.evaluate_button, widget.merge_button):
