@@ -106,6 +106,14 @@ def test_optim_is_better_than_dlt(rig, truth):
     assert error_optim < 0.9 * error_dlt, f"optim {error_optim:.3f} mm vs DLT {error_dlt:.3f} mm"
 
 
+def test_optim_rejects_weak_constraints_on_untracked_bodyparts(rig, truth):
+    # with the default skeleton (constraints=None) the weak pairs, which the
+    # user gave (config.toml constraints_weak), must still name tracked landmarks
+    tracks = project_tracks(rig, truth[:10], noise_px=0.5)
+    with pytest.raises(DataError, match="not a tracked bodypart"):
+        ta.run_to_end(ta.triangulate(tracks, rig, optim=True, constraints_weak=[("nose1", "tail")]))
+
+
 def test_optim_keeps_single_camera_points_nan(rig, truth):
     short = truth[:40]
     tracks = project_tracks(rig, short, noise_px=0.5)

@@ -1558,9 +1558,12 @@ def triangulate(
         else:
             edges = constraints
         index = {k: i for i, k in enumerate(keypoints)}
-        for pair in list(edges) + list(constraints_weak):
+        # the default skeleton may name landmarks this series lacks (they are
+        # skipped); constraints the user gave must all be tracked
+        given = (list(edges) if constraints is not None else []) + list(constraints_weak)
+        for pair in given:
             for name in pair:
-                if name not in index and constraints is not None:
+                if name not in index:
                     raise DataError(
                         f"constraint {tuple(pair)} names {name!r}, not a tracked bodypart {list(keypoints)}"
                     )
