@@ -126,6 +126,12 @@ def test_states_for_frames_and_band():
     palette = (state_colors(2) * 255).round()
     np.testing.assert_array_equal(band[0, 0], palette[0])
     np.testing.assert_array_equal(band[0, 3], palette[1])
+    # states the model does not have are shown as missing, downsampled or not (was a crash when downsampled)
+    missing = (MISSING_COLOR * 255).round()
+    narrow = state_band_image(np.array([0, 0, 0, 4, 4, 4, 4, 4]), n_states=3, width=2)
+    np.testing.assert_array_equal(narrow[0, 1], missing)
+    full = state_band_image(np.array([0, 4]), n_states=3)
+    np.testing.assert_array_equal(full[0, 1], missing)
 
 
 def test_likelihood_threshold():

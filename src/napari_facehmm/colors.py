@@ -72,6 +72,17 @@ def state_colors(n_states: int) -> np.ndarray:
     return np.array(colors, dtype=np.float64).reshape(n_states, 4)
 
 
+def state_index(states: np.ndarray, n_states: int) -> np.ndarray:
+    """Row of each state in :func:`state_palette`: the state itself, ``n_states`` (missing) for -1 or out of range."""
+    states = np.asarray(states)
+    return np.where((states >= 0) & (states < n_states), states, n_states).astype(np.intp)
+
+
+def state_palette(n_states: int) -> np.ndarray:
+    """``(n_states + 1, 4)`` RGBA: the state colors, then :data:`MISSING_COLOR` for "no state"."""
+    return np.vstack([state_colors(n_states), MISSING_COLOR[None, :]])
+
+
 def state_color_array(states: np.ndarray, n_states: int) -> np.ndarray:
     """Per-frame RGBA for a state sequence; missing states (< 0) get :data:`MISSING_COLOR`.
 
@@ -87,7 +98,4 @@ def state_color_array(states: np.ndarray, n_states: int) -> np.ndarray:
     numpy.ndarray
         ``(n_frames, 4)`` RGBA floats.
     """
-    states = np.asarray(states)
-    palette = np.vstack([state_colors(n_states), MISSING_COLOR[None, :]])
-    index = np.where((states >= 0) & (states < n_states), states, n_states).astype(np.int64)
-    return palette[index]
+    return state_palette(n_states)[state_index(states, n_states)]

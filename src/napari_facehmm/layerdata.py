@@ -28,7 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .colors import MISSING_COLOR, state_color_array, state_colors
+from .colors import state_color_array, state_index, state_palette
 from .data import LandmarkSeries
 from .errors import DataError
 
@@ -358,9 +358,8 @@ def states_to_point_colors(
         )
     # palette row per frame (the last row = missing), then two np.take gathers:
     # about 3x faster than fancy-indexing an (T, 4) per-frame color table
-    palette = np.vstack([state_colors(n_states), MISSING_COLOR[None, :]]).astype(np.float32)
-    index = np.where((states >= 0) & (states < n_states), states, n_states).astype(np.intp)
-    return np.take(palette, np.take(index, rows), axis=0)
+    palette = state_palette(n_states).astype(np.float32)
+    return np.take(palette, np.take(state_index(states, n_states), rows), axis=0)
 
 
 def states_for_frames(
@@ -417,7 +416,7 @@ def state_band_image(states: np.ndarray, n_states: int, width: int | None = None
         edges = np.linspace(0, n_frames, width + 1).astype(np.int64)
         # the most frequent state per pixel: count with one bincount over (pixel, state)
         pixel = np.repeat(np.arange(width), np.diff(edges))
-        shifted = np.where(states >= 0, states, n_states)
+        shifted = state_index(states, n_states)  # -1 and out-of-range states count as missing
         counts = np.bincount(pixel * (n_states + 1) + shifted, minlength=width * (n_states + 1))
         winner = counts.reshape(width, n_states + 1).argmax(axis=1)
         picked = np.where(winner == n_states, -1, winner)
