@@ -230,6 +230,28 @@ def test_frames_per_video_are_chosen_per_video(make_napari_viewer, qtbot, tmp_pa
     assert counts == [2, 5]
 
 
+def test_failed_extraction_is_reported_once_not_raised(make_napari_viewer, qtbot, tmp_path, notifications):
+    # a video that became unreadable after the project was made: the worker
+    # fails; the user gets one notification naming it, and no traceback
+    from napari_facehmm.widgets.labeling import LabelingWidget
+
+    frames = [np.full((40, 56, 3), i, np.uint8) for i in range(20)]
+    video = write_video(frames, tmp_path / "gone.mp4", fps=30.0)
+    config = labeling.create_project("face", "tester", [video], tmp_path / "work", use_deeplabcut=False)
+    widget = LabelingWidget(make_napari_viewer())
+    widget.open_project(config)
+    for copy in (tmp_path / "work").rglob("gone.mp4"):
+        copy.write_bytes(b"not a video any more")
+    video.write_bytes(b"not a video any more")
+    worker = widget.extract(n_frames=3, algorithm="uniform", use_deeplabcut=False)
+    with qtbot.waitSignal(worker.finished, timeout=30_000):
+        pass
+    qtbot.waitUntil(lambda: any("gone.mp4" in m for m in notifications), timeout=5_000)
+    assert sum("gone.mp4" in m for m in notifications) == 1
+    assert "gone.mp4" in widget.status.text()
+    assert widget.extract_button.isEnabled()
+
+
 def test_cancel_stops_extraction(make_napari_viewer, qtbot, tmp_path):
     from napari_facehmm.widgets.labeling import LabelingWidget
 

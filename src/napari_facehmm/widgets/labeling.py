@@ -340,9 +340,9 @@ class LabelingWidget(QWidget):
             use_deeplabcut = labeling.deeplabcut_available()
         if use_deeplabcut:
             job = labeling.in_subprocess("create_project", use_deeplabcut=True, **arguments)
-            worker = create_worker(lambda: (yield from job))
+            worker = create_worker(lambda: (yield from job), _ignore_errors=True)
         else:
-            worker = create_worker(labeling.create_project, use_deeplabcut=False, **arguments)
+            worker = create_worker(labeling.create_project, use_deeplabcut=False, _ignore_errors=True, **arguments)
         worker.returned.connect(self.open_project)
         worker.errored.connect(self._report)
         self.status.setText("Creating the project…")
@@ -425,7 +425,8 @@ class LabelingWidget(QWidget):
             job = labeling.in_subprocess("extract_frames", use_deeplabcut=True, **arguments)
         else:
             job = labeling.extract_frames(use_deeplabcut=False, **arguments)
-        worker = create_worker(lambda: (yield from job), _progress={"desc": "Extracting frames"})
+        # errors go to _report only: without _ignore_errors superqt re-raises them too
+        worker = create_worker(lambda: (yield from job), _progress={"desc": "Extracting frames"}, _ignore_errors=True)
         # Cancel stops the worker at its next yield; closing the job then also ends
         # a DeepLabCut child process (in_subprocess terminates it on close).
         worker.aborted.connect(job.close)
