@@ -322,3 +322,49 @@ def test_latest_snapshot_is_the_most_trained_not_the_best(tmp_path):
     assert dlc.latest_snapshot(listed).name == "snapshot-025.pt"
     assert dlc.latest_snapshot([tmp_path / "snapshot-best-030.pt", tmp_path / "snapshot-030.pt"]).name == "snapshot-030.pt"
     assert dlc.latest_snapshot([]) is None
+
+
+def test_added_frames_join_deeplabcuts_machine_labels_for_refinement(tmp_path):
+    """DeepLabCut's outlier extraction writes machinelabels under its network scorer with
+    x, y, likelihood; frames we add join that file under the same scorer, and refinement
+    reads both (an older file that mixes two scorers reads too)."""
+    import pandas as pd
+
+    from napari_facehmm import labeling
+    from napari_facehmm.data import LandmarkSeries
+    from napari_facehmm.tracking import dlc
+
+    project = make_tiny_dlc_project(tmp_path / "p", n_labeled=4, n_video_frames=12)
+    truth, keypoints = project["truth"], list(project["keypoints"])
+    folder = tmp_path / "p" / "labeled-data" / "face_new"
+    folder.mkdir(parents=True)
+    network = "DLC_cspnext_s_faceNov26shuffle1_snapshot_020"
+    columns = pd.MultiIndex.from_product([[network], keypoints, ["x", "y", "likelihood"]],
+                                         names=["scorer", "bodyparts", "coords"])
+    values = np.concatenate([truth[3], np.full((len(keypoints), 1), 0.9)], axis=1).reshape(1, -1)
+    dlc_rows = pd.DataFrame(values, index=pd.MultiIndex.from_tuples([("labeled-data", "face_new", "img03.png")]),
+                            columns=columns)
+    dlc_rows.to_hdf(folder / "machinelabels-iter0.h5", key="df_with_missing", mode="w")
+
+    predictions = LandmarkSeries(truth, keypoints=project["keypoints"])
+    dlc.add_frames_to_labeled_data(project["config"], project["video"], [5], predictions=predictions)
+    machine = pd.read_hdf(folder / "machinelabels-iter0.h5", "df_with_missing")
+    assert machine.columns.get_level_values("scorer").unique().tolist() == [network]
+    assert list(machine.columns) == list(columns)  # DeepLabCut's layout kept
+    assert len(machine) == 2
+
+    images, names, positions, likelihood = labeling.read_machine_labels(folder / "machinelabels-iter0.h5")
+    assert images == ["img03.png", "img05.png"] and list(names) == keypoints
+    np.testing.assert_allclose(positions, truth[[3, 5]])
+    assert likelihood[0].tolist() == [0.9] * len(keypoints) and np.isnan(likelihood[1]).all()
+    refined = labeling.load_for_refinement(project["config"], "face_new")
+    assert {Path(image).name for image in refined.images} >= {"img03.png", "img05.png"}
+
+    # a file an earlier version wrote with two scorers (network + labeler) still reads
+    ours = machine.loc[[("labeled-data", "face_new", "img05.png")]].copy()
+    ours.columns = pd.MultiIndex.from_tuples([("tester", b, c) for _, b, c in ours.columns], names=columns.names)
+    mixed = pd.concat([dlc_rows, ours[[c for c in ours.columns if c[2] != "likelihood"]]])
+    mixed.to_hdf(folder / "machinelabels-iter0.h5", key="df_with_missing", mode="w")
+    images, _, positions, _ = labeling.read_machine_labels(folder / "machinelabels-iter0.h5")
+    assert images == ["img03.png", "img05.png"]
+    np.testing.assert_allclose(positions, truth[[3, 5]])

@@ -1358,6 +1358,10 @@ def read_machine_labels(path: str | Path) -> tuple[list[str], tuple[str, ...], n
         raise FileFormatError(path, f"coords must include x and y; got {sorted(coords)}")
     keypoints = tuple(dict.fromkeys(str(b) for b in columns.get_level_values("bodyparts")))
     flat = table.droplevel("scorer", axis=1) if "scorer" in columns.names else table
+    if flat.columns.duplicated().any():
+        # rows written under several scorers (DeepLabCut's network and a
+        # labeler's): each (bodypart, coord) takes the value one of them has
+        flat = flat.T.groupby(level=["bodyparts", "coords"], sort=False).first().T
     positions = np.full((len(table), len(keypoints), 2), np.nan)
     likelihood = np.full((len(table), len(keypoints)), np.nan)
     for k, name in enumerate(keypoints):

@@ -1033,8 +1033,15 @@ def add_frames_to_labeled_data(
             predictions = read_dlc_analysis(predictions)
         row_of = {int(f): r for r, f in enumerate(predictions.frame_indices)}
         keypoints = [k for k in config.bodyparts if k in predictions.keypoints]
+        machine_file = folder / f"machinelabels-iter{config.raw.get('iteration', 0)}.h5"
+        previous = pd.read_hdf(machine_file, "df_with_missing") if machine_file.is_file() else None
+        scorer = config.scorer
+        if previous is not None and previous.columns.get_level_values("scorer").nunique() == 1:
+            # DeepLabCut's outlier extraction wrote this file under its network's
+            # scorer: our rows join it under the same one, so it keeps one scorer
+            scorer = previous.columns.get_level_values("scorer")[0]
         columns = pd.MultiIndex.from_product(
-            [[config.scorer], keypoints, ["x", "y"]], names=["scorer", "bodyparts", "coords"]
+            [[scorer], keypoints, ["x", "y"]], names=["scorer", "bodyparts", "coords"]
         )
         values = np.full((len(frames), len(keypoints) * 2), np.nan)
         for r, index in enumerate(frames):
@@ -1045,10 +1052,10 @@ def add_frames_to_labeled_data(
             [("labeled-data", video.stem, f"img{str(i).zfill(width)}.png") for i in frames]
         )
         table = pd.DataFrame(values, index=index, columns=columns)
-        machine_file = folder / f"machinelabels-iter{config.raw.get('iteration', 0)}.h5"
-        if machine_file.is_file():
-            previous = pd.read_hdf(machine_file, "df_with_missing")
-            table = pd.concat([previous, table])
+        if previous is not None:
+            # DeepLabCut's columns (x, y, likelihood) first; our rows have no likelihood
+            all_columns = previous.columns.append(table.columns.difference(previous.columns, sort=False))
+            table = pd.concat([previous, table]).reindex(columns=all_columns)
             table = table[~table.index.duplicated(keep="first")]
         with atomic_write_path(machine_file, backup=True) as temp:
             table.to_hdf(temp, key="df_with_missing", mode="w")
