@@ -72,6 +72,34 @@ def test_find_session_files_names_cameras_and_files(tmp_path):
     assert callable(get_session_reader(str(tmp_path)))
 
 
+def test_find_session_files_keeps_trials_apart(tmp_path):
+    # an Anipose project folder with two trials: one session's files, never a mix
+    for sub, names in [
+        ("videos-raw", ["s1-camA.mp4", "s1-camB.mp4", "s2-camA.mp4", "s2-camB.mp4"]),
+        ("pose-2d", ["s1-camA.h5", "s1-camB.h5", "s2-camA.h5", "s2-camB.h5"]),
+        ("pose-3d", ["s2.csv"]),
+    ]:
+        (tmp_path / sub).mkdir()
+        for name in names:
+            (tmp_path / sub / name).write_text("")
+    files = find_session_files(tmp_path)
+    assert files["session"] == "s2" and files["pose3d"].name == "s2.csv"  # the triangulated trial
+    assert files["cameras"] == ["camA", "camB"]
+    assert {p.name for p in files["videos"].values()} == {"s2-camA.mp4", "s2-camB.mp4"}
+    assert {p.name for p in files["pose2d"].values()} == {"s2-camA.h5", "s2-camB.h5"}
+    (tmp_path / "pose-3d" / "s2.csv").unlink()
+    files = find_session_files(tmp_path)
+    assert files["session"] == "s1" and files["pose3d"] is None  # the first trial, without s2's 3D
+    assert {p.name for p in files["pose2d"].values()} == {"s1-camA.h5", "s1-camB.h5"}
+    # cameras that the project's cam_regex does not name: "<session>-<camera>"
+    other = tmp_path / "other"
+    (other / "videos-raw").mkdir(parents=True)
+    for name in ("take-left.mp4", "take-right.mp4"):
+        (other / "videos-raw" / name).write_text("")
+    files = find_session_files(other)
+    assert files["session"] == "take" and files["cameras"] == ["left", "right"]
+
+
 def test_writer_saves_label_points_as_collected_data(tmp_path):
     from napari_facehmm.io.dlc import read_labels
 

@@ -176,16 +176,30 @@ def get_landmarks_reader(path: Any) -> Callable | None:
 
 
 # ------------------------------------------------------------------ sessions
-def _camera_of(stem: str, session: str | None) -> str:
-    if session and stem.startswith(session + "-"):
-        return stem[len(session) + 1 :]
-    # "<session>-<camera>": the camera is the part after the last dash
-    match = re.match(r"^(.*)-([^-]+)$", stem)
-    return match.group(2) if match else stem
+def _camera_and_session(path: Path, cam_regex: str) -> tuple[str, str]:
+    """Camera and session names of a per-camera file, as Anipose names them.
+
+    The camera is the first group of ``cam_regex`` (``camA`` in
+    ``session1-camA.mp4``); a name the pattern does not match falls back to
+    "<session>-<camera>": the camera is the part after the last dash.
+    """
+    from .tracking.anipose import camera_name_from_path, session_name_from_path
+
+    camera = camera_name_from_path(path, cam_regex)
+    if camera is not None:
+        return camera, session_name_from_path(path, cam_regex)
+    match = re.match(r"^(.*)-([^-]+)$", path.stem)
+    return (match.group(2), match.group(1)) if match else (path.stem, "")
 
 
 def find_session_files(folder: Path) -> dict[str, Any]:
-    """The files of a session folder (the layout ``facehmm synth`` writes).
+    """The files of one session in a session folder (the layout ``facehmm synth`` writes).
+
+    An Anipose project folder may hold several sessions (trials) side by
+    side (``videos-raw/s1-camA.mp4``, ``s2-camA.mp4``...): files are grouped by
+    session with the project's ``cam_regex`` (``config.toml``
+    ``[triangulation]``), and the session shown is the one with a
+    ``pose-3d/<session>.csv``, else the first by name.
 
     Returns
     -------
@@ -194,24 +208,35 @@ def find_session_files(folder: Path) -> dict[str, Any]:
         ``videos`` {camera: path}, ``pose2d`` {camera: path}, ``pose3d`` path
         or None, ``calibration`` path or None, ``model`` path or None.
     """
+    from .tracking.anipose import DEFAULT_CAM_REGEX, read_project_config
+
     folder = Path(folder)
+    cam_regex = read_project_config(folder).get("triangulation", {}).get("cam_regex", DEFAULT_CAM_REGEX)
     videos = sorted(
         p for p in (folder / "videos-raw").glob("*") if p.suffix.lower() in VIDEO_SUFFIXES
     )
     pose2d_files = sorted((folder / "pose-2d").glob("*.h5")) or sorted(
         (folder / "pose-2d").glob("*.csv")
     )
-    pose3d_candidates = sorted((folder / "pose-3d").glob("*.csv")) + [folder / "truth" / "pose-3d.csv"]
+    sessions: dict[str, dict[str, dict[str, Path]]] = {}
+    for kind, paths in (("videos", videos), ("pose2d", pose2d_files)):
+        for path in paths:
+            camera, session = _camera_and_session(path, cam_regex)
+            sessions.setdefault(session, {"videos": {}, "pose2d": {}})[kind].setdefault(camera, path)
+    pose3d_files = sorted((folder / "pose-3d").glob("*.csv"))
+    with_3d = [p.stem for p in pose3d_files if p.stem in sessions]
+    session = with_3d[0] if with_3d else (sorted(sessions)[0] if sessions else None)
+    if session is None and pose3d_files:
+        session = pose3d_files[0].stem
+    # the session's own pose-3d file; with a single session, any pose-3d file
+    # (renamed after triangulation); then the synthetic truth
+    pose3d_candidates = [p for p in pose3d_files if p.stem == session]
+    if len(sessions) <= 1:
+        pose3d_candidates += pose3d_files
+    pose3d_candidates.append(folder / "truth" / "pose-3d.csv")
     pose3d = next((p for p in pose3d_candidates if p.is_file()), None)
-    stems = [p.stem for p in videos + pose2d_files]
-    session = None
-    if pose3d is not None and pose3d.parent.name == "pose-3d":
-        session = pose3d.stem
-    elif stems:
-        session = re.sub(r"-[^-]+$", "", stems[0])
-    video_by_camera = {_camera_of(p.stem, session): p for p in videos}
-    pose_by_camera = {_camera_of(p.stem, session): p for p in pose2d_files}
-    cameras = list(dict.fromkeys([*video_by_camera, *pose_by_camera]))
+    files = sessions.get(session, {"videos": {}, "pose2d": {}})
+    cameras = list(dict.fromkeys([*files["videos"], *files["pose2d"]]))
     calibration = folder / "calibration" / "calibration.toml"
     model = None
     for pattern in ("model/*", "models/*", "*.facehmm*", "model*"):
@@ -222,8 +247,8 @@ def find_session_files(folder: Path) -> dict[str, Any]:
     return dict(
         session=session or folder.name,
         cameras=cameras,
-        videos=video_by_camera,
-        pose2d=pose_by_camera,
+        videos=files["videos"],
+        pose2d=files["pose2d"],
         pose3d=pose3d,
         calibration=calibration if calibration.is_file() else None,
         model=model,
