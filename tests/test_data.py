@@ -98,6 +98,12 @@ def test_selection_keeps_per_point_attrs_aligned():
     np.testing.assert_array_equal(later.frame_indices, series.frame_indices[3:])
     assert later.attrs["error"].shape == (series.n_frames - 3, series.n_keypoints)
 
+    # per-frame arrays that only look per-keypoint (Anipose's M and center of a 3-keypoint series)
+    three = series.select_keypoints(list(series.keypoints[:3]))
+    three.attrs.update(M=np.tile(np.eye(3), (three.n_frames, 1, 1)), center=np.zeros((three.n_frames, 3)))
+    two = three.select_keypoints(list(three.keypoints[:2]))
+    assert two.attrs["M"].shape == (three.n_frames, 3, 3) and two.attrs["center"].shape == (three.n_frames, 3)
+
 
 def test_masked_hides_low_confidence_points_without_touching_the_original():
     series = _series()

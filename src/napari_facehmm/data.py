@@ -18,6 +18,11 @@ from .errors import DataError
 COORD_NAMES = ("x", "y", "z")
 
 
+#: ``attrs`` arrays with one column per keypoint, ``(T, K)`` (Anipose's
+#: pose-3d ``_error``, ``_ncams`` and ``_score``)
+PER_KEYPOINT_ATTRS = frozenset({"error", "ncams", "score"})
+
+
 @dataclass(eq=False)
 class LandmarkSeries:
     """Landmark positions of one face over time, from one camera or in 3D.
@@ -48,6 +53,10 @@ class LandmarkSeries:
     attrs
         Extra per-format arrays or metadata, e.g. ``{"error": (T, K),
         "ncams": (T, K)}`` for Anipose triangulations, or ``{"scorer": ...}``.
+        Arrays whose first axis is the frame follow :meth:`select_frames`;
+        those named in :data:`PER_KEYPOINT_ATTRS` also follow
+        :meth:`select_keypoints` (a ``(T, 3, 3)`` rotation of a 3-keypoint
+        series is not per keypoint).
     """
 
     positions: np.ndarray
@@ -169,7 +178,7 @@ class LandmarkSeries:
         """The series restricted to ``names``, in that order."""
         idx = [self.keypoint_index(n) for n in names]
         attrs = {
-            k: (v[:, idx] if isinstance(v, np.ndarray) and v.shape[:2] == self.confidence.shape else v)
+            k: (v[:, idx] if k in PER_KEYPOINT_ATTRS and isinstance(v, np.ndarray) else v)
             for k, v in self.attrs.items()
         }
         return replace(
