@@ -166,6 +166,35 @@ def test_truncated_snapshot_is_set_aside(tmp_path):
     assert good.exists() and not cut.exists()
 
 
+def test_training_stopped_by_closing_its_events_sets_aside_a_cut_snapshot(tmp_path, monkeypatch):
+    # Ctrl+C in `facehmm dlc train`, or a caller dropping train()'s generator, stops the
+    # child like Cancel does; the snapshot it was writing must not pass for the last one
+    import importlib.util
+
+    if importlib.util.find_spec("deeplabcut") is None:
+        pytest.skip("deeplabcut is not installed (TrainingJob checks for it)")
+    from napari_facehmm.tracking import dlc
+
+    project = make_tiny_dlc_project(tmp_path / "p", n_labeled=4, n_video_frames=3)
+    job = dlc.TrainingJob(project["config"], epochs=3)
+    job.train_folder.mkdir(parents=True, exist_ok=True)
+    (job.train_folder / "snapshot-002.pt").write_bytes(b"PK cut short")
+
+    def messages():  # DLCJob.messages: cancels the child when its consumer stops
+        try:
+            yield {"event": "line", "text": "Epoch 1/3 (lr=0.0005), train loss 0.5, valid loss 0.6"}
+            yield {"event": "line", "text": "Epoch 2/3 (lr=0.0005), train loss 0.4, valid loss 0.5"}
+        finally:
+            job.cancelled = True
+
+    monkeypatch.setattr(job, "messages", messages)
+    events = job.events()
+    next(events), next(events)  # "starting", epoch 1
+    events.close()
+    assert not (job.train_folder / "snapshot-002.pt").exists()
+    assert (job.train_folder / "snapshot-002.pt.partial").exists()
+
+
 def test_epoch_line_parsing():
     from napari_facehmm.tracking.dlc import EPOCH_LINE
 

@@ -615,9 +615,11 @@ class TrainingJob(DLCJob):
                         message=match.group(0),
                         snapshot=latest_snapshot(self.snapshots()),
                     )
-        except Cancelled:
-            _set_aside_truncated_snapshots(self.train_folder)
-            raise
+        finally:
+            # however the child was stopped (Cancel, Ctrl+C, the caller closing
+            # this generator), a snapshot cut short must not pass for the last one
+            if self.cancelled:
+                _set_aside_truncated_snapshots(self.train_folder)
         snapshots = self.snapshots()
         last_epoch = self.history[-1][0] if self.history else 0
         yield TrainingProgress(
