@@ -235,3 +235,33 @@ def test_cli_calibrates_a_project_folder(board_session, tmp_path, capsys):
     from aniposelib.cameras import CameraGroup
 
     assert CameraGroup.load(str(project / "calibration" / "calibration.toml")).get_names() == ["camA", "camB"]
+
+
+def test_calibration_lands_where_triangulation_reads_it(board_session, tmp_path, capsys):
+    """With config.toml [pipeline] folders, calibrate writes into calibration_results,
+    the folder Anipose (and triangulate_project) read calibration.toml from."""
+    import shutil
+
+    from napari_facehmm.cli import main
+    from napari_facehmm.tracking.anipose import project_layout
+
+    project = tmp_path / "project"
+    (project / "calib-videos").mkdir(parents=True)
+    for name, video in board_session["videos"].items():
+        shutil.copy(video, project / "calib-videos" / f"{name}_board.avi")
+    (project / "config.toml").write_text(
+        '[calibration]\nboard_type = "charuco"\nboard_size = [10, 7]\nboard_marker_bits = 4\n'
+        "board_marker_dict_number = 50\nboard_marker_length = 18.75\nboard_square_side_length = 25\n"
+        '[triangulation]\ncam_regex = "(cam[A-Z])_board"\n'
+        '[pipeline]\ncalibration_videos = "calib-videos"\ncalibration_results = "calib-results"\n'
+        'pose_2d = "tracks-2d"\npose_3d = "tracks-3d"\n'
+    )
+    layout = project_layout(project)
+    assert layout.calibration == project / "calib-results" / "calibration.toml"
+    assert layout.calibration_videos == project / "calib-videos"
+    assert (layout.pose_2d, layout.pose_3d) == (project / "tracks-2d", project / "tracks-3d")
+    assert layout.cam_regex == "(cam[A-Z])_board"
+    assert main(["calibrate", str(project), "--skip", "4", "--quiet"]) == 0
+    capsys.readouterr()
+    assert layout.calibration.is_file() and (layout.calibration.parent / "board-detections.csv").is_file()
+    assert not (project / "calib-videos" / "calibration.toml").exists()

@@ -54,7 +54,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--videos", type=Path, help="folder of calibration videos (default PROJECT/calibration)"
     )
-    parser.add_argument("--output", type=Path, help="calibration file (default <videos>/calibration.toml)")
+    parser.add_argument("--output", type=Path, help="calibration file (default PROJECT/calibration/calibration.toml, or config.toml's pipeline.calibration_results)")
     parser.add_argument(
         "--skip",
         type=int,

@@ -155,6 +155,33 @@ def read_project_config(project_dir: str | Path) -> dict[str, Any]:
     return config
 
 
+@dataclass
+class ProjectLayout:
+    """Where an Anipose project keeps things (``config.toml`` ``[pipeline]``, Anipose's defaults)."""
+
+    cam_regex: str
+    calibration_videos: Path
+    #: ``<calibration_results>/calibration.toml``: written by calibrate, read by triangulate
+    calibration: Path
+    pose_2d: Path
+    pose_3d: Path
+
+
+def project_layout(project_dir: str | Path, config: Mapping[str, Any] | None = None) -> ProjectLayout:
+    """The folders and camera pattern of an Anipose project (``config`` read when None)."""
+    project_dir = Path(project_dir)
+    if config is None:
+        config = read_project_config(project_dir)
+    pipeline = config.get("pipeline", {})
+    return ProjectLayout(
+        cam_regex=config.get("triangulation", {}).get("cam_regex", DEFAULT_CAM_REGEX),
+        calibration_videos=project_dir / pipeline.get("calibration_videos", "calibration"),
+        calibration=project_dir / pipeline.get("calibration_results", "calibration") / "calibration.toml",
+        pose_2d=project_dir / pipeline.get("pose_2d", "pose-2d"),
+        pose_3d=project_dir / pipeline.get("pose_3d", "pose-3d"),
+    )
+
+
 def camera_name_from_path(path: str | Path, cam_regex: str = DEFAULT_CAM_REGEX) -> str | None:
     """Camera name in a file name (Anipose's ``get_cam_name``), or None.
 
@@ -1800,7 +1827,8 @@ def calibrate_project(
     ``pipeline.calibration_videos``), cameras named by ``cam_regex``
     (``config.toml [triangulation]``); board from ``[calibration]``, then
     ``board_overrides`` (:class:`BoardSpec` field names, None ignored).
-    Writes ``calibration.toml`` (with a ``.bak`` of a previous one) and
+    Writes ``calibration.toml`` into ``pipeline.calibration_results`` (where
+    triangulation reads it; with a ``.bak`` of a previous one) and
     ``board-detections.csv`` beside it.
 
     Parameters
@@ -1828,19 +1856,18 @@ def calibrate_project(
     if not project_dir.is_dir():
         raise DataError(f"{project_dir}: project folder does not exist")
     config = read_project_config(project_dir)
-    cam_regex = cam_regex or config.get("triangulation", {}).get("cam_regex", DEFAULT_CAM_REGEX)
+    layout = project_layout(project_dir, config)
+    cam_regex = cam_regex or layout.cam_regex
     board = BoardSpec.from_config(config, **board_overrides)
-    pipeline = config.get("pipeline", {})
-    videos_dir = (
-        Path(videos_dir) if videos_dir else project_dir / pipeline.get("calibration_videos", "calibration")
-    )
+    videos_dir = Path(videos_dir) if videos_dir else layout.calibration_videos
     videos = calibration_videos(videos_dir, cam_regex)
     if fisheye is None:
         fisheye = bool(config.get("calibration", {}).get("fisheye", False))
     result = yield from calibrate(
         videos, board, skip=DEFAULT_DETECTION_SKIP if skip is None else skip, fisheye=fisheye
     )
-    output = Path(output) if output else Path(videos_dir) / "calibration.toml"
+    # where triangulation (Anipose's and ours) looks for it: pipeline.calibration_results
+    output = Path(output) if output else layout.calibration
     output.parent.mkdir(parents=True, exist_ok=True)
     result.calibration_path = write_calibration(result.calibration, output)
     result.detections_path = save_board_detections(
@@ -1974,12 +2001,12 @@ def triangulate_project(
     if not project_dir.is_dir():
         raise DataError(f"{project_dir}: project folder does not exist")
     config = read_project_config(project_dir)
-    pipeline = config.get("pipeline", {})
-    cam_regex = cam_regex or config.get("triangulation", {}).get("cam_regex", DEFAULT_CAM_REGEX)
+    layout = project_layout(project_dir, config)
+    cam_regex = cam_regex or layout.cam_regex
     if calibration is None:
-        calibration = project_dir / pipeline.get("calibration_results", "calibration") / "calibration.toml"
-    pose_dir = Path(pose_dir) if pose_dir else project_dir / pipeline.get("pose_2d", "pose-2d")
-    output_dir = Path(output_dir) if output_dir else project_dir / pipeline.get("pose_3d", "pose-3d")
+        calibration = layout.calibration
+    pose_dir = Path(pose_dir) if pose_dir else layout.pose_2d
+    output_dir = Path(output_dir) if output_dir else layout.pose_3d
     grouped = project_sessions(pose_dir, cam_regex, sessions)
     options = triangulation_options(config, **overrides)
     results: dict[str, LandmarkSeries] = {}

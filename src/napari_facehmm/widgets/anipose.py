@@ -407,9 +407,8 @@ class AniposeWidget(QWidget):
             return
         self.project_dir, self.config = folder, config
         self.project_edit.setText(str(folder))
-        triangulation = config.get("triangulation", {})
-        self.cam_regex = triangulation.get("cam_regex", ta.DEFAULT_CAM_REGEX)
-        pipeline = config.get("pipeline", {})
+        layout = ta.project_layout(folder, config)
+        self.cam_regex = layout.cam_regex
         notes = []
         try:
             board = ta.BoardSpec.from_config(config)
@@ -417,14 +416,12 @@ class AniposeWidget(QWidget):
         except FaceHMMError as exc:
             notes.append(str(exc))
         self.fisheye.setChecked(bool(config.get("calibration", {}).get("fisheye", False)))
-        calibration_dir = folder / pipeline.get("calibration_videos", "calibration")
         try:
-            self.set_calibration_videos(ta.calibration_videos(calibration_dir, self.cam_regex))
+            self.set_calibration_videos(ta.calibration_videos(layout.calibration_videos, self.cam_regex))
         except FaceHMMError as exc:
             notes.append(str(exc))
-        calibration = folder / pipeline.get("calibration_results", "calibration") / "calibration.toml"
-        self.calibration_output.setText(str(calibration))
-        self.calibration_edit.setText(str(calibration))
+        self.calibration_output.setText(str(layout.calibration))
+        self.calibration_edit.setText(str(layout.calibration))
         try:
             options = ta.triangulation_options(config)
             self.score_threshold.setValue(options["score_threshold"])
@@ -435,7 +432,7 @@ class AniposeWidget(QWidget):
             notes.append(str(exc))
         self._sessions = {}
         try:
-            self._sessions = ta.project_sessions(folder / pipeline.get("pose_2d", "pose-2d"), self.cam_regex)
+            self._sessions = ta.project_sessions(layout.pose_2d, self.cam_regex)
         except FaceHMMError as exc:
             notes.append(str(exc))
         self.session_combo.blockSignals(True)
@@ -451,7 +448,7 @@ class AniposeWidget(QWidget):
         if not files or self.project_dir is None:
             return
         self.set_tracks({c: str(p) for c, p in files.items()})
-        pose_3d_dir = self.project_dir / self.config.get("pipeline", {}).get("pose_3d", "pose-3d")
+        pose_3d_dir = ta.project_layout(self.project_dir, self.config).pose_3d
         self.pose3d_output.setText(str(pose_3d_dir / f"{session}.csv"))
 
     def set_board(self, board: ta.BoardSpec) -> None:
