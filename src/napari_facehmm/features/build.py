@@ -144,10 +144,6 @@ class FeatureScaler:
         """``(values - mean) / std``; ``values`` is ``(n, D)``."""
         return (values - self.mean) / self.std
 
-    def inverse_transform(self, values: np.ndarray) -> np.ndarray:
-        """Back to feature units: ``values * std + mean``."""
-        return values * self.std + self.mean
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict."""
         return {
@@ -241,11 +237,6 @@ class FeatureMatrix:
     @property
     def n_valid(self) -> int:
         return int(self.valid.sum())
-
-    @property
-    def rows(self) -> np.ndarray:
-        """``(n_valid,)`` row of each feature vector in the series."""
-        return np.flatnonzero(self.valid)
 
     def to_frames(self, per_valid: np.ndarray, fill: Any = np.nan) -> np.ndarray:
         """Spread a per-valid-frame array ``(n_valid, ...)`` to all frames ``(n_frames, ...)``.
@@ -394,7 +385,7 @@ def build_features(
         motion["angles"] = head_pose["angles"]
 
     columns = [coords[:, keypoint_rows, :].reshape(len(coords), -1)]
-    names = [f"{k}_{COORD_NAMES[d]}" for k in feature_keypoints for d in range(n_dims)]
+    names = feature_names(feature_keypoints, n_dims)
     if settings.feature_set == "expression+head":
         columns.append(motion["speed"][:, None])
         names.append("head_speed")

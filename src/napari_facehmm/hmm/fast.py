@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import numpy as np
 from hmmlearn import _hmmc, _utils
-from hmmlearn.base import _AbstractHMM
 from hmmlearn.hmm import GaussianHMM
 from hmmlearn.utils import fill_covars, log_normalize
 from scipy import linalg
@@ -173,19 +172,6 @@ class FastGaussianHMM(GaussianHMM):
             covars = fill_covars(self._covars_, self.covariance_type, self.n_components, self.means_.shape[1])
             return log_gaussian_density_full(X, self.means_, covars)
         return super()._compute_log_likelihood(X)
-
-    def _accumulate_sufficient_statistics(self, stats, X, lattice, posteriors, fwdlattice, bwdlattice):
-        # The transition part is hmmlearn's, dispatched by ``implementation``.
-        _AbstractHMM._accumulate_sufficient_statistics(
-            self,
-            stats=stats,
-            X=X,
-            lattice=lattice,
-            posteriors=posteriors,
-            fwdlattice=fwdlattice,
-            bwdlattice=bwdlattice,
-        )
-        self._accumulate_emission_statistics(stats, X, posteriors)
 
     def _accumulate_emission_statistics(self, stats, X, posteriors):
         """The Gaussian part of hmmlearn's statistics, with the einsum replaced."""
