@@ -290,13 +290,12 @@ def skeleton_to_vectors(
         ``(M, 4)`` RGBA.
     """
     edges = series.skeleton_indices
-    yx = _display_yx(series)
     if len(edges) == 0:
         return np.zeros((0, 2, 3)), np.zeros((0, 4))
+    yx = _display_yx(series)
     start = yx[:, edges[:, 0]]  # (T, E, 2)
     end = yx[:, edges[:, 1]]
-    present = ~(np.isnan(start).any(axis=2) | np.isnan(end).any(axis=2))
-    rows, edge_ids = np.nonzero(present)
+    rows, edge_ids = np.nonzero(skeleton_edges_present(series))
     data = np.zeros((len(rows), 2, 3))
     data[:, 0, 0] = series.frame_indices[rows]
     data[:, 0, 1:] = start[rows, edge_ids]
@@ -305,12 +304,25 @@ def skeleton_to_vectors(
     return data, edge_color
 
 
-def skeleton_vectors_shown(series: LandmarkSeries, threshold: float) -> np.ndarray:
+def skeleton_edges_present(series: LandmarkSeries) -> np.ndarray:
+    """``(T, E)`` bool: skeleton edges with both ends present, one vector each in :func:`skeleton_to_vectors`."""
+    edges = series.skeleton_indices
+    if len(edges) == 0:
+        return np.zeros((series.n_frames, 0), dtype=bool)
+    present = ~np.isnan(_display_yx(series)).any(axis=2)  # (T, K), as drawn
+    return present[:, edges[:, 0]] & present[:, edges[:, 1]]
+
+
+def skeleton_vectors_shown(
+    series: LandmarkSeries, threshold: float, edges_present: np.ndarray | None = None
+) -> np.ndarray:
     """Which skeleton vectors of :func:`skeleton_to_vectors` have both ends shown.
 
     An end is shown when its likelihood reaches ``threshold`` (NaN or no
     confidence counts as 1, as in :func:`likelihood_shown`), so the edges
     of points hidden by the likelihood threshold can be hidden too.
+    ``edges_present`` is :func:`skeleton_edges_present` of ``series``, which
+    a caller moving a threshold slider keeps rather than recomputes.
 
     Returns
     -------
@@ -320,14 +332,13 @@ def skeleton_vectors_shown(series: LandmarkSeries, threshold: float) -> np.ndarr
     edges = series.skeleton_indices
     if len(edges) == 0:
         return np.zeros(0, dtype=bool)
-    yx = _display_yx(series)
-    start_present = ~np.isnan(yx[:, edges[:, 0]]).any(axis=2)
-    end_present = ~np.isnan(yx[:, edges[:, 1]]).any(axis=2)
-    rows, edge_ids = np.nonzero(start_present & end_present)
+    if edges_present is None:
+        edges_present = skeleton_edges_present(series)
     if series.confidence is None:
-        return np.ones(len(rows), dtype=bool)
+        return np.ones(int(edges_present.sum()), dtype=bool)
     point_shown = likelihood_shown(series.confidence, threshold)  # (T, K)
-    return point_shown[rows, edges[edge_ids, 0]] & point_shown[rows, edges[edge_ids, 1]]
+    both_shown = point_shown[:, edges[:, 0]] & point_shown[:, edges[:, 1]]  # (T, E)
+    return both_shown[edges_present]  # row-major, as np.nonzero orders the vectors
 
 
 # --------------------------------------------------------------------- states

@@ -11,6 +11,7 @@ vectors have no per-vector visibility).
 from __future__ import annotations
 
 import warnings
+import weakref
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..data import LandmarkSeries
-from ..layerdata import likelihood_shown, skeleton_vectors_shown
+from ..layerdata import likelihood_shown, skeleton_edges_present, skeleton_vectors_shown
 from ._session import facehmm_meta, get_session
 
 N_WORST = 20
@@ -82,6 +83,8 @@ class TrackingQCWidget(QWidget):
         super().__init__(parent)
         self.viewer = napari_viewer
         self.session = get_session(napari_viewer)
+        #: skeleton_edges_present of each series whose skeleton the threshold hides edges of
+        self._edges_present: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.figure = Figure(figsize=(4, 2.6), facecolor="#26292f")
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.threshold = QDoubleSpinBox()
@@ -168,7 +171,10 @@ class TrackingQCWidget(QWidget):
             series = facehmm_meta(self.viewer.layers[name]).get("series")
             if not isinstance(series, LandmarkSeries):
                 continue
-            shown = skeleton_vectors_shown(series, threshold)
+            present = self._edges_present.get(series)
+            if present is None:  # once per series: the slider step only gathers
+                present = self._edges_present[series] = skeleton_edges_present(series)
+            shown = skeleton_vectors_shown(series, threshold, present)
             if len(shown) != len(layer.data):
                 continue  # the user edited the skeleton: leave it alone
             full = meta.get("full_edge_color")
