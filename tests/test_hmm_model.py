@@ -69,6 +69,10 @@ def test_recovers_known_states(known, fitted):
     assert adjusted_rand_score(truth, predicted) >= 0.95
     assert fitted.predict_proba(X).shape == (len(X), 3)
     np.testing.assert_allclose(fitted.predict_proba(X).sum(axis=1), 1.0)
+    # one pass gives both: the same numbers as score and predict_proba
+    log_likelihood, posterior = fitted.score_samples(X)
+    assert log_likelihood == pytest.approx(fitted.score(X), rel=1e-12)
+    np.testing.assert_allclose(posterior, fitted.predict_proba(X), atol=1e-12)
     # Frequency order: state 0 is the most occupied.
     occupancy = np.bincount(predicted, minlength=3)
     assert list(occupancy) == sorted(occupancy, reverse=True)

@@ -306,16 +306,22 @@ def run_analysis(
     return result
 
 
+def decode(model: Any, features: FeatureMatrix) -> tuple[np.ndarray, np.ndarray, float]:
+    """States ``(T,)`` (-1 where a frame has no features), posteriors ``(T, n_states)`` (NaN rows there)
+    and the log-likelihood of a feature matrix under a fitted :class:`FaceHMM`."""
+    values, lengths = features.values, features.lengths
+    states_valid = np.asarray(model.predict(values, lengths), dtype=np.int64)
+    log_likelihood, posterior_valid = model.score_samples(values, lengths)
+    states = features.to_frames(states_valid, fill=-1).astype(np.int64)
+    posterior = features.to_frames(np.asarray(posterior_valid, dtype=np.float64), fill=np.nan)
+    return states, posterior, float(log_likelihood)
+
+
 def summarize(
     series: LandmarkSeries, features: FeatureMatrix, model: Any, n_states: int, fitted: bool = True
 ) -> AnalysisResult:
     """Decode states with ``model`` and compute every table of an analysis."""
-    values, lengths = features.values, features.lengths
-    states_valid = np.asarray(model.predict(values, lengths), dtype=np.int64)
-    posterior_valid = np.asarray(model.predict_proba(values, lengths), dtype=np.float64)
-    log_likelihood = float(model.score(values, lengths))
-    states = features.to_frames(states_valid, fill=-1).astype(np.int64)
-    posterior = features.to_frames(posterior_valid, fill=np.nan)
+    states, posterior, log_likelihood = decode(model, features)
     state_names = list(getattr(model, "state_names", None) or []) or None
     if state_names is not None and len(state_names) != n_states:
         state_names = None

@@ -603,6 +603,12 @@ class FaceHMM:
         X, lengths = self._checked(X, lengths)
         return self.model_.predict_proba(X, lengths)
 
+    def score_samples(self, X, lengths=None) -> tuple[float, np.ndarray]:
+        """Log-likelihood of X and the posterior state probabilities, from one forward-backward pass."""
+        X, lengths = self._checked(X, lengths)
+        log_likelihood, posterior = self.model_.score_samples(X, lengths)
+        return float(log_likelihood), posterior
+
     def score(self, X, lengths=None) -> float:
         """Log-likelihood of X under the model (sum over frames)."""
         X, lengths = self._checked(X, lengths)

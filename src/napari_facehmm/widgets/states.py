@@ -74,10 +74,11 @@ def check_model_features(model: Any, names: list[str]) -> None:
 
 
 def decode(model: Any, features: Any) -> tuple[np.ndarray, np.ndarray]:
-    """States ``(T,)`` (-1 = none) and posteriors ``(T, n_states)`` of a feature matrix."""
-    states_valid = np.asarray(model.predict(features.values, features.lengths))
-    proba_valid = np.asarray(model.predict_proba(features.values, features.lengths))
-    return features.to_frames(states_valid, fill=-1).astype(np.int64), features.to_frames(proba_valid)
+    """States ``(T,)`` (-1 = none) and posteriors ``(T, n_states)`` of a feature matrix (:func:`analysis.decode`)."""
+    from ..analysis import decode as decode_with_likelihood
+
+    states, posterior, _ = decode_with_likelihood(model, features)
+    return states, posterior
 
 
 def fit_job(
