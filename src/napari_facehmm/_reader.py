@@ -38,6 +38,8 @@ from .layerdata import (
     skeleton_to_vectors,
 )
 
+#: what the video reader claims when a file is opened (the manifest's patterns);
+#: session folders take every container the video reader opens
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 LANDMARK_SUFFIXES = (".h5", ".csv")
 #: gap in pixels between the cameras placed side by side
@@ -212,9 +214,9 @@ def find_session_files(folder: Path) -> dict[str, Any]:
 
     folder = Path(folder)
     cam_regex = read_project_config(folder).get("triangulation", {}).get("cam_regex", DEFAULT_CAM_REGEX)
-    videos = sorted(
-        p for p in (folder / "videos-raw").glob("*") if p.suffix.lower() in VIDEO_SUFFIXES
-    )
+    from .io.video import VIDEO_SUFFIXES as PLAYABLE
+
+    videos = sorted(p for p in (folder / "videos-raw").glob("*") if p.suffix.lower() in PLAYABLE)
     pose2d_files = sorted((folder / "pose-2d").glob("*.h5")) or sorted(
         (folder / "pose-2d").glob("*.csv")
     )

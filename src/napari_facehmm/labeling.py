@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import importlib.util
 import math
 import os
 import re
@@ -43,6 +42,7 @@ import numpy as np
 from .errors import DataError, FileFormatError
 from .face import FACE_KEYPOINTS, FACE_SKELETON
 from .progress import Progress, run_to_end
+from .tracking.dlc import deeplabcut_available
 
 __all__ = [
     "AutosaveClock",
@@ -74,11 +74,6 @@ _IMAGE_SUFFIXES = (".png",)
 
 
 # --------------------------------------------------------------------- helpers
-def deeplabcut_available() -> bool:
-    """True if the ``deeplabcut`` package can be imported (without importing it: that takes ~8 s)."""
-    return importlib.util.find_spec("deeplabcut") is not None
-
-
 def _import_deeplabcut():
     # DLClight keeps DeepLabCut from importing its own Qt GUI.
     os.environ.setdefault("DLClight", "True")

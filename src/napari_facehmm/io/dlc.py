@@ -166,6 +166,8 @@ def _validate_table(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     scorers = list(dict.fromkeys(table.columns.get_level_values("scorer")))
     if len(scorers) != 1:
         raise FileFormatError(path, f"one scorer expected; found {scorers}")
+    if all(dtype.kind in "fiu" for dtype in table.dtypes):
+        return table.astype(np.float64)  # already numeric (every .h5): nothing to coerce or report
     numeric = table.apply(pd.to_numeric, errors="coerce")
     bad = numeric.isna() & table.notna()
     if bad.to_numpy().any():

@@ -51,6 +51,7 @@ import pandas as pd
 
 from ..data import LandmarkSeries
 from ..errors import DataError, FileFormatError
+from ..io.video import VIDEO_SUFFIXES
 from ..progress import Progress, run_to_end
 
 __all__ = [
@@ -114,7 +115,7 @@ ANIPOSE_FILTER_DEFAULTS: dict[str, Any] = {
 DEFAULT_CAM_REGEX = r"-?(cam[A-Z])"
 
 #: Video files ``facehmm calibrate`` looks for in ``calibration/``.
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")
+VIDEO_EXTENSIONS = VIDEO_SUFFIXES  # every container the video reader opens
 
 # Frames between board checks while no board is in view (aniposelib's
 # ``detect_video`` default); after a detection the next skip/2 frames are all read.
