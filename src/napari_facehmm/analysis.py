@@ -136,6 +136,26 @@ def _load_model(model) -> Any:
     return model
 
 
+def model_metadata(settings: FeatureSettings, features: FeatureMatrix, series: LandmarkSeries) -> dict[str, Any]:
+    """What a fitted model keeps to rebuild its features on new data (:func:`features_for_model`).
+
+    The settings (also under ``feature_settings``, the key earlier versions
+    read), the z-score and rigid template, the feature and keypoint names, and
+    where the training data came from. ``facehmm analyze`` and the viewer's
+    Expression states dock write the same, so either loads the other's models.
+    """
+    return dict(
+        features=settings.to_dict(),
+        feature_settings=settings.to_dict(),
+        scaler=features.scaler.to_dict(),
+        feature_names=list(features.names),
+        keypoints=list(features.keypoints),
+        n_dims=int(series.n_dims),
+        fps=float(series.fps),
+        source=str(series.source) if series.source else None,
+    )
+
+
 def model_feature_settings(model: Any) -> tuple[FeatureSettings, FeatureScaler | None]:
     """The feature settings and scaler stored in a model's metadata.
 
@@ -172,7 +192,7 @@ def features_for_model(series: LandmarkSeries, model: Any) -> FeatureMatrix:
     """
     settings, scaler = model_feature_settings(model)
     features = build_features(series, settings, scaler=scaler)
-    expected = getattr(model, "feature_names", None)
+    expected = getattr(model, "feature_names", None) or (getattr(model, "metadata", None) or {}).get("feature_names")
     if expected and list(expected) != list(features.names):
         only_model = [n for n in expected if n not in features.names]
         only_here = [n for n in features.names if n not in expected]
@@ -278,17 +298,7 @@ def run_analysis(
         model = _new_model(
             n_states, n_restarts, n_iter, seed, list(features.names), **(hmm_options or {})
         )
-        model.metadata.update(
-            features=settings.to_dict(),
-            # the key the viewer's Expression states widget reads
-            feature_settings=settings.to_dict(),
-            scaler=features.scaler.to_dict(),
-            feature_names=list(features.names),
-            keypoints=list(features.keypoints),
-            n_dims=int(series.n_dims),
-            fps=float(series.fps),
-            source=str(series.source) if series.source else None,
-        )
+        model.metadata.update(model_metadata(settings, features, series))
         yield _FIT_START, _TOTAL, f"fitting a {n_states}-state HMM on {features.values.shape}"
         for item in model.fit_progress(features.values, features.lengths):
             check_stop()

@@ -9,7 +9,6 @@ Errors from the core are shown as notifications and leave the viewer usable.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -48,31 +47,6 @@ FEATURE_CHOICES = {
 }
 
 
-def _settings_dict(settings: Any) -> dict:
-    if dataclasses.is_dataclass(settings):
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(settings).items()}
-    return dict(settings or {})
-
-
-def check_model_features(model: Any, names: list[str]) -> None:
-    """Raise :class:`DataError` when ``model`` was fitted on another feature layout."""
-    expected = getattr(model, "feature_names", None) or (getattr(model, "metadata", None) or {}).get("feature_names")
-    n_model = None
-    inner = getattr(model, "model_", None)
-    if getattr(model, "n_features_", None) is not None:
-        n_model = int(model.n_features_)
-    elif inner is not None and hasattr(inner, "means_"):
-        n_model = int(np.shape(inner.means_)[1])
-    if expected is not None and list(expected) != list(names):
-        raise DataError(
-            f"the model was fitted on {len(expected)} features ({', '.join(list(expected)[:4])}, ...) "
-            f"but this track gives {len(names)} ({', '.join(names[:4])}, ...); "
-            "choose the feature set and tracks the model was fitted on"
-        )
-    if n_model is not None and n_model != len(names):
-        raise DataError(f"the model expects {n_model} features per frame; this track gives {len(names)}")
-
-
 def decode(model: Any, features: Any) -> tuple[np.ndarray, np.ndarray]:
     """States ``(T,)`` (-1 = none) and posteriors ``(T, n_states)`` of a feature matrix (:func:`analysis.decode`)."""
     from ..analysis import decode as decode_with_likelihood
@@ -90,6 +64,7 @@ def fit_job(
     ``(features, states (T,), posterior (T, n_states))`` per series, each
     decoded on its own feature matrix.
     """
+    from ..analysis import model_metadata
     from ..features import FeatureSettings, build_features
     from ..hmm import FaceHMM
 
@@ -107,14 +82,8 @@ def fit_job(
         n_states=n_states,
         n_restarts=n_restarts,
         feature_names=list(matrices[0].names),
-        # the same keys as facehmm analyze, so either loads the other's models with
-        # identical features (settings, z-score and rigid template)
-        metadata=dict(
-            features=settings.to_dict(),
-            feature_settings=_settings_dict(settings),
-            scaler=matrices[0].scaler.to_dict(),
-            keypoints=list(matrices[0].keypoints),
-        ),
+        # what facehmm analyze stores too, so either loads the other's models
+        metadata=model_metadata(settings, matrices[0], series_list[0]),
     )
     for step in model.fit_progress(values, lengths):
         done, total, message = _progress_of(step)
@@ -366,9 +335,9 @@ class ExpressionStatesWidget(QWidget):
             model = FaceHMM.load(path)
             decoded = []
             for name, series in self.selected_tracks():
-                # the settings, z-score and template stored with the model, as facehmm analyze --model
+                # the settings, z-score and template stored with the model, as facehmm analyze --model;
+                # another feature layout raises DataError
                 track_features = features_for_model(series, model)
-                check_model_features(model, list(track_features.names))
                 decoded.append((name, (track_features, *decode(model, track_features))))
         except FaceHMMError as exc:
             show_error(f"Could not use model {Path(path).name}: {exc}")
