@@ -221,13 +221,8 @@ def _subprocess_main() -> None:
         if function == "create_project":
             result = str(create_project(**kwargs))
         else:
-            job = extract_frames(**kwargs)
-            while True:
-                try:
-                    send("progress", list(next(job)))
-                except StopIteration as stop:
-                    result = {video: [str(p) for p in paths] for video, paths in stop.value.items()}
-                    break
+            written = run_to_end(extract_frames(**kwargs), lambda step: send("progress", list(step)))
+            result = {video: [str(p) for p in paths] for video, paths in written.items()}
         send("result", result)
     except FileFormatError as error:
         send("error", type="FileFormatError", message=str(error), problem=error.problem,

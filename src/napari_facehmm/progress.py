@@ -28,6 +28,20 @@ def run_to_end(job: Generator[Progress, None, Any], progress: Callable[[Progress
             progress(item)
 
 
+def relay(job: Generator[Any, None, Any], step: Callable[[Any], Progress]) -> Generator[Progress, None, Any]:
+    """Yield ``step(item)`` for every item of a sub-generator; return its value.
+
+    For a job that reports a part of a larger one: ``result = yield from
+    relay(part, lambda n: (offset + n, total, f"part: {n}"))``.
+    """
+    while True:
+        try:
+            item = next(job)
+        except StopIteration as stop:
+            return stop.value
+        yield step(item)
+
+
 @contextmanager
 def progress_bar(description: str = "", quiet: bool = False) -> Iterator[Callable[[int, int, str], None]]:
     """A ``progress(done, total, message)`` callback that draws a tqdm bar on stderr.

@@ -52,7 +52,7 @@ import pandas as pd
 from ..data import LandmarkSeries
 from ..errors import DataError, FileFormatError
 from ..io.video import VIDEO_SUFFIXES
-from ..progress import Progress, run_to_end
+from ..progress import Progress, relay, run_to_end
 
 __all__ = [
     "ANIPOSE_FILTER_DEFAULTS",
@@ -658,16 +658,11 @@ def calibrate(
         rows_camera: list[dict] = []
         frames_read = 0
         for video_index, path in enumerate(video_lists[name]):
-            job = _detect_video(aniposelib_board, path, skip, video_index)
             start = done
-            while True:
-                try:
-                    read, _, message = next(job)
-                except StopIteration as stop:
-                    rows, n_read, size = stop.value
-                    break
-                done = start + read
-                yield min(done, total - 1), total, f"detecting board, camera {name}: {message}"
+            rows, n_read, size = yield from relay(
+                _detect_video(aniposelib_board, path, skip, video_index),
+                lambda step: (min(start + step[0], total - 1), total, f"detecting board, camera {name}: {step[2]}"),
+            )
             if name in sizes and sizes[name] != size:
                 raise DataError(
                     f"calibration videos of camera {name!r} differ in size: {sizes[name]} and {size} ({path})"
@@ -1557,26 +1552,16 @@ def triangulate(
     done = 0
     label = "RANSAC triangulation" if ransac else "DLT triangulation"
     if ransac:
-        job = _ransac_select(group, points_flat, ransac_threshold_px, chunk_points)
         per_subset = max(1, -(-n_points // chunk_points))
-        while True:
-            try:
-                subsets_done = next(job)
-            except StopIteration as stop:
-                points_3d, used, _ = stop.value
-                break
-            done = subsets_done * per_subset
-            yield done, total, f"{label}: camera subset {subsets_done}/{n_dlt_steps}"
+        points_3d, used, _ = yield from relay(
+            _ransac_select(group, points_flat, ransac_threshold_px, chunk_points),
+            lambda n: (n * per_subset, total, f"{label}: camera subset {n}/{n_dlt_steps}"),
+        )
     else:
-        job = _triangulate_dlt(group, points_flat, chunk_points)
-        while True:
-            try:
-                points_done = next(job)
-            except StopIteration as stop:
-                points_3d = stop.value
-                break
-            done = -(-points_done // chunk_points)
-            yield done, total, f"{label}: {points_done}/{n_points} points"
+        points_3d = yield from relay(
+            _triangulate_dlt(group, points_flat, chunk_points),
+            lambda n: (-(-n // chunk_points), total, f"{label}: {n}/{n_points} points"),
+        )
         used = seen
     done = n_dlt_units
 
@@ -1614,13 +1599,10 @@ def triangulate(
             max(int(optim_chunk_frames), 1),
             notes,
         )
-        while True:
-            try:
-                chunks_done = next(job)
-            except StopIteration as stop:
-                points_3d = stop.value.reshape(-1, 3)
-                break
-            yield done + chunks_done, total, f"optimizing: chunk {chunks_done}/{n_optim_units}"
+        optimized = yield from relay(
+            job, lambda n: (done + n, total, f"optimizing: chunk {n}/{n_optim_units}")
+        )
+        points_3d = optimized.reshape(-1, 3)
         done += n_optim_units
 
     # Anipose's output columns: error against the points used, ncams, min score
@@ -2012,12 +1994,8 @@ def triangulate_project(
     options = triangulation_options(config, **overrides)
     results: dict[str, LandmarkSeries] = {}
     for i, (session, files) in enumerate(grouped.items()):
-        job = triangulate_files(files, calibration, output_dir / f"{session}.csv", fps=fps, **options)
-        while True:
-            try:
-                done, total, message = next(job)
-            except StopIteration as stop:
-                results[session] = stop.value
-                break
-            yield done, total, f"{session} ({i + 1}/{len(grouped)}): {message}"
+        results[session] = yield from relay(
+            triangulate_files(files, calibration, output_dir / f"{session}.csv", fps=fps, **options),
+            lambda step: (step[0], step[1], f"{session} ({i + 1}/{len(grouped)}): {step[2]}"),
+        )
     return results
