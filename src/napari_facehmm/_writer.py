@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError, FaceHMMError
-from .layerdata import METADATA_KEY
+from .layerdata import METADATA_KEY, points_to_series
 
 
 def _keypoint_names(meta: dict, n_points: int) -> np.ndarray:
@@ -42,9 +42,6 @@ def labels_from_layer(path: Path, data: np.ndarray, meta: dict):
     metadata = meta.get("metadata") or {}
     ours = metadata.get(METADATA_KEY, {}) if isinstance(metadata, dict) else {}
     keypoints = tuple(ours.get("keypoints") or dict.fromkeys(str(n) for n in names))
-    unknown = sorted({str(n) for n in names} - set(keypoints))
-    if unknown:
-        raise DataError(f"points name bodyparts {unknown} that are not in {list(keypoints)}")
     image_index = np.rint(data[:, 0]).astype(np.int64)
     images = ours.get("images") or metadata.get("paths")
     if images is None:
@@ -58,11 +55,8 @@ def labels_from_layer(path: Path, data: np.ndarray, meta: dict):
     scorer = ours.get("scorer")
     if scorer is None and path.stem.startswith("CollectedData_"):
         scorer = path.stem[len("CollectedData_") :]
-    positions = np.full((len(images), len(keypoints), 2), np.nan)
-    index = {k: i for i, k in enumerate(keypoints)}
-    cols = np.array([index[str(n)] for n in names], dtype=np.int64)
-    positions[image_index, cols, 0] = data[:, 2]
-    positions[image_index, cols, 1] = data[:, 1]
+    # one row per image, in the layer's image order; unknown bodyparts raise DataError
+    positions = points_to_series(data, keypoints, names, frame_indices=np.arange(len(images))).positions
     return LabelData(
         scorer=scorer or "facehmm",
         keypoints=keypoints,
@@ -87,6 +81,4 @@ def write_dlc_labels(path: str, data: Any, meta: dict) -> list[str]:
 
         show_error(f"napari-facehmm could not save labels to {target.name}: {exc}")
         return []
-    if isinstance(written, (list, tuple)):
-        return [str(p) for p in written]
-    return [str(written or target.with_suffix(".h5"))]
+    return [str(written), str(written.with_suffix(".csv"))]  # write_labels writes both, as DeepLabCut
