@@ -518,23 +518,20 @@ class AniposeWidget(QWidget):
 
     # ------------------------------------------------------------- workers
     def _start(self, job_function, args: tuple, on_done, message: str) -> Any:
-        from napari.qt.threading import thread_worker
+        from ._worker import start_worker
 
         if self.worker is not None:
             show_error("3D (Anipose): a job is already running; cancel it first")
             return None
-        # connecting "errored" keeps superqt from re-raising in the event loop
-        worker = thread_worker(
+        worker = start_worker(
             job_function,
-            start_thread=False,
-            connect={
-                "yielded": self._on_progress,
-                "returned": on_done,
-                "errored": self._on_error,
-                "finished": self._on_finished,
-                "aborted": self._on_aborted,
-            },
-        )(*args)
+            *args,
+            on_yield=self._on_progress,
+            on_return=on_done,
+            on_error=self._on_error,
+            on_finish=self._on_finished,
+            on_abort=self._on_aborted,
+        )
         self.worker = worker
         self._cancel_requested = False
         self.calibrate_button.setEnabled(False)
@@ -542,7 +539,6 @@ class AniposeWidget(QWidget):
         self.cancel_button.setEnabled(True)
         self.progress.setValue(0)
         self.status.setText(message)
-        worker.start()
         return worker
 
     def cancel(self) -> None:

@@ -326,7 +326,7 @@ class LabelingWidget(QWidget):
         (:func:`~napari_facehmm.labeling.in_subprocess`): importing DeepLabCut
         into a process that shows a napari viewer crashes.
         """
-        from napari.qt.threading import create_worker
+        from ._worker import start_worker
 
         arguments = dict(
             project=name,
@@ -340,13 +340,11 @@ class LabelingWidget(QWidget):
             use_deeplabcut = labeling.deeplabcut_available()
         if use_deeplabcut:
             job = labeling.in_subprocess("create_project", use_deeplabcut=True, **arguments)
-            worker = create_worker(lambda: (yield from job), _ignore_errors=True)
+            function = lambda: (yield from job)  # noqa: E731
         else:
-            worker = create_worker(labeling.create_project, use_deeplabcut=False, _ignore_errors=True, **arguments)
-        worker.returned.connect(self.open_project)
-        worker.errored.connect(self._report)
+            function = lambda: labeling.create_project(use_deeplabcut=False, **arguments)  # noqa: E731
         self.status.setText("Creating the project…")
-        worker.start()
+        worker = start_worker(function, on_return=self.open_project, on_error=self._report)
         self._worker = worker
         return worker
 
@@ -407,7 +405,7 @@ class LabelingWidget(QWidget):
         Arguments left None come from the Extract tab (``n_frames``: the
         per-video table; with synchronized cameras the first video's number).
         """
-        from napari.qt.threading import create_worker
+        from ._worker import start_worker
 
         if self.project is None:
             self._report(FaceHMMError("Open or create a project first."))
@@ -425,12 +423,11 @@ class LabelingWidget(QWidget):
             job = labeling.in_subprocess("extract_frames", use_deeplabcut=True, **arguments)
         else:
             job = labeling.extract_frames(use_deeplabcut=False, **arguments)
-        # errors go to _report only: without _ignore_errors superqt re-raises them too
-        worker = create_worker(lambda: (yield from job), _progress={"desc": "Extracting frames"}, _ignore_errors=True)
-        # Cancel stops the worker at its next yield; closing the job then also ends
-        # a DeepLabCut child process (in_subprocess terminates it on close).
-        worker.aborted.connect(job.close)
-        worker.aborted.connect(lambda: self.status.setText("Extraction cancelled."))
+        def on_abort():
+            # Cancel stops the worker at its next yield; closing the job then also
+            # ends a DeepLabCut child process (in_subprocess terminates it on close)
+            job.close()
+            self.status.setText("Extraction cancelled.")
 
         def on_progress(value):
             if worker.abort_requested:  # progress queued before Cancel
@@ -445,12 +442,16 @@ class LabelingWidget(QWidget):
             count = sum(len(v) for v in (written or {}).values())
             self.status.setText(f"Extracted {count} frames into labeled-data.")
 
-        worker.yielded.connect(on_progress)
-        worker.returned.connect(on_done)
-        worker.errored.connect(self._report)
-        worker.finished.connect(lambda: self._set_busy(False))
         self._set_busy(True)
-        worker.start()
+        worker = start_worker(
+            lambda: (yield from job),
+            on_yield=on_progress,
+            on_return=on_done,
+            on_error=self._report,
+            on_finish=lambda: self._set_busy(False),
+            on_abort=on_abort,
+            _progress={"desc": "Extracting frames"},
+        )
         self._worker = worker
         return worker
 

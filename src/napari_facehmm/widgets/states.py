@@ -221,7 +221,7 @@ class ExpressionStatesWidget(QWidget):
     # ---------------------------------------------------------------- fit
     def fit(self) -> Any:
         """Start fitting in a worker thread; returns the worker (tests wait on it)."""
-        from napari.qt.threading import thread_worker
+        from ._worker import start_worker
 
         try:
             tracks = self.selected_tracks()
@@ -231,25 +231,22 @@ class ExpressionStatesWidget(QWidget):
         series_list = [series for _, series in tracks]
         # the names of the fitted tracks, should the selection change during the fit
         self._fit_names = [name for name, _ in tracks]
-        # connecting "errored" here keeps superqt from re-raising the error
-        # in the event loop: we show it as a notification instead
-        job = thread_worker(
+        worker = start_worker(
             fit_job,
-            start_thread=False,
-            connect={
-                "yielded": self._on_progress,
-                "returned": self._on_fitted,
-                "errored": self._on_error,
-                "finished": self._on_finished,
-            },
+            series_list,
+            self.settings_kwargs(),
+            self.n_states.value(),
+            self.n_restarts.value(),
+            on_yield=self._on_progress,
+            on_return=self._on_fitted,
+            on_error=self._on_error,
+            on_finish=self._on_finished,
         )
-        worker = job(series_list, self.settings_kwargs(), self.n_states.value(), self.n_restarts.value())
         self.worker = worker
         self._cancel_requested = False
         self.fit_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.status.setText("fitting...")
-        worker.start()
         return worker
 
     def cancel(self) -> None:

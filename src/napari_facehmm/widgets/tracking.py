@@ -332,20 +332,18 @@ class TrackingWidget(QWidget):
         show_info(message)
 
     def _start_worker(self, function, on_yield=None, on_return=None, on_error=None, on_finish=None):
-        from napari.qt.threading import create_worker
+        from ._worker import start_worker
 
-        # errors are handled by on_error (a notification), not re-raised in the main thread
-        worker = create_worker(function, _start_thread=False, _ignore_errors=True)
-        if on_yield is not None:
-            worker.yielded.connect(on_yield)
-        if on_return is not None:
-            worker.returned.connect(on_return)
-        worker.errored.connect(on_error or self._report)
-        if on_finish is not None:
-            worker.finished.connect(on_finish)
-        worker.finished.connect(lambda: self._workers.remove(worker) if worker in self._workers else None)
+        def finished():
+            if on_finish is not None:
+                on_finish()
+            if worker in self._workers:
+                self._workers.remove(worker)
+
+        worker = start_worker(
+            function, on_yield=on_yield, on_return=on_return, on_error=on_error or self._report, on_finish=finished
+        )
         self._workers.append(worker)
-        worker.start()
         return worker
 
     def _browse_config(self) -> None:
