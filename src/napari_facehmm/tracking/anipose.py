@@ -1760,7 +1760,8 @@ def triangulate_files(
     Parameters
     ----------
     pose_files
-        ``{camera: DLC .h5/.csv}``.
+        ``{camera: DLC .h5/.csv}``; a :class:`LandmarkSeries` already read
+        may stand for its file.
     calibration
         ``calibration.toml`` path or calibration object.
     output_path
@@ -1778,13 +1779,14 @@ def triangulate_files(
     from ..io.anipose import write_pose3d
     from ..io.dlc import read_dlc_analysis
 
-    series = {}
-    for i, (name, path) in enumerate(pose_files.items()):
-        yield 0, len(pose_files) + 1, f"reading {Path(path).name}"
-        series[name] = read_dlc_analysis(path, fps=fps)
-    result = yield from triangulate(
-        series, calibration, sources={n: Path(p) for n, p in pose_files.items()}, **options
-    )
+    series, sources = {}, {}
+    for name, item in pose_files.items():
+        if isinstance(item, LandmarkSeries):
+            series[name], sources[name] = item, item.source
+            continue
+        yield 0, len(pose_files) + 1, f"reading {Path(item).name}"
+        series[name], sources[name] = read_dlc_analysis(item, fps=fps), Path(item)
+    result = yield from triangulate(series, calibration, sources=sources, **options)
     if output_path is not None:
         output_path = Path(output_path)
         output_path.parent.mkdir(parents=True, exist_ok=True)

@@ -91,8 +91,27 @@ def calibration_job(videos: dict, board: ta.BoardSpec, skip: int, output: Path, 
 
 
 def triangulation_job(files: dict, calibration: Any, output: Path, fps: float, options: dict):
-    """:func:`~napari_facehmm.tracking.anipose.triangulate_files` with its options as one argument."""
-    return (yield from ta.triangulate_files(files, calibration, output, fps=fps, **options))
+    """Triangulate and write, then the QC, all in the worker (each file read once).
+
+    Returns ``(result, tracks_2d, calibration, errors, qc_failure)``: the 3D
+    series, the 2D series of the cameras used, the calibration, the per-camera
+    reprojection errors (:func:`anipose_qc.reprojection_errors`) and the
+    reason the QC failed (None when it did not; the 3D result stands).
+    """
+    from ..io.dlc import read_dlc_analysis
+
+    tracks_2d = {}
+    for name, path in files.items():
+        yield 0, len(files) + 1, f"reading {Path(path).name}"
+        tracks_2d[name] = read_dlc_analysis(path, fps=fps)
+    calibration = qc.calibration_of(calibration)
+    result = yield from ta.triangulate_files(tracks_2d, calibration, output, fps=fps, **options)
+    used = result.attrs.get("cameras", tuple(tracks_2d))
+    tracks_2d = {camera: series for camera, series in tracks_2d.items() if camera in used}
+    try:
+        return result, tracks_2d, calibration, qc.reprojection_errors(result, tracks_2d, calibration), None
+    except FaceHMMError as exc:
+        return result, tracks_2d, calibration, {}, str(exc)
 
 
 def _table(headers: list[str]) -> QTableWidget:
@@ -150,7 +169,6 @@ class AniposeWidget(QWidget):
         self.tracks_2d: dict[str, LandmarkSeries] = {}
         self.calibration: Any = None
         self._sessions: dict[str, dict[str, Path]] = {}
-        self._pending: tuple = ({}, "")
         self.errors: dict[str, np.ndarray] = {}
         self.flagged_camera: str | None = None
         self.worker: Any = None
@@ -727,7 +745,6 @@ class AniposeWidget(QWidget):
             first = Path(next(iter(files.values())))
             output = str(first.with_name(ta.session_name_from_path(first, self.cam_regex) + "-3d.csv"))
             self.pose3d_output.setText(output)
-        self._pending = (files, calibration)
         return self._start(
             triangulation_job,
             (files, calibration, Path(output), self._fps(), options),
@@ -735,12 +752,10 @@ class AniposeWidget(QWidget):
             "triangulating...",
         )
 
-    def _on_triangulated(self, result: LandmarkSeries) -> None:
-        if result is None:
+    def _on_triangulated(self, outcome: tuple | None) -> None:
+        if outcome is None:
             return
-        from ..io.dlc import read_dlc_analysis
-
-        files, calibration = self._pending
+        result, self.tracks_2d, self.calibration, self.errors, qc_failure = outcome
         self.pose3d = result
         attrs = result.attrs
         pair_errors = attrs.get("camera_pair_errors_px", {}) or {}
@@ -765,14 +780,8 @@ class AniposeWidget(QWidget):
         if self.flagged_camera:
             self.exclude_button.setText(f"Exclude {self.flagged_camera} and re-run")
         self.progress.setValue(1000)
-        try:
-            used = attrs.get("cameras", tuple(files))
-            self.tracks_2d = {c: read_dlc_analysis(p, fps=result.fps) for c, p in files.items() if c in used}
-            self.calibration = qc.calibration_of(calibration)
-            self.errors = qc.reprojection_errors(result, self.tracks_2d, self.calibration)
-        except FaceHMMError as exc:
-            show_error(f"3D (Anipose): QC of the result failed: {exc}")
-            self.errors = {}
+        if qc_failure is not None:
+            show_error(f"3D (Anipose): QC of the result failed: {qc_failure}")
         self.keypoint_combo.blockSignals(True)
         self.keypoint_combo.clear()
         self.keypoint_combo.addItems([MEAN_OF_KEYPOINTS, *result.keypoints])
