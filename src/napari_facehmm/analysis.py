@@ -423,7 +423,7 @@ def head_motion_table(result: AnalysisResult) -> pd.DataFrame:
     return out
 
 
-def _skeleton_for(features: FeatureMatrix) -> tuple[tuple[str, str], ...]:
+def skeleton_for(features: FeatureMatrix) -> tuple[tuple[str, str], ...]:
     """The series' skeleton, or the known one of its landmark set (DLC files store none)."""
     if features.skeleton:
         return tuple(features.skeleton)
@@ -482,7 +482,7 @@ def make_figures(result: AnalysisResult) -> dict[str, Any]:
             result.mean_face,
             result.sd_face,
             features.keypoints,
-            _skeleton_for(features),
+            skeleton_for(features),
             state_names=state_names,
             overall_mean=overall,
             image_coordinates=result.series.n_dims == 2,

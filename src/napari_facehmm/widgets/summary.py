@@ -55,7 +55,9 @@ class StateSummaryWidget(QWidget):
         """Head-centred coordinates (T, K, D), keypoints, skeleton edges of the fitted rows."""
         features = self.session.features
         if features is not None and getattr(features, "coords", None) is not None:
-            skeleton = getattr(features, "skeleton", ()) or ()
+            from ..analysis import skeleton_for
+
+            skeleton = skeleton_for(features)  # as the analysis' mean-face figure draws it
             index = {k: i for i, k in enumerate(features.keypoints)}
             edges = np.array([[index[a], index[b]] for a, b in skeleton if a in index and b in index]).reshape(-1, 2)
             return np.asarray(features.coords), tuple(features.keypoints), edges
@@ -69,7 +71,7 @@ class StateSummaryWidget(QWidget):
             show_error(f"State summary: {type(exc).__name__}: {exc}")
 
     def _draw(self) -> None:
-        from ..stats.tables import state_table, transition_counts
+        from ..stats.tables import state_table, transition_table
 
         self.figure.clear()
         self._state_of_artist = {}
@@ -142,11 +144,9 @@ class StateSummaryWidget(QWidget):
         ax_dwell.set_ylabel("median bout (s)", color=text_color, fontsize=7)
         ax_dwell.set_title("dwell time", color=text_color, fontsize=7)
         ax_trans = self.figure.add_subplot(grid[n_face_rows + 2, :])
-        counts = transition_counts(states, n_states, frames).astype(float)
-        np.fill_diagonal(counts, 0)  # show switches; self-steps dwarf everything else
-        with np.errstate(invalid="ignore", divide="ignore"):
-            switch_prob = counts / counts.sum(axis=1, keepdims=True)
-        ax_trans.imshow(np.nan_to_num(switch_prob), cmap="magma", vmin=0, vmax=1, aspect="auto")
+        # switches only (self-steps dwarf everything else), as the analysis' transitions table
+        switch_prob = transition_table(states, n_states, frames)["switch_probability"].to_numpy()
+        ax_trans.imshow(np.nan_to_num(switch_prob.reshape(n_states, n_states)), cmap="magma", vmin=0, vmax=1, aspect="auto")
         ax_trans.set_title("switch probability (row: from, column: to)", color=text_color, fontsize=7)
         for ax in (ax_freq, ax_dwell, ax_trans):
             ax.set_facecolor("#1c1e24")
