@@ -9,6 +9,8 @@ rotation within 0.5 degree. Budget for this file: about 20 s.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from test_anipose_support import board_poses, make_rig, render_board, true_corners, write_video
@@ -209,22 +211,27 @@ def test_cli_errors_name_the_folder(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_cli_calibrates_a_project_folder(board_session, tmp_path, capsys):
-    """``facehmm calibrate DIR`` with the board from config.toml and cam_regex from [triangulation]."""
+def _board_project(board_session, project: Path, videos_folder: str = "calibration", extra_toml: str = "") -> Path:
+    """An Anipose project folder: the board videos as ``<cam>_board.avi``, the board in config.toml."""
     import shutil
 
-    from napari_facehmm.cli import main
-    from napari_facehmm.io.anipose import read_calibration
-
-    project = tmp_path / "project"
-    (project / "calibration").mkdir(parents=True)
+    (project / videos_folder).mkdir(parents=True)
     for name, video in board_session["videos"].items():
-        shutil.copy(video, project / "calibration" / f"{name}_board.avi")
+        shutil.copy(video, project / videos_folder / f"{name}_board.avi")
     (project / "config.toml").write_text(
         '[calibration]\nboard_type = "charuco"\nboard_size = [10, 7]\nboard_marker_bits = 4\n'
         "board_marker_dict_number = 50\nboard_marker_length = 18.75\nboard_square_side_length = 25\n"
-        '[triangulation]\ncam_regex = "(cam[A-Z])_board"\n'
+        '[triangulation]\ncam_regex = "(cam[A-Z])_board"\n' + extra_toml
     )
+    return project
+
+
+def test_cli_calibrates_a_project_folder(board_session, tmp_path, capsys):
+    """``facehmm calibrate DIR`` with the board from config.toml and cam_regex from [triangulation]."""
+    from napari_facehmm.cli import main
+    from napari_facehmm.io.anipose import read_calibration
+
+    project = _board_project(board_session, tmp_path / "project")
     assert main(["calibrate", str(project), "--skip", "1", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "camA: reprojection error" in out and "camB: reprojection error" in out
@@ -240,22 +247,14 @@ def test_cli_calibrates_a_project_folder(board_session, tmp_path, capsys):
 def test_calibration_lands_where_triangulation_reads_it(board_session, tmp_path, capsys):
     """With config.toml [pipeline] folders, calibrate writes into calibration_results,
     the folder Anipose (and triangulate_project) read calibration.toml from."""
-    import shutil
-
     from napari_facehmm.cli import main
     from napari_facehmm.tracking.anipose import project_layout
 
-    project = tmp_path / "project"
-    (project / "calib-videos").mkdir(parents=True)
-    for name, video in board_session["videos"].items():
-        shutil.copy(video, project / "calib-videos" / f"{name}_board.avi")
-    (project / "config.toml").write_text(
-        '[calibration]\nboard_type = "charuco"\nboard_size = [10, 7]\nboard_marker_bits = 4\n'
-        "board_marker_dict_number = 50\nboard_marker_length = 18.75\nboard_square_side_length = 25\n"
-        '[triangulation]\ncam_regex = "(cam[A-Z])_board"\n'
+    pipeline = (
         '[pipeline]\ncalibration_videos = "calib-videos"\ncalibration_results = "calib-results"\n'
         'pose_2d = "tracks-2d"\npose_3d = "tracks-3d"\n'
     )
+    project = _board_project(board_session, tmp_path / "project", "calib-videos", pipeline)
     layout = project_layout(project)
     assert layout.calibration == project / "calib-results" / "calibration.toml"
     assert layout.calibration_videos == project / "calib-videos"
