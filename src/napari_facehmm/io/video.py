@@ -122,6 +122,9 @@ class VideoReader:
         except BaseException:
             self._container.close()
             raise
+        # quarter turns counter-clockwise that display the frames upright
+        # (a phone's rotation metadata); read from the first decoded frame
+        self._quarter_turns: int | None = None
         context = self._stream.codec_context
         self.width = int(context.width)
         self.height = int(context.height)
@@ -142,6 +145,8 @@ class VideoReader:
         except BaseException:
             self.close()
             raise
+        if (self._quarter_turns or 0) % 2:
+            self.width, self.height = self.height, self.width
 
     def _check_timestamps(self, n_check: int = 12) -> None:
         """Decode the first frames; fall back to counting if their timestamps disagree.
@@ -170,6 +175,7 @@ class VideoReader:
             raise FileFormatError(self.path, f"video data is corrupt ({error})") from None
         if not decoded:
             raise FileFormatError(self.path, "no frame of the video can be decoded")
+        self._quarter_turns = int(round(float(getattr(decoded[0], "rotation", 0) or 0) / 90.0)) % 4
         expected = self._frame_pts[: len(decoded)].tolist()
         if [f.pts for f in decoded] == expected:
             for i, frame in enumerate(decoded):
@@ -411,8 +417,24 @@ class VideoReader:
                 if decoded_index == index:
                     return image
 
+    @property
+    def rotation_deg(self) -> int:
+        """Counter-clockwise rotation (0, 90, 180 or 270) applied to every frame.
+
+        Phones store portrait videos as landscape frames with a rotation in
+        the container's display matrix; the reader turns the frames so they
+        come out upright, as players show them, and ``width``/``height`` are
+        those of the upright frames.
+        """
+        return 90 * (self._quarter_turns or 0)
+
     def _store(self, index: int, frame) -> np.ndarray:
+        if self._quarter_turns is None:
+            rotation = float(getattr(frame, "rotation", 0) or 0)
+            self._quarter_turns = int(round(rotation / 90.0)) % 4
         image = _to_rgb(frame)
+        if self._quarter_turns:
+            image = np.ascontiguousarray(np.rot90(image, self._quarter_turns))
         image.flags.writeable = False
         self._cache[index] = image
         self._cache.move_to_end(index)
