@@ -16,6 +16,8 @@ from .errors import FaceHMMError
 
 #: subcommand modules, in the order ``--help`` lists them
 COMMAND_MODULES = (
+    "run",
+    "track",
     "synth",
     "analyze",
     "demo",

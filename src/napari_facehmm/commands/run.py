@@ -1,0 +1,361 @@
+"""``facehmm run``: a person's own face video(s) -> landmarks -> (3D) -> states, in one command.
+
+The whole job with no labeling: track each video with the built-in face
+model (or the user's trained DeepLabCut model with ``--dlc``), triangulate
+when two or more videos and a calibration are given, fit and decode the
+HMM, write the tables and figures. The result is two folders in ``--out``:
+``session/`` (the layout ``facehmm view`` opens: ``videos-raw/``,
+``pose-2d/``, ``pose-3d/`` when triangulated, ``calibration/``) and
+``analysis/`` (what ``facehmm analyze`` writes). Both are built in a
+temporary folder beside them and moved into place at the end, so a failed or
+interrupted run leaves the earlier result (or nothing) in place, never half
+of a new one.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..progress import run_with_progress
+from .analyze import add_feature_arguments, feature_settings_from_args, print_summary
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="your own face video(s) to expression states in one command (no labeling)",
+        description=(
+            "Track the face in each video with the built-in face model (or your DeepLabCut model with "
+            "--dlc), triangulate when two or more videos and a calibration are given, fit a Gaussian HMM "
+            "and decode each frame's expression state. Writes OUT/session/ (videos-raw/, pose-2d/, "
+            "pose-3d/: the layout facehmm view opens) and OUT/analysis/ (states.csv, statistics, model, "
+            "figures, as facehmm analyze), and prints the facehmm view command."
+        ),
+    )
+    parser.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="face video(s); several = cameras of one recording")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (created; an earlier run's result there is replaced)")
+    parser.add_argument(
+        "--calibration", type=Path, default=None,
+        help="Anipose calibration.toml of the cameras (two or more videos are then triangulated to 3D)",
+    )
+    parser.add_argument(
+        "--cameras", default=None,
+        help="comma-separated camera names of the calibration, in the order of the videos (default: the "
+        "calibration camera named in each video's file name, else the calibration's order)",
+    )
+    parser.add_argument(
+        "--offset", action="append", default=[], metavar="auto|none|CAMERA=FRAMES",
+        help="frame offset between cameras that were not synchronized by hardware: auto (default) estimates "
+        "it from the head motion and applies it when sure; none assumes synchronized cameras; CAMERA=FRAMES "
+        "drops that camera's first FRAMES frames (it started recording earlier; repeatable)",
+    )
+    parser.add_argument("--dlc", type=Path, default=None, metavar="CONFIG", help="track with this trained DeepLabCut project (config.yaml) instead of the built-in model")
+    parser.add_argument("--session", default=None, help="session name (default: the first video's name)")
+    add_feature_arguments(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(run=run)
+
+
+# ---------------------------------------------------------------- checks
+def _session_name(args) -> str:
+    from ..tracking.anipose import session_name_from_path
+
+    name = args.session or session_name_from_path(args.videos[0]) or args.videos[0].stem
+    cleaned = re.sub(r"[^A-Za-z0-9_.]+", "_", name).strip("_.")
+    return cleaned or "session"
+
+
+def _camera_mapping(videos: list[Path], calibration, cameras_option: str | None) -> list[str]:
+    """The calibration camera of each video, in video order."""
+    from ..errors import DataError
+
+    names = calibration.camera_names
+    if cameras_option:
+        chosen = [c.strip() for c in cameras_option.split(",") if c.strip()]
+        if len(chosen) != len(videos):
+            raise DataError(f"--cameras names {len(chosen)} cameras for {len(videos)} videos")
+        unknown = [c for c in chosen if c not in names]
+        if unknown:
+            raise DataError(f"--cameras: {unknown} not in the calibration, which has {names}")
+        if len(set(chosen)) != len(chosen):
+            raise DataError(f"--cameras names a camera twice: {chosen}")
+        return chosen
+    found = []
+    for video in videos:
+        hits = [n for n in names if re.search(rf"(^|[^A-Za-z0-9]){re.escape(n)}($|[^A-Za-z0-9])", video.stem)]
+        found.append(hits[0] if len(hits) == 1 else None)
+    if all(found) and len(set(found)) == len(found):
+        return found
+    if len(videos) > len(names):
+        raise DataError(f"{len(videos)} videos but the calibration has only {len(names)} cameras ({names})")
+    return names[: len(videos)]
+
+
+def _parse_offsets(values: list[str], cameras: list[str]):
+    """``"auto"``, ``None`` (synchronized) or ``{camera: frames}`` from the --offset options."""
+    from ..errors import DataError
+
+    if not values or values == ["auto"]:
+        return "auto"
+    if values == ["none"]:
+        return None
+    offsets = {}
+    for text in values:
+        camera, sep, frames = text.partition("=")
+        if not sep:
+            raise DataError(f"--offset takes auto, none or CAMERA=FRAMES (e.g. camB=3); got {text!r}")
+        try:
+            offsets[camera.strip()] = int(frames)
+        except ValueError:
+            raise DataError(f"--offset {text!r}: FRAMES must be a whole number") from None
+        if offsets[camera.strip()] < 0:
+            raise DataError(f"--offset {text!r}: FRAMES must be 0 or more (give the camera that started earlier)")
+    unknown = sorted(set(offsets) - set(cameras))
+    if unknown:
+        raise DataError(f"--offset names {unknown}; the cameras are {cameras}")
+    return offsets
+
+
+def check_inputs(args):
+    """Everything that can be checked before tracking starts: files, names, numbers, the output place.
+
+    Returns
+    -------
+    session, cameras, calibration, offsets, fps
+    """
+    from ..errors import DataError, FileFormatError
+    from ..io.video import VideoReader
+
+    videos = args.videos
+    if len({v.resolve() for v in videos}) != len(videos):
+        raise DataError("the same video is given twice")
+    fps = []
+    for video in videos:
+        with VideoReader(video, cache_size=1) as reader:
+            fps.append(reader.fps)
+    if args.states is not None and args.states < 1:
+        raise DataError(f"--states must be at least 1; got {args.states}")
+    calibration = None
+    if args.calibration is not None:
+        from ..io.anipose import read_calibration
+
+        calibration = read_calibration(args.calibration)
+        if len(videos) < 2:
+            print("facehmm run: one video: the calibration is not used (3D needs two or more cameras)", file=sys.stderr)
+            calibration = None
+    if calibration is not None:
+        calibration_names = _camera_mapping(videos, calibration, args.cameras)
+    else:
+        calibration_names = None
+        if args.cameras:
+            raise DataError("--cameras needs --calibration (camera names come from the calibration)")
+    cameras = [f"cam{chr(ord('A') + i)}" for i in range(len(videos))]
+    if len(videos) > 26:
+        raise DataError("at most 26 videos (cameras) in one run")
+    offsets = _parse_offsets(args.offset, cameras)
+    if len(set(round(f, 3) for f in fps)) > 1:
+        raise DataError(
+            "the videos have different frame rates ("
+            + ", ".join(f"{v.name}: {f:g}" for v, f in zip(videos, fps))
+            + "); cameras of one recording must share one"
+        )
+    if args.dlc is not None and not args.dlc.is_file():
+        raise FileFormatError(args.dlc, "DeepLabCut config.yaml does not exist")
+    out = args.out
+    if out.exists() and not out.is_dir():
+        raise FileFormatError(out, "--out must be a folder; this is a file")
+    return _session_name(args), cameras, calibration, calibration_names, offsets, fps[0]
+
+
+# ---------------------------------------------------------------- steps
+def _track_builtin(video: Path, pose_path: Path, quiet: bool):
+    from ..tracking.facemesh import track_to_files
+
+    with tempfile.TemporaryDirectory(dir=pose_path.parent) as work:
+        series, paths = run_with_progress(track_to_files(video, work), f"track {video.name}", quiet)
+        paths["landmarks"].replace(pose_path)
+    return series
+
+
+def _track_dlc(config: Path, videos: list[Path], pose_paths: list[Path], work: Path, quiet: bool):
+    from ..io.dlc import read_dlc_analysis, write_dlc_analysis
+    from ..tracking.dlc import analyze_videos
+
+    def job():
+        outputs = []
+        for event in analyze_videos(config, videos, destfolder=work):
+            if event.output is not None:
+                outputs.append(event.output)
+            done = event.frames_done if event.frames_done is not None else 0
+            yield event.done * 1000 + int(1000 * done / max(event.n_frames or 1, 1)), 1000 * event.total, event.message
+        return outputs
+
+    outputs = run_with_progress(job(), "DeepLabCut", quiet)
+    if len(outputs) != len(videos):
+        from ..errors import DataError
+
+        raise DataError(f"DeepLabCut analyzed {len(outputs)} of {len(videos)} videos")
+    series_list = []
+    for output, pose_path in zip(outputs, pose_paths):
+        series = read_dlc_analysis(output)
+        write_dlc_analysis(series, pose_path, scorer=str(series.attrs.get("scorer", "DLC")))
+        series_list.append(series)
+    return series_list
+
+
+def _publish(staging: Path, out: Path, names: tuple[str, ...]) -> None:
+    """Move ``staging/<name>`` to ``out/<name>`` for each name, replacing an earlier run's folders.
+
+    The earlier folders are first renamed aside (so an interruption here
+    leaves each folder either old or new, never partly written), then the new
+    ones are renamed in, then the old ones removed.
+    """
+    aside = []
+    try:
+        for name in names:
+            target = out / name
+            if target.exists():
+                old = staging / f"{name}.old"
+                target.rename(old)
+                aside.append((old, target))
+            (staging / name).rename(target)
+    except BaseException:
+        for old, target in aside:  # put the earlier result back
+            if not target.exists():
+                old.rename(target)
+        raise
+    for old, _ in aside:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run(args) -> int:
+    from ..analysis import run_analysis
+    from ..io.anipose import write_calibration
+    from ..io.dlc import read_dlc_analysis
+
+    started = time.perf_counter()
+    session, cameras, calibration, calibration_names, offsets, fps = check_inputs(args)
+    out = args.out
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(".facehmm-run-*"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed
+    staging = Path(tempfile.mkdtemp(prefix=".facehmm-run-", dir=out))
+    try:
+        session_dir = staging / "session"
+        raw_dir, pose_dir = session_dir / "videos-raw", session_dir / "pose-2d"
+        raw_dir.mkdir(parents=True)
+        pose_dir.mkdir()
+        copies, pose_paths = [], []
+        for video, camera in zip(args.videos, cameras):
+            copy = raw_dir / f"{session}-{camera}{video.suffix.lower()}"
+            shutil.copy2(video, copy)
+            copies.append(copy)
+            pose_paths.append(pose_dir / f"{session}-{camera}.h5")
+            print(f"{camera}: {video}" + (f" (calibration camera {calibration_names[len(copies) - 1]})" if calibration_names else ""))
+
+        if args.dlc is not None:
+            series_2d = _track_dlc(args.dlc, copies, pose_paths, staging / "dlc", args.quiet)
+            for series in series_2d:
+                series.fps = fps
+        else:
+            series_2d = []
+            # the user's own files are tracked, so that messages name them
+            for video, pose_path in zip(args.videos, pose_paths):
+                series = _track_builtin(video, pose_path, args.quiet)
+                found = series.attrs["n_frames_with_face"]
+                print(f"  {video.name}: face found in {found} of {series.n_frames} frames ({found / series.n_frames:.1%})")
+                for message in series.attrs.get("messages", []):
+                    if "face was found in" not in message:
+                        print(f"  note: {message}", file=sys.stderr)
+                series_2d.append(series)
+        series_2d = [s.copy(camera=c) for s, c in zip(series_2d, cameras)]
+
+        if calibration is not None:
+            series = _triangulate(series_2d, cameras, calibration, calibration_names, offsets, session_dir, session, args.quiet)
+        else:
+            if len(cameras) > 1:
+                print(
+                    f"facehmm run: {len(cameras)} videos without --calibration: states are fitted on "
+                    f"{cameras[0]}'s 2D landmarks (give --calibration for 3D)", file=sys.stderr,
+                )
+            series = read_dlc_analysis(pose_paths[0], fps=fps).copy(camera=cameras[0])
+
+        settings = feature_settings_from_args(args, series.keypoints)
+        job = run_analysis(
+            series,
+            args.states if args.states is not None else 9,
+            staging / "analysis",
+            settings=settings,
+            n_restarts=args.restarts,
+            n_iter=args.iterations,
+            seed=args.seed,
+            figures=not args.no_figures,
+            hmm_options={"covariance_type": args.covariance},
+        )
+        result = run_with_progress(job, "analyze", args.quiet)
+        if calibration is not None:
+            (session_dir / "calibration").mkdir(exist_ok=True)
+            write_calibration(_renamed_calibration(calibration, calibration_names, cameras),
+                              session_dir / "calibration" / "calibration.toml")
+        _publish(staging, out, ("session", "analysis"))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created and not any(out.iterdir()):
+            out.rmdir()  # a failed first run leaves no empty folder behind
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    result.files = {name: out / "analysis" / path.name for name, path in result.files.items()}
+    print_summary(result, time.perf_counter() - started)
+    print(f"view it: facehmm view {out / 'session'} --model {out / 'analysis' / 'model.json'}")
+    return 0
+
+
+def _renamed_calibration(calibration, calibration_names: list[str], cameras: list[str]):
+    """The calibration's cameras of this run, renamed to the session's camera names, in video order."""
+    from dataclasses import replace
+
+    from ..io.anipose import Calibration
+
+    return Calibration(
+        cameras=[replace(calibration.camera(old), name=new) for old, new in zip(calibration_names, cameras)],
+        metadata=dict(calibration.metadata),
+    )
+
+
+def _triangulate(series_2d, cameras, calibration, calibration_names, offsets, session_dir: Path, session: str, quiet: bool):
+    from ..errors import DataError
+    from ..tracking.anipose import triangulate_files
+
+    by_camera = dict(zip(cameras, series_2d))
+    if offsets == "auto":
+        from ..tracking.sync import estimate_offsets
+
+        estimate = estimate_offsets(by_camera)
+        print("camera synchronization (from the head motion):")
+        for line in estimate.describe().splitlines():
+            print(f"  {line}")
+        if estimate.confident:
+            offsets = {c: n for c, n in estimate.offsets.items() if n}
+        else:
+            print("  not sure: the cameras are taken as synchronized; give --offset CAMERA=FRAMES if they are not",
+                  file=sys.stderr)
+            offsets = {}
+    offsets = offsets or None
+    if offsets:
+        print("applying offsets: " + ", ".join(f"{c} drops its first {n} frames" for c, n in offsets.items()))
+    output = session_dir / "pose-3d" / f"{session}.csv"
+    job = triangulate_files(
+        by_camera, _renamed_calibration(calibration, calibration_names, cameras), output_path=output,
+        fps=series_2d[0].fps, offsets=offsets,
+    )
+    series = run_with_progress(job, "triangulate", quiet)
+    if series.n_frames == 0:
+        raise DataError("triangulation gave no frames")
+    print(f"triangulated {len(cameras)} cameras -> {output.relative_to(session_dir.parent)}")
+    return series
