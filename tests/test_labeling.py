@@ -86,6 +86,15 @@ def test_create_project_validates_the_landmark_set(tmp_path):
         labeling.create_project("p", "me", [tmp_path / "nope.mp4"], tmp_path, use_deeplabcut=False)
 
 
+def test_create_project_without_a_skeleton_writes_a_readable_config(tmp_path):
+    video = _segment_video(tmp_path / "v.mp4", n_segments=2, frames_per_segment=2)
+    config = labeling.create_project("p", "me", [video], tmp_path, bodyparts=["snout", "tailbase"], skeleton=(),
+                                     use_deeplabcut=False)
+    assert yaml.safe_load(config.read_text())["skeleton"] == []
+    opened = labeling.open_project(config)
+    assert opened.bodyparts == ("snout", "tailbase") and opened.skeleton == ()
+
+
 # ----------------------------------------------------------- frame selection
 def test_kmeans_picks_one_distinct_frame_per_scene(tmp_path):
     n_segments, per_segment = 6, 12

@@ -19,6 +19,11 @@ runs and is tested without a window:
 - :func:`load_labels` and :func:`load_for_refinement`: open a folder's
   labels, optionally merged with DeepLabCut's ``machinelabels-iter<N>.h5``
   predictions for outlier frames (human labels win where both exist).
+- :func:`prelabel_folder` and :func:`load_prelabels`: proposals of the
+  built-in face model for a folder's extracted frames, written as
+  DeepLabCut's machine labels and checked in a :class:`PrelabelSet`, where a
+  proposal becomes a label only once a person confirms its frame
+  (:data:`PRELABEL_RULE`).
 - :class:`AutosaveClock`: when an autosave is due.
 
 Long work (frame extraction) is a generator yielding ``(done, total,
@@ -45,25 +50,35 @@ from .progress import Progress, run_to_end
 from .tracking.dlc import deeplabcut_available
 
 __all__ = [
+    "PRELABEL_RULE",
     "AutosaveClock",
+    "ConfirmationCounts",
     "ImageStack",
     "LabelProgress",
     "LabelSet",
     "LabelingProject",
+    "PrelabelSet",
+    "Prelabels",
+    "changed_rows",
     "create_project",
     "deeplabcut_available",
     "extract_frames",
+    "face_model_keypoints",
     "find_machine_labels",
     "frame_image_name",
     "in_subprocess",
+    "is_face_model_proposals",
     "labeled_data_folders",
     "load_for_refinement",
     "load_labels",
+    "load_prelabels",
     "open_project",
+    "prelabel_folder",
     "read_machine_labels",
     "run_to_end",
     "select_frames_kmeans",
     "select_frames_uniform",
+    "write_machine_labels",
 ]
 
 
@@ -379,8 +394,7 @@ stop: 1.0
 numframes2pick: {DEFAULT_FRAMES_PER_VIDEO}
 
 # Plotting configuration
-skeleton:
-{dump([list(edge) for edge in skeleton]) if skeleton else "[]"}
+{_skeleton_entry([list(edge) for edge in skeleton], dump)}
 skeleton_color: black
 pcutoff: 0.6
 dotsize: 12
@@ -420,6 +434,11 @@ SuperAnimalConversionTables:
 resnet:
 croppedtraining:
 """
+
+
+def _skeleton_entry(edges: list[list[str]], dump) -> str:
+    # an empty list must be written on the key's line: "skeleton:" then "[]" alone is not YAML
+    return "skeleton:\n" + dump(edges) if edges else "skeleton: []"
 
 
 def _indent(text: str, spaces: int = 2) -> str:
@@ -1433,6 +1452,433 @@ def load_for_refinement(
         # not dirty: predictions become labels only once the labeler edits or saves
         dirty=False,
     )
+
+
+# --------------------------------------------------------------- pre-labeling
+#: The rule that decides what of the face model's proposals is saved, in the
+#: words the dock shows (and the README uses).
+PRELABEL_RULE = (
+    "Proposals (hollow rings) become labels only when you confirm their frame: move, place or "
+    "delete a point on it, or press C. Unconfirmed frames are not saved to CollectedData."
+)
+
+
+def face_model_keypoints(bodyparts: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Split a project's bodyparts into those the face model proposes and the others.
+
+    Returns
+    -------
+    proposed, empty
+        Bodyparts that are among the 21 face landmarks
+        (:data:`~napari_facehmm.face.FACE_KEYPOINTS`, the built-in tracker's
+        set), and the rest, each in the project's order.
+    """
+    names = [str(b) for b in bodyparts]
+    return (
+        tuple(b for b in names if b in FACE_KEYPOINTS),
+        tuple(b for b in names if b not in FACE_KEYPOINTS),
+    )
+
+
+@dataclass(frozen=True)
+class Prelabels:
+    """What :func:`prelabel_folder` wrote.
+
+    Attributes
+    ----------
+    path
+        The ``machinelabels-iter<N>.h5`` (``machinelabels.csv`` beside it).
+    images
+        Image names (``img042.png``) in row order.
+    proposed_keypoints
+        Bodyparts that got proposals (face landmarks).
+    empty_keypoints
+        Bodyparts the face model cannot propose (left empty).
+    n_frames_with_face
+        Images where a face was found (the others have no proposals).
+    n_frames_several_faces
+        Images with more than one face (the largest one was used).
+    messages
+        What the user should be told.
+    """
+
+    path: Path
+    images: tuple[str, ...]
+    proposed_keypoints: tuple[str, ...]
+    empty_keypoints: tuple[str, ...]
+    n_frames_with_face: int
+    n_frames_several_faces: int
+    messages: tuple[str, ...] = ()
+
+
+def prelabel_folder(
+    project: LabelingProject | str | Path,
+    video: str | Path,
+    min_detection_confidence: float = 0.5,
+    min_presence: float = 0.5,
+) -> Generator[Progress, None, Prelabels]:
+    """Propose landmarks on a folder's extracted frames with the built-in face model.
+
+    Each ``labeled-data/<video>/*.png`` image goes through MediaPipe's face
+    mesh in static mode (extracted frames are far apart in time: every image
+    is a fresh detection); the largest face is kept. The project's bodyparts
+    that are face landmarks get the model's position and, as likelihood, the
+    face presence score; other bodyparts stay empty (NaN). The proposals are
+    written as DeepLabCut writes machine predictions for outlier frames:
+    ``machinelabels-iter<N>.h5`` (N the config's ``iteration``, scorer
+    ``FaceMesh``) and ``machinelabels.csv``, replacing an earlier file
+    atomically (kept as ``.bak``). ``CollectedData_<scorer>`` is never
+    touched. Open the result with :func:`load_prelabels`.
+
+    Parameters
+    ----------
+    project
+        A :class:`LabelingProject` or its ``config.yaml``.
+    video
+        A video path or the ``labeled-data`` folder name.
+    min_detection_confidence, min_presence
+        See :class:`~napari_facehmm.tracking.facemesh.FaceMeshTracker`.
+
+    Yields
+    ------
+    tuple
+        ``(images_done, n_images, message)``; close the generator to cancel
+        (nothing is written then).
+
+    Returns
+    -------
+    Prelabels
+
+    Raises
+    ------
+    DataError
+        No bodypart of the project is a face landmark, or the folder has no
+        images (nothing is written).
+    NoFaceError
+        No image shows a face (nothing is written).
+    FileFormatError
+        An image cannot be read (naming it).
+    MissingDependencyError
+        MediaPipe is not installed.
+    """
+    from .progress import relay
+    from .tracking.facemesh import SCORER, FaceMeshTracker, NoFaceError, mesh_to_landmarks, track_frames
+
+    if not isinstance(project, LabelingProject):
+        project = open_project(project)
+    folder = project.labeled_data(video)
+    proposed, empty = face_model_keypoints(project.bodyparts)
+    if not proposed:
+        raise DataError(
+            f"{project.config_path}: none of the project's bodyparts {list(project.bodyparts)} is one of the "
+            f"face model's landmarks {list(FACE_KEYPOINTS)}, so it has nothing to propose; nothing was written. "
+            "Pre-labeling works for face projects that use these landmark names."
+        )
+    paths = _image_files(folder)
+    if not paths:
+        raise DataError(f"{folder}: no images to pre-label (extract frames first)")
+    n_images = len(paths)
+
+    def step(progress: Progress) -> Progress:
+        done, _, _ = progress
+        return done, n_images, f"face model: {done} of {n_images} images of {folder.name}"
+
+    with FaceMeshTracker(
+        max_faces=2, min_detection_confidence=min_detection_confidence, min_presence=min_presence, static=True
+    ) as tracker:
+        vertices, presence, n_several = yield from relay(
+            track_frames((_read_image(p) for p in paths), n_images, tracker, label=folder.name), step
+        )
+    landmarks = mesh_to_landmarks(vertices)  # (n_images, 21, 2), NaN where no face
+    found = np.isfinite(landmarks[:, 0, 0])
+    n_found = int(found.sum())
+    if n_found == 0:
+        raise NoFaceError(
+            f"{folder}: the face model found no face in any of its {n_images} images; nothing was written "
+            "(it needs a face turned towards the camera, at least about 1/10 of the image high)"
+        )
+    positions = np.full((n_images, len(project.bodyparts), 2), np.nan)
+    likelihood = np.full((n_images, len(project.bodyparts)), np.nan)
+    for k, name in enumerate(project.bodyparts):
+        if name in proposed:
+            positions[:, k] = landmarks[:, FACE_KEYPOINTS.index(name)]
+            likelihood[:, k] = presence
+    path = folder / f"machinelabels-iter{project.iteration}.h5"
+    names = [p.name for p in paths]
+    write_machine_labels(path, folder.name, names, project.bodyparts, positions, likelihood, scorer=SCORER)
+    messages = [f"{folder.name}: face-model proposals for {len(proposed)} landmarks on {n_found} of {n_images} images"]
+    if n_found < n_images:
+        messages.append(f"no face was found on {n_images - n_found} image(s); label those by hand")
+    if empty:
+        messages.append(f"not face landmarks, left empty: {', '.join(empty)}")
+    if n_several:
+        messages.append(f"{int(n_several)} image(s) show several faces; the largest one was used")
+    return Prelabels(
+        path=path,
+        images=tuple(names),
+        proposed_keypoints=proposed,
+        empty_keypoints=empty,
+        n_frames_with_face=n_found,
+        n_frames_several_faces=int(n_several),
+        messages=tuple(messages),
+    )
+
+
+def write_machine_labels(
+    path: str | Path,
+    folder_name: str,
+    images: Sequence[str],
+    keypoints: Sequence[str],
+    positions: np.ndarray,
+    likelihood: np.ndarray,
+    scorer: str,
+) -> Path:
+    """Write predictions for a folder's images as DeepLabCut's ``machinelabels-iter<N>.h5``.
+
+    The inverse of :func:`read_machine_labels`: key ``df_with_missing``, rows
+    ``("labeled-data", folder_name, image)``, columns ``(scorer, bodyparts,
+    coords)`` with ``x, y, likelihood``; ``machinelabels.csv`` beside it, as
+    ``extract_outlier_frames`` writes. Both files are replaced together or
+    not at all (the previous ones kept as ``.bak``).
+
+    Parameters
+    ----------
+    path
+        ``labeled-data/<folder_name>/machinelabels-iter<N>.h5``.
+    folder_name
+        The ``labeled-data`` folder (the video's stem).
+    images
+        ``n_images`` image names (``img042.png``).
+    keypoints
+        ``K`` bodypart names.
+    positions
+        ``(n_images, K, 2)`` x, y in pixels (NaN: no prediction).
+    likelihood
+        ``(n_images, K)``.
+    scorer
+        The ``scorer`` column level (the model's name).
+    """
+    import pandas as pd
+
+    from .io._atomic import atomic_write_path
+
+    path = Path(path)
+    images, keypoints = [str(i) for i in images], [str(k) for k in keypoints]
+    positions = np.asarray(positions, dtype=np.float64)
+    likelihood = np.asarray(likelihood, dtype=np.float64)
+    if positions.shape != (len(images), len(keypoints), 2) or likelihood.shape != positions.shape[:2]:
+        raise DataError(
+            f"machine labels for {len(images)} images x {len(keypoints)} keypoints need positions "
+            f"{(len(images), len(keypoints), 2)} and likelihood {(len(images), len(keypoints))}; "
+            f"got {positions.shape} and {likelihood.shape}"
+        )
+    columns = pd.MultiIndex.from_product(
+        [[str(scorer)], keypoints, ["x", "y", "likelihood"]], names=["scorer", "bodyparts", "coords"]
+    )
+    index = pd.MultiIndex.from_tuples([("labeled-data", str(folder_name), image) for image in images])
+    values = np.concatenate([positions, likelihood[:, :, None]], axis=2).reshape(len(images), -1)
+    table = pd.DataFrame(values, index=index, columns=columns)
+    with atomic_write_path(path, backup=True) as temp_h5, atomic_write_path(
+        path.parent / "machinelabels.csv", backup=True
+    ) as temp_csv:
+        table.to_hdf(temp_h5, key="df_with_missing", mode="w")
+        table.to_csv(temp_csv)
+    return path
+
+
+def is_face_model_proposals(path: str | Path) -> bool:
+    """Whether a ``machinelabels`` file holds the face model's proposals only (scorer ``FaceMesh``)."""
+    import pandas as pd
+
+    from .tracking.facemesh import SCORER
+
+    try:
+        columns = pd.read_hdf(Path(path)).columns
+    except Exception:  # unreadable files are reported by read_machine_labels when opened
+        return False
+    if not isinstance(columns, pd.MultiIndex) or "scorer" not in columns.names:
+        return False
+    return set(columns.get_level_values("scorer")) == {SCORER}
+
+
+@dataclass(frozen=True)
+class ConfirmationCounts:
+    """Frames of a :class:`PrelabelSet` by what saving does with them.
+
+    ``n_confirmed`` frames are saved with no proposal left on them;
+    ``n_to_check`` show proposals nobody has confirmed (their proposals are
+    not saved); ``n_without_proposals`` have neither (no face found, nothing
+    labeled yet), of ``n_frames``.
+    """
+
+    n_confirmed: int
+    n_to_check: int
+    n_without_proposals: int
+    n_frames: int
+
+    def __str__(self) -> str:
+        text = f"{self.n_confirmed} frame(s) confirmed, {self.n_to_check} with proposals to check"
+        if self.n_without_proposals:
+            text += f", {self.n_without_proposals} without proposals"
+        return text
+
+
+@dataclass(eq=False)
+class PrelabelSet(LabelSet):
+    """A :class:`LabelSet` whose untouched points are the face model's proposals.
+
+    The rule: a proposal becomes a label only when a person confirms its
+    frame, by changing a point on it (move, place, delete, not visible) or
+    with :meth:`confirm`; confirming turns every proposal of the frame into a
+    label. Saving writes the confirmed frames and the frames the labels file
+    already had, with their unconfirmed proposals left out, so no proposal
+    reaches ``CollectedData`` unseen and no earlier label is lost.
+
+    Parameters
+    ----------
+    confirmed
+        ``(n_images,)`` bool: frames confirmed in this session.
+    in_labels_file
+        ``(n_images,)`` bool: frames that have a row in ``CollectedData``
+        already (kept when saving).
+    """
+
+    confirmed: np.ndarray | None = None
+    in_labels_file: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("confirmed", "in_labels_file"):
+            value = getattr(self, name)
+            value = np.zeros(self.n_images, dtype=bool) if value is None else np.asarray(value, dtype=bool)
+            if value.shape != (self.n_images,):
+                raise DataError(f"{name} must have one entry per image ({self.n_images}); got {value.shape}")
+            setattr(self, name, value.copy())
+
+    def confirm(self, row: int) -> None:
+        """A person has checked image ``row``: its proposals become labels."""
+        self.confirmed[row] = True
+        self.machine[row] = False
+        self.dirty = True
+
+    def set_point(self, row: int, keypoint: int | str, x: float, y: float) -> None:
+        super().set_point(row, keypoint, x, y)
+        self.confirm(row)
+
+    def clear_point(self, row: int, keypoint: int | str) -> None:
+        super().clear_point(row, keypoint)
+        self.confirm(row)
+
+    def mark_not_visible(self, row: int, keypoint: int | str) -> None:
+        super().mark_not_visible(row, keypoint)
+        self.confirm(row)
+
+    def update_from_points(self, data: np.ndarray, labels: Sequence[str]) -> list[int]:
+        """:meth:`LabelSet.update_from_points`; every image whose points changed is confirmed."""
+        before = self.positions.copy()
+        duplicates = super().update_from_points(data, labels)
+        for row in changed_rows(before, self.positions):
+            self.confirm(int(row))
+        return duplicates
+
+    def saved_rows(self) -> np.ndarray:
+        """``(n_images,)`` bool: the frames saving writes (confirmed, or already in the labels file)."""
+        return self.confirmed | self.in_labels_file
+
+    def counts(self) -> ConfirmationCounts:
+        with_proposals = self.machine.any(axis=1)
+        saved = self.saved_rows()
+        return ConfirmationCounts(
+            n_confirmed=int((saved & ~with_proposals).sum()),
+            n_to_check=int(with_proposals.sum()),
+            n_without_proposals=int((~saved & ~with_proposals).sum()),
+            n_frames=self.n_images,
+        )
+
+    def first_unfinished_image(self, start: int = 0) -> int | None:
+        """The first image at or after ``start`` (wrapping) with proposals to check or an undecided keypoint."""
+        for step in range(self.n_images):
+            row = (start + step) % self.n_images
+            if self.machine[row].any() or not self.is_decided(row).all():
+                return row
+        return None
+
+    def to_label_data(self):
+        """The saved frames (:meth:`saved_rows`) as labels; unconfirmed proposals are left out (NaN)."""
+        from .io.dlc import LabelData
+
+        rows = np.flatnonzero(self.saved_rows())
+        positions = self.positions[rows].copy()
+        positions[self.machine[rows]] = np.nan
+        return LabelData(
+            scorer=self.scorer,
+            keypoints=tuple(self.keypoints),
+            images=[self.images[r] for r in rows],
+            positions=positions,
+            index_style=self.index_style,
+        )
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write the saved frames to ``CollectedData_<scorer>.h5/.csv`` (see :meth:`to_label_data`).
+
+        Raises
+        ------
+        DataError
+            If no frame is confirmed and the labels file has none (nothing to write).
+        """
+        if not self.saved_rows().any():
+            raise DataError(
+                "No frame is confirmed yet, so there is nothing to save: check a frame's proposals, "
+                "move the wrong ones (or press C to accept them), then save."
+            )
+        return super().save(path)
+
+
+def changed_rows(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Rows (images) where any point of ``(n_images, K, 2)`` positions differs (NaN equals NaN)."""
+    same = np.isclose(before, after, rtol=0, atol=1e-9) | (np.isnan(before) & np.isnan(after))
+    return np.flatnonzero(~same.all(axis=(1, 2)))
+
+
+def load_prelabels(
+    project: LabelingProject | str | Path, video: str | Path, machine_path: str | Path | None = None
+) -> PrelabelSet:
+    """A folder's labels with the face model's proposals, for checking them (see :class:`PrelabelSet`).
+
+    Parameters
+    ----------
+    project
+        A :class:`LabelingProject` or its ``config.yaml``.
+    video
+        A video path or ``labeled-data`` folder name.
+    machine_path
+        The proposals (default: ``machinelabels-iter<N>.h5`` of the config's
+        iteration, else the folder's highest N).
+
+    Notes
+    -----
+    Proposals fill only the points with no label, as in refinement
+    (:func:`load_for_refinement`, which reads the files).
+    """
+    import dataclasses
+
+    if not isinstance(project, LabelingProject):
+        project = open_project(project)
+    folder = project.labeled_data(video)
+    if machine_path is None:
+        machine_path = find_machine_labels(folder, project.iteration) or find_machine_labels(folder)
+        if machine_path is None:
+            raise DataError(f"{folder}: no machinelabels-iter<N>.h5 (pre-label the folder with the face model first)")
+    merged = load_for_refinement(project, folder.name, machine_path)
+    in_file = np.zeros(merged.n_images, dtype=bool)
+    labels_path = project.labels_path(folder.name)
+    if labels_path.is_file():
+        from .io.dlc import read_labels
+
+        names = {Path(image).name for image in read_labels(labels_path).images}
+        in_file = np.array([Path(image).name in names for image in merged.images], dtype=bool)
+    values = {f.name: getattr(merged, f.name) for f in dataclasses.fields(LabelSet)}
+    return PrelabelSet(**values, in_labels_file=in_file)
 
 
 # ------------------------------------------------------------------- autosave
