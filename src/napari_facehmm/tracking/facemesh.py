@@ -419,7 +419,8 @@ def track_video(
         frames, NaN where no face was found; ``confidence`` the face presence
         score (0 where no face); ``attrs``: ``scorer`` ``"FaceMesh"``,
         ``n_frames_with_face``, ``n_frames_several_faces``, ``frame_size``
-        (width, height) and ``messages`` (what a user should be told).
+        (width, height), ``rotation_deg`` (the rotation metadata honoured)
+        and ``messages`` (what a user should be told).
 
     Raises
     ------
