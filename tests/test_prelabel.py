@@ -244,6 +244,7 @@ def test_only_confirmed_frames_are_saved_with_their_proposals_as_labels(tmp_path
     counts = labels.counts()
     assert (counts.n_confirmed, counts.n_to_check, counts.n_without_proposals) == (2, 2, 0)
     assert labels.dirty
+    assert (labels.progress().n_labeled, labels.progress().n_frames_done) == (2 * N_KEYPOINTS, 2)
     labels.save()
 
     saved = read_labels(project.labels_path("cam1"))

@@ -1795,6 +1795,17 @@ class PrelabelSet(LabelSet):
             n_frames=self.n_images,
         )
 
+    def progress(self) -> LabelProgress:
+        """As :meth:`LabelSet.progress`, counting only labels: a proposal is not a placed point."""
+        labeled = ~np.isnan(self.positions[:, :, 0]) & ~self.machine
+        decided = labeled | self.not_visible
+        return LabelProgress(
+            n_labeled=int(labeled.sum()),
+            n_total=int(labeled.size),
+            n_frames_done=int(decided.all(axis=1).sum()) if self.n_keypoints else 0,
+            n_frames=self.n_images,
+        )
+
     def first_unfinished_image(self, start: int = 0) -> int | None:
         """The first image at or after ``start`` (wrapping) with proposals to check or an undecided keypoint."""
         for step in range(self.n_images):

@@ -16,7 +16,15 @@ Keys (napari-deeplabcut's where it has them): Left/Right previous/next
 image (napari's own), Shift+Right first image with unplaced landmarks,
 Down/Up next/previous keypoint, N mark the current keypoint not visible,
 E show/hide point borders, Ctrl+S (Cmd+S) save, 2/P add mode, 3/S select mode
-(napari's own; drag selected points to move them, Delete removes them).
+(napari's own; drag selected points to move them, Delete removes them),
+C confirm the frame's proposals.
+
+Machine proposals (DeepLabCut's predictions when refining, the face model's
+when pre-labeling) are drawn as hollow rings with a black border; labels as
+filled discs with a white border. "Pre-label with the face model" fills the
+extracted frames with the built-in tracker's proposals; a frame's proposals
+become labels only when the frame is confirmed
+(:data:`napari_facehmm.labeling.PRELABEL_RULE`, shown in the dock).
 """
 
 from __future__ import annotations
@@ -253,6 +261,36 @@ class LabelingWidget(QWidget):
         row.addWidget(open_folder)
         row.addWidget(refine)
         layout.addLayout(row)
+        prelabel_row = QHBoxLayout()
+        self.prelabel_button = QPushButton("Pre-label with the face model")
+        self.prelabel_button.setToolTip(
+            "Run the built-in face model on this folder's extracted frames and show its proposals "
+            "(written to machinelabels-iter<N>.h5; your CollectedData file is not touched)"
+        )
+        self.prelabel_button.clicked.connect(lambda: self.prelabel(self.folder_choice.currentText()))
+        self.prelabel_cancel = QPushButton("Cancel")
+        self.prelabel_cancel.setEnabled(False)
+        self.prelabel_cancel.clicked.connect(self.cancel)
+        prelabel_row.addWidget(self.prelabel_button, 1)
+        prelabel_row.addWidget(self.prelabel_cancel)
+        layout.addLayout(prelabel_row)
+        self.prelabel_progress = QProgressBar()
+        self.prelabel_progress.setVisible(False)
+        layout.addWidget(self.prelabel_progress)
+        self.prelabel_rule = QLabel(labeling.PRELABEL_RULE)
+        self.prelabel_rule.setWordWrap(True)
+        self.prelabel_rule.setStyleSheet("color: #b0b0b0;")
+        layout.addWidget(self.prelabel_rule)
+        confirm_row = QHBoxLayout()
+        self.prelabel_counts = QLabel("")
+        self.prelabel_counts.setWordWrap(True)
+        self.confirm_button = QPushButton("Confirm frame (C)")
+        self.confirm_button.setToolTip("Accept this frame's proposals as labels")
+        self.confirm_button.clicked.connect(self.confirm_frame)
+        self.confirm_button.setEnabled(False)
+        confirm_row.addWidget(self.prelabel_counts, 1)
+        confirm_row.addWidget(self.confirm_button)
+        layout.addLayout(confirm_row)
         self.frame_label = QLabel("")
         layout.addWidget(self.frame_label)
         self.keypoint_list = QListWidget()
@@ -477,9 +515,22 @@ class LabelingWidget(QWidget):
         self.save_if_dirty()
         try:
             if refine:
-                labels = labeling.load_for_refinement(self.project, video)
+                machine_path = labeling.find_machine_labels(self.project.labeled_data(video))
+                if machine_path is not None and labeling.is_face_model_proposals(machine_path):
+                    # the face model's proposals keep their rule however they are opened
+                    labels = labeling.load_prelabels(self.project, video, machine_path)
+                else:
+                    labels = labeling.load_for_refinement(self.project, video, machine_path)
             else:
                 labels = labeling.load_labels(self.project, video)
+        except FaceHMMError as error:
+            self._report(error)
+            return None
+        return self._show_labels(labels)
+
+    def _show_labels(self, labels: labeling.LabelSet) -> labeling.LabelSet | None:
+        """Replace the shown folder by ``labels`` (its frames, skeleton and points)."""
+        try:
             stack = VideoFrames(labels.image_stack())  # lazy: images are read when shown
         except FaceHMMError as error:
             self._report(error)
@@ -519,14 +570,17 @@ class LabelingWidget(QWidget):
             face_color=self._point_colors(keypoint_names) if len(data) else self._colors[0],
         )
         self.viewer.add_layer(self.points_layer)
-        self._recolor_borders()
+        self._style_points()
         if self.viewer.dims.ndim == 3:
             # the slider walks through images, not time
             self.viewer.dims.axis_labels = ("image", "y", "x")
         self._install_keys(self.points_layer)
         self.points_layer.events.data.connect(self._on_points_data)
         self.points_layer.events.features.connect(self._after_features)
-        self.points_layer.mode = "add"
+        checking = isinstance(labels, labeling.PrelabelSet)
+        # checking proposals is dragging them: a stray click must not add a point
+        self.points_layer.mode = "select" if checking else "add"
+        self.confirm_button.setEnabled(checking)
         self.viewer.layers.selection.active = self.points_layer
         self.viewer.dims.set_current_step(0, labels.first_unfinished_image() or 0)
         self._on_frame_changed()
@@ -541,6 +595,11 @@ class LabelingWidget(QWidget):
             )
             show_warning(message)
             self.status.setText(message)
+        elif checking:
+            self.status.setText(
+                f"Checking the face model's proposals on {name}: drag the wrong points (select mode), "
+                "press C when a frame is right; Shift+Right goes to the next frame to check."
+            )
         else:
             self.status.setText(
                 f"Labeling {name}: {labels.n_images} images. Click to place the highlighted "
@@ -562,6 +621,7 @@ class LabelingWidget(QWidget):
         # Ctrl+S, Cmd+S on macOS
         layer.bind_key(KeyMod.CtrlCmd | KeyCode.KeyS, lambda _layer: self.save(), overwrite=True)
         layer.bind_key("e", self._toggle_borders, overwrite=True)
+        layer.bind_key("c", lambda _layer: self.confirm_frame(), overwrite=True)
 
     @staticmethod
     def _toggle_borders(layer) -> None:
@@ -622,6 +682,13 @@ class LabelingWidget(QWidget):
         self.keypoint_list.setCurrentRow(self.current_keypoint)
         self.keypoint_list.blockSignals(False)
         self.progress_label.setText(str(self.labels.progress()))
+        self._refresh_counts()
+
+    def _refresh_counts(self) -> None:
+        if isinstance(self.labels, labeling.PrelabelSet):
+            self.prelabel_counts.setText(f"Proposals: {self.labels.counts()}")
+        else:
+            self.prelabel_counts.setText("")
 
     def next_keypoint(self) -> None:
         """Select the next keypoint (Down)."""
@@ -684,7 +751,7 @@ class LabelingWidget(QWidget):
                                        layer.features["machine"].to_numpy()[keep])
             elif len(labels):
                 layer.face_color = self._point_colors(labels)
-            self._recolor_borders()
+            self._style_points()
         finally:
             self._syncing = False
         if action.endswith("added"):
@@ -694,8 +761,8 @@ class LabelingWidget(QWidget):
         self._update_skeleton()
         self._refresh_keypoint_list()
 
-    def _recolor_borders(self) -> None:
-        """White border for labels, black for untouched DeepLabCut predictions (refinement)."""
+    def _style_points(self) -> None:
+        """Labels: filled discs, white border. Untouched machine proposals: hollow rings, black border."""
         layer = self.points_layer
         if layer is None or len(layer.data) == 0:
             return
@@ -705,6 +772,9 @@ class LabelingWidget(QWidget):
         machine = self.labels.machine[rows, ks]
         colors = np.where(machine[:, None], [[0.0, 0.0, 0.0, 1.0]], [[1.0, 1.0, 1.0, 1.0]])
         layer.border_color = colors
+        symbols = np.where(machine, "ring", "disc").astype(object)
+        if not np.array_equal(np.asarray([str(v) for v in layer.symbol], dtype=object), symbols):
+            layer.symbol = symbols
 
     def _after_features(self, event=None) -> None:
         if not self._advance_pending or self.labels is None:
@@ -723,7 +793,7 @@ class LabelingWidget(QWidget):
             if len(names):
                 layer.face_color = self._point_colors(names)
             layer.selected_data = set()
-            self._recolor_borders()
+            self._style_points()
             self.set_current_keypoint(self.current_keypoint)
         finally:
             self._syncing = was
@@ -757,6 +827,80 @@ class LabelingWidget(QWidget):
         self.labels.clear_point(self.current_row, self.current_keypoint)
         self._reload_points_from_labels()
 
+    # ------------------------------------------------------------ pre-labeling
+    def prelabel(self, video: str | None = None):
+        """Run the face model on ``labeled-data/<video>`` in a worker thread; returns the worker.
+
+        The proposals are written as ``machinelabels-iter<N>.h5`` and shown
+        for checking (:class:`~napari_facehmm.labeling.PrelabelSet`).
+        """
+        from ._worker import start_worker
+
+        if self.project is None:
+            self._report(FaceHMMError("Open or create a project first."))
+            return None
+        video = video or self.folder_choice.currentText()
+        if not video:
+            self._report(FaceHMMError("No labeled-data folder: extract frames first."))
+            return None
+        self.save_if_dirty()
+        job = labeling.prelabel_folder(self.project, video)
+
+        def on_progress(value):
+            if worker.abort_requested:
+                return
+            done, total, message = value
+            self.prelabel_progress.setMaximum(max(total, 1))
+            self.prelabel_progress.setValue(done)
+            self.status.setText(message)
+
+        def on_done(result):
+            self.save_if_dirty()  # edits made on the shown folder while the model ran
+            try:
+                labels = labeling.load_prelabels(self.project, video, result.path)
+            except FaceHMMError as error:
+                self._report(error)
+                return
+            if self._show_labels(labels) is None:
+                return
+            text = "; ".join(result.messages)
+            self.status.setText(f"{text}. {self.status.text()}")
+            from napari.utils.notifications import show_info
+
+            show_info(text)
+
+        def on_abort():
+            job.close()  # nothing is written when the job stops before its end
+            self.status.setText("Pre-labeling cancelled; nothing was written.")
+
+        self._set_prelabel_busy(True)
+        self.status.setText(f"Pre-labeling {video} with the face model…")
+        worker = start_worker(
+            lambda: (yield from job),
+            on_yield=on_progress,
+            on_return=on_done,
+            on_error=self._report,
+            on_finish=lambda: self._set_prelabel_busy(False),
+            on_abort=on_abort,
+            _progress={"desc": "Pre-labeling"},
+        )
+        self._worker = worker
+        return worker
+
+    def _set_prelabel_busy(self, busy: bool) -> None:
+        self.prelabel_button.setEnabled(not busy)
+        self.prelabel_cancel.setEnabled(busy)
+        self.prelabel_progress.setVisible(busy)
+        if busy:
+            self.prelabel_progress.setValue(0)
+
+    def confirm_frame(self) -> None:
+        """Accept the shown frame's proposals as labels (C)."""
+        if not isinstance(self.labels, labeling.PrelabelSet):
+            return
+        self.labels.confirm(self.current_row)
+        self._reload_points_from_labels()
+
     # ---------------------------------------------------------------- saving
     def save(self) -> Path | None:
         """Write ``CollectedData_<scorer>.h5/.csv`` (atomically, previous kept as ``.bak``)."""
@@ -772,7 +916,13 @@ class LabelingWidget(QWidget):
             return None
         self.autosave.saved(time.monotonic())
         self.last_saved = path
-        self.status.setText(f"Saved {path.name} at {time.strftime('%H:%M:%S')}. {self.labels.progress()}")
+        if isinstance(self.labels, labeling.PrelabelSet):
+            counts = self.labels.counts()
+            detail = (f"{int(self.labels.saved_rows().sum())} frame(s) written; "
+                      f"{counts.n_to_check} frame(s) with unconfirmed proposals not saved")
+        else:
+            detail = str(self.labels.progress())
+        self.status.setText(f"Saved {path.name} at {time.strftime('%H:%M:%S')}. {detail}")
         return path
 
     def save_if_dirty(self) -> Path | None:
