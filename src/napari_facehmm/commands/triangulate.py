@@ -7,6 +7,12 @@ names by Anipose's ``cam_regex``), the calibration
 override them), and writes ``DIR/pose-3d/<session>.csv`` in Anipose's
 format. Prints each camera's reprojection error and warns about a camera
 far above the others.
+
+Cameras started by hand are not synchronized: ``--offset camB=7`` drops the
+first 7 frames of ``camB`` (it started 7 frames early); ``--offset auto``
+estimates each session's offsets from the head motion, blinks and mouth
+movements both cameras tracked, prints them, and applies them only when the
+estimate is sure (otherwise it stops and asks for ``--offset CAMERA=FRAMES``).
 """
 
 from __future__ import annotations
@@ -16,10 +22,16 @@ import sys
 from pathlib import Path
 
 
-def _offset(text: str) -> tuple[str, int]:
+#: ``--offset auto``: estimate the offsets from the 2D tracks.
+AUTO = "auto"
+
+
+def _offset(text: str) -> tuple[str, int] | str:
+    if text.strip().lower() == AUTO:
+        return AUTO
     name, sep, value = text.partition("=")
     if not sep or not name:
-        raise argparse.ArgumentTypeError(f"--offset takes CAMERA=FRAMES, e.g. camB=3; got {text!r}")
+        raise argparse.ArgumentTypeError(f"--offset takes CAMERA=FRAMES (e.g. camB=3) or auto; got {text!r}")
     try:
         return name.strip(), int(value)
     except ValueError:
@@ -68,8 +80,13 @@ def add_parser(subparsers) -> None:
         type=_offset,
         action="append",
         default=[],
-        metavar="CAM=N",
-        help="camera CAM started N frames early: drop its first N frames",
+        metavar="CAM=N|auto",
+        help=(
+            "camera CAM started N frames early: drop its first N frames (repeatable); "
+            "'auto' estimates each session's offsets from the head motion the cameras share, "
+            "prints them and applies them when sure (else stops: give CAM=N). "
+            "Without --offset the cameras are taken as synchronized"
+        ),
     )
     parser.add_argument(
         "--exclude-camera",
@@ -88,23 +105,71 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
+def _estimate_offsets(args: argparse.Namespace) -> dict[str, dict[str, int]]:
+    """``{session: offsets}`` estimated from each session's 2D files; prints the estimates.
+
+    Raises DataError naming the sessions whose estimate is unsure.
+    """
+    from ..errors import DataError
+    from ..io.dlc import read_dlc_analysis
+    from ..tracking.anipose import (
+        project_layout,
+        project_sessions,
+        read_project_config,
+        triangulation_options,
+    )
+    from ..tracking.sync import estimate_offsets
+
+    if not args.project.is_dir():
+        raise DataError(f"{args.project}: project folder does not exist")
+    config = read_project_config(args.project)
+    layout = project_layout(args.project, config)
+    grouped = project_sessions(args.pose_dir or layout.pose_2d, args.cam_regex or layout.cam_regex, args.session)
+    # the points the triangulation keeps are the ones whose motion counts
+    score_threshold = triangulation_options(config, score_threshold=args.score_threshold)["score_threshold"]
+    excluded = set(args.exclude_camera)
+    offsets_by_session, unsure = {}, []
+    for session, files in grouped.items():
+        series = {
+            camera: read_dlc_analysis(path, fps=args.fps) for camera, path in files.items() if camera not in excluded
+        }
+        estimate = estimate_offsets(series, min_confidence=score_threshold)
+        for line in estimate.describe().splitlines():
+            print(f"{session}: {line}")
+        if estimate.confident:
+            offsets_by_session[session] = estimate.offsets
+            applied = ", ".join(f"{camera}={frames}" for camera, frames in estimate.offsets.items())
+            print(f"{session}: offsets {applied} (frames dropped at each camera's start)")
+        else:
+            unsure.append(session)
+    if unsure:
+        raise DataError(
+            f"--offset auto: cannot tell the cameras' offset of {', '.join(unsure)} from the tracked "
+            "head motion (see above); find it in the videos (a clap, a blink) and give it with "
+            "--offset CAMERA=FRAMES, e.g. --offset camB=7 for a camB that started 7 frames early"
+        )
+    return offsets_by_session
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..tracking.anipose import triangulate_project
+    from ..errors import DataError
     from ..progress import run_with_progress
+    from ..tracking.anipose import triangulate_project
 
+    auto = AUTO in args.offset
+    if auto and len(args.offset) > 1:
+        raise DataError("--offset auto estimates every camera's offset: give it alone, without CAMERA=FRAMES")
     constraints = None
     if args.dlc_config is not None:
         from ..io.dlc import read_dlc_config
 
         constraints = list(read_dlc_config(args.dlc_config).skeleton)
-    job = triangulate_project(
-        args.project,
+    options = dict(
         calibration=args.calibration,
         pose_dir=args.pose_dir,
         output_dir=args.output_dir,
-        sessions=args.session,
         cam_regex=args.cam_regex,
         fps=args.fps,
         score_threshold=args.score_threshold,
@@ -113,9 +178,19 @@ def run(args: argparse.Namespace) -> int:
         filter_2d=args.filter,
         constraints=constraints,
         exclude_cameras=args.exclude_camera or None,
-        offsets=dict(args.offset) or None,
     )
-    results = run_with_progress(job, "triangulating", quiet=args.quiet)
+    if auto:
+        # each session has its own offsets: one triangulation per session,
+        # started only once every session's estimate is sure
+        results = {}
+        for session, offsets in _estimate_offsets(args).items():
+            job = triangulate_project(args.project, sessions=[session], offsets=offsets, **options)
+            results.update(run_with_progress(job, f"triangulating {session}", quiet=args.quiet))
+    else:
+        job = triangulate_project(
+            args.project, sessions=args.session, offsets=dict(args.offset) or None, **options
+        )
+        results = run_with_progress(job, "triangulating", quiet=args.quiet)
     for session, result in results.items():
         valid = float(np.mean(np.isfinite(result.positions[:, :, 0]))) if result.n_frames else 0.0
         print(
