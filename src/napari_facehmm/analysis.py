@@ -8,6 +8,7 @@ command line wraps it in a progress bar. :func:`analyze` runs it to the end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 from dataclasses import dataclass, field
@@ -29,6 +30,24 @@ FIGURE_NAMES = ("ethogram", "mean_faces", "frequencies", "transitions", "kinemat
 
 #: model file name inside the output folder (FaceHMM.save chooses the format)
 MODEL_STEM = "model"
+
+#: the tables :func:`write_outputs` writes, as ``<name>.csv``
+TABLE_NAMES = ("states", "state_stats", "bouts", "transitions", "mean_faces", "head_motion")
+
+#: every file an analysis output folder of ours may hold: a new result replaces
+#: these as a set; anything else in an earlier result folder is the user's and
+#: is carried over (``truth_confusion.csv`` is added by ``facehmm demo``; the
+#: ``.bak`` files by versions that saved the model over an earlier one)
+OUTPUT_NAMES = (
+    *(f"{name}.csv" for name in TABLE_NAMES),
+    f"{MODEL_STEM}.json",
+    f"{MODEL_STEM}.npz",
+    f"{MODEL_STEM}.json.bak",
+    f"{MODEL_STEM}.npz.bak",
+    "summary.json",
+    "truth_confusion.csv",
+    *(f"{name}.png" for name in FIGURE_NAMES),
+)
 
 # progress units of each step, out of _TOTAL
 _TOTAL = 100
@@ -309,9 +328,12 @@ def run_analysis(
     result = summarize(series, features, model, n_states, fitted)
     check_stop()
     if out_dir is not None:
-        for done, total, message in write_outputs(result, out_dir, figures=figures):
-            yield 85 + int(15 * done / max(total, 1)), _TOTAL, message
-            check_stop()
+        # closing(): a Cancelled raised here closes the writer at once, which
+        # removes its temporary folder and leaves out_dir as it was.
+        with contextlib.closing(write_outputs(result, out_dir, figures=figures)) as writer:
+            for done, total, message in writer:
+                yield 85 + int(15 * done / max(total, 1)), _TOTAL, message
+                check_stop()
     yield _TOTAL, _TOTAL, "done"
     return result
 
@@ -500,58 +522,74 @@ def make_figures(result: AnalysisResult) -> dict[str, Any]:
 def write_outputs(
     result: AnalysisResult, out_dir: str | Path, figures: bool = True
 ) -> Generator[Progress, None, dict[str, Path]]:
-    """Write the tables, the model, a summary JSON and the figures into ``out_dir``.
+    """Write the tables, the model, a summary JSON and the figures into ``out_dir``, as a set.
 
     Files: ``states.csv`` (one row per frame: ``frame, time_s, state,
     state_probability``; empty state where none), ``state_stats.csv``,
     ``bouts.csv``, ``transitions.csv``, ``mean_faces.csv``, ``head_motion.csv``
     (head pose and kinematics per frame), ``model.json``/``model.npz``,
     ``summary.json`` and ``<figure>.png`` for :data:`FIGURE_NAMES`.
+
+    Everything is written into a hidden folder beside ``out_dir`` and swapped
+    in when complete (:func:`napari_facehmm.io._atomic.results_folder`): an
+    interruption (Ctrl+C, a full disk, closing this generator early) leaves
+    ``out_dir`` exactly as it was. An earlier result in ``out_dir`` is
+    replaced whole (also figures this run does not draw); files the user
+    added to it (names not in :data:`OUTPUT_NAMES`) are carried over. A
+    non-empty ``out_dir`` that is no earlier result (no ``summary.json`` or
+    ``model.json``) is refused with a FaceHMMError before anything is written.
+
+    Returns
+    -------
+    dict of Path
+        The files written (their final paths in ``out_dir``), by role; also
+        stored in ``result.files``.
     """
+    from .io._atomic import results_folder
+
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     n_steps = 3 + (len(FIGURE_NAMES) if figures else 0)
-    files = result.files
-    yield 0, n_steps, "writing tables"
-    tables = {
-        "states": result.frames,
-        "state_stats": result.state_stats,
-        "bouts": result.bouts,
-        "transitions": result.transitions,
-        "mean_faces": mean_faces_table(result),
-        "head_motion": head_motion_table(result),
-    }
-    for name, table in tables.items():
-        path = out_dir / f"{name}.csv"
-        table.to_csv(path, index=False)
-        files[f"{name}_csv"] = path
-    yield 1, n_steps, "saving model"
-    json_path, npz_path = result.model.save(out_dir / MODEL_STEM)
-    files["model"] = Path(json_path)
-    files["model_arrays"] = Path(npz_path)
-    summary = {
-        "source": str(result.series.source) if result.series.source else None,
-        "n_frames": int(result.features.n_frames),
-        "n_frames_with_state": int((result.states >= 0).sum()),
-        "n_segments": int(len(result.features.lengths)),
-        "n_states": int(result.n_states),
-        "n_features": int(result.features.values.shape[1]),
-        "feature_names": list(result.features.names),
-        "settings": result.features.settings.to_dict(),
-        "fps": float(result.features.fps),
-        "log_likelihood": result.log_likelihood,
-        "fitted": bool(result.fitted),
-        **{k: v for k, v in result.info.items() if _jsonable(v)},
-    }
-    path = out_dir / "summary.json"
-    path.write_text(json.dumps(summary, indent=2))
-    files["summary"] = path
-    if figures:
-        for step, (name, figure) in enumerate(make_figures(result).items()):
-            yield 2 + step, n_steps, f"drawing {name}"
-            path = out_dir / f"{name}.png"
-            figure.savefig(path, dpi=110)
-            files[f"{name}_png"] = path
+    written: dict[str, str] = {}  # role -> file name
+    with results_folder(out_dir, owned_names=OUTPUT_NAMES) as folder:
+        yield 0, n_steps, "writing tables"
+        tables = {
+            "states": result.frames,
+            "state_stats": result.state_stats,
+            "bouts": result.bouts,
+            "transitions": result.transitions,
+            "mean_faces": mean_faces_table(result),
+            "head_motion": head_motion_table(result),
+        }
+        for name, table in tables.items():
+            table.to_csv(folder / f"{name}.csv", index=False)
+            written[f"{name}_csv"] = f"{name}.csv"
+        yield 1, n_steps, "saving model"
+        json_path, npz_path = result.model.save(folder / MODEL_STEM)
+        written["model"] = Path(json_path).name
+        written["model_arrays"] = Path(npz_path).name
+        summary = {
+            "source": str(result.series.source) if result.series.source else None,
+            "n_frames": int(result.features.n_frames),
+            "n_frames_with_state": int((result.states >= 0).sum()),
+            "n_segments": int(len(result.features.lengths)),
+            "n_states": int(result.n_states),
+            "n_features": int(result.features.values.shape[1]),
+            "feature_names": list(result.features.names),
+            "settings": result.features.settings.to_dict(),
+            "fps": float(result.features.fps),
+            "log_likelihood": result.log_likelihood,
+            "fitted": bool(result.fitted),
+            **{k: v for k, v in result.info.items() if _jsonable(v)},
+        }
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2))
+        written["summary"] = "summary.json"
+        if figures:
+            for step, (name, figure) in enumerate(make_figures(result).items()):
+                yield 2 + step, n_steps, f"drawing {name}"
+                figure.savefig(folder / f"{name}.png", dpi=110)
+                written[f"{name}_png"] = f"{name}.png"
+    files = {role: out_dir / name for role, name in written.items()}
+    result.files.update(files)
     yield n_steps, n_steps, "outputs written"
     return files
 

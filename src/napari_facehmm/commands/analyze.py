@@ -130,9 +130,11 @@ def print_summary(result, elapsed_s: float) -> None:
 def run(args) -> int:
     from ..analysis import load_series, run_analysis
     from ..errors import DataError
+    from ..io._atomic import check_output_dir
 
     if args.states is not None and args.states < 1:
         raise DataError(f"--states must be at least 1; got {args.states}")
+    check_output_dir(args.out, "--out", result_set=True)
     started = time.perf_counter()
     series = load_series(Path(args.input), fps=args.fps, camera=None, individual=args.individual)
     if args.camera is not None:

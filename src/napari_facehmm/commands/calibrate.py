@@ -67,8 +67,16 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import FaceHMMError
+    from ..io._atomic import check_output_dir
     from ..tracking.anipose import calibrate_project
 
+    if args.output is not None:
+        if args.output.is_dir():
+            raise FaceHMMError(f"--output {args.output}: is a folder; give the calibration file's path")
+        check_output_dir(args.output.parent, "--output")
+    else:
+        check_output_dir(args.project / "calibration", "PROJECT/calibration")
     job = calibrate_project(
         args.project,
         videos_dir=args.videos,

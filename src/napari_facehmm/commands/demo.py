@@ -100,10 +100,13 @@ def run(args) -> int:
     from ..errors import DataError
     from ..synthetic import generate_session
 
+    from ..io._atomic import check_output_dir
+
     if args.states is not None and args.states < 1:
         raise DataError(f"--states must be at least 1; got {args.states}")
+    out_dir = check_output_dir(args.out, "--out")
+    check_output_dir(out_dir / "analysis", "--out", result_set=True)
     started = time.perf_counter()
-    out_dir = Path(args.out)
     session_dir = out_dir / "session"
     with progress_bar("synthetic session") as progress:
         truth = generate_session(

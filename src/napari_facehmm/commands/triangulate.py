@@ -155,12 +155,17 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..errors import DataError
+    from ..io._atomic import check_output_dir
     from ..progress import run_with_progress
     from ..tracking.anipose import triangulate_project
 
     auto = AUTO in args.offset
     if auto and len(args.offset) > 1:
         raise DataError("--offset auto estimates every camera's offset: give it alone, without CAMERA=FRAMES")
+    if args.output_dir is not None:
+        check_output_dir(args.output_dir, "--output-dir")
+    else:
+        check_output_dir(args.project / "pose-3d", "PROJECT/pose-3d")
     constraints = None
     if args.dlc_config is not None:
         from ..io.dlc import read_dlc_config

@@ -35,6 +35,15 @@ COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 _INITIAL_SELF_TRANSITION = 0.9
 # Frames k-means sees when initialising the means (a random subsample).
 _KMEANS_MAX_FRAMES = 20_000
+# A state whose expected number of frames falls below this has lost its data:
+# at exactly zero hmmlearn's M-step divides 0 by 0 (NaN means, a transition
+# row of zeros: "transmat_ rows must sum to 1"), and just above zero it blows
+# the covariance up to covars_prior / posterior. Such a state is re-seeded.
+_EMPTY_STATE_FRAMES = 1e-6
+# Re-seeds of one state per restart after which EM is let to converge with
+# the state parked where it was re-seeded (data with fewer distinct frames
+# than states would otherwise re-seed it at every iteration).
+_MAX_RESEEDS_PER_STATE = 3
 
 
 class FitProgress(NamedTuple):
@@ -106,6 +115,30 @@ def _json_ready(value: Any, what: str) -> Any:
         raise DataError(
             f"{what} must be JSON-serialisable (numbers, strings, lists, dicts): {error}"
         ) from None
+
+
+def _reconnect_states(model, states: list[int]) -> None:
+    """After re-seeding: let ``states`` be entered and left again.
+
+    The M-step gave an emptied state a transition row of zeros and every
+    other state a zero chance to enter it; it gets the initial dwell
+    (self-transition ``_INITIAL_SELF_TRANSITION``), and a start and entry
+    probability of at least the initial ones, the rows renormalised.
+    """
+    n_states = model.n_components
+    entry = (1.0 - _INITIAL_SELF_TRANSITION) / (n_states - 1)
+    transmat = model.transmat_.copy()
+    for state in states:
+        transmat[state] = entry
+        transmat[state, state] = _INITIAL_SELF_TRANSITION
+    for state in states:
+        column = transmat[:, state]
+        others = np.arange(n_states) != state
+        column[others] = np.maximum(column[others], entry)
+    model.transmat_ = transmat / transmat.sum(axis=1, keepdims=True)
+    startprob = model.startprob_.copy()
+    startprob[states] = np.maximum(startprob[states], 1.0 / n_states)
+    model.startprob_ = startprob / startprob.sum()
 
 
 class FaceHMM:
@@ -307,6 +340,43 @@ class FaceHMM:
             np.fill_diagonal(model.transmat_, _INITIAL_SELF_TRANSITION)
         return model
 
+    def _reseed_empty_states(self, running, X: np.ndarray, stats: dict) -> dict[int, int]:
+        """Give states that lost all their frames one pseudo-frame each; ``{state: frame}``.
+
+        An emptied state is moved onto the frame the other states explain
+        worst (lowest best-state log-likelihood; the next worst distinct
+        frame for a second emptied state), as k-means re-seeds an empty
+        cluster, with the pooled covariance of the data: its sufficient
+        statistics become those of one frame at ``X[t]`` spread by the pooled
+        covariance, so the M-step (hmmlearn's, for every covariance type)
+        gives mean ``X[t]`` and covariance ``pooled + covars_prior``.
+        """
+        posterior_frames = stats["post"]
+        emptied = np.flatnonzero(~(posterior_frames >= _EMPTY_STATE_FRAMES))
+        if len(emptied) == 0 or len(emptied) == self.n_states:
+            return {}
+        kept = np.setdiff1d(np.arange(self.n_states), emptied)
+        fit = running._compute_log_likelihood(X)[:, kept].max(axis=1)
+        n_features = X.shape[1]
+        pooled = np.atleast_2d(np.cov(X.T)) + self.min_covar * np.eye(n_features)
+        chosen: dict[int, int] = {}
+        candidates = iter(np.argsort(fit, kind="stable"))
+        for state in emptied:
+            for frame in candidates:
+                if not any(np.array_equal(X[frame], X[other]) for other in chosen.values()):
+                    break
+            else:
+                frame = int(np.argmin(fit))
+            x = X[frame]
+            chosen[int(state)] = int(frame)
+            stats["post"][state] = 1.0
+            stats["obs"][state] = x
+            if "obs**2" in stats:
+                stats["obs**2"][state] = x**2 + np.diag(pooled)
+            if "obs*obs.T" in stats:
+                stats["obs*obs.T"][state] = np.outer(x, x) + pooled
+        return chosen
+
     def _restart_seeds(self) -> list[int]:
         from sklearn.utils import check_random_state
 
@@ -371,17 +441,30 @@ class FaceHMM:
                 running._check()
                 running.monitor_._reset()
                 pending["running"] = running
+                reseeds = np.zeros(self.n_states, dtype=int)
                 for iteration in range(1, self.n_iter + 1):
                     stats, log_prob = running._do_estep(X, lengths)
                     lower_bound = running._compute_lower_bound(log_prob)
+                    reseeded = self._reseed_empty_states(running, X, stats)
                     running._do_mstep(stats)
+                    note = ""
+                    if reseeded:
+                        _reconnect_states(running, list(reseeded))
+                        reseeds[list(reseeded)] += 1
+                        note = "; " + "; ".join(
+                            f"state {k} lost all its frames, re-seeded at frame {t}" for k, t in reseeded.items()
+                        )
+                        _log.warning("restart %d, iteration %d%s", restart + 1, iteration, note)
                     running.monitor_.report(lower_bound)
+                    if reseeded and (reseeds[list(reseeded)] <= _MAX_RESEEDS_PER_STATE).all():
+                        # The re-seeded model starts lower; a drop is not convergence.
+                        running.monitor_.history.clear()
                     yield FitProgress(
                         done=restart * self.n_iter + iteration,
                         total=total,
                         message=(
                             f"restart {restart + 1}/{self.n_restarts}, iteration {iteration}: "
-                            f"log-likelihood {lower_bound:.6g}"
+                            f"log-likelihood {lower_bound:.6g}{note}"
                         ),
                         restart=restart,
                         n_restarts=self.n_restarts,
@@ -407,6 +490,7 @@ class FaceHMM:
                         "n_iter": running.monitor_.iter,
                         "converged": bool(running.monitor_.converged),
                         "completed": True,
+                        "n_reseeded": int(reseeds.sum()),
                     }
                 )
                 self.restart_models_.append(running)

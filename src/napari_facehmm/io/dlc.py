@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import LandmarkSeries
-from ..errors import DataError, FileFormatError, UnsupportedFileError
+from ..errors import DataError, FaceHMMError, FileFormatError, UnsupportedFileError
 from ._atomic import atomic_write_path
 from ._csv import write_numeric_csv
 
@@ -48,6 +48,10 @@ __all__ = [
 H5_KEY = "df_with_missing"
 LEVELS_SINGLE = ["scorer", "bodyparts", "coords"]
 LEVELS_MULTI = ["scorer", "individuals", "bodyparts", "coords"]
+
+#: a hidden temporary of a labels save at least this old is left over from a
+#: killed save and is removed when the labels are read
+STALE_LABEL_TEMPORARY_S = 60.0
 
 
 # ------------------------------------------------------------ table reading
@@ -428,7 +432,13 @@ def read_labels(path: str | Path, individual: str | None = None) -> LabelData:
     -------
     LabelData
     """
+    from ._atomic import remove_stale_temporaries
+
     path = Path(path)
+    # Temporaries of a save that was killed; only old ones, in case another
+    # process is saving these labels right now.
+    for stale_of in (path.with_suffix(".h5"), path.with_suffix(".csv")):
+        remove_stale_temporaries(stale_of, min_age_s=STALE_LABEL_TEMPORARY_S)
     table = read_dlc_table(path)
     index_style = "multi" if isinstance(table.index, pd.MultiIndex) else "single"
     images = _image_paths(table.index, path)
@@ -469,8 +479,15 @@ def labels_to_dataframe(labels: LabelData) -> pd.DataFrame:
 def write_labels(labels: LabelData, path_h5: str | Path) -> Path:
     """Write labels as DeepLabCut does: ``.h5`` (key ``df_with_missing``) and ``.csv``.
 
-    Both files are replaced atomically; the previous versions are kept as
-    ``<name>.bak``. The CSV goes beside the ``.h5`` with the same stem.
+    The two files change together or not at all: both are written to hidden
+    temporaries first, then both renamed into place; if the second rename
+    fails, the first file gets its previous version back
+    (:func:`~napari_facehmm.io._atomic.atomic_write_paths`). The previous
+    versions are kept as ``<name>.bak``, each file keeps its permissions, and
+    a file this process may not write is refused as a plain write would
+    refuse it (root may write a read-only file, which then stays read-only). Hidden temporaries left beside
+    them by a save that was killed are removed first. The CSV goes beside
+    the ``.h5`` with the same stem.
 
     Parameters
     ----------
@@ -483,15 +500,38 @@ def write_labels(labels: LabelData, path_h5: str | Path) -> Path:
     -------
     Path
         The ``.h5`` path.
+
+    Raises
+    ------
+    FaceHMMError
+        The files could not be written (a file or folder we may not write, full disk,
+        ...); the message names the file and the cause, and both files hold
+        their previous labels.
     """
+    from ._atomic import atomic_write_paths, remove_stale_temporaries
+
     path_h5 = Path(path_h5)
     if path_h5.suffix.lower() not in (".h5", ".hdf5"):
         raise UnsupportedFileError(path_h5, "labels are written to an .h5 path (the .csv goes beside it)")
+    path_csv = path_h5.with_suffix(".csv")
     table = labels_to_dataframe(labels)
-    with atomic_write_path(path_h5, backup=True) as temp:
-        table.to_hdf(temp, key=H5_KEY, mode="w")
-    with atomic_write_path(path_h5.with_suffix(".csv"), backup=True) as temp:
-        table.to_csv(temp)
+    for path in (path_h5, path_csv):
+        remove_stale_temporaries(path)
+    writing = path_h5
+    try:
+        with atomic_write_paths([path_h5, path_csv], backup=True) as (temp_h5, temp_csv):
+            table.to_hdf(temp_h5, key=H5_KEY, mode="w")
+            writing = path_csv
+            table.to_csv(temp_csv)
+    # PyTables reports HDF5 write failures (a full disk) as RuntimeErrors.
+    except (OSError, RuntimeError) as error:
+        filename = getattr(error, "filename", None)
+        where = Path(filename) if filename in (str(path_h5), str(path_csv)) else writing
+        cause = (error.strerror if isinstance(error, OSError) else None) or str(error)
+        raise FaceHMMError(
+            f"{where}: could not save the labels: {cause}. "
+            f"{path_h5.name} and {path_csv.name} still hold the previous labels."
+        ) from error
     return path_h5
 
 
