@@ -164,8 +164,10 @@ def test_run_from_pixels_two_cameras_recovers_3d_and_states(rendered_rig, tmp_pa
     videos = [str(truth.video_paths[c]) for c in truth.camera_names]
     out = tmp_path / "out"
     status, printed, err = run_cli(["run", *videos, "--calibration", str(calibration), "--states", "6",
-                                    "--offset", "none", "--no-figures", "--out", str(out), "--quiet"])
+                                    "--no-figures", "--out", str(out), "--quiet"])
     assert status == 0, printed + err
+    # the default --offset auto finds these hardware-synchronized cameras synchronized
+    assert "look synchronized (lag 0 frames)" in printed and "(sure)" in printed
     series = read_pose3d(out / "session" / "pose-3d" / "session1.csv")
     assert series.n_frames == truth.n_frames
     aligned = ta.change_world_frame(series.positions, calibration, truth.calibration, "camA")
@@ -181,3 +183,32 @@ def test_run_from_pixels_two_cameras_recovers_3d_and_states(rendered_rig, tmp_pa
     assert scores["adjusted_rand_index"] >= 0.35
     # the session holds the calibration under the session's camera names, so facehmm view finds it all
     assert (out / "session" / "calibration" / "calibration.toml").is_file()
+
+
+def test_run_finds_and_applies_the_offset_of_unsynchronized_cameras(rendered_rig, tmp_path):
+    """Two webcams started 9 frames apart: the offset is estimated, printed and applied in the 3D."""
+    from napari_facehmm.io.anipose import read_pose3d
+    from napari_facehmm.io.video import VideoReader, write_video
+    from napari_facehmm.tracking import anipose as ta
+
+    truth, calibration = rendered_rig
+    n = 9
+    cut = {"camA": slice(n, None), "camB": slice(0, truth.n_frames - n)}
+    videos = []
+    for camera in truth.camera_names:
+        with VideoReader(truth.video_paths[camera]) as reader:
+            rows = range(truth.n_frames)[cut[camera]]
+            path = tmp_path / f"webcam-{camera}.mp4"
+            write_video((reader.get_frame(i) for i in rows), path, truth.fps, preset="veryfast")
+        videos.append(str(path))
+    out = tmp_path / "out"
+    status, printed, err = run_cli(["run", *videos, "--calibration", str(calibration), "--states", "6",
+                                    "--no-figures", "--restarts", "1", "--out", str(out), "--quiet"])
+    assert status == 0, printed + err
+    assert f"camB started {n} frames" in printed and "(sure)" in printed
+    assert f"camB drops its first {n} frames" in printed
+    series = read_pose3d(out / "session" / "pose-3d" / "webcam.csv")
+    assert series.n_frames == truth.n_frames - 2 * n
+    aligned = ta.change_world_frame(series.positions, calibration, truth.calibration, "camA")
+    error_mm = float(np.nanmedian(np.linalg.norm(aligned - truth.points_3d[n:truth.n_frames - n], axis=2)))
+    assert error_mm <= 12.0
