@@ -81,6 +81,17 @@ def test_dataset_train_evaluate_analyze_outliers(tmp_path, capsys):
     assert series.n_dims == 2
     assert np.isfinite(series.positions).any()
 
+    # facehmm run with the user's trained model instead of the built-in one: DeepLabCut analyzes
+    # a copy of the video in its child process, its .h5 becomes the session's pose-2d file
+    out = tmp_path / "run"
+    assert cli.main(["run", str(project["video"]), "--dlc", str(config), "--out", str(out), "--states", "2",
+                     "--restarts", "1", "--no-figures", "--drop-empty-keypoints", "--quiet"]) == 0
+    pose_2d = read_dlc_analysis(out / "session" / "pose-2d" / f"{project['video'].stem}-camA.h5")
+    assert pose_2d.keypoints == project["keypoints"] and pose_2d.n_frames == 40
+    np.testing.assert_allclose(pose_2d.positions, series.positions, atol=1e-3, equal_nan=True)
+    assert (out / "analysis" / "states.csv").is_file()
+    assert "facehmm view" in capsys.readouterr().out
+
     # every frame is "uncertain" below p_bound=1, so DeepLabCut extracts numframes2pick (5) of them
     added = dlc.extract_outlier_frames(config, [project["video"]], algorithm="uncertain", p_bound=1.0)
     assert len(added["face_new"]) == 5
