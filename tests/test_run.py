@@ -124,6 +124,25 @@ def test_run_that_fails_keeps_the_earlier_result(tmp_path):
     assert status == 2 and "no_face.mp4" in err
     assert tree_digest(out) == before
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
+    # a second run replaces the first one's result as a whole and keeps the user's own files there
+    (out / "my-notes.txt").write_text("mine")
+    status, _, _ = run_cli(["run", str(PYFEAT / "single_face.mp4"), "--out", str(out), "--states", "3",
+                            "--restarts", "1", "--no-figures", "--quiet"])
+    assert status == 0
+    assert (out / "my-notes.txt").read_text() == "mine"
+    assert '"n_states": 3' in (out / "analysis" / "summary.json").read_text()
+
+
+@needs_pyfeat
+def test_run_refuses_a_folder_that_holds_no_earlier_result_before_any_work(tmp_path):
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "thesis.tex").write_text("precious")
+    status, _, err = run_cli(["run", str(PYFEAT / "single_face.mp4"), "--out", str(folder), "--quiet"])
+    assert status == 2
+    assert "--out" in err and str(folder) in err
+    assert [p.name for p in folder.iterdir()] == ["thesis.tex"]
 
 
 def test_run_checks_its_inputs_before_tracking(tmp_path):

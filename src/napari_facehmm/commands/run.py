@@ -6,10 +6,12 @@ when two or more videos and a calibration are given, fit and decode the
 HMM, write the tables and figures. The result is two folders in ``--out``:
 ``session/`` (the layout ``facehmm view`` opens: ``videos-raw/``,
 ``pose-2d/``, ``pose-3d/`` when triangulated, ``calibration/``) and
-``analysis/`` (what ``facehmm analyze`` writes). Both are built in a
-temporary folder beside them and moved into place at the end, so a failed or
-interrupted run leaves the earlier result (or nothing) in place, never half
-of a new one.
+``analysis/`` (what ``facehmm analyze`` writes). The whole ``--out`` folder
+is written as a set (:func:`napari_facehmm.io._atomic.results_folder`): built
+beside it and swapped in at the end, so a failed or interrupted run leaves
+the earlier result (or nothing) in place, never half of a new one; other
+files the user keeps in ``--out`` are carried over, and a non-empty folder
+that holds no earlier result is refused before any work.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from pathlib import Path
 
 from ..progress import run_with_progress
 from .analyze import add_feature_arguments, feature_settings_from_args, print_summary
+
+#: What a run writes into --out; an --out that holds one of them is an earlier run's result
+RESULT_NAMES = ("session", "analysis")
 
 
 def add_parser(subparsers) -> None:
@@ -166,9 +171,9 @@ def check_inputs(args):
         )
     if args.dlc is not None and not args.dlc.is_file():
         raise FileFormatError(args.dlc, "DeepLabCut config.yaml does not exist")
-    out = args.out
-    if out.exists() and not out.is_dir():
-        raise FileFormatError(out, "--out must be a folder; this is a file")
+    from ..io._atomic import check_output_dir
+
+    check_output_dir(args.out, "--out", result_set=True, markers=RESULT_NAMES)
     return _session_name(args), cameras, calibration, calibration_names, offsets, fps[0]
 
 
@@ -208,45 +213,16 @@ def _track_dlc(config: Path, videos: list[Path], pose_paths: list[Path], work: P
     return series_list
 
 
-def _publish(staging: Path, out: Path, names: tuple[str, ...]) -> None:
-    """Move ``staging/<name>`` to ``out/<name>`` for each name, replacing an earlier run's folders.
-
-    The earlier folders are first renamed aside (so an interruption here
-    leaves each folder either old or new, never partly written), then the new
-    ones are renamed in, then the old ones removed.
-    """
-    aside = []
-    try:
-        for name in names:
-            target = out / name
-            if target.exists():
-                old = staging / f"{name}.old"
-                target.rename(old)
-                aside.append((old, target))
-            (staging / name).rename(target)
-    except BaseException:
-        for old, target in aside:  # put the earlier result back
-            if not target.exists():
-                old.rename(target)
-        raise
-    for old, _ in aside:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def run(args) -> int:
     from ..analysis import run_analysis
+    from ..io._atomic import results_folder
     from ..io.anipose import write_calibration
     from ..io.dlc import read_dlc_analysis
 
     started = time.perf_counter()
     session, cameras, calibration, calibration_names, offsets, fps = check_inputs(args)
     out = args.out
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(".facehmm-run-*"):
-        shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed
-    staging = Path(tempfile.mkdtemp(prefix=".facehmm-run-", dir=out))
-    try:
+    with results_folder(out, owned_names=RESULT_NAMES, markers=RESULT_NAMES) as staging:
         session_dir = staging / "session"
         raw_dir, pose_dir = session_dir / "videos-raw", session_dir / "pose-2d"
         raw_dir.mkdir(parents=True)
@@ -261,6 +237,7 @@ def run(args) -> int:
 
         if args.dlc is not None:
             series_2d = _track_dlc(args.dlc, copies, pose_paths, staging / "dlc", args.quiet)
+            shutil.rmtree(staging / "dlc", ignore_errors=True)
             for series in series_2d:
                 series.fps = fps
         else:
@@ -303,13 +280,6 @@ def run(args) -> int:
             (session_dir / "calibration").mkdir(exist_ok=True)
             write_calibration(_renamed_calibration(calibration, calibration_names, cameras),
                               session_dir / "calibration" / "calibration.toml")
-        _publish(staging, out, ("session", "analysis"))
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if created and not any(out.iterdir()):
-            out.rmdir()  # a failed first run leaves no empty folder behind
-        raise
-    shutil.rmtree(staging, ignore_errors=True)
     result.files = {name: out / "analysis" / path.name for name, path in result.files.items()}
     print_summary(result, time.perf_counter() - started)
     print(f"view it: facehmm view {out / 'session'} --model {out / 'analysis' / 'model.json'}")

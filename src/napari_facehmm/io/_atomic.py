@@ -319,7 +319,7 @@ def _check_replaceable(target: Path, markers: Iterable[str], option: str | None 
         raise FaceHMMError(f"{where}: is a file, not a folder; choose a folder for the results")
     entries = _visible_entries(target)
     markers = tuple(markers)
-    if entries and not any((target / marker).is_file() for marker in markers):
+    if entries and not any(os.path.lexists(target / marker) for marker in markers):
         shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
         raise FaceHMMError(
             f"{where}: the folder is not empty ({shown}) and holds no earlier facehmm result "
@@ -477,7 +477,9 @@ def results_folder(
 
 
 # ------------------------------------------------------------ output checks
-def check_output_dir(path: str | Path, option: str = "--out", result_set: bool = False) -> Path:
+def check_output_dir(
+    path: str | Path, option: str = "--out", result_set: bool = False, markers: Iterable[str] = RESULT_MARKERS
+) -> Path:
     """Check, before any work, that results can be written to the folder ``path``.
 
     Parameters
@@ -489,7 +491,7 @@ def check_output_dir(path: str | Path, option: str = "--out", result_set: bool =
     result_set
         ``path`` will be written with :func:`results_folder`: its parent must
         be writable too, and an existing ``path`` must be empty or an earlier
-        result.
+        result (holding one of ``markers``, as for :func:`results_folder`).
 
     Returns
     -------
@@ -519,5 +521,5 @@ def check_output_dir(path: str | Path, option: str = "--out", result_set: bool =
     except OSError as error:
         raise FaceHMMError(f"{where}: cannot write in {existing}: {error.strerror or error}") from error
     if result_set:
-        _check_replaceable(path, RESULT_MARKERS, option)
+        _check_replaceable(path, markers, option)
     return path
