@@ -520,7 +520,10 @@ def make_figures(result: AnalysisResult) -> dict[str, Any]:
 
 
 def write_outputs(
-    result: AnalysisResult, out_dir: str | Path, figures: bool = True
+    result: AnalysisResult,
+    out_dir: str | Path,
+    figures: bool = True,
+    extra_tables: dict[str, pd.DataFrame] | None = None,
 ) -> Generator[Progress, None, dict[str, Path]]:
     """Write the tables, the model, a summary JSON and the figures into ``out_dir``, as a set.
 
@@ -528,7 +531,10 @@ def write_outputs(
     state_probability``; empty state where none), ``state_stats.csv``,
     ``bouts.csv``, ``transitions.csv``, ``mean_faces.csv``, ``head_motion.csv``
     (head pose and kinematics per frame), ``model.json``/``model.npz``,
-    ``summary.json`` and ``<figure>.png`` for :data:`FIGURE_NAMES`.
+    ``summary.json`` and ``<figure>.png`` for :data:`FIGURE_NAMES`; also
+    ``<name>.csv`` for each of ``extra_tables`` (names from
+    :data:`OUTPUT_NAMES`, such as ``facehmm demo``'s ``truth_confusion``),
+    in the same set.
 
     Everything is written into a hidden folder beside ``out_dir`` and swapped
     in when complete (:func:`napari_facehmm.io._atomic.results_folder`): an
@@ -559,7 +565,11 @@ def write_outputs(
             "transitions": result.transitions,
             "mean_faces": mean_faces_table(result),
             "head_motion": head_motion_table(result),
+            **(extra_tables or {}),
         }
+        unknown = sorted(f"{name}.csv" for name in tables if f"{name}.csv" not in OUTPUT_NAMES)
+        if unknown:
+            raise DataError(f"tables {unknown} are not among the analysis outputs {OUTPUT_NAMES}")
         for name, table in tables.items():
             table.to_csv(folder / f"{name}.csv", index=False)
             written[f"{name}_csv"] = f"{name}.csv"

@@ -8,7 +8,6 @@ scores the recovered states against the true ones (adjusted Rand index).
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -96,7 +95,7 @@ def run(args) -> int:
     import numpy as np
     import pandas as pd
 
-    from ..analysis import run_analysis
+    from ..analysis import run_analysis, write_outputs
     from ..errors import DataError
     from ..synthetic import generate_session
 
@@ -150,7 +149,7 @@ def run(args) -> int:
     job = run_analysis(
         series,
         n_states,
-        analysis_dir,
+        None,  # written below, with the comparison to the truth, as one set
         settings=settings,
         n_restarts=args.restarts,
         n_iter=args.iterations,
@@ -164,11 +163,10 @@ def run(args) -> int:
         pd.Series(np.asarray(truth.state_names, dtype=object)[truth.states], name="true_state"),
         pd.Series(np.where(result.states >= 0, result.states.astype(str), "none"), name="state"),
     )
-    confusion.to_csv(analysis_dir / "truth_confusion.csv")
-    summary_path = analysis_dir / "summary.json"
-    summary = json.loads(summary_path.read_text())
-    summary.update(scores, three_d_source=three_d_source, three_d_how=how, true_states=list(truth.state_names))
-    summary_path.write_text(json.dumps(summary, indent=2))
+    result.info.update(scores, three_d_source=three_d_source, three_d_how=how, true_states=list(truth.state_names))
+    writer = write_outputs(result, analysis_dir, figures=not args.no_figures,
+                           extra_tables={"truth_confusion": confusion.reset_index()})
+    run_with_progress(writer, "write")
 
     print_summary(result, time.perf_counter() - started)
     print(
