@@ -15,6 +15,7 @@ while a command runs, so that writers clean up as they do on Ctrl+C.
 from __future__ import annotations
 
 import argparse
+import logging
 import contextlib
 import importlib
 import signal
@@ -101,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     debug = bool(getattr(args, "debug", False))
     prefix = f"facehmm {args.command}"
+    if not debug:
+        # hmmlearn logs "Model is not converging" when an EM step lowers the
+        # log-likelihood by rounding (1e-5 of 1e5 at convergence); the fit's own
+        # progress and summary say how it went. --debug shows them.
+        logging.getLogger("hmmlearn").setLevel(logging.ERROR)
     try:
         with sigterm_as_exception():
             return int(args.run(args) or 0)
