@@ -6,6 +6,13 @@ restarts, sticky prior, progress with Cancel, canonical state order, model
 selection (:func:`select_n_states`), matching states between models
 (:func:`match_states`), save/load without pickle.
 
+Modules: :mod:`.model` the estimator (:class:`FaceHMM`), :mod:`.em` its EM
+loop (restarts, re-seeding, progress, Cancel), :mod:`.ordering` the state
+order, :mod:`.persistence` saving and loading; :mod:`.fast` the faster
+hmmlearn model, :mod:`.selection` choosing the number of states,
+:mod:`.matching` matching states between models, :mod:`._validation` the
+input checks.
+
 This package takes plain float arrays ``X (n_frames, n_features)`` and
 ``lengths``; it does not depend on :mod:`napari_facehmm.features`.
 
