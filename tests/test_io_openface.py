@@ -79,7 +79,7 @@ def test_several_faces_need_a_choice(tmp_path):
         ("frame, timestamp, confidence, success\n1, 0, 1, 1\n", "no OpenFace 2D landmark columns"),
         ("frame, x_0, y_0\n", "no rows"),
         ("frame, success, x_0, y_0\n1, 1, 3.5, oops\n", "non-numeric value 'oops'"),
-        ("frame, success, x_0, y_0\n2, 1, 3.5, 1\n1, 1, 3.5, 1\n", "must increase"),
+        ("frame, success, x_0, y_0\n2, 1, 3.5, 1\n2, 1, 4.5, 1\n", "frame 2 appears in several rows"),
     ],
 )
 def test_bad_openface_files(tmp_path, text, problem):
@@ -102,13 +102,18 @@ def test_read_landmarks_dispatch(tmp_path, shared_data):
     pose = write_pose3d(_series(3), tmp_path / "pose3d.csv")
     openface = tmp_path / "openface.csv"
     openface.write_text(_openface_text())
+    labels = shared_data / "dlc/openfield-Pranav-2018-10-30/labeled-data/m4s1/CollectedData_Pranav.csv"
     expected = {dlc_csv: "dlc", dlc_h5: "dlc", pose: "pose3d", openface: "openface",
-                shared_data / OPENFACE: "openface",
-                shared_data / "dlc/openfield-Pranav-2018-10-30/labeled-data/m4s1/CollectedData_Pranav.csv": "dlc"}
+                shared_data / OPENFACE: "openface"}
     for path, kind in expected.items():
         assert sniff_landmark_format(path) == kind
         series = read_landmarks(path)
         assert series.attrs["format"] == kind and series.source == path
+    # a labels file is DeepLabCut's layout but not a time series: refused (issue #18)
+    assert sniff_landmark_format(labels) == "dlc"
+    with pytest.raises(FileFormatError, match="labels file, not the tracking output") as info:
+        read_landmarks(labels)
+    assert labels.name in str(info.value)
     assert read_landmarks(pose).n_dims == 3
     assert read_landmarks(openface, dims=2, fps=50.0).fps == 50.0
     np.testing.assert_allclose(read_landmarks(dlc_h5).positions, _series(2).positions)

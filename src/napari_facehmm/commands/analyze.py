@@ -5,15 +5,23 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from ..progress import run_with_progress
+from ._options import fps, number, seed, whole_number
+
+#: most HMM states, EM restarts and EM iterations a fit takes (more is a typo)
+MAX_STATES = 100
+MAX_RESTARTS = 1000
+MAX_ITERATIONS = 100_000
 
 
 def add_feature_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``analyze`` and ``demo``: states, features, fit."""
     parser.add_argument(
-        "--states", type=int, default=None, help="number of HMM states (default 9, as the reference)"
+        "--states", type=whole_number(1, MAX_STATES), default=None,
+        help=f"number of HMM states, 1-{MAX_STATES} (default 9, as the reference)",
     )
     parser.add_argument(
         "--features",
@@ -37,22 +45,27 @@ def add_feature_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated keypoints for rigid alignment (default: nose, ears, eye corners)",
     )
     parser.add_argument(
-        "--max-gap", type=int, default=5, help="fill gaps up to this many frames (default 5)"
+        "--max-gap", type=whole_number(0), default=5, help="fill gaps up to this many frames, >= 0 (default 5)"
     )
     parser.add_argument(
         "--min-confidence",
-        type=float,
+        type=number(0, 1),
         default=0.0,
-        help="treat points with a lower likelihood as missing (default 0: keep all)",
+        help="treat points with a lower likelihood as missing, 0-1 (default 0: keep all)",
     )
     parser.add_argument(
         "--drop-empty-keypoints",
         action="store_true",
         help="drop keypoints never tracked instead of stopping with an error",
     )
-    parser.add_argument("--restarts", type=int, default=3, help="EM restarts (default 3)")
-    parser.add_argument("--iterations", type=int, default=100, help="EM iterations per restart")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the fit (default 0)")
+    parser.add_argument(
+        "--restarts", type=whole_number(1, MAX_RESTARTS), default=3, help=f"EM restarts, 1-{MAX_RESTARTS} (default 3)"
+    )
+    parser.add_argument(
+        "--iterations", type=whole_number(1, MAX_ITERATIONS), default=100,
+        help=f"EM iterations per restart, 1-{MAX_ITERATIONS} (default 100)",
+    )
+    parser.add_argument("--seed", type=seed, default=0, help="random seed of the fit, 0 to 2**32-1 (default 0)")
     parser.add_argument(
         "--covariance",
         choices=("full", "diag", "tied", "spherical"),
@@ -80,19 +93,29 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--model", default=None, help="apply this saved model (model.json) instead of fitting"
     )
-    parser.add_argument("--fps", type=float, default=None, help="override the frame rate")
+    parser.add_argument("--fps", type=fps, default=None, help="override the frame rate (above 0)")
     parser.add_argument("--camera", default=None, help="camera name to record with the series")
     parser.add_argument("--individual", default=None, help="individual of a multi-animal DLC file")
     parser.set_defaults(run=run)
 
 
 def feature_settings_from_args(args, keypoints):
-    """:class:`FeatureSettings` from the command-line options, fitted to ``keypoints``."""
+    """:class:`FeatureSettings` from the command-line options, fitted to ``keypoints``.
+
+    ``--reference`` and ``--rigid-keypoints`` must name keypoints of the data
+    (:class:`DataError` naming the option and listing the keypoints).
+    """
+    from ..errors import DataError
     from ..features import settings_for_keypoints
 
     rigid = None
     if args.rigid_keypoints:
         rigid = tuple(k.strip() for k in args.rigid_keypoints.split(",") if k.strip())
+    named = ([("--reference", args.reference)] if args.reference else []) + [("--rigid-keypoints", k) for k in rigid or ()]
+    unknown = [(option, name) for option, name in named if name not in set(keypoints)]
+    if unknown:
+        option, name = unknown[0]
+        raise DataError(f"{option}: no keypoint {name!r} in the landmarks; they are {', '.join(keypoints)}")
     return settings_for_keypoints(
         keypoints,
         mode=args.align,
@@ -127,16 +150,28 @@ def print_summary(result, elapsed_s: float) -> None:
               + ", ".join(sorted(p.name for p in result.files.values())))
 
 
+def read_input(reader, *args, **kwargs):
+    """``reader(*args, **kwargs)``; what the reader repaired is printed as one ``warning:`` line each."""
+    from ..io._checks import RepairedInputWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RepairedInputWarning)
+        result = reader(*args, **kwargs)
+    for warning in caught:
+        if issubclass(warning.category, RepairedInputWarning):
+            print(f"facehmm: warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    return result
+
+
 def run(args) -> int:
     from ..analysis import load_series, run_analysis
-    from ..errors import DataError
     from ..io._atomic import check_output_dir
 
-    if args.states is not None and args.states < 1:
-        raise DataError(f"--states must be at least 1; got {args.states}")
     check_output_dir(args.out, "--out", result_set=True)
     started = time.perf_counter()
-    series = load_series(Path(args.input), fps=args.fps, camera=None, individual=args.individual)
+    series = read_input(load_series, Path(args.input), fps=args.fps, individual=args.individual)
     if args.camera is not None:
         series = series.copy(camera=args.camera)
     settings = None if args.model else feature_settings_from_args(args, series.keypoints)

@@ -14,6 +14,11 @@ import argparse
 from pathlib import Path
 
 from ..progress import run_with_progress
+from ._options import number, whole_number
+
+#: the ArUco dictionaries OpenCV has: bits per marker side and markers in them
+MARKER_BITS = (4, 7)
+DICT_NUMBERS = (50, 100, 250, 1000)
 
 
 def add_parser(subparsers) -> None:
@@ -32,15 +37,26 @@ def add_parser(subparsers) -> None:
     board.add_argument("--board-type", choices=["charuco", "checkerboard"])
     board.add_argument(
         "--board-size",
-        type=int,
+        type=whole_number(2, 100),
         nargs=2,
         metavar=("X", "Y"),
-        help="squares (ChArUco) or inner corners (checkerboard)",
+        help="squares (ChArUco) or inner corners (checkerboard), 2-100 each",
     )
-    board.add_argument("--square-length", type=float, metavar="MM", help="square side length")
-    board.add_argument("--marker-length", type=float, metavar="MM", help="ArUco marker side length")
-    board.add_argument("--marker-bits", type=int, help="ArUco marker bits (4 for DICT_4X4_*)")
-    board.add_argument("--dict-number", type=int, help="markers in the ArUco dictionary (50, 100, 250, 1000)")
+    board.add_argument(
+        "--square-length", type=number(0, min_open=True), metavar="MM", help="square side length (above 0)"
+    )
+    board.add_argument(
+        "--marker-length", type=number(0, min_open=True), metavar="MM",
+        help="ArUco marker side length (above 0, less than the square's)",
+    )
+    board.add_argument(
+        "--marker-bits", type=whole_number(*MARKER_BITS),
+        help=f"ArUco marker bits, {MARKER_BITS[0]}-{MARKER_BITS[1]} (4 for DICT_4X4_*)",
+    )
+    board.add_argument(
+        "--dict-number", type=int, choices=DICT_NUMBERS,
+        help="markers in the ArUco dictionary (50, 100, 250, 1000)",
+    )
     board.add_argument(
         "--legacy-pattern",
         action="store_true",
@@ -57,9 +73,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--output", type=Path, help="calibration file (default PROJECT/calibration/calibration.toml, or config.toml's pipeline.calibration_results)")
     parser.add_argument(
         "--skip",
-        type=int,
+        type=whole_number(1),
         default=None,
-        help="search every N-th frame while no board is seen (default 20, as aniposelib)",
+        help="search every N-th frame while no board is seen, >= 1 (default 20, as aniposelib)",
     )
     parser.add_argument("--fisheye", action="store_true", default=None, help="fisheye camera model")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -71,6 +87,12 @@ def run(args: argparse.Namespace) -> int:
     from ..io._atomic import check_output_dir
     from ..tracking.anipose import calibrate_project
 
+    if (args.square_length is not None and args.marker_length is not None
+            and args.marker_length >= args.square_length):
+        raise FaceHMMError(
+            f"--marker-length {args.marker_length:g} must be less than --square-length {args.square_length:g} "
+            "(the marker sits inside a square)"
+        )
     if args.output is not None:
         if args.output.is_dir():
             raise FaceHMMError(f"--output {args.output}: is a folder; give the calibration file's path")

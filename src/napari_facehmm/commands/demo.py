@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 
 from ..progress import progress_bar, run_with_progress
+from ._options import fps, number, seed, whole_number
 from .analyze import add_feature_arguments, feature_settings_from_args, print_summary
+from .synth import MAX_SECONDS
 
 
 def add_parser(subparsers) -> None:
@@ -26,14 +28,17 @@ def add_parser(subparsers) -> None:
         ),
     )
     parser.add_argument("--out", required=True, help="output folder (created)")
-    parser.add_argument("--seconds", type=float, default=60.0, help="duration (default 60 s)")
-    parser.add_argument("--fps", type=float, default=30.0, help="frame rate (default 30)")
-    parser.add_argument("--cameras", type=int, default=2, help="number of cameras (default 2)")
     parser.add_argument(
-        "--true-states", type=int, default=6, help="expression states simulated (default 6)"
+        "--seconds", type=number(0, MAX_SECONDS, min_open=True), default=60.0,
+        help=f"duration, above 0 and at most {MAX_SECONDS:g} s (default 60 s)",
+    )
+    parser.add_argument("--fps", type=fps, default=30.0, help="frame rate, above 0 (default 30)")
+    parser.add_argument("--cameras", type=whole_number(1, 8), default=2, help="number of cameras, 1-8 (default 2)")
+    parser.add_argument(
+        "--true-states", type=whole_number(2, 10), default=6, help="expression states simulated, 2-10 (default 6)"
     )
     parser.add_argument(
-        "--session-seed", type=int, default=0, help="seed of the synthetic session (default 0)"
+        "--session-seed", type=seed, default=0, help="seed of the synthetic session (default 0)"
     )
     parser.add_argument(
         "--no-video",
@@ -96,13 +101,10 @@ def run(args) -> int:
     import pandas as pd
 
     from ..analysis import run_analysis, write_outputs
-    from ..errors import DataError
     from ..synthetic import generate_session
 
     from ..io._atomic import check_output_dir
 
-    if args.states is not None and args.states < 1:
-        raise DataError(f"--states must be at least 1; got {args.states}")
     out_dir = check_output_dir(args.out, "--out")
     check_output_dir(out_dir / "analysis", "--out", result_set=True)
     started = time.perf_counter()

@@ -22,6 +22,11 @@ import math
 import sys
 from pathlib import Path
 
+from ._options import number, whole_number
+
+#: DeepLabCut numbers shuffles from 1 and TrainingFraction entries from 0
+SHUFFLE = whole_number(1)
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -34,9 +39,10 @@ def add_parser(subparsers) -> None:
 
     def common(step: argparse.ArgumentParser) -> None:
         step.add_argument("config", type=Path, help="the DeepLabCut project's config.yaml")
-        step.add_argument("--shuffle", type=int, default=1, help="shuffle number (default 1)")
+        step.add_argument("--shuffle", type=SHUFFLE, default=1, help="shuffle number, >= 1 (default 1)")
         step.add_argument(
-            "--trainingsetindex", type=int, default=0, help="which TrainingFraction of config.yaml (default 0)"
+            "--trainingsetindex", type=whole_number(0), default=0,
+            help="which TrainingFraction of config.yaml, >= 0 (default 0)",
         )
 
     networks = steps.add_parser("networks", help="list the networks DeepLabCut offers")
@@ -44,10 +50,11 @@ def add_parser(subparsers) -> None:
 
     create = steps.add_parser("create-dataset", help="create the training dataset (train/test split)")
     create.add_argument("config", type=Path, help="the DeepLabCut project's config.yaml")
-    create.add_argument("--shuffle", type=int, default=1, help="shuffle number (default 1)")
+    create.add_argument("--shuffle", type=SHUFFLE, default=1, help="shuffle number, >= 1 (default 1)")
     create.add_argument("--net", default=None, help="network (default: cspnext_s, small enough for a CPU)")
     create.add_argument(
-        "--train-fraction", type=float, default=None, help="fraction of labeled frames to train on (rest: test)"
+        "--train-fraction", type=number(0, 1, min_open=True, max_open=True), default=None,
+        help="fraction of labeled frames to train on, between 0 and 1 (rest: test)",
     )
     create.add_argument(
         "--keep-crop", action="store_true", help="keep DeepLabCut's 448 px training crop for small frames"
@@ -56,16 +63,20 @@ def add_parser(subparsers) -> None:
 
     train = steps.add_parser("train", help="train a network (progress per epoch)")
     common(train)
-    train.add_argument("--epochs", type=int, required=True, help="epochs to train")
-    train.add_argument("--batch-size", type=int, default=4, help="images per step (default 4)")
-    train.add_argument("--save-epochs", type=int, default=1, help="snapshot every N epochs (default 1)")
+    train.add_argument("--epochs", type=whole_number(1), required=True, help="epochs to train, >= 1")
+    train.add_argument("--batch-size", type=whole_number(1), default=4, help="images per step, >= 1 (default 4)")
+    train.add_argument(
+        "--save-epochs", type=whole_number(1), default=1, help="snapshot every N epochs, >= 1 (default 1)"
+    )
     train.add_argument(
         "--init",
         default="auto",
         help="starting weights: auto (cached ImageNet weights, else random), random, pretrained, "
         "or a weights file / earlier snapshot (default auto)",
     )
-    train.add_argument("--max-snapshots", type=int, default=None, help="keep at most this many snapshots")
+    train.add_argument(
+        "--max-snapshots", type=whole_number(1), default=None, help="keep at most this many snapshots, >= 1"
+    )
     train.add_argument("--device", default=None, help="torch device (default: DeepLabCut's choice)")
     train.set_defaults(run=run_train)
 
@@ -87,15 +98,19 @@ def add_parser(subparsers) -> None:
     outliers.add_argument("videos", type=Path, nargs="+", help="analyzed videos")
     outliers.add_argument("--algorithm", default="jump", choices=("jump", "uncertain", "fitting"))
     outliers.add_argument("--extraction", default="kmeans", choices=("kmeans", "uniform"))
-    outliers.add_argument("--epsilon", type=float, default=20.0, help="jump threshold, pixels (default 20)")
-    outliers.add_argument("--p-bound", type=float, default=0.01, help="likelihood bound for 'uncertain'")
+    outliers.add_argument(
+        "--epsilon", type=number(0, min_open=True), default=20.0, help="jump threshold, pixels, above 0 (default 20)"
+    )
+    outliers.add_argument(
+        "--p-bound", type=number(0, 1), default=0.01, help="likelihood bound for 'uncertain', 0-1 (default 0.01)"
+    )
     outliers.add_argument("--snapshot", type=Path, default=None, help="snapshot whose analysis to use")
     outliers.set_defaults(run=run_outliers)
 
     add_frames = steps.add_parser("add-frames", help="add chosen frames of a video to labeled-data")
     add_frames.add_argument("config", type=Path, help="the DeepLabCut project's config.yaml")
     add_frames.add_argument("video", type=Path, help="the video")
-    add_frames.add_argument("frames", type=int, nargs="*", help="frame numbers (0-based)")
+    add_frames.add_argument("frames", type=whole_number(0), nargs="*", help="frame numbers (0-based, >= 0)")
     add_frames.add_argument(
         "--from",
         dest="from_file",
@@ -103,9 +118,16 @@ def add_parser(subparsers) -> None:
         default=None,
         help="take frames from a pose-3d CSV (reprojection error) or an analysis states.csv (low state probability)",
     )
-    add_frames.add_argument("--error-px", type=float, default=10.0, help="reprojection error threshold (default 10)")
-    add_frames.add_argument("--probability", type=float, default=0.6, help="state probability threshold (default 0.6)")
-    add_frames.add_argument("--max-frames", type=int, default=None, help="at most this many frames, evenly spread")
+    add_frames.add_argument(
+        "--error-px", type=number(0, min_open=True), default=10.0,
+        help="reprojection error threshold, pixels, above 0 (default 10)",
+    )
+    add_frames.add_argument(
+        "--probability", type=number(0, 1), default=0.6, help="state probability threshold, 0-1 (default 0.6)"
+    )
+    add_frames.add_argument(
+        "--max-frames", type=whole_number(1), default=None, help="at most this many frames (>= 1), evenly spread"
+    )
     add_frames.add_argument(
         "--predictions", type=Path, default=None, help="DeepLabCut analysis .h5 of the video (machine labels)"
     )

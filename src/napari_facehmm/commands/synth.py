@@ -5,12 +5,24 @@ from __future__ import annotations
 import argparse
 import time
 
+from ._options import fps, number, seed, whole_number
+
+#: longest synthetic session (an hour at 30 fps is 108,000 frames; more is a typo)
+MAX_SECONDS = 3600.0
+#: smallest and largest rendered video (the face must fit; decoders cap sizes)
+MIN_SIZE = (64, 48)
+MAX_SIZE = (4096, 4096)
+
 
 def _size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, e.g. 320x240; got {text!r}") from None
+    if not (MIN_SIZE[0] <= width <= MAX_SIZE[0] and MIN_SIZE[1] <= height <= MAX_SIZE[1]):
+        raise argparse.ArgumentTypeError(
+            f"must be from {MIN_SIZE[0]}x{MIN_SIZE[1]} to {MAX_SIZE[0]}x{MAX_SIZE[1]}; got {width}x{height}"
+        )
     return width, height
 
 
@@ -26,19 +38,30 @@ def add_parser(subparsers) -> None:
         ),
     )
     parser.add_argument("--out", required=True, help="output folder (created)")
-    parser.add_argument("--cameras", type=int, default=2, help="number of cameras (default 2)")
-    parser.add_argument("--seconds", type=float, default=60.0, help="duration in seconds (default 60)")
-    parser.add_argument("--fps", type=float, default=30.0, help="frame rate (default 30)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--size", type=_size, default=(320, 240), help="video size WxH (default 320x240)")
-    parser.add_argument("--noise-px", type=float, default=0.5, help="2D tracking noise in pixels (default 0.5)")
-    parser.add_argument("--states", type=int, default=6, help="number of expression states, 2-10 (default 6)")
+    parser.add_argument("--cameras", type=whole_number(1, 8), default=2, help="number of cameras, 1-8 (default 2)")
     parser.add_argument(
-        "--dropout-rate", type=float, default=0.01, help="fraction of 2D points lost by the tracker (default 0.01)"
+        "--seconds", type=number(0, MAX_SECONDS, min_open=True), default=60.0,
+        help=f"duration in seconds, above 0 and at most {MAX_SECONDS:g} (default 60)",
+    )
+    parser.add_argument("--fps", type=fps, default=30.0, help="frame rate, above 0 (default 30)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--size", type=_size, default=(320, 240),
+        help=f"video size WxH, {MIN_SIZE[0]}x{MIN_SIZE[1]} to {MAX_SIZE[0]}x{MAX_SIZE[1]} (default 320x240)",
     )
     parser.add_argument(
-        "--head-motion", type=float, default=1.0,
-        help="scale of head rotation (10/6/4 deg) and translation (25/15/20 mm); 0 = still head (default 1)",
+        "--noise-px", type=number(0, 100), default=0.5, help="2D tracking noise in pixels, 0-100 (default 0.5)"
+    )
+    parser.add_argument(
+        "--states", type=whole_number(2, 10), default=6, help="number of expression states, 2-10 (default 6)"
+    )
+    parser.add_argument(
+        "--dropout-rate", type=number(0, 1, max_open=True), default=0.01,
+        help="fraction of 2D points lost by the tracker, 0 to below 1 (default 0.01)",
+    )
+    parser.add_argument(
+        "--head-motion", type=number(0, 10), default=1.0,
+        help="scale of head rotation (10/6/4 deg) and translation (25/15/20 mm), 0-10; 0 = still head (default 1)",
     )
     parser.add_argument("--session", default="session1", help="session name used in file names")
     parser.add_argument("--no-video", action="store_true", help="skip the face and ChArUco videos")
@@ -46,9 +69,11 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from ..io._atomic import check_output_dir
     from ..progress import progress_bar
     from ..synthetic import generate_session
 
+    check_output_dir(args.out, "--out")
     started = time.perf_counter()
     with progress_bar("synth") as progress:
         truth = generate_session(

@@ -49,8 +49,11 @@ def check_videos(videos: list[Path]) -> None:
 def run(args) -> int:
     from ..tracking.facemesh import track_to_files
 
+    from ..io._atomic import check_output_dir
+
     check_videos(args.videos)
     if args.out is not None:
+        check_output_dir(args.out, "--out")
         args.out.mkdir(parents=True, exist_ok=True)
     for video in args.videos:
         series, paths = run_with_progress(track_to_files(video, args.out, mesh=args.mesh), f"track {video.name}", args.quiet)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..data import LandmarkSeries
 from ..errors import FileFormatError, UnsupportedFileError
+from ._checks import check_is_file
 
 __all__ = ["read_landmarks", "sniff_landmark_format"]
 
@@ -35,8 +36,7 @@ def sniff_landmark_format(path: str | Path) -> str:
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if not path.is_file():
-        raise FileFormatError(path, "file does not exist")
+    check_is_file(path)
     if suffix in (".h5", ".hdf5"):
         return "dlc"
     if suffix != ".csv":
@@ -72,8 +72,8 @@ def read_landmarks(path: str | Path, **kwargs) -> LandmarkSeries:
     Parameters
     ----------
     path
-        DeepLabCut analysis ``.h5``/``.csv`` (or labels), Anipose pose-3d
-        ``.csv``, or OpenFace ``.csv``.
+        DeepLabCut analysis ``.h5``/``.csv`` (one row per video frame; a
+        labels file is refused), Anipose pose-3d ``.csv``, or OpenFace ``.csv``.
     **kwargs
         Passed to the reader: ``individual``/``fps`` (DeepLabCut),
         ``fps`` (pose-3d), ``dims``/``fps``/``face_id`` (OpenFace).

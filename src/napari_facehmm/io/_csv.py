@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FileFormatError
+from ._checks import check_is_file
 
 __all__ = ["numeric_columns", "write_numeric_csv"]
 
@@ -61,8 +62,7 @@ def write_numeric_csv(table: pd.DataFrame, path: str | Path, index: bool) -> Non
 
 def read_csv_table(path: Path) -> pd.DataFrame:
     """A plain one-header CSV (rows may be empty), or :class:`FileFormatError` naming the file."""
-    if not path.is_file():
-        raise FileFormatError(path, "file does not exist")
+    check_is_file(path)
     try:
         return pd.read_csv(path, skipinitialspace=True)
     except pd.errors.EmptyDataError:

@@ -26,6 +26,7 @@ import pandas as pd
 from ..data import LandmarkSeries
 from ..errors import DataError, FileFormatError
 from ._atomic import atomic_write_path
+from ._checks import check_finite, check_frame_numbers, check_is_file, check_last_row_complete, frame_order
 from ._csv import numeric_columns, read_csv_table, write_numeric_csv
 
 __all__ = [
@@ -290,6 +291,12 @@ def _camera_from_dict(entry: Any, path: Path | None, label: str) -> CameraParams
         arrays[key] = value
     if np.any(arrays["size"] <= 0):
         fail(f"size must be positive [width, height]; got {entry['size']}")
+    matrix = arrays["matrix"]
+    if not (matrix[0, 0] > 0 and matrix[1, 1] > 0) or not np.allclose(matrix[2], [0.0, 0.0, 1.0]):
+        fail(
+            "matrix must be an intrinsic matrix [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] with focal lengths "
+            f"fx, fy > 0; got {matrix.tolist()}"
+        )
     return CameraParams(
         name=str(entry["name"]),
         size=tuple(int(v) for v in arrays["size"]),
@@ -329,8 +336,7 @@ def read_calibration(path: str | Path) -> Calibration:
     import toml
 
     path = Path(path)
-    if not path.is_file():
-        raise FileFormatError(path, "file does not exist")
+    check_is_file(path)
     try:
         tables = toml.loads(path.read_text(encoding="utf-8"))
     except (toml.TomlDecodeError, UnicodeDecodeError, IndexError, ValueError) as error:
@@ -403,10 +409,17 @@ def read_pose3d(path: str | Path, fps: float = 30.0) -> LandmarkSeries:
     every row; tables lacking them get the identity and zeros. Columns
     ``_error``, ``_ncams``, ``_score`` and ``fnum`` are optional (NaN /
     ``0..T-1``) so filtered tables read too; ``_x, _y, _z`` are required.
+
+    Refused with :class:`FileFormatError`: a missing coordinate column, a
+    last row cut off, infinite values, empty ``M``/``center`` cells, ``fnum``
+    that is not whole or is negative, a frame in several rows that differ.
+    Rows out of order are sorted and exact copies dropped, with a
+    :class:`~napari_facehmm.io._checks.RepairedInputWarning`.
     """
     path = Path(path)
     table = _read_csv_table(path)
     columns = [str(c) for c in table.columns]
+    check_last_row_complete(path, len(columns))
     bodyparts = _pose3d_bodyparts(columns)
     if not bodyparts:
         raise FileFormatError(
@@ -423,6 +436,14 @@ def read_pose3d(path: str | Path, fps: float = 30.0) -> LandmarkSeries:
     frame_columns = [f"M_{i}{j}" for i in range(3) for j in range(3)] + [f"center_{i}" for i in range(3)] + ["fnum"]
     wanted += [c for c in frame_columns if c in present]
     numeric = numeric_columns(table, wanted, path)
+    value_columns = [c for c in wanted if c != "fnum"]
+    check_finite(np.stack([numeric[c] for c in value_columns], axis=1), path, value_columns)
+    for column in frame_columns[:-1]:
+        if column in numeric and not np.isfinite(numeric[column]).all():
+            raise FileFormatError(
+                path, f"{column} must be a number on every row (the rotation M_00..M_22 and center_0..2 "
+                "of the output frame); it is empty or NaN on some"
+            )
 
     n_frames = len(table)
     n_keypoints = len(bodyparts)
@@ -448,13 +469,14 @@ def read_pose3d(path: str | Path, fps: float = 30.0) -> LandmarkSeries:
     else:
         center = np.zeros((n_frames, 3))
     if "fnum" in numeric:
-        fnum = numeric["fnum"]
-        if not np.all(np.isfinite(fnum)) or np.any(fnum != np.round(fnum)):
-            raise FileFormatError(path, "fnum must hold whole frame numbers")
-        frame_indices = fnum.astype(np.int64)
+        frame_indices = check_frame_numbers(numeric["fnum"], path, "fnum")
     else:
         frame_indices = np.arange(n_frames, dtype=np.int64)
     has_score = any(f"{bp}_score" in present for bp in bodyparts)
+    rows = frame_order(frame_indices, np.stack([numeric[c] for c in value_columns], axis=1), path, "fnum")
+    if rows is not None:
+        frame_indices, positions, rotation, center = (a[rows] for a in (frame_indices, positions, rotation, center))
+        error, ncams, score = error[rows], ncams[rows], score[rows]
     confidence = score if has_score else None
     return LandmarkSeries(
         positions=positions,

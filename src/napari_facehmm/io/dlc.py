@@ -29,6 +29,13 @@ import pandas as pd
 from ..data import LandmarkSeries
 from ..errors import DataError, FaceHMMError, FileFormatError, UnsupportedFileError
 from ._atomic import atomic_write_path
+from ._checks import (
+    check_finite,
+    check_frame_numbers,
+    check_is_file,
+    check_last_row_complete,
+    frame_order,
+)
 from ._csv import write_numeric_csv
 
 __all__ = [
@@ -69,7 +76,8 @@ def read_dlc_table(path: str | Path) -> pd.DataFrame:
     ------
     FileFormatError
         Missing or empty file, not HDF5/CSV, no ``df_with_missing`` key,
-        wrong header rows, non-numeric values.
+        wrong header rows, a CSV cut off in its last row, non-numeric or
+        infinite values (NaN, a missing point, is fine).
     UnsupportedFileError
         Extension other than ``.h5``/``.hdf5``/``.csv``.
     """
@@ -77,8 +85,7 @@ def read_dlc_table(path: str | Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix not in (".h5", ".hdf5", ".csv"):
         raise UnsupportedFileError(path, f"DeepLabCut tables are .h5 or .csv, not {suffix or 'no extension'!r}")
-    if not path.is_file():
-        raise FileFormatError(path, "file does not exist")
+    check_is_file(path)
     if path.stat().st_size == 0:
         raise FileFormatError(path, "file is empty")
     table = _read_h5(path) if suffix in (".h5", ".hdf5") else _read_csv(path)
@@ -137,6 +144,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise FileFormatError(path, "header row 'scorer' names no scorer")
     if len(head) <= n_header:
         raise FileFormatError(path, "header rows but no data rows")
+    check_last_row_complete(path, len(head[0]), header_lines=n_header)
     try:
         table = pd.read_csv(path, header=list(range(n_header)), index_col=list(range(n_index)))
     except (pd.errors.ParserError, ValueError, IndexError) as error:
@@ -171,16 +179,21 @@ def _validate_table(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     if len(scorers) != 1:
         raise FileFormatError(path, f"one scorer expected; found {scorers}")
     if all(dtype.kind in "fiu" for dtype in table.dtypes):
-        return table.astype(np.float64)  # already numeric (every .h5): nothing to coerce or report
-    numeric = table.apply(pd.to_numeric, errors="coerce")
-    bad = numeric.isna() & table.notna()
-    if bad.to_numpy().any():
-        row, col = np.argwhere(bad.to_numpy())[0]
-        raise FileFormatError(
-            path, f"non-numeric value {table.iat[row, col]!r} in row {table.index[row]!r}, "
-            f"column {'/'.join(map(str, table.columns[col]))}"
-        )
-    return numeric.astype(np.float64)
+        numeric = table.astype(np.float64)  # already numeric (every .h5): nothing to coerce or report
+    else:
+        numeric = table.apply(pd.to_numeric, errors="coerce")
+        bad = numeric.isna() & table.notna()
+        if bad.to_numpy().any():
+            row, col = np.argwhere(bad.to_numpy())[0]
+            raise FileFormatError(
+                path, f"non-numeric value {table.iat[row, col]!r} in row {table.index[row]!r}, "
+                f"column {'/'.join(map(str, table.columns[col]))}"
+            )
+        numeric = numeric.astype(np.float64)
+    check_finite(
+        numeric.to_numpy(), path, ["/".join(map(str, c)) for c in numeric.columns], rows=numeric.index.to_numpy()
+    )
+    return numeric
 
 
 def _individuals(table: pd.DataFrame) -> list[str]:
@@ -258,12 +271,35 @@ def read_dlc_analysis(
     LandmarkSeries
         2D: ``positions (T, K, 2)`` pixels, ``confidence (T, K)`` from
         ``likelihood`` (1 where the file has none), ``frame_indices`` from
-        the integer row index (``0..T-1`` when rows are image paths; those
-        paths are then in ``attrs["images"]``), ``attrs["scorer"]`` and,
-        for multi-animal files, ``attrs["individual"]``.
+        the integer row index, ``attrs["scorer"]`` and, for multi-animal
+        files, ``attrs["individual"]``. Rows are in frame order.
+
+    Raises
+    ------
+    FileFormatError
+        Besides what :func:`read_dlc_table` refuses: rows named by images
+        (a labels file, not tracking output), frame numbers that are not
+        whole or negative, a frame in several rows that differ. Rows out of
+        order are sorted and exact copies of a row dropped, with a
+        :class:`~napari_facehmm.io._checks.RepairedInputWarning`.
     """
     path = Path(path)
     table = read_dlc_table(path)
+    index = table.index
+    if isinstance(index, pd.MultiIndex) or not (
+        pd.api.types.is_integer_dtype(index.dtype) or pd.api.types.is_float_dtype(index.dtype)
+    ):
+        # Rows named by images are labeled frames (CollectedData) or machine
+        # labels, picked from anywhere in a video: as a time series they would
+        # be silently wrong.
+        kind = "hand labels" if "likelihood" not in set(table.columns.get_level_values("coords")) else "labels"
+        raise FileFormatError(
+            path,
+            f"its rows are labeled images ({_image_paths(index, path)[0]!r}, ...): a DeepLabCut {kind} file, "
+            "not the tracking output of a video (one row per frame, with likelihood). Give the video's "
+            "analysis file (<video>DLC_<scorer>.h5), or open labels in the Label landmarks dock",
+        )
+    frame_indices = check_frame_numbers(index.to_numpy(), path, "the frame column (first column)")
     scorer = str(table.columns.get_level_values("scorer")[0])
     individuals = _individuals(table)
     sub = _select_individual(table, individual, path)
@@ -271,16 +307,10 @@ def read_dlc_analysis(
     attrs: dict[str, Any] = {"scorer": scorer}
     if individuals:
         attrs["individual"] = individual if individual is not None else individuals[0]
-    index = table.index
-    if not isinstance(index, pd.MultiIndex) and pd.api.types.is_integer_dtype(index.dtype):
-        frame_indices = index.to_numpy(dtype=np.int64)
-    elif not isinstance(index, pd.MultiIndex) and pd.api.types.is_float_dtype(index.dtype) and np.all(
-        index.to_numpy() == np.round(index.to_numpy())
-    ):
-        frame_indices = index.to_numpy().astype(np.int64)
-    else:
-        frame_indices = None
-        attrs["images"] = _image_paths(index, path)
+    rows = frame_order(frame_indices, sub.to_numpy(dtype=np.float64), path, "the frame column")
+    if rows is not None:
+        frame_indices, positions = frame_indices[rows], positions[rows]
+        likelihood = likelihood[rows] if likelihood is not None else None
     return LandmarkSeries(
         positions=positions,
         keypoints=bodyparts,
@@ -413,7 +443,10 @@ def _image_paths(index: pd.Index, path: Path) -> list[str]:
     if isinstance(index, pd.MultiIndex):
         return ["/".join(str(part) for part in row) for row in index]
     if index.dtype != object and not pd.api.types.is_string_dtype(index.dtype):
-        raise FileFormatError(path, f"rows must be image paths; the row index holds {index.dtype} values")
+        raise FileFormatError(
+            path, f"rows must be labeled images, as in CollectedData_<scorer>.h5; they are {index.dtype} frame "
+            "numbers: this is the tracking output of a video, not a labels file"
+        )
     return [str(row).replace("\\", "/") for row in index]
 
 
@@ -590,8 +623,7 @@ def read_dlc_config(path: str | Path) -> DLCConfig:
     import yaml
 
     path = Path(path)
-    if not path.is_file():
-        raise FileFormatError(path, "file does not exist")
+    check_is_file(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as error:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..data import LandmarkSeries
 from ..errors import DataError, FileFormatError
+from ._checks import check_finite, check_frame_numbers, check_last_row_complete, frame_order
 from ._csv import numeric_columns, read_csv_table
 
 __all__ = ["read_openface", "OPENFACE_SKELETON", "openface_keypoints"]
@@ -83,6 +84,16 @@ def read_openface(
         skeleton. ``attrs``: ``"success"`` (T,) bool, ``"timestamp_s"``
         (T,), ``"head_pose"`` (T, 6) ``Tx, Ty, Tz (mm), Rx, Ry, Rz (rad)``,
         ``"au_names"`` and ``"au_intensity"`` (T, n_AU) when present.
+
+    Raises
+    ------
+    FileFormatError
+        No landmark columns or an incomplete landmark (``x_i`` without
+        ``y_i``), a last row cut off, non-numeric or infinite landmark values,
+        frame numbers not whole or below 1, a
+        frame in several rows that differ. Rows out of order are sorted and
+        exact copies dropped, with a
+        :class:`~napari_facehmm.io._checks.RepairedInputWarning`.
     """
     path = Path(path)
     if dims not in (2, 3):
@@ -96,8 +107,18 @@ def read_openface(
         raise FileFormatError(
             path, f"no OpenFace {dims}D landmark columns ({', '.join(p + '_0' for p in prefixes)} ...)"
         )
+    # a landmark with one coordinate column but not the other(s): the count
+    # above stopped there and would silently drop it and every later one
+    beyond = max(_count_landmarks(columns, (p,)) for p in prefixes)
+    if beyond > n_landmarks:
+        lacking = [f"{p}_{n_landmarks}" for p in prefixes if f"{p}_{n_landmarks}" not in columns]
+        raise FileFormatError(
+            path, f"landmark {n_landmarks} lacks column(s) {', '.join(lacking)} "
+            f"(the file has {beyond} {'/'.join(prefixes)} landmark columns, complete for {n_landmarks})"
+        )
     if len(table) == 0:
         raise FileFormatError(path, "table has a header but no rows")
+    check_last_row_complete(path, len(table.columns))
 
     if "face_id" in columns:
         faces = sorted(pd.unique(table["face_id"]).tolist())
@@ -116,8 +137,21 @@ def read_openface(
     au_columns = [c for c in table.columns if c.startswith("AU") and c.endswith("_r")]
     wanted = landmark_columns + optional + (pose_columns if set(pose_columns) <= columns else []) + au_columns
     values = numeric_columns(table, wanted, path)
+    check_finite(np.stack([values[c] for c in landmark_columns], axis=1), path, landmark_columns)
 
-    n_frames = len(table)
+    if "frame" in values:
+        # OpenFace counts frames from 1; our indices, like VideoReader's, from 0
+        frame_numbers = check_frame_numbers(values["frame"], path, "frame", first=1)
+        others = [c for c in wanted if c != "frame"]
+        rows = frame_order(frame_numbers, np.stack([values[c] for c in others], axis=1), path, "frame")
+        if rows is not None:
+            values = {name: column[rows] for name, column in values.items()}
+            frame_numbers = frame_numbers[rows]
+        frame_indices = frame_numbers - 1
+    else:
+        frame_indices = np.arange(len(table), dtype=np.int64)
+
+    n_frames = len(frame_indices)
     positions = np.stack(
         [np.stack([values[f"{p}_{i}"] for i in range(n_landmarks)], axis=1) for p in prefixes], axis=2
     )
@@ -128,16 +162,6 @@ def read_openface(
     else:
         confidence = np.ones((n_frames, n_landmarks))
     confidence[~success] = np.nan
-
-    if "frame" in values:
-        frames = values["frame"]
-        if not np.all(np.isfinite(frames)) or np.any(frames != np.round(frames)):
-            raise FileFormatError(path, "frame column must hold whole frame numbers")
-        frame_indices = frames.astype(np.int64) - 1
-        if np.any(np.diff(frame_indices) <= 0):
-            raise FileFormatError(path, "frame numbers must increase from row to row")
-    else:
-        frame_indices = np.arange(n_frames, dtype=np.int64)
 
     attrs: dict = {"success": success}
     if fps is None:
