@@ -1,0 +1,93 @@
+"""The labeling dock's pre-labeling: run the face model on a folder, confirm its proposals."""
+
+from __future__ import annotations
+
+from ... import labeling
+from ...errors import FaceHMMError
+
+
+class Prelabeling:
+    """Pre-label with the face model, its progress, the proposal counts, Confirm frame (C).
+
+    A part of :class:`~napari_facehmm.widgets.labeling.LabelingWidget`, which
+    builds it: its methods use the dock's widgets and state.
+    """
+
+    def prelabel(self, video: str | None = None):
+        """Run the face model on ``labeled-data/<video>`` in a worker thread; returns the worker.
+
+        The proposals are written as ``machinelabels-iter<N>.h5`` and shown
+        for checking (:class:`~napari_facehmm.labeling.PrelabelSet`).
+        """
+        from .._worker import start_worker
+
+        if self.project is None:
+            self._report(FaceHMMError("Open or create a project first."))
+            return None
+        video = video or self.folder_choice.currentText()
+        if not video:
+            self._report(FaceHMMError("No labeled-data folder: extract frames first."))
+            return None
+        self.save_if_dirty()
+        job = labeling.prelabel_folder(self.project, video)
+
+        def on_progress(value):
+            if worker.abort_requested:
+                return
+            done, total, message = value
+            self.prelabel_progress.setMaximum(max(total, 1))
+            self.prelabel_progress.setValue(done)
+            self.status.setText(message)
+
+        def on_done(result):
+            self.save_if_dirty()  # edits made on the shown folder while the model ran
+            try:
+                labels = labeling.load_prelabels(self.project, video, result.path)
+            except FaceHMMError as error:
+                self._report(error)
+                return
+            if self._show_labels(labels) is None:
+                return
+            text = "; ".join(result.messages)
+            self.status.setText(f"{text}. {self.status.text()}")
+            from napari.utils.notifications import show_info
+
+            show_info(text)
+
+        def on_abort():
+            job.close()  # nothing is written when the job stops before its end
+            self.status.setText("Pre-labeling cancelled; nothing was written.")
+
+        self._set_prelabel_busy(True)
+        self.status.setText(f"Pre-labeling {video} with the face model…")
+        worker = start_worker(
+            lambda: (yield from job),
+            on_yield=on_progress,
+            on_return=on_done,
+            on_error=self._report,
+            on_finish=lambda: self._set_prelabel_busy(False),
+            on_abort=on_abort,
+            _progress={"desc": "Pre-labeling"},
+        )
+        self._worker = worker
+        return worker
+
+    def _set_prelabel_busy(self, busy: bool) -> None:
+        self.prelabel_button.setEnabled(not busy)
+        self.prelabel_cancel.setEnabled(busy)
+        self.prelabel_progress.setVisible(busy)
+        if busy:
+            self.prelabel_progress.setValue(0)
+
+    def confirm_frame(self) -> None:
+        """Accept the shown frame's proposals as labels (C)."""
+        if not isinstance(self.labels, labeling.PrelabelSet):
+            return
+        self.labels.confirm(self.current_row)
+        self._reload_points_from_labels()
+
+    def _refresh_counts(self) -> None:
+        if isinstance(self.labels, labeling.PrelabelSet):
+            self.prelabel_counts.setText(f"Proposals: {self.labels.counts()}")
+        else:
+            self.prelabel_counts.setText("")

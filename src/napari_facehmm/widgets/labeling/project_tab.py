@@ -1,0 +1,169 @@
+"""The labeling dock's Project tab: create a DeepLabCut project or open a ``config.yaml``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QListWidget,
+    QPlainTextEdit,
+    QPushButton,
+    QWidget,
+)
+
+from ... import labeling
+from ...errors import FaceHMMError
+from ...face import FACE_KEYPOINTS, FACE_SKELETON
+
+
+def _parse_keypoints(text: str) -> list[str]:
+    names = []
+    for line in text.replace(",", "\n").splitlines():
+        name = line.strip()
+        if name:
+            names.append(name)
+    return names
+
+
+def _parse_skeleton(text: str) -> list[tuple[str, str]]:
+    edges = []
+    for line in text.replace(",", "\n").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        parts = [p.strip() for p in line.replace(" - ", "-").split("-")]
+        if len(parts) != 2 or not all(parts):
+            raise FaceHMMError(f"skeleton line {line!r}: write one edge per line as 'a-b'")
+        edges.append((parts[0], parts[1]))
+    return edges
+
+
+class ProjectTab:
+    """The Project tab: a new project from videos and a landmark set, or an existing one.
+
+    A part of :class:`~napari_facehmm.widgets.labeling.LabelingWidget`, which
+    builds it: its methods use the dock's widgets and state.
+    """
+
+    def _build_project_tab(self) -> QWidget:
+        tab = QWidget()
+        form = QFormLayout(tab)
+        self.project_name = QLineEdit("face")
+        self.experimenter = QLineEdit()
+        self.experimenter.setPlaceholderText("your name (the scorer)")
+        self.video_list = QListWidget()
+        self.video_list.setMaximumHeight(70)
+        add_videos = QPushButton("Add videos…")
+        add_videos.clicked.connect(self._choose_videos)
+        self.working_directory = QLineEdit(str(Path.cwd()))
+        self.keypoints_edit = QPlainTextEdit("\n".join(FACE_KEYPOINTS))
+        self.keypoints_edit.setToolTip("One landmark name per line (DeepLabCut bodyparts).")
+        self.skeleton_edit = QPlainTextEdit("\n".join(f"{a}-{b}" for a, b in FACE_SKELETON))
+        self.skeleton_edit.setToolTip("One skeleton edge per line: name-name.")
+        for edit in (self.keypoints_edit, self.skeleton_edit):
+            edit.setMaximumHeight(90)
+        self.use_deeplabcut = QCheckBox("use DeepLabCut's create_new_project")
+        self.use_deeplabcut.setChecked(labeling.deeplabcut_available())
+        self.use_deeplabcut.setEnabled(labeling.deeplabcut_available())
+        create = QPushButton("Create project")
+        create.clicked.connect(self._create_clicked)
+        open_button = QPushButton("Open config.yaml…")
+        open_button.clicked.connect(self._open_clicked)
+        form.addRow("Name", self.project_name)
+        form.addRow("Experimenter", self.experimenter)
+        form.addRow("Videos", self.video_list)
+        form.addRow("", add_videos)
+        form.addRow("Folder", self.working_directory)
+        form.addRow("Landmarks", self.keypoints_edit)
+        form.addRow("Skeleton", self.skeleton_edit)
+        form.addRow("", self.use_deeplabcut)
+        buttons = QHBoxLayout()
+        buttons.addWidget(create)
+        buttons.addWidget(open_button)
+        form.addRow(buttons)
+        return tab
+
+    def _choose_videos(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Videos", "", "Videos (*.mp4 *.avi *.mov *.mkv);;All files (*)"
+        )
+        for path in paths:
+            self.video_list.addItem(path)
+
+    def _open_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "DeepLabCut config.yaml", "", "config.yaml (*.yaml)")
+        if path:
+            self.open_project(path)
+
+    def _create_clicked(self) -> None:
+        videos = [self.video_list.item(i).text() for i in range(self.video_list.count())]
+        try:
+            keypoints = _parse_keypoints(self.keypoints_edit.toPlainText())
+            skeleton = _parse_skeleton(self.skeleton_edit.toPlainText())
+        except FaceHMMError as error:
+            self._report(error)
+            return
+        self.create_project(
+            self.project_name.text().strip(),
+            self.experimenter.text().strip(),
+            videos,
+            self.working_directory.text().strip(),
+            keypoints,
+            skeleton,
+            use_deeplabcut=self.use_deeplabcut.isChecked(),
+        )
+
+    def create_project(self, name, experimenter, videos, working_directory, keypoints=FACE_KEYPOINTS,
+                       skeleton=FACE_SKELETON, use_deeplabcut: bool | None = None):
+        """Create a project in a worker thread; returns the worker.
+
+        With DeepLabCut the work runs in a child process
+        (:func:`~napari_facehmm.labeling.in_subprocess`): importing DeepLabCut
+        into a process that shows a napari viewer crashes.
+        """
+        from .._worker import start_worker
+
+        arguments = dict(
+            project=name,
+            experimenter=experimenter,
+            videos=[str(v) for v in videos],
+            working_directory=str(working_directory),
+            bodyparts=list(keypoints),
+            skeleton=[list(edge) for edge in skeleton],
+        )
+        if use_deeplabcut is None:
+            use_deeplabcut = labeling.deeplabcut_available()
+        if use_deeplabcut:
+            job = labeling.in_subprocess("create_project", use_deeplabcut=True, **arguments)
+            function = lambda: (yield from job)  # noqa: E731
+        else:
+            function = lambda: labeling.create_project(use_deeplabcut=False, **arguments)  # noqa: E731
+        self.status.setText("Creating the project…")
+        worker = start_worker(function, on_return=self.open_project, on_error=self._report)
+        self._worker = worker
+        return worker
+
+    def open_project(self, config_path: str | Path) -> labeling.LabelingProject | None:
+        """Open a ``config.yaml``; lists its ``labeled-data`` folders."""
+        try:
+            self.project = labeling.open_project(config_path)
+        except FaceHMMError as error:
+            self._report(error)
+            return None
+        self._refresh_folders()
+        self._fill_frame_counts()
+        self.status.setText(
+            f"Project {self.project.root.name}: {len(self.project.bodyparts)} landmarks, "
+            f"{len(self.project.video_sets)} video(s)."
+        )
+        return self.project
+
+    def _refresh_folders(self) -> None:
+        self.folder_choice.clear()
+        if self.project is not None:
+            self.folder_choice.addItems(labeling.labeled_data_folders(self.project))
