@@ -104,7 +104,7 @@ def test_bad_inputs_exit_2_with_a_message(session, fitted_3d, tmp_path, capsys):
     from napari_facehmm.io.anipose import read_pose3d, write_pose3d
 
     assert main(["analyze", str(session.pose3d_path), "--states", "5000", "--out", str(tmp_path)]) == 2
-    assert "5000 states" in capsys.readouterr().err
+    assert "argument --states: must be a whole number (from 1 to 100); got 5000" in capsys.readouterr().err
 
     # a 3D model applied to 2D tracks
     code = main(

@@ -96,7 +96,12 @@ def describe_os_error(error: OSError) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        # argparse has printed the usage and the error (a malformed or
+        # out-of-range option: 2) or the help (0); a status, as for any error
+        return int(exit_.code or 0)
     if not getattr(args, "run", None):
         parser.print_help()
         return 1
