@@ -4,7 +4,10 @@ Each ``get_*_reader(path)`` returns ``None`` for paths it does not own, so
 napari tries the next reader. For files it owns but cannot read, the reader
 shows the project's error as a notification and returns napari's "nothing to
 add" sentinel ``[(None,)]``, so the user sees what is wrong and not a
-traceback.
+traceback. Bad data never takes the viewer down: a session folder opens the
+files that can be read and names each one left out; a video's frames that
+cannot be decoded (corrupt part-way, or missing from a truncated file) are
+shown black, with one warning per video naming the file and the frames.
 
 What napari receives are built layers, not layer-data tuples: points become
 the plugin's :class:`~napari_facehmm.widgets._layers.FacePoints`, whose cached
@@ -64,6 +67,26 @@ def _notify_error(message: str) -> None:
     show_error(message)
 
 
+def _notify_warning(message: str) -> None:
+    from napari.utils.notifications import show_warning
+
+    show_warning(message)
+
+
+def notify_undecodable(path: Path, first: int, last: int, problem: str) -> None:
+    """Tell the user, once per video, that its undecodable frames are shown black."""
+    frames = f"frame {first}" if first == last else f"frames {first}-{last}"
+    _notify_warning(
+        f"napari-facehmm cannot decode {frames} of {Path(path).name} ({problem}); they are "
+        f"shown black, as is any other frame of this video that cannot be decoded. File: {path}"
+    )
+
+
+def notify_skipped(error: Exception) -> None:
+    """Tell the user a file of a session was left out, and why."""
+    _notify_error(f"napari-facehmm left a file out: {error}")
+
+
 def _guarded(read: Callable[[Path], list]) -> Callable[[Any], list]:
     """Wrap a reader so that the project's errors become a notification."""
 
@@ -93,12 +116,24 @@ def with_face_skeleton(series: LandmarkSeries) -> LandmarkSeries:
 
 
 # ------------------------------------------------------------------- layers
-def video_layer(path: Path, name: str | None = None, translate_x: float = 0.0) -> LayerData:
-    """Image-layer tuple of a video, decoded lazily frame by frame."""
-    from .io.video import VideoReader
+def video_layer(
+    path: Path,
+    name: str | None = None,
+    translate_x: float = 0.0,
+    on_undecodable: Callable[[Path, int, int, str], None] | None = notify_undecodable,
+) -> LayerData:
+    """Image-layer tuple of a video, decoded lazily frame by frame.
 
-    reader = VideoReader(path)
-    frames = VideoFrames(reader)
+    A frame that cannot be decoded (corrupt data part-way, or missing from a
+    truncated file) is shown black, and ``on_undecodable`` is called once for
+    the file (see :class:`~napari_facehmm.io.video.BlankUndecodableFrames`);
+    by default a napari warning names the file and the frames. A file that
+    cannot be opened at all raises :class:`FileFormatError`.
+    """
+    from .io.video import BlankUndecodableFrames, VideoReader
+
+    reader = VideoReader(path, allow_truncated=True)
+    frames = VideoFrames(BlankUndecodableFrames(reader, on_undecodable))
     kwargs = dict(
         name=name or path.stem,
         rgb=True,
@@ -262,7 +297,11 @@ def is_session_folder(path: Path) -> bool:
     return path.is_dir() and ((path / "videos-raw").is_dir() or (path / "pose-2d").is_dir())
 
 
-def read_session(folder: Path) -> list[LayerData]:
+def read_session(
+    folder: Path,
+    on_skipped: Callable[[FaceHMMError], None] | None = None,
+    on_undecodable: Callable[[Path, int, int, str], None] | None = notify_undecodable,
+) -> list[LayerData]:
     """All layers of a session: per camera video, skeleton and points, side by side.
 
     Cameras are translated along x (each by the widths of the previous ones
@@ -270,14 +309,50 @@ def read_session(folder: Path) -> list[LayerData]:
     its own cell, while a camera's video, skeleton and points belong together.
     The 3D series (if any) rides along in each points layer's metadata
     (``pose3d``) for the 3D view and the state widget.
+
+    Parameters
+    ----------
+    folder
+        The session folder.
+    on_skipped
+        With a callable, a file that cannot be read (a corrupt or truncated
+        pose file, a labels file where tracking output belongs, a video that
+        cannot be opened) is left out, the callable gets a
+        :class:`FileFormatError` naming it, and the rest of the session
+        opens. None raises at the first such file.
+    on_undecodable
+        Told once per video about frames that cannot be decoded (they are
+        shown black); see :func:`video_layer`.
+
+    Raises
+    ------
+    FileFormatError
+        No cameras in the folder, or (with ``on_skipped``) none of its files
+        could be read.
     """
     from .io import read_landmarks
     from .io.anipose import read_pose3d
 
+    def attempt(path: Path, read: Callable[..., Any], **kwargs: Any) -> Any:
+        """``read(path, **kwargs)``; None when it fails and ``on_skipped`` is given."""
+        if on_skipped is None:
+            return read(path, **kwargs)
+        try:
+            return read(path, **kwargs)
+        except FaceHMMError as error:
+            problem = error if isinstance(error, FileFormatError) else FileFormatError(path, str(error))
+        except Exception as error:  # noqa: BLE001 - a reader's own failure on a bad file
+            problem = FileFormatError(path, f"could not be read ({type(error).__name__}: {error})")
+        on_skipped(problem)
+        return None
+
     files = find_session_files(folder)
     if not files["cameras"]:
         raise FileFormatError(folder, "no videos in videos-raw/ and no pose-2d/ files")
-    pose3d = with_face_skeleton(read_pose3d(files["pose3d"])) if files["pose3d"] else None
+    pose3d = None
+    if files["pose3d"]:
+        pose3d = attempt(files["pose3d"], read_pose3d)
+        pose3d = with_face_skeleton(pose3d) if pose3d is not None else None
     common = dict(
         session_dir=str(folder),
         session=files["session"],
@@ -287,22 +362,35 @@ def read_session(folder: Path) -> list[LayerData]:
     )
     layers: list[LayerData] = []
     offset_x = 0.0
+    n_pose2d = 0
     for camera in files["cameras"]:
         name = f"{files['session']}-{camera}"
         width = None
         if camera in files["videos"]:
-            video = video_layer(files["videos"][camera], name=f"{name} video", translate_x=offset_x)
-            width = video[0].shape[2]
-            layers.append(video)
+            video = attempt(
+                files["videos"][camera],
+                video_layer,
+                name=f"{name} video",
+                translate_x=offset_x,
+                on_undecodable=on_undecodable,
+            )
+            if video is not None:
+                width = video[0].shape[2]
+                layers.append(video)
+        series = None
         if camera in files["pose2d"]:
-            series = read_landmarks(files["pose2d"][camera])
+            series = attempt(files["pose2d"][camera], read_landmarks)
+        if series is not None:
+            n_pose2d += 1
             series = series.copy(camera=camera)
             layers.extend(landmark_layers(series, name=name, translate_x=offset_x, camera=camera, **common))
             if width is None:
                 width = float(np.nanmax(series.positions[..., 0], initial=0.0))
         offset_x += (width or 0.0) + CAMERA_GAP_PX
-    if not files["pose2d"] and pose3d is not None:
+    if not n_pose2d and pose3d is not None:
         layers.extend(landmark_layers(pose3d, name=f"{files['session']} 3D front", **common))
+    if not layers:
+        raise FileFormatError(folder, "none of the session's videos and landmark files could be read")
     return layers
 
 
@@ -310,4 +398,5 @@ def get_session_reader(path: Any) -> Callable | None:
     target = _single_path(path)
     if target is None or not is_session_folder(Path(target)):
         return None
-    return _guarded(read_session)
+    # the files that can be read open; each one that cannot is named in a notification
+    return _guarded(lambda folder: read_session(folder, on_skipped=notify_skipped))

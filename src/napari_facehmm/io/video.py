@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import FileFormatError, UnsupportedFileError
 from ._atomic import atomic_write_path
 
-__all__ = ["VideoReader", "write_video", "VIDEO_SUFFIXES"]
+__all__ = ["VideoReader", "BlankUndecodableFrames", "write_video", "VIDEO_SUFFIXES"]
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
 
@@ -73,11 +73,19 @@ class VideoReader:
     cache_size
         How many recently decoded frames to keep (least recently used ones
         are dropped first).
+    allow_truncated
+        Open a file whose header lists more frames than it holds (a copy or
+        a recording that was cut short) with the frames it holds, rather than
+        refuse it. For viewers, which show what there is; analysis keeps the
+        default and refuses.
 
     Attributes
     ----------
     n_frames, width, height, fps
         Frame count (decodable frames), size in pixels, frame rate.
+    n_frames_listed
+        Frames the container's header lists: ``n_frames``, or more in a
+        truncated file opened with ``allow_truncated``.
     shape
         ``(n_frames, height, width, 3)``.
     dtype
@@ -103,8 +111,9 @@ class VideoReader:
     opening, by reading the packets without decoding them.
     """
 
-    def __init__(self, path: str | Path, cache_size: int = 16):
+    def __init__(self, path: str | Path, cache_size: int = 16, *, allow_truncated: bool = False):
         self.path = Path(path)
+        self.allow_truncated = bool(allow_truncated)
         if not self.path.is_file():
             raise FileFormatError(self.path, "video file does not exist")
         if self.path.stat().st_size == 0:
@@ -229,7 +238,7 @@ class VideoReader:
             frame_pts = array("q", range(n_shown))
             keyframe_pts = array("q", [0])
         n_listed = int(self._stream.frames or 0)
-        if n_listed and n_packets < n_listed:
+        if n_listed and n_packets < n_listed and not self.allow_truncated:
             # The container's index lists more frames than the file holds.
             raise FileFormatError(
                 self.path, f"video is truncated: its header lists {n_listed} frames but only "
@@ -239,6 +248,22 @@ class VideoReader:
         keyframes = np.unique(np.frombuffer(keyframe_pts, dtype=np.int64))
         self._keyframe_pts = keyframes if len(keyframes) else self._frame_pts[:1].copy()
         self.n_frames = len(self._frame_pts)
+        self.n_frames_listed = max(self.n_frames, n_listed)
+
+    def next_keyframe_index(self, index: int) -> int:
+        """Index of the first keyframe after frame ``index``; ``n_frames`` if none.
+
+        A frame that cannot be decoded makes every later frame up to the next
+        keyframe undecodable too (each is decoded from the keyframe before it,
+        through the same broken data). Frames counted in decoder order have no
+        known keyframes: then every later frame is decoded through it.
+        """
+        if not self.timestamps_reliable:
+            return self.n_frames
+        position = int(np.searchsorted(self._keyframe_pts, self._frame_pts[index], side="right"))
+        if position >= len(self._keyframe_pts):
+            return self.n_frames
+        return int(np.searchsorted(self._frame_pts, self._keyframe_pts[position]))
 
     def _index_of_pts(self, pts: int) -> int | None:
         """Frame index of presentation time ``pts``, None if no frame has it."""
@@ -463,6 +488,131 @@ class VideoReader:
             self.close()
         except Exception:
             pass
+
+
+class BlankUndecodableFrames:
+    """A :class:`VideoReader` whose undecodable frames come out black, for viewers.
+
+    A viewer shows what can be shown: a frame that cannot be decoded (corrupt
+    data part-way through a file, or missing from a truncated file opened
+    with ``allow_truncated``) is a black frame instead of an error raised
+    into the viewer's slicing, and ``on_undecodable`` is told once per file,
+    at the first such frame, so the user hears of it once and not at every
+    step of the time slider. Analysis uses :class:`VideoReader` itself, which
+    raises :class:`~napari_facehmm.errors.FileFormatError`.
+
+    Parameters
+    ----------
+    reader
+        The video.
+    on_undecodable
+        Called once, as ``on_undecodable(path, first, last, problem)``: the
+        first frame found undecodable, the last frame known to share its fate
+        (the frames up to the next keyframe are decoded through the same
+        broken data; for a truncated file the last listed frame) and what is
+        wrong, in words. It runs in the thread that asked for the frame.
+
+    Attributes
+    ----------
+    shape
+        ``(n_frames_listed, height, width, 3)``: the frames the file's header
+        lists, so the frames missing from a truncated file stay in step with
+        the landmarks of their frame numbers.
+    undecodable
+        Sorted frame indices known to be undecodable so far.
+
+    Notes
+    -----
+    Once a frame is known undecodable, so are the frames after it up to the
+    next keyframe; they are not decoded again (each attempt would decode
+    from the keyframe before it up to the broken data).
+    """
+
+    def __init__(self, reader: VideoReader, on_undecodable=None):
+        self.reader = reader
+        self.path = reader.path
+        self.on_undecodable = on_undecodable
+        n_listed = int(getattr(reader, "n_frames_listed", reader.n_frames))
+        self.shape = (n_listed, reader.height, reader.width, 3)
+        self.dtype = np.dtype(np.uint8)
+        self._blank = np.zeros(self.shape[1:], dtype=np.uint8)
+        self._blank.flags.writeable = False
+        self._bad = np.zeros(n_listed, dtype=bool)
+        self._bad[reader.n_frames :] = True
+        self._lock = threading.Lock()
+        self._reported = False
+        if reader.n_frames < n_listed:
+            self._report(
+                reader.n_frames,
+                n_listed - 1,
+                f"the file is truncated: its header lists {n_listed} frames but only "
+                f"{reader.n_frames} are in it",
+            )
+
+    @property
+    def ndim(self) -> int:
+        return 4
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def undecodable(self) -> np.ndarray:
+        return np.flatnonzero(self._bad)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getattr__(self, name: str):
+        # the rest is the reader's (fps, timestamps_reliable, cache_size ...)
+        reader = self.__dict__.get("reader")
+        if reader is None or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(reader, name)
+
+    def __repr__(self) -> str:
+        return f"BlankUndecodableFrames({self.reader!r}, undecodable={int(self._bad.sum())})"
+
+    def _report(self, first: int, last: int, problem: str) -> None:
+        with self._lock:
+            if self._reported:
+                return
+            self._reported = True
+        if self.on_undecodable is not None:
+            self.on_undecodable(self.path, first, last, problem)
+
+    def get_frame(self, index: int, copy: bool = True) -> np.ndarray:
+        """Frame ``index`` as :meth:`VideoReader.get_frame`; black if it cannot be decoded."""
+        if index < 0:
+            index += self.shape[0]
+        if not 0 <= index < self.shape[0]:
+            raise IndexError(f"frame {index} is out of range for {self.shape[0]} frames in {self.path.name}")
+        if not self._bad[index]:
+            try:
+                return self.reader.get_frame(index, copy=copy)
+            except FileFormatError as error:
+                last = self.reader.next_keyframe_index(index) - 1
+                self._bad[index : last + 1] = True
+                self._report(index, last, error.problem)
+        return self._blank.copy() if copy else self._blank
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple) and key:
+            frames = self[key[0]]
+            return frames[(slice(None),) + key[1:]] if frames.ndim == 4 else frames[key[1:]]
+        if isinstance(key, (int, np.integer)):
+            return self.get_frame(int(key))
+        if isinstance(key, slice):
+            indices = range(*key.indices(self.shape[0]))
+        else:
+            indices = np.asarray(key).reshape(-1)
+            if indices.dtype == bool:
+                indices = np.flatnonzero(indices)
+        frames = np.empty((len(indices), *self.shape[1:]), dtype=np.uint8)
+        for out, index in enumerate(indices):
+            frames[out] = self.get_frame(int(index), copy=False)
+        return frames
 
 
 def _frame_rate(fps: float) -> Fraction:

@@ -129,11 +129,14 @@ def add_layer_data(viewer: Any, layer_data: list) -> list:
 def open_session(viewer: Any, folder: str | Path) -> list:
     """Open a session folder in ``viewer`` (videos, points, skeletons side by side).
 
-    Raises the project's errors (the caller shows them).
+    What can be read opens: each file that cannot be read is left out with a
+    notification naming it, and frames of a video that cannot be decoded are
+    shown black (one notification per video). Raises the project's errors
+    when nothing of the session can be opened (the caller shows them).
     """
-    from .._reader import read_session
+    from .._reader import notify_skipped, read_session
 
-    layers = add_layer_data(viewer, read_session(Path(folder)))
+    layers = add_layer_data(viewer, read_session(Path(folder), on_skipped=notify_skipped))
     if layers and viewer.dims.ndim == 3:
         # name the axes (napari labels them -3, -2, -1 otherwise)
         viewer.dims.axis_labels = ("frame", "y", "x")
