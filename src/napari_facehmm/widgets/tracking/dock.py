@@ -1,0 +1,146 @@
+"""The Tracking dock: the DeepLabCut project, the four tabs, status, notifications and workers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qtpy.QtWidgets import (
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...errors import FaceHMMError
+from ...tracking import dlc
+from .analyze import AnalyzeTabMixin
+from .face_model import FaceModelTab
+from .refine import RefineTabMixin
+from .train import TrainTabMixin
+
+if TYPE_CHECKING:
+    import napari
+
+
+class TrackingWidget(TrainTabMixin, AnalyzeTabMixin, RefineTabMixin, QWidget):
+    """DeepLabCut from napari: dataset, training (live loss), evaluation, analysis, refinement."""
+
+    def __init__(self, napari_viewer: "napari.viewer.Viewer"):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.training_job: dlc.TrainingJob | None = None
+        self.analysis_job: dlc.AnalysisJob | None = None
+        self._workers: list = []
+        self.last_error: str | None = None
+        self.last_evaluation: dlc.EvaluationResult | None = None
+        self.analysis_outputs: list[Path] = []
+
+        layout = QVBoxLayout(self)
+        # the DeepLabCut project: shown with the DeepLabCut tabs only
+        self.project_box = QWidget()
+        project_layout = QVBoxLayout(self.project_box)
+        project_layout.setContentsMargins(0, 0, 0, 0)
+        project_row = QHBoxLayout()
+        self.config_edit = QLineEdit()
+        self.config_edit.setPlaceholderText("DeepLabCut project config.yaml")
+        browse = QPushButton("Browse...")
+        browse.clicked.connect(self._browse_config)
+        project_row.addWidget(self.config_edit)
+        project_row.addWidget(browse)
+        project_layout.addLayout(project_row)
+        shuffle_row = QFormLayout()
+        self.shuffle_spin = QSpinBox()
+        self.shuffle_spin.setRange(1, 999)
+        shuffle_row.addRow("Shuffle", self.shuffle_spin)
+        project_layout.addLayout(shuffle_row)
+        if not dlc.deeplabcut_available():
+            project_layout.addWidget(QLabel('deeplabcut is not installed: pip install "napari-facehmm[dlc]"'))
+        layout.addWidget(self.project_box)
+
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.tabs = QTabWidget()
+        self.face_tab = FaceModelTab(self)
+        self.tabs.addTab(self.face_tab, "Built-in face model")
+        self.tabs.addTab(self._build_train_tab(), "Train")
+        self.tabs.addTab(self._build_analyze_tab(), "Analyze")
+        self.tabs.addTab(self._build_refine_tab(), "Refine")
+        self.tabs.currentChanged.connect(lambda index: self.project_box.setVisible(index != 0))
+        self.project_box.setVisible(self.tabs.currentIndex() != 0)
+        layout.addWidget(self.tabs)
+        layout.addWidget(self.status)
+
+    # ------------------------------------------------------------ helpers
+    @property
+    def config_path(self) -> Path | None:
+        text = self.config_edit.text().strip()
+        return Path(text) if text else None
+
+    def set_project(self, config_path: str | Path) -> None:
+        """Use the project at ``config_path``; fills train fraction and snapshots."""
+        self.config_edit.setText(str(config_path))
+        try:
+            from ...io.dlc import read_dlc_config
+
+            config = read_dlc_config(config_path)
+            fractions = config.raw.get("TrainingFraction") or []
+            if fractions:
+                self.fraction_spin.setValue(float(fractions[0]))
+        except FaceHMMError as error:
+            self._report(error)
+            return
+        self.refresh_snapshots()
+
+    def _require_project(self) -> Path:
+        path = self.config_path
+        if path is None:
+            raise FaceHMMError("Choose the DeepLabCut project's config.yaml first.")
+        return path
+
+    def _report(self, error: BaseException) -> None:
+        from napari.utils.notifications import show_error
+
+        self.last_error = str(error)
+        self.status.setText(str(error))
+        show_error(str(error))
+
+    def _info(self, message: str) -> None:
+        from napari.utils.notifications import show_info
+
+        self.status.setText(message)
+        show_info(message)
+
+    def _start_worker(self, function, on_yield=None, on_return=None, on_error=None, on_finish=None):
+        from .._worker import start_worker
+
+        def finished():
+            if on_finish is not None:
+                on_finish()
+            if worker in self._workers:
+                self._workers.remove(worker)
+
+        worker = start_worker(
+            function, on_yield=on_yield, on_return=on_return, on_error=on_error or self._report, on_finish=finished
+        )
+        self._workers.append(worker)
+        return worker
+
+    def _browse_config(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "DeepLabCut config.yaml", "", "config (*.yaml)")
+        if path:
+            self.set_project(path)
+
+    # ------------------------------------------------------------ teardown
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.face_tab.cancel()
+        for job in (self.training_job, self.analysis_job):
+            if job is not None and job.running():
+                job.cancel()
+        super().closeEvent(event)

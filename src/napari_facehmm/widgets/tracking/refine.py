@@ -1,0 +1,191 @@
+"""The "Refine" tab: outlier frames or chosen frames into the project, the labeling widget, merging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...errors import FaceHMMError
+from ...tracking import dlc
+
+
+class RefineTabMixin:
+    """The Refine tab: :meth:`extract_outliers`, :meth:`frames_from_file`, :meth:`add_extra_frames`, :meth:`merge`.
+
+    A mixin of :class:`~napari_facehmm.widgets.tracking.TrackingWidget`: its widgets
+    are attributes of the dock, which provides ``status``, ``viewer``, the project
+    (``_require_project``, ``shuffle_spin``) and ``_report``, ``_info``, ``_start_worker``.
+    """
+
+    def _build_refine_tab(self) -> QWidget:
+        tab = QWidget()
+        layout = QVBoxLayout(tab)
+        form = QFormLayout()
+        self.outlier_combo = QComboBox()
+        self.outlier_combo.addItems(["jump", "uncertain", "fitting"])
+        form.addRow("Outliers by", self.outlier_combo)
+        self.epsilon_spin = QDoubleSpinBox()
+        self.epsilon_spin.setRange(0.5, 1000.0)
+        self.epsilon_spin.setValue(20.0)
+        form.addRow("Jump threshold (px)", self.epsilon_spin)
+        layout.addLayout(form)
+        self.outliers_button = QPushButton("Extract outlier frames of the listed videos")
+        self.outliers_button.clicked.connect(self.extract_outliers)
+        layout.addWidget(self.outliers_button)
+        extra_form = QFormLayout()
+        self.extra_frames_edit = QLineEdit()
+        self.extra_frames_edit.setPlaceholderText("e.g. 120, 348, 1002 (HMM / 3D disagreement)")
+        extra_form.addRow("Extra frames", self.extra_frames_edit)
+        self.reprojection_spin = QDoubleSpinBox()
+        self.reprojection_spin.setRange(0.1, 1000.0)
+        self.reprojection_spin.setValue(10.0)
+        extra_form.addRow("3D: reprojection error above (px)", self.reprojection_spin)
+        self.probability_spin = QDoubleSpinBox()
+        self.probability_spin.setRange(0.01, 1.0)
+        self.probability_spin.setSingleStep(0.05)
+        self.probability_spin.setValue(0.6)
+        extra_form.addRow("HMM: state probability below", self.probability_spin)
+        layout.addLayout(extra_form)
+        self.frames_from_file_button = QPushButton("Fill from a pose-3d CSV or an analysis states.csv...")
+        self.frames_from_file_button.clicked.connect(lambda: self.frames_from_file())
+        layout.addWidget(self.frames_from_file_button)
+        self.add_frames_button = QPushButton("Add these frames of the first listed video")
+        self.add_frames_button.clicked.connect(self.add_extra_frames)
+        layout.addWidget(self.add_frames_button)
+        self.labeling_button = QPushButton("Open extracted frames in the labeling widget")
+        self.labeling_button.clicked.connect(lambda: self.open_in_labeling())
+        layout.addWidget(self.labeling_button)
+        self.merge_button = QPushButton("Merge refined labels (next iteration)")
+        self.merge_button.clicked.connect(self.merge)
+        layout.addWidget(self.merge_button)
+        layout.addWidget(QLabel("Then create a training dataset and train again (Train tab)."))
+        layout.addStretch(1)
+        return tab
+
+    # ------------------------------------------------------------ refinement
+    def extract_outliers(self) -> None:
+        """DeepLabCut's outlier extraction (automatic) on the listed, analyzed videos."""
+        try:
+            config = self._require_project()
+            dlc.require_deeplabcut("Extracting outlier frames with DeepLabCut")
+            videos = self.listed_videos()
+            if not videos:
+                raise FaceHMMError("List the analyzed videos in the Analyze tab first.")
+        except FaceHMMError as error:
+            self._report(error)
+            return
+        algorithm = self.outlier_combo.currentText()
+        epsilon = self.epsilon_spin.value()
+        snapshot = self.selected_snapshot()
+        shuffle = self.shuffle_spin.value()
+        self.outliers_button.setEnabled(False)
+
+        def _done(added: dict) -> None:
+            counts = ", ".join(f"{name}: {len(images)}" for name, images in added.items())
+            self._info(f"Outlier frames added to labeled-data ({counts}).")
+            self._last_refine_folder = next((n for n, images in added.items() if images), None)
+
+        self._start_worker(
+            lambda: dlc.extract_outlier_frames(
+                config, videos, shuffle=shuffle, algorithm=algorithm, epsilon_px=epsilon, snapshot=snapshot
+            ),
+            on_return=_done,
+            on_finish=lambda: self.outliers_button.setEnabled(True),
+        )
+
+    def frames_from_file(self, path: str | Path | None = None, max_frames: int | None = None) -> list[int]:
+        """Fill the extra frames with the 3D or HMM disagreements found in ``path``.
+
+        ``max_frames`` defaults to the project's ``numframes2pick``.
+        """
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "pose-3d CSV or states.csv", "", "CSV (*.csv)")
+            if not path:
+                return []
+        try:
+            if max_frames is None and self.config_path is not None:
+                from ...io.dlc import read_dlc_config
+
+                max_frames = read_dlc_config(self.config_path).numframes2pick
+            frames = dlc.refinement_frames(
+                path,
+                reprojection_threshold_px=self.reprojection_spin.value(),
+                probability_threshold=self.probability_spin.value(),
+                max_frames=max_frames,
+            )
+        except FaceHMMError as error:
+            self._report(error)
+            return []
+        self.extra_frames_edit.setText(", ".join(str(int(f)) for f in frames))
+        self.status.setText(f"{len(frames)} frame(s) from {Path(path).name}")
+        return [int(f) for f in frames]
+
+    def add_extra_frames(self) -> None:
+        """Add the typed frame numbers of the first listed video (with its latest analysis as machine labels)."""
+        try:
+            config = self._require_project()
+            videos = self.listed_videos()
+            if not videos:
+                raise FaceHMMError("List the video in the Analyze tab first.")
+            text = self.extra_frames_edit.text().replace(";", ",")
+            try:
+                frames = [int(part) for part in text.replace(" ", ",").split(",") if part.strip()]
+            except ValueError:
+                raise FaceHMMError(f"Frame numbers must be whole numbers separated by commas; got {text!r}") from None
+            if not frames:
+                raise FaceHMMError("Type the frame numbers to add.")
+            video = videos[0]
+            predictions = next((o for o in reversed(self.analysis_outputs) if o.name.startswith(video.stem)), None)
+            written = dlc.add_frames_to_labeled_data(config, video, frames, predictions=predictions)
+        except FaceHMMError as error:
+            self._report(error)
+            return
+        self._last_refine_folder = video.stem
+        self._info(f"{len(written)} frame(s) of {video.name} added to labeled-data/{video.stem}.")
+
+    def open_in_labeling(self, folder: str | None = None):
+        """Open ``labeled-data/<folder>`` in the labeling widget, with machine labels to refine."""
+        try:
+            config = self._require_project()
+            folder = folder or getattr(self, "_last_refine_folder", None)
+            if not folder:
+                raise FaceHMMError("Extract outlier frames (or add frames) first.")
+            from ..labeling import LabelingWidget
+        except (FaceHMMError, ImportError) as error:
+            self._report(error)
+            return None
+        widget = getattr(self, "_labeling_widget", None)
+        if widget is None:
+            widget = LabelingWidget(self.viewer)
+            self.viewer.window.add_dock_widget(widget, name="Labeling (refine)", area="right")
+            self._labeling_widget = widget
+        if widget.open_project(config) is None:
+            return None
+        widget.open_folder(folder, refine=True)
+        return widget
+
+    def merge(self) -> None:
+        """DeepLabCut's merge_datasets: the next iteration starts; then create a dataset and train."""
+        try:
+            config = self._require_project()
+            dlc.require_deeplabcut("Merging DeepLabCut datasets")
+        except FaceHMMError as error:
+            self._report(error)
+            return
+        self._start_worker(
+            lambda: dlc.merge_datasets(config),
+            on_return=lambda iteration: self._info(
+                f"Merged: iteration {iteration}. Create a training dataset and train again."
+            ),
+        )
