@@ -235,3 +235,39 @@ def test_flagged_camera_is_excluded_and_rerun(make_napari_viewer, qtbot, tmp_pat
     assert widget.pose3d.attrs["cameras"] == ("camA", "camB")
     assert widget.flagged_camera is None
     assert read_pose3d(output).n_frames == truth.n_frames
+
+
+def test_nonsense_calibration_is_refused_in_a_notification_and_trust_runs(
+    make_napari_viewer, qtbot, tmp_path, notifications
+):
+    """camA's pose copied onto camB: refused with the file and the numbers; 'trust the calibration' runs it."""
+    import dataclasses
+
+    from napari_facehmm.io.anipose import Calibration, read_calibration, write_calibration
+    from napari_facehmm.synthetic import generate_session
+    from napari_facehmm.widgets.anipose import AniposeWidget
+
+    truth = generate_session(tmp_path / "rig", n_cameras=2, seconds=2.0, seed=2, render_video=False)
+    good = read_calibration(truth.calibration_path)
+    cam_a, cam_b = good.cameras
+    same_pose = dataclasses.replace(cam_b, rotation=cam_a.rotation.copy(), translation=cam_a.translation.copy())
+    broken = write_calibration(Calibration([cam_a, same_pose]), tmp_path / "broken.toml")
+    viewer = make_napari_viewer()
+    widget = AniposeWidget(viewer)
+    widget.set_project(truth.out_dir)
+    widget.calibration_edit.setText(str(broken))
+    output = tmp_path / "out.csv"
+    widget.pose3d_output.setText(str(output))
+    widget.run_triangulation()
+    _wait(qtbot, widget)
+    refusal = notifications[-1]
+    assert str(broken) in refusal and "'camA' and 'camB' are at the same place" in refusal
+    assert "baseline 0 mm" in refusal and "trust the calibration" in refusal
+    assert not output.exists() and "nothing was written" in widget.status.text()
+    assert widget.triangulate_button.isEnabled()
+
+    widget.trust_calibration.setChecked(True)
+    widget.run_triangulation()
+    _wait(qtbot, widget)
+    assert output.is_file()
+    assert "same place" in widget.warnings_label.text()

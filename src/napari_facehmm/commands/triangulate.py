@@ -13,6 +13,14 @@ first 7 frames of ``camB`` (it started 7 frames early); ``--offset auto``
 estimates each session's offsets from the head motion, blinks and mouth
 movements both cameras tracked, prints them, and applies them only when the
 estimate is sure (otherwise it stops and asks for ``--offset CAMERA=FRAMES``).
+
+The calibration is checked for sense first (cameras at the same place or
+too close together for the scene distance, points that land behind a
+camera, impossible focal lengths or principal points) and the result after
+(a median reprojection error beyond sense): a calibration that fails stops
+the run with exit 2 and the numbers, and nothing is written.
+``--trust-calibration`` triangulates anyway and prints the problems as
+warnings.
 """
 
 from __future__ import annotations
@@ -100,6 +108,14 @@ def add_parser(subparsers) -> None:
         type=Path,
         help="DeepLabCut config.yaml whose skeleton gives the --optim length constraints",
     )
+    parser.add_argument(
+        "--trust-calibration",
+        action="store_true",
+        help=(
+            "triangulate even when the calibration check finds nonsense (cameras at the same place, "
+            "impossible intrinsics, reprojection errors beyond sense); the problems are printed as warnings"
+        ),
+    )
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate of the videos (default 30)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
@@ -151,13 +167,29 @@ def _estimate_offsets(args: argparse.Namespace) -> dict[str, dict[str, int]]:
     return offsets_by_session
 
 
+def _triangulate(args: argparse.Namespace, options: dict, auto: bool) -> dict:
+    """``{session: 3D series}``, triangulated and written."""
+    from ..progress import run_with_progress
+    from ..tracking.anipose import triangulate_project
+
+    if not auto:
+        job = triangulate_project(args.project, sessions=args.session, offsets=dict(args.offset) or None, **options)
+        return run_with_progress(job, "triangulating", quiet=args.quiet)
+    # each session has its own offsets: one triangulation per session,
+    # started only once every session's estimate is sure
+    results = {}
+    for session, offsets in _estimate_offsets(args).items():
+        job = triangulate_project(args.project, sessions=[session], offsets=offsets, **options)
+        results.update(run_with_progress(job, f"triangulating {session}", quiet=args.quiet))
+    return results
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..errors import DataError
     from ..io._atomic import check_output_dir
-    from ..progress import run_with_progress
-    from ..tracking.anipose import triangulate_project
+    from ..tracking.calibration_checks import CalibrationCheckError
 
     auto = AUTO in args.offset
     if auto and len(args.offset) > 1:
@@ -183,19 +215,16 @@ def run(args: argparse.Namespace) -> int:
         filter_2d=args.filter,
         constraints=constraints,
         exclude_cameras=args.exclude_camera or None,
+        check_calibration=not args.trust_calibration,
     )
-    if auto:
-        # each session has its own offsets: one triangulation per session,
-        # started only once every session's estimate is sure
-        results = {}
-        for session, offsets in _estimate_offsets(args).items():
-            job = triangulate_project(args.project, sessions=[session], offsets=offsets, **options)
-            results.update(run_with_progress(job, f"triangulating {session}", quiet=args.quiet))
-    else:
-        job = triangulate_project(
-            args.project, sessions=args.session, offsets=dict(args.offset) or None, **options
-        )
-        results = run_with_progress(job, "triangulating", quiet=args.quiet)
+    try:
+        results = _triangulate(args, options, auto)
+    except CalibrationCheckError as error:
+        raise CalibrationCheckError(
+            error.problems,
+            error.calibration_label,
+            hint="fix the calibration (facehmm calibrate) or, if you know better, add --trust-calibration",
+        ) from None
     for session, result in results.items():
         valid = float(np.mean(np.isfinite(result.positions[:, :, 0]))) if result.n_frames else 0.0
         print(

@@ -1422,16 +1422,21 @@ def triangulate(
     axes: Sequence[Sequence[str]] | None = None,
     reference_point: str | None = None,
     sources: Mapping[str, str | Path] | None = None,
+    check_calibration: bool = True,
+    calibration_source: str | Path | None = None,
 ) -> Generator[Progress, None, LandmarkSeries]:
     """Triangulate per-camera 2D tracks into 3D, as ``anipose triangulate`` does.
 
-    Steps: optional 2D filter per camera; points with confidence below
-    ``score_threshold`` become NaN; DLT with undistortion over the cameras
-    that see each point (aniposelib ``CameraGroup.triangulate``), or the best
-    camera subset (``ransac``, 3+ cameras); optionally refined by
-    aniposelib's ``optim_points`` (temporal smoothness plus constant
-    skeleton-edge lengths). Points seen by fewer than two cameras are NaN,
-    also after ``optim`` (which would otherwise interpolate them).
+    Steps: the calibration checked for sense (intrinsics, camera pairs; see
+    :mod:`~napari_facehmm.tracking.calibration_checks`); optional 2D filter
+    per camera; points with confidence below ``score_threshold`` become
+    NaN; DLT with undistortion over the cameras that see each point
+    (aniposelib ``CameraGroup.triangulate``), or the best camera subset
+    (``ransac``, 3+ cameras); optionally refined by aniposelib's
+    ``optim_points`` (temporal smoothness plus constant skeleton-edge
+    lengths); last, the median reprojection error checked for sense. Points
+    seen by fewer than two cameras are NaN, also after ``optim`` (which
+    would otherwise interpolate them).
 
     Parameters
     ----------
@@ -1473,6 +1478,13 @@ def triangulate(
         the calibration's world frame (``M`` identity, ``center`` zeros).
     sources
         File of each camera, for error messages.
+    check_calibration
+        Refuse a calibration that makes no sense (cameras at the same place
+        or too close for the scene distance, impossible intrinsics, and after
+        triangulating a median reprojection error beyond sense). False
+        insists: the problems become ``attrs["warnings"]``.
+    calibration_source
+        The calibration's file, for messages, when ``calibration`` is an object.
 
     Yields
     ------
@@ -1499,10 +1511,16 @@ def triangulate(
     DataError
         Cameras absent from the calibration, fewer than two cameras left,
         different keypoints or frame counts (see :func:`align_cameras`).
+    CalibrationCheckError
+        (a DataError) The calibration failed a sense check, before any work
+        (or, for the reprojection error, before anything is returned);
+        the message names the calibration, the cameras and the numbers.
     FileFormatError
         A calibration file that is missing or lacks a field.
     """
     from ..face import FACE_SKELETON
+    from .anipose_qc import calibration_of
+    from .calibration_checks import check_calibration_geometry, check_reprojection, refuse_or_note
 
     notes: list[str] = []
     excluded = set(exclude_cameras)
@@ -1514,9 +1532,23 @@ def triangulate(
     kept = {n: s for n, s in series_by_camera.items() if n not in excluded}
     if len(kept) < 2:
         raise DataError(f"triangulation needs at least two cameras; left after exclusion: {list(kept)}")
-    calibration_label = str(calibration) if isinstance(calibration, (str, Path)) else ""
-    group_all = as_camera_group(calibration)
+    if calibration_source is None and isinstance(calibration, (str, Path)):
+        calibration_source = calibration
+    calibration_label = str(calibration_source or "")
+    calibration_params = calibration_of(calibration)
+    group_all = calibration_params.to_aniposelib()
     _subset_group(group_all, list(kept), calibration_label)
+
+    # the calibration is checked before any work, with the points it is to triangulate
+    aligned = align_cameras(kept, offsets, sources)
+    check_points = np.where((aligned[3] < score_threshold)[..., None], np.nan, aligned[2])
+    refuse_or_note(
+        check_calibration_geometry(calibration_params, check_points.reshape(len(aligned[0]), -1, 2), aligned[0]),
+        calibration_label,
+        not check_calibration,
+        notes,
+    )
+    del check_points
 
     if filter_2d:
         filters = {"medfilt": filter_2d_median, "viterbi": filter_2d_viterbi}
@@ -1527,8 +1559,9 @@ def triangulate(
             yield i, len(kept), f"2D filter ({filter_2d}), camera {name}"
             filtered[name] = filters[filter_2d](series, **dict(filter_params or {}))
         kept = filtered
+        aligned = align_cameras(kept, offsets, sources)
 
-    names, keypoints, points_px, scores, reference = align_cameras(kept, offsets, sources)
+    names, keypoints, points_px, scores, reference = aligned
     group = _subset_group(group_all, names, calibration_label)
     n_cams, n_frames, n_keypoints, _ = points_px.shape
     if ransac and n_cams < 3:
@@ -1626,6 +1659,17 @@ def triangulate(
         )
         for c, name in enumerate(names)
     }
+    refuse_or_note(
+        check_reprojection(
+            error,
+            calibration_params,
+            camera_errors,
+            {n: (sources or {}).get(n) or series_by_camera[n].source for n in names},
+        ),
+        calibration_label,
+        not check_calibration,
+        notes,
+    )
     best_pair = _best_pair_errors(group, np.where(used[:, :, None], points_flat, np.nan), chunk_points)
     camera_pair_errors = {name: float(best_pair[c]) for c, name in enumerate(names)}
     notes.extend(camera_error_warnings(camera_pair_errors))
@@ -1994,6 +2038,25 @@ def triangulate_project(
     output_dir = Path(output_dir) if output_dir else layout.pose_3d
     grouped = project_sessions(pose_dir, cam_regex, sessions)
     options = triangulation_options(config, **overrides)
+    if options.get("check_calibration", True):
+        # before any session is read: what the calibration alone shows
+        # (intrinsics, cameras at the same place); each session is checked
+        # again with its points by triangulate
+        from .anipose_qc import calibration_of
+        from .calibration_checks import check_calibration_geometry, refuse_or_note
+
+        calibration_params = calibration_of(calibration)
+        if isinstance(calibration, (str, Path)):
+            options.setdefault("calibration_source", calibration)
+        excluded = set(options.get("exclude_cameras") or ())
+        used = [
+            name
+            for name in calibration_params.camera_names
+            if name not in excluded and any(name in files for files in grouped.values())
+        ]
+        label = str(options.get("calibration_source") or "")
+        refuse_or_note(check_calibration_geometry(calibration_params, camera_names=used), label, False, [])
+        calibration = calibration_params  # read once
     results: dict[str, LandmarkSeries] = {}
     for i, (session, files) in enumerate(grouped.items()):
         results[session] = yield from relay(

@@ -60,6 +60,7 @@ from ..data import LandmarkSeries
 from ..errors import FaceHMMError
 from ..tracking import anipose as ta
 from ..tracking import anipose_qc as qc
+from ..tracking.calibration_checks import CalibrationCheckError
 from ._session import facehmm_meta, get_session, show_error
 
 __all__ = ["AniposeWidget", "calibration_job", "triangulation_job"]
@@ -104,8 +105,11 @@ def triangulation_job(files: dict, calibration: Any, output: Path, fps: float, o
     for name, path in files.items():
         yield 0, len(files) + 1, f"reading {Path(path).name}"
         tracks_2d[name] = read_dlc_analysis(path, fps=fps)
+    source = calibration if isinstance(calibration, (str, Path)) else None
     calibration = qc.calibration_of(calibration)
-    result = yield from ta.triangulate_files(tracks_2d, calibration, output, fps=fps, **options)
+    result = yield from ta.triangulate_files(
+        tracks_2d, calibration, output, fps=fps, calibration_source=source, **options
+    )
     used = result.attrs.get("cameras", tuple(tracks_2d))
     tracks_2d = {camera: series for camera, series in tracks_2d.items() if camera in used}
     try:
@@ -327,6 +331,12 @@ class AniposeWidget(QWidget):
         self.pose3d_output = QLineEdit()
         self.pose3d_output.setPlaceholderText("pose-3d CSV to write")
         form.addRow("Write to", self.pose3d_output)
+        self.trust_calibration = QCheckBox("trust the calibration")
+        self.trust_calibration.setToolTip(
+            "Triangulate even when the calibration check finds nonsense (cameras at the same place, "
+            "impossible intrinsics, reprojection errors beyond sense); the problems become warnings"
+        )
+        form.addRow("", self.trust_calibration)
         layout.addLayout(form)
 
         self.triangulate_button = QPushButton("Run triangulation")
@@ -574,6 +584,12 @@ class AniposeWidget(QWidget):
         self.status.setText(message)
 
     def _on_error(self, exc: BaseException) -> None:
+        if isinstance(exc, CalibrationCheckError):
+            show_error(
+                f"3D (Anipose): {exc}\nTick 'trust the calibration' and run again to triangulate anyway."
+            )
+            self.status.setText("the calibration check failed (see the notification); nothing was written")
+            return
         if isinstance(exc, FaceHMMError):
             show_error(f"3D (Anipose): {exc}")
         else:
@@ -725,6 +741,7 @@ class AniposeWidget(QWidget):
         if choice == "none":  # None above means "as the config says"
             options.update(filter_2d=None, filter_params=None)
         options["exclude_cameras"] = self.excluded_cameras()
+        options["check_calibration"] = not self.trust_calibration.isChecked()
         return options
 
     def run_triangulation(self) -> Any:
