@@ -257,9 +257,11 @@ def test_facehmm_run_triangulation_step_refuses_as_a_project_error(rig, truth, t
 
     tracks = project_tracks(rig, truth, noise_px=0.5)
     session_dir = tmp_path / "session"
-    with pytest.raises(FaceHMMError, match="same place"):
+    with pytest.raises(FaceHMMError, match="same place") as refusal:
         _triangulate(
-            [tracks["camA"], tracks["camB"]], ["camA", "camB"], _same_pose(rig), ["camA", "camB"], None,
-            session_dir, "session1", True,
+            [tracks["camA"], tracks["camB"]], ["camA", "camB"], _same_pose(rig), tmp_path / "my-calibration.toml",
+            ["camA", "camB"], None, session_dir, "session1", True,
         )
+    # the message names the user's calibration file, not the renamed copy run works with
+    assert "my-calibration.toml" in str(refusal.value)
     assert not (session_dir / "pose-3d" / "session1.csv").exists()

@@ -254,7 +254,8 @@ def run(args) -> int:
         series_2d = [s.copy(camera=c) for s, c in zip(series_2d, cameras)]
 
         if calibration is not None:
-            series = _triangulate(series_2d, cameras, calibration, calibration_names, offsets, session_dir, session, args.quiet)
+            series = _triangulate(series_2d, cameras, calibration, args.calibration, calibration_names, offsets,
+                                  session_dir, session, args.quiet)
         else:
             if len(cameras) > 1:
                 print(
@@ -298,7 +299,7 @@ def _renamed_calibration(calibration, calibration_names: list[str], cameras: lis
     )
 
 
-def _triangulate(series_2d, cameras, calibration, calibration_names, offsets, session_dir: Path, session: str, quiet: bool):
+def _triangulate(series_2d, cameras, calibration, calibration_path, calibration_names, offsets, session_dir: Path, session: str, quiet: bool):
     from ..errors import DataError
     from ..tracking.anipose import triangulate_files
 
@@ -322,7 +323,7 @@ def _triangulate(series_2d, cameras, calibration, calibration_names, offsets, se
     output = session_dir / "pose-3d" / f"{session}.csv"
     job = triangulate_files(
         by_camera, _renamed_calibration(calibration, calibration_names, cameras), output_path=output,
-        fps=series_2d[0].fps, offsets=offsets,
+        fps=series_2d[0].fps, offsets=offsets, calibration_source=calibration_path,
     )
     series = run_with_progress(job, "triangulate", quiet)
     if series.n_frames == 0:
