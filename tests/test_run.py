@@ -231,3 +231,19 @@ def test_run_finds_and_applies_the_offset_of_unsynchronized_cameras(rendered_rig
     aligned = ta.change_world_frame(series.positions, calibration, truth.calibration, "camA")
     error_mm = float(np.nanmedian(np.linalg.norm(aligned - truth.points_3d[n:truth.n_frames - n], axis=2)))
     assert error_mm <= 12.0
+
+
+@needs_pyfeat
+def test_run_checks_the_deeplabcut_project_before_any_work(tmp_path):
+    not_yaml = tmp_path / "config.yaml"
+    not_yaml.write_text("x")
+    status, _, err = run_cli(["run", str(PYFEAT / "single_face.mp4"), "--dlc", str(not_yaml),
+                              "--out", str(tmp_path / "o"), "--quiet"])
+    assert status == 2 and "config.yaml" in err and "DeepLabCut:" not in err
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(SHARED_DATA / "dlc" / "openfield-Pranav-2018-10-30" / "config.yaml", project / "config.yaml")
+    status, _, err = run_cli(["run", str(PYFEAT / "single_face.mp4"), "--dlc", str(project / "config.yaml"),
+                              "--out", str(tmp_path / "o"), "--quiet"])
+    assert status == 2 and "no trained snapshot" in err
+    assert not (tmp_path / "o").exists()

@@ -169,8 +169,16 @@ def check_inputs(args):
             + ", ".join(f"{v.name}: {f:g}" for v, f in zip(videos, fps))
             + "); cameras of one recording must share one"
         )
-    if args.dlc is not None and not args.dlc.is_file():
-        raise FileFormatError(args.dlc, "DeepLabCut config.yaml does not exist")
+    if args.dlc is not None:
+        from ..io.dlc import read_dlc_config
+        from ..tracking.dlc import find_snapshots, require_deeplabcut
+
+        if not args.dlc.is_file():
+            raise FileFormatError(args.dlc, "DeepLabCut config.yaml does not exist")
+        read_dlc_config(args.dlc)
+        require_deeplabcut("Tracking with your DeepLabCut model (--dlc)")
+        if not find_snapshots(args.dlc):
+            raise FileFormatError(args.dlc, "this DeepLabCut project has no trained snapshot yet (train it first)")
     from ..io._atomic import check_output_dir
 
     check_output_dir(args.out, "--out", result_set=True, markers=RESULT_NAMES)
