@@ -453,3 +453,33 @@ def test_data_without_emptied_states_fits_as_before(one_thread):
     from sklearn.metrics import adjusted_rand_score
 
     assert adjusted_rand_score(truth, model.predict(X)) == 1.0
+
+
+def test_a_saved_model_is_replaced_as_a_pair(tmp_path, monkeypatch):
+    """model.json and model.npz are one model: a failure while replacing them leaves the earlier pair."""
+    import os
+
+    from napari_facehmm.hmm import FaceHMM
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(0, 1, (60, 2)), rng.normal(5, 1, (60, 2))])
+    first = FaceHMM(n_states=2, n_restarts=1, random_state=0).fit(values)
+    first.save(tmp_path / "model")
+    before = {name: (tmp_path / name).read_bytes() for name in ("model.json", "model.npz")}
+    second = FaceHMM(n_states=2, n_restarts=1, random_state=1, n_iter=3).fit(values[::-1].copy())
+    real_replace = os.replace
+    calls = []
+
+    def failing_replace(source, target):
+        calls.append(str(target))
+        if str(target).endswith("model.json"):
+            raise OSError(28, "No space left on device", str(target))
+        return real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError):
+        second.save(tmp_path / "model")
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert any(c.endswith("model.npz") for c in calls), "the npz was not replaced first: the test tests nothing"
+    assert {name: (tmp_path / name).read_bytes() for name in ("model.json", "model.npz")} == before
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -79,7 +79,7 @@ class PersistenceMixin:
         -------
         json_path, npz_path
         """
-        from ..io._atomic import atomic_write_path
+        from ..io._atomic import atomic_write_paths
 
         self._require_fitted()
         json_path, npz_path = model_paths(path)
@@ -124,10 +124,10 @@ class PersistenceMixin:
             means=self.model_.means_,
             covars=self._stored_covars(),
         )
-        with atomic_write_path(npz_path) as temp:
-            temp.write_bytes(buffer.getvalue())
-        with atomic_write_path(json_path) as temp:
-            temp.write_text(text, encoding="utf-8")
+        # the two files are one model: replaced together, never one new beside one old
+        with atomic_write_paths([npz_path, json_path]) as (npz_temp, json_temp):
+            npz_temp.write_bytes(buffer.getvalue())
+            json_temp.write_text(text, encoding="utf-8")
         return json_path, npz_path
 
     def _stored_covars(self) -> np.ndarray:
