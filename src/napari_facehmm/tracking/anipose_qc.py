@@ -3,13 +3,12 @@
 Pure numpy functions behind the viewer's 3D widget (no Qt, no napari): they
 project a triangulated series back into each calibrated camera, measure how
 far each reprojected point lies from the camera's 2D track, rank frames by
-that error, and turn detected calibration-board corners into points-layer
+that error (with the one ranking of :mod:`.frame_quality`), and turn detected calibration-board corners into points-layer
 rows ``[frame, y, x]``.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 
 from ..data import LandmarkSeries
 from ..errors import DataError
+from .frame_quality import rank_frames
 
 __all__ = [
     "board_corners_to_points",
@@ -182,20 +182,10 @@ def frames_by_error(
     -------
     list
         ``(frame, error_px)``, largest error first; frames without any error
-        (all NaN) are left out. Ties keep frame order.
+        (all NaN) are left out. Ties keep frame order. This is the one
+        ranking of :func:`napari_facehmm.tracking.frame_quality.rank_frames`.
     """
-    stacked = np.stack(list(errors.values())) if isinstance(errors, Mapping) else np.asarray(errors)[None]
-    if stacked.ndim != 3 or stacked.shape[1] != len(frame_indices):
-        raise DataError(f"errors must be (T, K) with T = {len(frame_indices)}; got {stacked.shape[1:]}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
-        per_camera = stacked[:, :, keypoint] if keypoint is not None else np.nanmean(stacked, axis=2)
-        per_frame = np.nanmax(per_camera, axis=0)
-    valid = np.flatnonzero(np.isfinite(per_frame))
-    order = valid[np.argsort(-per_frame[valid], kind="stable")]
-    if n is not None:
-        order = order[:n]
-    return [(int(frame_indices[i]), float(per_frame[i])) for i in order]
+    return rank_frames(errors, frame_indices, keypoint=keypoint, n=n)
 
 
 def board_corners_to_points(frames: np.ndarray, corners_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

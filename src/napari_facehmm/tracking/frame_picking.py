@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, FileFormatError
+from .frame_quality import rank_frames
 
 __all__ = ["reprojection_outlier_frames", "uncertain_state_frames", "refinement_frames"]
 
@@ -26,12 +27,17 @@ def reprojection_outlier_frames(series_3d, threshold_px: float = 10.0) -> np.nda
         triangulation, with ``attrs["error"]`` ``(n_frames, n_keypoints)``
         reprojection errors in pixels.
     threshold_px
-        A frame is an outlier when any keypoint's error exceeds this.
+        A frame is an outlier when its mean error over the keypoints with an
+        error exceeds this (the score of
+        :func:`~napari_facehmm.tracking.frame_quality.rank_frames`, so the
+        picked frames are the ones the QC docks rank worst); frames without
+        any error are not picked.
 
     Returns
     -------
     numpy.ndarray
-        ``(n_outliers,)`` video frame indices (``series_3d.frame_indices``).
+        ``(n_outliers,)`` video frame indices (``series_3d.frame_indices``),
+        in the series' order.
     """
     error = series_3d.attrs.get("error")
     if error is None:
@@ -39,9 +45,9 @@ def reprojection_outlier_frames(series_3d, threshold_px: float = 10.0) -> np.nda
     error = np.asarray(error, dtype=float)
     if error.shape != (series_3d.n_frames, series_3d.n_keypoints):
         raise DataError(f"reprojection errors must be (n_frames, n_keypoints); got {error.shape}")
-    with np.errstate(invalid="ignore"):
-        worst = np.nanmax(np.where(np.isfinite(error), error, -np.inf), axis=1)
-    return series_3d.frame_indices[worst > threshold_px]
+    ranked = rank_frames(error, series_3d.frame_indices)
+    outliers = [frame for frame, error_px in ranked if error_px > threshold_px]
+    return series_3d.frame_indices[np.isin(series_3d.frame_indices, outliers)]
 
 
 def uncertain_state_frames(
@@ -95,7 +101,7 @@ def refinement_frames(
     ----------
     path
         An Anipose pose-3d CSV (frames whose reprojection error exceeds
-        ``reprojection_threshold_px`` on any keypoint) or the ``states.csv``
+        ``reprojection_threshold_px``, as :func:`reprojection_outlier_frames`) or the ``states.csv``
         an analysis writes (columns ``frame`` and ``state_probability``:
         frames whose most likely state is below ``probability_threshold``).
     max_frames

@@ -6,11 +6,13 @@ reprojection error; lists the worst frames with a button to jump to each;
 and holds the likelihood threshold below which points are hidden, together
 with the skeleton edges that have a hidden end (made transparent: napari's
 vectors have no per-vector visibility).
+
+The measures and the ranking are computed in
+:mod:`napari_facehmm.tracking.frame_quality` (re-exported here).
 """
 
 from __future__ import annotations
 
-import warnings
 import weakref
 from typing import Any
 
@@ -32,48 +34,10 @@ from qtpy.QtWidgets import (
 
 from ..data import LandmarkSeries
 from ..layerdata import likelihood_shown, skeleton_edges_present, skeleton_vectors_shown
+from ..tracking.frame_quality import N_WORST, frame_quality, worst_frames
 from ._session import facehmm_meta, get_session
 
-N_WORST = 20
-
-
-def frame_quality(series: LandmarkSeries) -> dict[str, np.ndarray]:
-    """Per-frame quality measures of a series.
-
-    Returns
-    -------
-    dict
-        ``likelihood (T,)`` mean confidence of the present points (0 where no
-        point is present, so empty frames rank as worst) and, for Anipose
-        series, ``reprojection_error (T,)`` mean error in pixels.
-    """
-    present = ~np.isnan(series.positions).any(axis=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        likelihood = np.nanmean(np.where(present, series.confidence, np.nan), axis=1)
-        quality = {"likelihood": np.nan_to_num(likelihood, nan=0.0)}
-        error = series.attrs.get("error")
-        if isinstance(error, np.ndarray) and error.shape == present.shape:
-            quality["reprojection_error"] = np.nanmean(np.where(present, error, np.nan), axis=1)
-    return quality
-
-
-def worst_frames(
-    series: LandmarkSeries, n: int = N_WORST, quality: dict[str, np.ndarray] | None = None
-) -> list[tuple[int, str, float]]:
-    """The ``n`` worst frames: lowest likelihood (2D) or largest reprojection error (3D).
-
-    ``quality`` is :func:`frame_quality` of ``series`` when the caller has it.
-    """
-    if quality is None:
-        quality = frame_quality(series)
-    if "reprojection_error" in quality:
-        score = np.nan_to_num(quality["reprojection_error"], nan=np.inf)
-        order = np.argsort(-score, kind="stable")[:n]
-        return [(int(series.frame_indices[i]), "error px", float(score[i])) for i in order]
-    score = quality["likelihood"]
-    order = np.argsort(score, kind="stable")[:n]
-    return [(int(series.frame_indices[i]), "likelihood", float(score[i])) for i in order]
+__all__ = ["N_WORST", "TrackingQCWidget", "frame_quality", "worst_frames"]
 
 
 class TrackingQCWidget(QWidget):
