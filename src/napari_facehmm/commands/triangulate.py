@@ -129,10 +129,10 @@ def _estimate_offsets(args: argparse.Namespace) -> dict[str, dict[str, int]]:
     from ..errors import DataError
     from ..io.dlc import read_dlc_analysis
     from ..tracking.anipose import (
+        TriangulationSettings,
         project_layout,
         project_sessions,
         read_project_config,
-        triangulation_options,
     )
     from ..tracking.sync import estimate_offsets
 
@@ -142,7 +142,7 @@ def _estimate_offsets(args: argparse.Namespace) -> dict[str, dict[str, int]]:
     layout = project_layout(args.project, config)
     grouped = project_sessions(args.pose_dir or layout.pose_2d, args.cam_regex or layout.cam_regex, args.session)
     # the points the triangulation keeps are the ones whose motion counts
-    score_threshold = triangulation_options(config, score_threshold=args.score_threshold)["score_threshold"]
+    score_threshold = TriangulationSettings.from_config(config, score_threshold=args.score_threshold).score_threshold
     excluded = set(args.exclude_camera)
     offsets_by_session, unsure = {}, []
     for session, files in grouped.items():

@@ -1,0 +1,167 @@
+"""Project-level jobs: calibrate and triangulate an Anipose project folder (``facehmm calibrate/triangulate``)."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ...data import LandmarkSeries
+from ...errors import DataError
+from ...progress import Progress, relay
+from .board import BoardSpec, save_board_detections
+from .calibration import DEFAULT_DETECTION_SKIP, CalibrationResult, calibrate
+from .layout import calibration_videos, project_layout, project_sessions, read_project_config
+from .settings import triangulation_options
+from .triangulation import triangulate_files
+
+
+def calibrate_project(
+    project_dir: str | Path,
+    *,
+    videos_dir: str | Path | None = None,
+    output: str | Path | None = None,
+    cam_regex: str | None = None,
+    skip: int | None = None,
+    fisheye: bool | None = None,
+    **board_overrides: Any,
+) -> Generator[Progress, None, CalibrationResult]:
+    """Calibrate an Anipose project folder, as ``anipose calibrate`` (and ``facehmm calibrate``).
+
+    Videos: ``<project>/calibration/*.mp4|avi|mov|mkv`` (Anipose's
+    ``pipeline.calibration_videos``), cameras named by ``cam_regex``
+    (``config.toml [triangulation]``); board from ``[calibration]``, then
+    ``board_overrides`` (:class:`BoardSpec` field names, None ignored).
+    Writes ``calibration.toml`` into ``pipeline.calibration_results`` (where
+    triangulation reads it; with a ``.bak`` of a previous one) and
+    ``board-detections.csv`` beside it.
+
+    Parameters
+    ----------
+    project_dir
+        The project folder (``config.toml`` optional).
+    videos_dir, output
+        Override the video folder and the calibration file.
+    cam_regex, skip, fisheye
+        Override the config (``skip`` default 20, as aniposelib).
+
+    Yields
+    ------
+    tuple
+        ``(done, total, message)`` from :func:`calibrate`.
+
+    Returns
+    -------
+    CalibrationResult
+        With ``calibration_path`` and ``detections_path`` set.
+    """
+    from ...io.anipose import write_calibration
+
+    project_dir = Path(project_dir)
+    if not project_dir.is_dir():
+        raise DataError(f"{project_dir}: project folder does not exist")
+    config = read_project_config(project_dir)
+    layout = project_layout(project_dir, config)
+    cam_regex = cam_regex or layout.cam_regex
+    board = BoardSpec.from_config(config, **board_overrides)
+    videos_dir = Path(videos_dir) if videos_dir else layout.calibration_videos
+    videos = calibration_videos(videos_dir, cam_regex)
+    if fisheye is None:
+        fisheye = bool(config.get("calibration", {}).get("fisheye", False))
+    result = yield from calibrate(
+        videos, board, skip=DEFAULT_DETECTION_SKIP if skip is None else skip, fisheye=fisheye
+    )
+    # where triangulation (Anipose's and ours) looks for it: pipeline.calibration_results
+    output = Path(output) if output else layout.calibration
+    output.parent.mkdir(parents=True, exist_ok=True)
+    result.calibration_path = write_calibration(result.calibration, output)
+    result.detections_path = save_board_detections(
+        result.detections, output.with_name("board-detections.csv")
+    )
+    return result
+
+
+def triangulate_project(
+    project_dir: str | Path,
+    *,
+    calibration: Any = None,
+    pose_dir: str | Path | None = None,
+    output_dir: str | Path | None = None,
+    sessions: Sequence[str] | None = None,
+    cam_regex: str | None = None,
+    fps: float = 30.0,
+    **overrides: Any,
+) -> Generator[Progress, None, dict[str, LandmarkSeries]]:
+    """Triangulate every session of an Anipose project (``facehmm triangulate``).
+
+    Reads ``<project>/pose-2d/<session>-<cam>.h5``, the calibration
+    ``<project>/calibration/calibration.toml`` and ``config.toml``; writes
+    ``<project>/pose-3d/<session>.csv`` in Anipose's format.
+
+    Parameters
+    ----------
+    project_dir
+        The project folder.
+    calibration
+        Calibration file or object (default: the project's).
+    pose_dir, output_dir
+        Override the 2D and 3D folders.
+    sessions
+        Only these sessions (default all).
+    cam_regex
+        Override ``[triangulation] cam_regex``.
+    fps
+        Frame rate of the videos.
+    **overrides
+        :func:`triangulate` keywords over the config (see
+        :func:`triangulation_options`).
+
+    Yields
+    ------
+    tuple
+        ``(done, total, message)`` of the session being triangulated
+        (message prefixed with the session).
+
+    Returns
+    -------
+    dict
+        ``{session: 3D LandmarkSeries}`` (``source`` = the written table).
+    """
+    project_dir = Path(project_dir)
+    if not project_dir.is_dir():
+        raise DataError(f"{project_dir}: project folder does not exist")
+    config = read_project_config(project_dir)
+    layout = project_layout(project_dir, config)
+    cam_regex = cam_regex or layout.cam_regex
+    if calibration is None:
+        calibration = layout.calibration
+    pose_dir = Path(pose_dir) if pose_dir else layout.pose_2d
+    output_dir = Path(output_dir) if output_dir else layout.pose_3d
+    grouped = project_sessions(pose_dir, cam_regex, sessions)
+    options = triangulation_options(config, **overrides)
+    if options.get("check_calibration", True):
+        # before any session is read: what the calibration alone shows
+        # (intrinsics, cameras at the same place); each session is checked
+        # again with its points by triangulate
+        from ..anipose_qc import calibration_of
+        from ..calibration_checks import check_calibration_geometry, refuse_or_note
+
+        calibration_params = calibration_of(calibration)
+        if isinstance(calibration, (str, Path)):
+            options.setdefault("calibration_source", calibration)
+        excluded = set(options.get("exclude_cameras") or ())
+        used = [
+            name
+            for name in calibration_params.camera_names
+            if name not in excluded and any(name in files for files in grouped.values())
+        ]
+        label = str(options.get("calibration_source") or "")
+        refuse_or_note(check_calibration_geometry(calibration_params, camera_names=used), label, False, [])
+        calibration = calibration_params  # read once
+    results: dict[str, LandmarkSeries] = {}
+    for i, (session, files) in enumerate(grouped.items()):
+        results[session] = yield from relay(
+            triangulate_files(files, calibration, output_dir / f"{session}.csv", fps=fps, **options),
+            lambda step: (step[0], step[1], f"{session} ({i + 1}/{len(grouped)}): {step[2]}"),
+        )
+    return results
