@@ -1,0 +1,207 @@
+"""The 3D (Anipose) dock: the project, the three tabs, progress, Cancel and the worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from qtpy.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...data import LandmarkSeries
+from ...errors import FaceHMMError
+from ...tracking import anipose as ta
+from ...tracking.calibration_checks import CalibrationCheckError
+from .._session import get_session, show_error
+from .calibrate import CalibrateTabMixin
+from .qc import QCTabMixin
+from .triangulate import TriangulateTabMixin
+
+
+class AniposeWidget(CalibrateTabMixin, TriangulateTabMixin, QCTabMixin, QWidget):
+    """Calibrate cameras and triangulate landmarks with Anipose, then check the 3D result."""
+
+    def __init__(self, napari_viewer: Any, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.session = get_session(napari_viewer)
+        self.project_dir: Path | None = None
+        self.config: dict = {}
+        self.cam_regex = ta.DEFAULT_CAM_REGEX
+        self.calibration_result: ta.CalibrationResult | None = None
+        self.pose3d: LandmarkSeries | None = None
+        self.tracks_2d: dict[str, LandmarkSeries] = {}
+        self.calibration: Any = None
+        self._sessions: dict[str, dict[str, Path]] = {}
+        self.errors: dict[str, np.ndarray] = {}
+        self.flagged_camera: str | None = None
+        self.worker: Any = None
+        self._cancel_requested = False
+
+        layout = QVBoxLayout(self)
+        project_row = QHBoxLayout()
+        self.project_edit = QLineEdit()
+        self.project_edit.setPlaceholderText("Anipose project / session folder (optional)")
+        self.project_edit.returnPressed.connect(lambda: self.set_project(self.project_edit.text()))
+        browse = QPushButton("Open...")
+        browse.clicked.connect(self._browse_project)
+        project_row.addWidget(self.project_edit, 1)
+        project_row.addWidget(browse)
+        layout.addLayout(project_row)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._build_calibrate_tab(), "Calibrate")
+        self.tabs.addTab(self._build_triangulate_tab(), "Triangulate")
+        self.tabs.addTab(self._build_qc_tab(), "QC")
+        layout.addWidget(self.tabs)
+
+        run_row = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        run_row.addWidget(self.progress, 1)
+        run_row.addWidget(self.cancel_button)
+        layout.addLayout(run_row)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        self.setMinimumWidth(340)
+
+    # ------------------------------------------------------------- project
+    def _browse_project(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Anipose project or session folder")
+        if folder:
+            self.set_project(folder)
+
+    def group_by_camera(self, paths: list[str]) -> dict[str, list[str]]:
+        """Files by the camera named in their file name (``cam_regex``); unnamed ones get ``cam<i>``."""
+        out: dict[str, list[str]] = {}
+        for i, path in enumerate(sorted(paths)):
+            camera = ta.camera_name_from_path(path, self.cam_regex) or f"cam{i}"
+            out.setdefault(camera, []).append(path)
+        return out
+
+    def set_project(self, folder: str | Path) -> None:
+        """Fill both sections from an Anipose project (or session) folder."""
+        folder = Path(folder)
+        try:
+            config = ta.read_project_config(folder)
+            if not folder.is_dir():
+                raise FaceHMMError(f"{folder}: folder does not exist")
+        except FaceHMMError as exc:
+            show_error(f"3D (Anipose): {exc}")
+            return
+        self.project_dir, self.config = folder, config
+        self.project_edit.setText(str(folder))
+        layout = ta.project_layout(folder, config)
+        self.cam_regex = layout.cam_regex
+        notes = []
+        try:
+            board = ta.BoardSpec.from_config(config)
+            self.set_board(board)
+        except FaceHMMError as exc:
+            notes.append(str(exc))
+        self.fisheye.setChecked(bool(config.get("calibration", {}).get("fisheye", False)))
+        try:
+            self.set_calibration_videos(ta.calibration_videos(layout.calibration_videos, self.cam_regex))
+        except FaceHMMError as exc:
+            notes.append(str(exc))
+        self.calibration_output.setText(str(layout.calibration))
+        self.calibration_edit.setText(str(layout.calibration))
+        try:
+            options = ta.triangulation_options(config)
+            self.score_threshold.setValue(options["score_threshold"])
+            self.optim.setChecked(options["optim"])
+            self.ransac.setChecked(options["ransac"])
+            self.filter_combo.setCurrentText(options["filter_2d"] or "none")
+        except FaceHMMError as exc:
+            notes.append(str(exc))
+        self._sessions = {}
+        try:
+            self._sessions = ta.project_sessions(layout.pose_2d, self.cam_regex)
+        except FaceHMMError as exc:
+            notes.append(str(exc))
+        self.session_combo.blockSignals(True)
+        self.session_combo.clear()
+        self.session_combo.addItems(list(self._sessions))
+        self.session_combo.blockSignals(False)
+        if self._sessions:
+            self._session_chosen(self.session_combo.currentText())
+        self.status.setText("; ".join(notes) if notes else f"project {folder.name} loaded")
+
+    # ------------------------------------------------------------- workers
+    def _start(self, job_function, args: tuple, on_done, message: str) -> Any:
+        from .._worker import start_worker
+
+        if self.worker is not None:
+            show_error("3D (Anipose): a job is already running; cancel it first")
+            return None
+        worker = start_worker(
+            job_function,
+            *args,
+            on_yield=self._on_progress,
+            on_return=on_done,
+            on_error=self._on_error,
+            on_finish=self._on_finished,
+            on_abort=self._on_aborted,
+        )
+        self.worker = worker
+        self._cancel_requested = False
+        self.calibrate_button.setEnabled(False)
+        self.triangulate_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setValue(0)
+        self.status.setText(message)
+        return worker
+
+    def cancel(self) -> None:
+        """Stop the running job at its next progress step."""
+        if self.worker is not None:
+            self._cancel_requested = True
+            self.worker.quit()
+            self.status.setText("cancelling...")
+
+    def _on_progress(self, step: tuple) -> None:
+        if self._cancel_requested:
+            return  # progress queued before Cancel
+        done, total, message = step
+        self.progress.setValue(int(1000 * done / max(total, 1)))
+        self.status.setText(message)
+
+    def _on_error(self, exc: BaseException) -> None:
+        if isinstance(exc, CalibrationCheckError):
+            show_error(
+                f"3D (Anipose): {exc}\nTick 'trust the calibration' and run again to triangulate anyway."
+            )
+            self.status.setText("the calibration check failed (see the notification); nothing was written")
+            return
+        if isinstance(exc, FaceHMMError):
+            show_error(f"3D (Anipose): {exc}")
+        else:
+            show_error(f"3D (Anipose) failed: {type(exc).__name__}: {exc}")
+        self.status.setText(f"failed: {exc}")
+
+    def _on_aborted(self) -> None:
+        self.status.setText("cancelled; nothing was written")
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self.calibrate_button.setEnabled(True)
+        self.triangulate_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        if self._cancel_requested:
+            self.progress.setValue(0)
+        self._cancel_requested = False
