@@ -1,7 +1,10 @@
-"""The state color palette shared by figures and the viewer (Qt-free, no matplotlib).
+"""The color palettes shared by figures, the viewer and the synthetic videos (Qt-free, no matplotlib).
 
-One fixed palette so that state 3 has the same color in the ethogram PNG, in
-the napari points layer and in the state widget.
+One fixed palette of states, so that state 3 has the same color in the
+ethogram PNG, in the napari points layer and in the state widget; and one
+palette of keypoints (:func:`keypoint_colors`), so that a keypoint has the
+same color in the viewer's layers, in the labeling dock and on the marks of
+a rendered synthetic video.
 """
 
 from __future__ import annotations
@@ -70,6 +73,37 @@ def state_colors(n_states: int) -> np.ndarray:
         value = 0.85 if i % 3 else 0.65
         colors.append((*colorsys.hsv_to_rgb(hue, saturation, value), 1.0))
     return np.array(colors, dtype=np.float64).reshape(n_states, 4)
+
+
+def keypoint_colors(n_keypoints: int) -> np.ndarray:
+    """Distinct colors for keypoints ``0..n_keypoints-1``, all far apart from each other.
+
+    Saturated hues in golden-ratio steps around the colour wheel, alternating
+    full and dimmed brightness so neighbours in the list differ in two ways.
+    Keypoint ``k`` has the same color whatever ``n_keypoints`` is.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_keypoints, 4)`` RGBA floats in [0, 1].
+
+    See Also
+    --------
+    keypoint_colors_rgb8 : the same colors as 8-bit RGB, for drawing into frames.
+    """
+    colors = np.ones((int(n_keypoints), 4))
+    for i in range(int(n_keypoints)):
+        # golden-ratio hue steps keep successive colours far apart
+        hue = (i * 0.618034) % 1.0
+        value = 1.0 if i % 2 == 0 else 0.62
+        saturation = 1.0 if i % 3 != 2 else 0.75
+        colors[i, :3] = colorsys.hsv_to_rgb(hue, saturation, value)
+    return colors
+
+
+def keypoint_colors_rgb8(n_keypoints: int) -> np.ndarray:
+    """``(n_keypoints, 3)`` uint8 RGB: :func:`keypoint_colors` for drawing into video frames."""
+    return np.round(keypoint_colors(n_keypoints)[:, :3] * 255).astype(np.uint8)
 
 
 def state_index(states: np.ndarray, n_states: int) -> np.ndarray:

@@ -20,7 +20,6 @@ Layer layout (2D display, time as the first axis):
 
 from __future__ import annotations
 
-import colorsys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -28,30 +27,13 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .colors import state_color_array, state_index, state_palette
+from .colors import keypoint_colors, state_color_array, state_index, state_palette
 from .data import LandmarkSeries
 from .errors import DataError
+from .features.geometry import egocentric_frame
 
 #: key of the dict this plugin keeps in ``layer.metadata``
 METADATA_KEY = "facehmm"
-
-
-# --------------------------------------------------------------------- colors
-def keypoint_colors(n_keypoints: int) -> np.ndarray:
-    """Distinct colors for keypoints ``0..n_keypoints-1``.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n_keypoints, 4)`` RGBA floats; hues evenly spaced around the
-        circle with alternating lightness so neighbours differ.
-    """
-    colors = np.ones((n_keypoints, 4))
-    for k in range(n_keypoints):
-        hue = k / max(n_keypoints, 1)
-        value = 1.0 if k % 2 == 0 else 0.8
-        colors[k, :3] = colorsys.hsv_to_rgb(hue, 0.75, value)
-    return colors
 
 
 # --------------------------------------------------------------------- points
@@ -508,32 +490,3 @@ class VideoFrames:
 
     def __repr__(self) -> str:
         return f"VideoFrames(shape={self.shape}, reader={self.reader!r})"
-
-
-# ---------------------------------------------------------------- egocentric
-def egocentric_frame(positions: np.ndarray, keypoints: Sequence[str]) -> np.ndarray:
-    """Positions of one frame centred on the face, for the 2D fallback of the 3D view.
-
-    Parameters
-    ----------
-    positions
-        ``(K, D)`` positions of one frame.
-    keypoints
-        Keypoint names (the reference ``nose1`` centres the face when present,
-        otherwise the mean of the present points).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(K, D)`` positions minus the centre (NaN kept).
-    """
-    positions = np.asarray(positions, dtype=float)
-    keypoints = list(keypoints)
-    centre = None
-    if "nose1" in keypoints:
-        centre = positions[keypoints.index("nose1")]
-    if centre is None or np.isnan(centre).any():
-        if np.isnan(positions).all():
-            return positions.copy()
-        centre = np.nanmean(positions, axis=0)
-    return positions - centre

@@ -4,6 +4,12 @@
 into a :class:`FeatureMatrix` (values of the valid frames, segment lengths, the
 scaler to reuse on new sessions, head pose and kinematics). The small pure
 functions it is made of are exported too.
+
+- :mod:`.build`: :class:`FeatureSettings`, :func:`build_features`, the scaler.
+- :mod:`.geometry`: head-centred coordinates: egocentric subtraction (and
+  :func:`egocentric_frame`, the one centring helper for drawing a face),
+  rigid (Kabsch) alignment, head rotation angles.
+- :mod:`.kinematics`: segments, gap filling, head speed per second.
 """
 
 from .build import (
@@ -18,6 +24,7 @@ from .build import (
 )
 from .geometry import (
     egocentric,
+    egocentric_frame,
     face_frame_rotation,
     kabsch,
     mean_rotation,
@@ -36,6 +43,7 @@ __all__ = [
     "angular_kinematics",
     "build_features",
     "egocentric",
+    "egocentric_frame",
     "face_frame_rotation",
     "feature_names",
     "interpolate_gaps",

@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import DataError
+from ..face import REFERENCE_KEYPOINT
 
 
 def egocentric(positions: np.ndarray, ref_index: int) -> np.ndarray:
@@ -32,6 +33,37 @@ def egocentric(positions: np.ndarray, ref_index: int) -> np.ndarray:
     """
     positions = np.asarray(positions, dtype=np.float64)
     return positions - positions[:, ref_index : ref_index + 1, :]
+
+
+def egocentric_frame(positions: np.ndarray, keypoints: Sequence[str]) -> np.ndarray:
+    """Positions of one frame centred on the face, for the 2D fallback of the 3D view.
+
+    The one centring helper for drawing a face: :func:`egocentric` on the
+    reference keypoint when it is there, the mean of the present points
+    otherwise (re-exported by :mod:`napari_facehmm.layerdata`).
+
+    Parameters
+    ----------
+    positions
+        ``(K, D)`` positions of one frame.
+    keypoints
+        Keypoint names (the reference ``nose1`` centres the face when present,
+        otherwise the mean of the present points).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(K, D)`` positions minus the centre (NaN kept).
+    """
+    positions = np.asarray(positions, dtype=float)
+    keypoints = list(keypoints)
+    if REFERENCE_KEYPOINT in keypoints:
+        reference = keypoints.index(REFERENCE_KEYPOINT)
+        if not np.isnan(positions[reference]).any():
+            return egocentric(positions[None], reference)[0]
+    if np.isnan(positions).all():
+        return positions.copy()
+    return positions - np.nanmean(positions, axis=0)
 
 
 def kabsch(

@@ -44,19 +44,25 @@ POSE3D_FIELDS = ("x", "y", "z", "error", "ncams", "score")
 
 
 # --------------------------------------------------------------- rotations
+# The project's one rotation-vector conversion (scipy's Rotation, which agrees
+# with cv2.Rodrigues): the calibration, the synthetic cameras and the synthetic
+# head motion all convert here.
 def rodrigues_to_matrix(rotation: np.ndarray) -> np.ndarray:
-    """``(3,)`` Rodrigues vector -> ``(3, 3)`` rotation matrix (as ``cv2.Rodrigues``)."""
-    rvec = np.asarray(rotation, dtype=np.float64).reshape(3)
-    theta = float(np.linalg.norm(rvec))
-    if theta < 1e-12:
-        return np.eye(3)
-    k = rvec / theta
-    k_cross = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
-    return np.cos(theta) * np.eye(3) + (1 - np.cos(theta)) * np.outer(k, k) + np.sin(theta) * k_cross
+    """Rodrigues vectors -> rotation matrices (as ``cv2.Rodrigues``).
+
+    ``(n, 3)`` vectors give ``(n, 3, 3)`` matrices; any other 3 numbers (a
+    ``(3,)`` vector, a ``(3, 1)`` column) give one ``(3, 3)`` matrix.
+    """
+    from scipy.spatial.transform import Rotation
+
+    rotvecs = np.asarray(rotation, dtype=np.float64)
+    if rotvecs.ndim == 2 and rotvecs.shape[1] == 3:
+        return Rotation.from_rotvec(rotvecs).as_matrix()
+    return Rotation.from_rotvec(rotvecs.reshape(3)).as_matrix()
 
 
 def matrix_to_rodrigues(matrix: np.ndarray) -> np.ndarray:
-    """``(3, 3)`` rotation matrix -> ``(3,)`` Rodrigues vector (as ``cv2.Rodrigues``)."""
+    """``(3, 3)`` rotation matrix -> ``(3,)`` Rodrigues vector (as ``cv2.Rodrigues``); ``(n, 3, 3)`` -> ``(n, 3)``."""
     from scipy.spatial.transform import Rotation
 
     return Rotation.from_matrix(np.asarray(matrix, dtype=np.float64)).as_rotvec()

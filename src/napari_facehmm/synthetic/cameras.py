@@ -70,9 +70,7 @@ def make_cameras(
         Random generator for the small per-camera differences; a fixed one
         when None.
     """
-    from scipy.spatial.transform import Rotation
-
-    from ..io.anipose import CameraParams
+    from ..io.anipose import CameraParams, matrix_to_rodrigues
 
     if rng is None:
         rng = np.random.default_rng(0)
@@ -108,7 +106,7 @@ def make_cameras(
                 size=(width, height),
                 matrix=matrix,
                 distortions=distortions,
-                rotation=Rotation.from_matrix(rotation).as_rotvec(),
+                rotation=matrix_to_rodrigues(rotation),
                 translation=-rotation @ position,
             )
         )

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..face import FACE_KEYPOINTS, FACE_SKELETON
+from ..io.anipose import rodrigues_to_matrix
 
 #: Neutral face, face frame, millimetres; adult proportions (inter-pupillary
 #: distance 62 mm, eye opening 10 mm, mouth 50 mm wide, ears 144 mm apart).
@@ -234,10 +235,11 @@ def smooth_noise(
 
 
 def rotation_matrices(rotvecs: np.ndarray) -> np.ndarray:
-    """``(n, 3, 3)`` rotation matrices of ``(n, 3)`` Rodrigues vectors."""
-    from scipy.spatial.transform import Rotation
+    """``(n, 3, 3)`` rotation matrices of ``(n, 3)`` Rodrigues vectors.
 
-    return Rotation.from_rotvec(rotvecs).as_matrix()
+    The project's one conversion, :func:`napari_facehmm.io.anipose.rodrigues_to_matrix`.
+    """
+    return rodrigues_to_matrix(np.asarray(rotvecs, dtype=np.float64).reshape(-1, 3))
 
 
 def head_motion(

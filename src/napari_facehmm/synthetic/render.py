@@ -21,6 +21,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ..colors import keypoint_colors_rgb8
 from ..face import FACE_KEYPOINTS
 from .cameras import project
 from .face import FaceSimulation, rotation_matrices
@@ -66,19 +67,11 @@ _DERIVED_AUX = (
 def keypoint_colors(n_keypoints: int = len(FACE_KEYPOINTS)) -> np.ndarray:
     """``(n_keypoints, 3)`` uint8 RGB colours, all far apart from each other.
 
-    Saturated hues spaced around the colour wheel, alternating full and
-    dimmed brightness so neighbours in the list differ in two ways.
+    The project's one keypoint palette (:func:`napari_facehmm.colors.keypoint_colors`)
+    as 8-bit colours, so a mark in a rendered frame has the colour the viewer
+    gives its keypoint.
     """
-    import colorsys
-
-    colors = []
-    for i in range(n_keypoints):
-        # golden-ratio hue steps keep successive colours far apart
-        hue = (i * 0.618034) % 1.0
-        value = 1.0 if i % 2 == 0 else 0.62
-        saturation = 1.0 if i % 3 != 2 else 0.75
-        colors.append(colorsys.hsv_to_rgb(hue, saturation, value))
-    return np.round(np.array(colors) * 255).astype(np.uint8)
+    return keypoint_colors_rgb8(n_keypoints)
 
 
 def marker_radius_px(size: tuple[int, int]) -> float:

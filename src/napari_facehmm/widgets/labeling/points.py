@@ -1,23 +1,17 @@
 """The labeling dock's points layer and the label set kept in step: clicks, drags, N, delete.
 
-Also :func:`keypoint_colors`, the keypoints' colors (DeepLabCut's ``rainbow``).
+Also :func:`keypoint_colors`, the keypoints' colors (the project's one palette,
+:func:`napari_facehmm.colors.keypoint_colors`, re-exported here).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ...colors import keypoint_colors
 from ...errors import FaceHMMError
 
-
-def keypoint_colors(n_keypoints: int) -> np.ndarray:
-    """``(n_keypoints, 4)`` RGBA: DeepLabCut's default ``rainbow`` colormap sampled evenly."""
-    positions = np.linspace(0.0, 1.0, max(n_keypoints, 1))[:n_keypoints]
-    # matplotlib's "rainbow": r = |2x - 0.5|, g = sin(pi x), b = cos(pi x / 2)
-    red = np.clip(np.abs(2 * positions - 0.5), 0, 1)
-    green = np.clip(np.sin(np.pi * positions), 0, 1)
-    blue = np.clip(np.cos(np.pi * positions / 2), 0, 1)
-    return np.column_stack([red, green, blue, np.ones_like(positions)])
+__all__ = ["PointsEditing", "keypoint_colors"]
 
 
 class PointsEditing:

@@ -1,0 +1,49 @@
+"""One way to do each job: keypoint colours, rotation-vector conversion, centring."""
+
+import numpy as np
+
+from napari_facehmm import colors, layerdata, synthetic
+from napari_facehmm.features import egocentric, egocentric_frame
+from napari_facehmm.io.anipose import CameraParams, matrix_to_rodrigues, rodrigues_to_matrix
+from napari_facehmm.synthetic.face import rotation_matrices
+
+
+def test_one_keypoint_palette_for_viewer_labeling_and_synthetic_videos():
+    assert layerdata.keypoint_colors is colors.keypoint_colors
+    rgba = colors.keypoint_colors(21)
+    assert rgba.shape == (21, 4) and np.all(rgba[:, 3] == 1.0)
+    # keypoint k keeps its colour whatever the number of keypoints
+    np.testing.assert_array_equal(colors.keypoint_colors(5), rgba[:5])
+    # the synthetic video's marks are the same colours in 8 bits
+    marks = synthetic.keypoint_colors()
+    assert marks.dtype == np.uint8 and marks.shape == (21, 3)
+    np.testing.assert_array_equal(marks, np.round(rgba[:, :3] * 255))
+    # neighbours stay apart
+    assert np.min(np.linalg.norm(np.diff(marks.astype(float), axis=0), axis=1)) > 60
+
+
+def test_one_rotation_vector_conversion_agrees_with_opencv():
+    import cv2
+
+    rotvecs = np.random.default_rng(1).normal(size=(6, 3))
+    matrices = rodrigues_to_matrix(rotvecs)
+    assert matrices.shape == (6, 3, 3)
+    for rotvec, matrix in zip(rotvecs, matrices):
+        np.testing.assert_allclose(matrix, cv2.Rodrigues(rotvec)[0], atol=1e-12)
+        np.testing.assert_allclose(rodrigues_to_matrix(rotvec), matrix, atol=0)
+    np.testing.assert_allclose(rotation_matrices(rotvecs), matrices, atol=0)
+    np.testing.assert_allclose(matrix_to_rodrigues(matrices), rotvecs, atol=1e-12)
+    np.testing.assert_array_equal(rodrigues_to_matrix(np.zeros(3)), np.eye(3))
+    camera = CameraParams(name="a", size=(4, 3), matrix=np.eye(3), distortions=np.zeros(5),
+                          rotation=rotvecs[0][:, None], translation=np.zeros(3))
+    np.testing.assert_allclose(camera.rotation_matrix, matrices[0], atol=0)
+
+
+def test_one_centring_helper():
+    positions = np.random.default_rng(2).normal(size=(4, 2))
+    np.testing.assert_array_equal(egocentric_frame(positions, ["a", "nose1", "b", "c"]),
+                                  egocentric(positions[None], 1)[0])
+    positions[1] = np.nan  # no reference: the mean of the present points
+    np.testing.assert_allclose(egocentric_frame(positions, ["a", "nose1", "b", "c"]),
+                               positions - np.nanmean(positions, axis=0))
+    assert layerdata.egocentric_frame is egocentric_frame
