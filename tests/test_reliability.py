@@ -12,6 +12,7 @@ import errno
 import json
 import os
 import signal
+import shutil
 import subprocess
 import sys
 import time
@@ -483,3 +484,56 @@ def test_a_saved_model_is_replaced_as_a_pair(tmp_path, monkeypatch):
     assert any(c.endswith("model.npz") for c in calls), "the npz was not replaced first: the test tests nothing"
     assert {name: (tmp_path / name).read_bytes() for name in ("model.json", "model.npz")} == before
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_triangulating_a_project_writes_all_sessions_or_none(synthetic_session, tmp_path):
+    """A session that fails after another succeeded leaves no new pose-3d table (and the earlier ones intact)."""
+    from napari_facehmm.errors import FaceHMMError
+    from napari_facehmm.io.dlc import read_dlc_analysis, write_dlc_analysis
+    from napari_facehmm.progress import run_to_end
+    from napari_facehmm.tracking.anipose import triangulate_project
+
+    project = tmp_path / "project"
+    (project / "pose-2d").mkdir(parents=True)
+    (project / "calibration").mkdir()
+    shutil.copy(synthetic_session.calibration_path, project / "calibration" / "calibration.toml")
+    for camera, path in synthetic_session.pose2d_paths.items():
+        shutil.copy(path, project / "pose-2d" / f"a-{camera}.h5")
+        series = read_dlc_analysis(path)
+        if camera == "camB":  # session b's camB is shorter: it cannot be triangulated
+            series = series.select_frames(slice(0, series.n_frames // 2))
+        write_dlc_analysis(series, project / "pose-2d" / f"b-{camera}.h5")
+    earlier = project / "pose-3d" / "a.csv"
+    earlier.parent.mkdir()
+    earlier.write_text("an earlier result\n")
+    with pytest.raises(FaceHMMError):
+        run_to_end(triangulate_project(project))
+    assert earlier.read_text() == "an earlier result\n"
+    assert sorted(p.name for p in (project / "pose-3d").iterdir()) == ["a.csv"]
+
+
+def test_calibrating_a_project_replaces_calibration_and_detections_together(synthetic_session, tmp_path, monkeypatch):
+    import os
+
+    from napari_facehmm.progress import run_to_end
+    from napari_facehmm.tracking.anipose import calibrate_project
+
+    project = tmp_path / "project"
+    (project / "calibration").mkdir(parents=True)
+    for path in synthetic_session.charuco_video_paths.values():
+        shutil.copy(path, project / "calibration" / path.name)
+    shutil.copy(synthetic_session.config_path, project / "config.toml")
+    toml, detections = project / "calibration" / "calibration.toml", project / "calibration" / "board-detections.csv"
+    toml.write_text("# earlier\n")
+    detections.write_text("earlier\n")
+    real_replace = os.replace
+
+    def failing_replace(source, target):
+        if str(target).endswith("board-detections.csv"):
+            raise OSError(28, "No space left on device", str(target))
+        return real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError):
+        run_to_end(calibrate_project(project))
+    assert toml.read_text() == "# earlier\n" and detections.read_text() == "earlier\n"

@@ -55,6 +55,7 @@ def calibrate_project(
     CalibrationResult
         With ``calibration_path`` and ``detections_path`` set.
     """
+    from ...io._atomic import atomic_write_paths
     from ...io.anipose import write_calibration
 
     project_dir = Path(project_dir)
@@ -74,10 +75,12 @@ def calibrate_project(
     # where triangulation (Anipose's and ours) looks for it: pipeline.calibration_results
     output = Path(output) if output else layout.calibration
     output.parent.mkdir(parents=True, exist_ok=True)
-    result.calibration_path = write_calibration(result.calibration, output)
-    result.detections_path = save_board_detections(
-        result.detections, output.with_name("board-detections.csv")
-    )
+    detections_path = output.with_name("board-detections.csv")
+    # the calibration and the detections it came from are replaced together
+    with atomic_write_paths([output, detections_path]) as (calibration_temp, detections_temp):
+        write_calibration(result.calibration, calibration_temp)
+        save_board_detections(result.detections, detections_temp)
+    result.calibration_path, result.detections_path = output, detections_path
     return result
 
 
@@ -161,7 +164,19 @@ def triangulate_project(
     results: dict[str, LandmarkSeries] = {}
     for i, (session, files) in enumerate(grouped.items()):
         results[session] = yield from relay(
-            triangulate_files(files, calibration, output_dir / f"{session}.csv", fps=fps, **options),
+            triangulate_files(files, calibration, None, fps=fps, **options),
             lambda step: (step[0], step[1], f"{session} ({i + 1}/{len(grouped)}): {step[2]}"),
         )
+    # every session's table is replaced together, once all are triangulated: an
+    # interruption or a refused session leaves the earlier tables, never a mix
+    from ...io._atomic import atomic_write_paths
+    from ...io.anipose import write_pose3d
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    paths = [output_dir / f"{session}.csv" for session in results]
+    with atomic_write_paths(paths, backup=False) as temps:
+        for series, temp in zip(results.values(), temps):
+            write_pose3d(series, temp)
+    for series, path in zip(results.values(), paths):
+        series.source = path
     return results
