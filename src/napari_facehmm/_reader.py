@@ -43,7 +43,8 @@ from .layerdata import (
 
 #: what the video reader claims when a file is opened (the manifest's patterns);
 #: session folders take every container the video reader opens
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+#: (:data:`napari_facehmm.io.video.VIDEO_SUFFIXES`)
+MANIFEST_VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 LANDMARK_SUFFIXES = (".h5", ".csv")
 #: gap in pixels between the cameras placed side by side
 CAMERA_GAP_PX = 20
@@ -182,7 +183,7 @@ def landmark_layers(
 # ---------------------------------------------------------------- the files
 def get_video_reader(path: Any) -> Callable | None:
     target = _single_path(path)
-    if target is None or not target.lower().endswith(VIDEO_SUFFIXES):
+    if target is None or not target.lower().endswith(MANIFEST_VIDEO_SUFFIXES):
         return None
     return _guarded(lambda p: [video_layer(p)])
 

@@ -589,7 +589,7 @@ def write_outputs(
             "fps": float(result.features.fps),
             "log_likelihood": result.log_likelihood,
             "fitted": bool(result.fitted),
-            **{k: v for k, v in result.info.items() if _jsonable(v)},
+            **{k: v for k, v in result.info.items() if _is_jsonable(v)},
         }
         (folder / "summary.json").write_text(json.dumps(summary, indent=2))
         written["summary"] = "summary.json"
@@ -604,7 +604,8 @@ def write_outputs(
     return files
 
 
-def _jsonable(value: Any) -> bool:
+def _is_jsonable(value: Any) -> bool:
+    """Whether ``json.dumps`` takes ``value`` as it is."""
     try:
         json.dumps(value)
     except (TypeError, ValueError):

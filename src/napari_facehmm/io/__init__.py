@@ -3,6 +3,15 @@
 Every landmark reader returns a :class:`~napari_facehmm.data.LandmarkSeries`.
 :func:`read_landmarks` picks the reader from the file's extension and, for
 CSV files, from its header.
+
+- :mod:`.video`: video frames on demand (PyAV) and writing H.264 videos.
+- :mod:`.dlc`: DeepLabCut analysis output, labeled frames, project config.
+- :mod:`.anipose`: ``calibration.toml`` and ``pose-3d`` tables (and the one
+  rotation-vector conversion, :func:`~.anipose.rodrigues_to_matrix`).
+- :mod:`.openface`: OpenFace 2 landmark tables.
+- :mod:`._atomic`: files and folders written whole or not at all;
+  :mod:`._checks`: the checks every reader applies; :mod:`._csv`: fast
+  numeric CSV writing.
 """
 
 from __future__ import annotations

@@ -5,6 +5,11 @@ Tables: :func:`frame_table`, :func:`state_table`, :func:`bout_table`,
 :func:`mean_faces`. Figures live in :mod:`napari_facehmm.stats.figures` and
 import matplotlib only when called. :func:`state_colors` is the palette shared
 with the viewer.
+
+- :mod:`.tables`: the tidy tables (per frame, per state, bouts, transitions,
+  mean faces).
+- :mod:`.figures`: the ethogram, mean-face, frequency, transition and
+  kinematics figures.
 """
 
 from ..colors import MISSING_COLOR, state_color_array, state_colors

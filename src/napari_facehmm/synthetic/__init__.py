@@ -9,6 +9,12 @@ project layout together with the ground truth.
 
 Main entry points: :func:`generate_session` (files + truth) and
 :func:`simulate_face` (3D truth only, pure numpy).
+
+- :mod:`.face`: the 3D face model, expressions and head motion.
+- :mod:`.cameras`: pinhole cameras around the head, and projection.
+- :mod:`.render`: the cartoon face drawn into camera frames.
+- :mod:`.charuco`: ChArUco board motion and calibration videos.
+- :mod:`.session`: whole sessions written in Anipose's layout, with the truth.
 """
 
 from .cameras import camera_names, make_cameras, project

@@ -25,7 +25,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..._reader import VIDEO_SUFFIXES
+from ...io.video import VIDEO_SUFFIXES
 from ...errors import Cancelled, FaceHMMError
 from ...tracking import facemesh, facemesh_jobs
 from .._session import facehmm_meta
