@@ -15,6 +15,38 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("FACEHMM_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+def _shared_data_state() -> dict[str, tuple[int, int]]:
+    if not SHARED_DATA.is_dir():
+        return {}
+    return {
+        str(path.relative_to(SHARED_DATA)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in sorted(SHARED_DATA.rglob("*"))
+        if path.is_file()
+    }
+
+
+def pytest_sessionstart(session):
+    session.config._shared_data_before = _shared_data_state()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when a test changed, added or removed a file in ../shared/data.
+
+    Those are real users' files that every test only reads; as root, their
+    read-only permissions do not stop a write, so this check does.
+    """
+    before = getattr(session.config, "_shared_data_before", None)
+    if before is None:
+        return
+    after = _shared_data_state()
+    if after != before:
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        session.config.get_terminal_writer().line(
+            f"ERROR: the tests changed files in {SHARED_DATA}: {changed[:10]}", red=True
+        )
+        session.exitstatus = 1
+
+
 def pytest_collection_modifyitems(session, config, items):
     """Import DeepLabCut before any test runs when a ``dlc`` test was collected.
 
