@@ -61,3 +61,12 @@ def test_several_cameras_the_worse_decides_and_bad_shapes_raise():
     assert rank_frames(likelihoods, np.array([0, 1]), larger_is_worse=False) == [(0, 0.1), (1, 0.2)]
     with pytest.raises(DataError):
         rank_frames(np.zeros((3, 2)), np.arange(4))
+
+
+def test_the_picker_takes_a_frame_with_one_bad_keypoint_that_the_docks_rank_low():
+    error = np.array([[25.0, 0.5, 0.5], [1.0, 1.0, 1.0], [9.0, 9.0, 9.0]])
+    series = LandmarkSeries(np.zeros((3, 3, 3)), keypoints=("a", "b", "c"), frame_indices=np.array([5, 6, 7]))
+    series.attrs["error"] = error
+    assert frame_picking.reprojection_outlier_frames(series, threshold_px=10.0).tolist() == [5]
+    # the docks rank by the mean: frame 7 (9 px) above frame 5 (8.7 px)
+    assert [frame for frame, _, _ in worst_frames(series)][:2] == [7, 5]

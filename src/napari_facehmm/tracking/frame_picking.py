@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, FileFormatError
-from .frame_quality import rank_frames
 
 __all__ = ["reprojection_outlier_frames", "uncertain_state_frames", "refinement_frames"]
 
@@ -27,11 +26,11 @@ def reprojection_outlier_frames(series_3d, threshold_px: float = 10.0) -> np.nda
         triangulation, with ``attrs["error"]`` ``(n_frames, n_keypoints)``
         reprojection errors in pixels.
     threshold_px
-        A frame is an outlier when its mean error over the keypoints with an
-        error exceeds this (the score of
-        :func:`~napari_facehmm.tracking.frame_quality.rank_frames`, so the
-        picked frames are the ones the QC docks rank worst); frames without
-        any error are not picked.
+        A frame is an outlier when the error of any of its keypoints exceeds
+        this: one badly placed landmark is reason enough to label the frame
+        again, even when the frame's mean error (what the QC docks rank by,
+        :func:`~napari_facehmm.tracking.frame_quality.rank_frames`) is small.
+        Frames without any error are not picked.
 
     Returns
     -------
@@ -45,9 +44,9 @@ def reprojection_outlier_frames(series_3d, threshold_px: float = 10.0) -> np.nda
     error = np.asarray(error, dtype=float)
     if error.shape != (series_3d.n_frames, series_3d.n_keypoints):
         raise DataError(f"reprojection errors must be (n_frames, n_keypoints); got {error.shape}")
-    ranked = rank_frames(error, series_3d.frame_indices)
-    outliers = [frame for frame, error_px in ranked if error_px > threshold_px]
-    return series_3d.frame_indices[np.isin(series_3d.frame_indices, outliers)]
+    with np.errstate(invalid="ignore"):
+        worst_keypoint_px = np.max(np.where(np.isnan(error), -np.inf, error), axis=1)
+    return series_3d.frame_indices[worst_keypoint_px > threshold_px]
 
 
 def uncertain_state_frames(
