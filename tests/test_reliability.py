@@ -537,3 +537,47 @@ def test_calibrating_a_project_replaces_calibration_and_detections_together(synt
     with pytest.raises(OSError):
         run_to_end(calibrate_project(project))
     assert toml.read_text() == "# earlier\n" and detections.read_text() == "earlier\n"
+
+
+KILL_BETWEEN_RENAMES = """
+import os, signal, sys
+import numpy as np
+from napari_facehmm.io.dlc import LabelData, write_labels
+real_replace = os.replace
+def replace(source, target):
+    if str(target).endswith("CollectedData_me.csv"):
+        os.kill(os.getpid(), signal.SIGKILL)  # the .h5 is in place, the .csv not yet
+    return real_replace(source, target)
+os.replace = replace
+images = [f"labeled-data/v/img{i:03d}.png" for i in range(3)]
+positions = np.full((3, 2, 2), float(sys.argv[2]))
+write_labels(LabelData(scorer="me", keypoints=("nose1", "chin"), images=images, positions=positions), sys.argv[1])
+"""
+
+
+def test_a_labels_save_killed_between_its_two_files_is_completed_at_the_next_open(tmp_path):
+    """SIGKILL after the .h5 was replaced and before the .csv: the next open makes them agree (newest save)."""
+    from napari_facehmm.io.dlc import LabelData, read_labels
+
+    folder = tmp_path / "labeled-data" / "v"
+    folder.mkdir(parents=True)
+    path = folder / "CollectedData_me.h5"
+    images = [f"labeled-data/v/img{i:03d}.png" for i in range(3)]
+    write_labels(LabelData(scorer="me", keypoints=("nose1", "chin"), images=images,
+                           positions=np.full((3, 2, 2), 1.0)), path)
+    child = subprocess.run([sys.executable, "-c", KILL_BETWEEN_RENAMES, str(path), "2.0"], capture_output=True)
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()
+    # killed half way: the .h5 holds the new labels, the .csv the old ones
+    assert np.all(read_dlc_positions(path.with_suffix(".csv")) == 1.0)
+    labels = read_labels(path)
+    assert np.all(labels.positions == 2.0)
+    assert np.all(read_labels(path.with_suffix(".csv")).positions == 2.0)
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def read_dlc_positions(path_csv):
+    """The label positions of a .csv read without the open-time completion."""
+    import pandas as pd
+
+    table = pd.read_csv(path_csv, header=[0, 1, 2], index_col=[0, 1, 2])
+    return table.to_numpy(dtype=float)

@@ -24,6 +24,7 @@ then move them over the targets.
 from __future__ import annotations
 
 import contextlib
+import json
 import errno
 import os
 import secrets
@@ -159,12 +160,77 @@ def atomic_write_paths(paths: Sequence[str | Path], backup: bool = True) -> Iter
                 temp.unlink()
 
 
+def _journal_path(path: Path) -> Path:
+    """Where :func:`_replace_all` notes a replacement of several files that starts with ``path``."""
+    return path.with_name(f".{path.name}.replacing.json")
+
+
+def _write_journal(paths: list[Path], temps: list[Path], held: list[Path | None], backup: bool) -> Path:
+    journal = _journal_path(paths[0])
+    entries = [
+        {"target": p.name, "temp": t.name, "previous": h.name if h is not None else None}
+        for p, t, h in zip(paths, temps, held)
+    ]
+    staged = _temporary_name(paths[0], "journal.tmp")
+    try:
+        staged.write_text(json.dumps({"backup": backup, "files": entries}), encoding="utf-8")
+        os.replace(staged, journal)
+    finally:
+        with contextlib.suppress(OSError):
+            staged.unlink()
+    return journal
+
+
+def finish_interrupted_replacement(path: str | Path) -> list[Path]:
+    """Complete a replacement of several files (starting with ``path``) that a kill cut short.
+
+    :func:`atomic_write_paths` writes every new file completely, then notes
+    the renames it is about to do in a hidden journal beside the first file,
+    then renames. A process killed between two renames leaves the journal:
+    the renames that are missing are done now (the new versions were all
+    complete), so the files agree again, holding the newest save.
+
+    Returns
+    -------
+    list of Path
+        The files that were completed now (empty when nothing was left).
+    """
+    path = Path(path)
+    journal = _journal_path(path)
+    if not journal.is_file():
+        return []
+    try:
+        record = json.loads(journal.read_text(encoding="utf-8"))
+        entries, backup = record["files"], bool(record["backup"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []  # not ours or unreadable: leave it for a person to look at
+    folder = path.parent
+    completed = []
+    for entry in entries:
+        temp, target = folder / entry["temp"], folder / entry["target"]
+        if temp.exists():
+            os.replace(temp, target)
+            completed.append(target)
+    for entry in entries:
+        if entry["previous"] and (folder / entry["previous"]).exists():
+            previous = folder / entry["previous"]
+            if backup:
+                os.replace(previous, backup_path(folder / entry["target"]))
+            else:
+                previous.unlink()
+    journal.unlink()
+    return completed
+
+
 def _replace_all(paths: list[Path], temps: list[Path], backup: bool) -> None:
     held: list[tuple[Path, Path | None]] = []
     replaced: list[Path] = []
+    journal = None
     try:
+        held = [(path, _hold_previous(path)) for path in paths]
+        if len(paths) > 1:
+            journal = _write_journal(paths, temps, [h for _, h in held], backup)
         for path, temp in zip(paths, temps):
-            held.append((path, _hold_previous(path)))
             try:
                 os.replace(temp, path)
             except OSError as error:
@@ -187,6 +253,9 @@ def _replace_all(paths: list[Path], temps: list[Path], backup: bool) -> None:
                     f"could not put back the previous version of {path} ({rollback_error}); "
                     f"it is kept as {previous}"
                 )
+        if journal is not None:
+            with contextlib.suppress(OSError):
+                journal.unlink()
         raise
     for path, previous in held:
         if previous is None:
@@ -196,6 +265,8 @@ def _replace_all(paths: list[Path], temps: list[Path], backup: bool) -> None:
         else:
             with contextlib.suppress(OSError):
                 previous.unlink()
+    if journal is not None:
+        journal.unlink()
 
 
 @contextlib.contextmanager
@@ -254,6 +325,7 @@ def remove_stale_temporaries(path: str | Path, min_age_s: float = 0.0) -> list[P
     patterns = [
         f".{glob.escape(path.name)}.*.tmp{glob.escape(path.suffix)}",
         f".{glob.escape(path.name)}.*.old",
+        f".{glob.escape(path.name)}.*.journal.tmp",
         # names of earlier versions of this module
         f".{glob.escape(path.stem)}.*.tmp{glob.escape(path.suffix)}",
         f".{glob.escape(path.stem)}.*.bak.tmp",

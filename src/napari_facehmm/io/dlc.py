@@ -465,11 +465,13 @@ def read_labels(path: str | Path, individual: str | None = None) -> LabelData:
     -------
     LabelData
     """
-    from ._atomic import remove_stale_temporaries
+    from ._atomic import finish_interrupted_replacement, remove_stale_temporaries
 
     path = Path(path)
-    # Temporaries of a save that was killed; only old ones, in case another
-    # process is saving these labels right now.
+    # A save killed between its two renames is completed (its files were whole);
+    # then temporaries of a save killed earlier are removed (only old ones, in
+    # case another process is saving these labels right now).
+    finish_interrupted_replacement(path.with_suffix(".h5"))
     for stale_of in (path.with_suffix(".h5"), path.with_suffix(".csv")):
         remove_stale_temporaries(stale_of, min_age_s=STALE_LABEL_TEMPORARY_S)
     table = read_dlc_table(path)
@@ -541,13 +543,14 @@ def write_labels(labels: LabelData, path_h5: str | Path) -> Path:
         ...); the message names the file and the cause, and both files hold
         their previous labels.
     """
-    from ._atomic import atomic_write_paths, remove_stale_temporaries
+    from ._atomic import atomic_write_paths, finish_interrupted_replacement, remove_stale_temporaries
 
     path_h5 = Path(path_h5)
     if path_h5.suffix.lower() not in (".h5", ".hdf5"):
         raise UnsupportedFileError(path_h5, "labels are written to an .h5 path (the .csv goes beside it)")
     path_csv = path_h5.with_suffix(".csv")
     table = labels_to_dataframe(labels)
+    finish_interrupted_replacement(path_h5)
     for path in (path_h5, path_csv):
         remove_stale_temporaries(path)
     writing = path_h5
