@@ -344,8 +344,22 @@ class ExpressionStatesWidget(QWidget):
             return False
         self.model_path = Path(path)
         self._apply(model, decoded)
+        self._show_model_settings(model)
         self.status.setText(f"loaded {Path(path).name}" + self._tracks_note([name for name, _ in decoded]))
         return True
+
+    def _show_model_settings(self, model: Any) -> None:
+        """The form shows the loaded model's feature set and number of states, not the fit defaults."""
+        from ..analysis import model_feature_settings
+
+        try:
+            settings, _ = model_feature_settings(model)
+        except FaceHMMError:
+            return
+        for label, choice in FEATURE_CHOICES.items():
+            if choice == dict(mode=settings.mode, feature_set=settings.feature_set):
+                self.feature_set.setCurrentText(label)
+        self.n_states.setValue(int(model.n_states))
 
     def _ask_save(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save the FaceHMM model", str(self.model_path or ""))
