@@ -4,13 +4,13 @@
 progress tuples and returns an :class:`AnalysisResult` (``StopIteration.value``),
 so the napari widget runs it in a ``thread_worker`` with Cancel and the
 command line wraps it in a progress bar. :func:`analyze` runs it to the end.
+Writing the outputs (tables, model, summary, figures) is
+:mod:`napari_facehmm.analysis_outputs`; its names are re-exported here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Generator
@@ -19,35 +19,22 @@ import numpy as np
 import pandas as pd
 
 from . import stats
+from .analysis_outputs import (  # noqa: F401  (re-exported: analysis is where callers import them)
+    FIGURE_NAMES,
+    MODEL_STEM,
+    OUTPUT_NAMES,
+    TABLE_NAMES,
+    head_motion_table,
+    make_figures,
+    mean_faces_table,
+    skeleton_for,
+    write_outputs,
+)
 from .data import LandmarkSeries
 from .errors import DataError
 from .features import FeatureMatrix, FeatureScaler, FeatureSettings, build_features
 from .progress import Progress, run_to_end
 
-
-#: the figures :func:`write_outputs` draws, by file name
-FIGURE_NAMES = ("ethogram", "mean_faces", "frequencies", "transitions", "kinematics")
-
-#: model file name inside the output folder (FaceHMM.save chooses the format)
-MODEL_STEM = "model"
-
-#: the tables :func:`write_outputs` writes, as ``<name>.csv``
-TABLE_NAMES = ("states", "state_stats", "bouts", "transitions", "mean_faces", "head_motion")
-
-#: every file an analysis output folder of ours may hold: a new result replaces
-#: these as a set; anything else in an earlier result folder is the user's and
-#: is carried over (``truth_confusion.csv`` is added by ``facehmm demo``; the
-#: ``.bak`` files by versions that saved the model over an earlier one)
-OUTPUT_NAMES = (
-    *(f"{name}.csv" for name in TABLE_NAMES),
-    f"{MODEL_STEM}.json",
-    f"{MODEL_STEM}.npz",
-    f"{MODEL_STEM}.json.bak",
-    f"{MODEL_STEM}.npz.bak",
-    "summary.json",
-    "truth_confusion.csv",
-    *(f"{name}.png" for name in FIGURE_NAMES),
-)
 
 # progress units of each step, out of _TOTAL
 _TOTAL = 100
@@ -390,228 +377,6 @@ def summarize(
         fitted=fitted,
         state_names=state_names,
     )
-
-
-def mean_faces_table(result: AnalysisResult) -> pd.DataFrame:
-    """One row per (state, keypoint): mean and SD of the head-centred coordinates."""
-    n_states, n_keypoints, n_dims = result.mean_face.shape
-    coords = "xyz"[:n_dims]
-    table = {
-        "state": np.repeat(np.arange(n_states), n_keypoints),
-        "keypoint": np.tile(np.array(result.features.keypoints, dtype=object), n_states),
-    }
-    for d, name in enumerate(coords):
-        table[f"{name}_mean"] = result.mean_face[:, :, d].ravel()
-        table[f"{name}_sd"] = result.sd_face[:, :, d].ravel()
-    return pd.DataFrame(table)
-
-
-def head_motion_table(result: AnalysisResult) -> pd.DataFrame:
-    """One row per frame: the head pose removed from the features and its kinematics.
-
-    Columns ``frame, time_s, state``, head position ``head_x..`` (the
-    reference keypoint, or the rigid template's origin), ``velocity_x..`` per
-    second, ``acceleration_x..`` per second², ``speed``; in rigid mode also
-    the rotation angles (degrees, around the session's mean head pose),
-    ``angular_speed_deg_s`` and the rotation matrix ``r00..`` (face frame ->
-    data frame). Units: mm for 3D, px for 2D.
-    """
-    features = result.features
-    motion = features.kinematics
-    n_dims = result.series.n_dims
-    axes = "xyz"[:n_dims]
-    table = {
-        "frame": features.frame_indices,
-        "time_s": features.frame_indices / features.fps,
-        "state": pd.array(np.where(result.states >= 0, result.states, 0), dtype="Int64"),
-    }
-    for d, axis in enumerate(axes):
-        table[f"head_{axis}"] = motion["position"][:, d]
-    for d, axis in enumerate(axes):
-        table[f"velocity_{axis}"] = motion["velocity"][:, d]
-    for d, axis in enumerate(axes):
-        table[f"acceleration_{axis}"] = motion["acceleration"][:, d]
-    table["speed"] = motion["speed"]
-    if "angles" in motion:
-        for column, name in enumerate(features.head_pose["angle_names"]):
-            table[name] = motion["angles"][:, column]
-        table["angular_speed_deg_s"] = motion["angular_speed"]
-        rotations = features.head_pose["rotations"]
-        for i in range(n_dims):
-            for j in range(n_dims):
-                table[f"r{i}{j}"] = rotations[:, i, j]
-    out = pd.DataFrame(table)
-    out.loc[result.states < 0, "state"] = pd.NA
-    return out
-
-
-def skeleton_for(features: FeatureMatrix) -> tuple[tuple[str, str], ...]:
-    """The series' skeleton, or the known one of its landmark set (DLC files store none)."""
-    if features.skeleton:
-        return tuple(features.skeleton)
-    from . import face
-
-    names = set(features.keypoints)
-    known = [face.FACE_SKELETON]
-    try:
-        from .io.openface import OPENFACE_SKELETON
-
-        known.append(OPENFACE_SKELETON)
-    except ImportError:
-        pass
-    for skeleton in known:
-        edges = tuple((a, b) for a, b in skeleton if a in names and b in names)
-        if edges:
-            return edges
-    return ()
-
-
-def make_figures(result: AnalysisResult) -> dict[str, Any]:
-    """The analysis figures (matplotlib ``Figure`` objects, Agg canvas), by name."""
-    from .stats import figures
-
-    features = result.features
-    times_s = features.frame_indices / features.fps
-    unit = result.unit
-    motion = features.kinematics
-    traces = {f"head speed ({unit}/s)": motion["speed"]}
-    if "angular_speed" in motion:
-        traces["angular speed (deg/s)"] = motion["angular_speed"]
-    if "angles" in motion:
-        for column, name in enumerate(features.head_pose.get("angle_names", [])):
-            traces[name.replace("_deg", " (deg)")] = motion["angles"][:, column]
-    full_features = features.to_frames(features.values)
-    state_names = result.state_names
-    counts = result.transitions["count"].to_numpy().reshape(result.n_states, result.n_states)
-    probability = result.transitions["probability"].to_numpy().reshape(result.n_states, result.n_states)
-    switch_probability = (
-        result.transitions["switch_probability"].to_numpy().reshape(result.n_states, result.n_states)
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        overall = np.nanmean(features.coords[result.states >= 0], axis=0)
-    return {
-        "ethogram": figures.ethogram_figure(
-            result.states,
-            result.n_states,
-            times_s,
-            features=full_features,
-            feature_names=features.names,
-            traces={k: v for k, v in list(traces.items())[:2]},
-            state_names=state_names,
-        ),
-        "mean_faces": figures.mean_faces_figure(
-            result.mean_face,
-            result.sd_face,
-            features.keypoints,
-            skeleton_for(features),
-            state_names=state_names,
-            overall_mean=overall,
-            image_coordinates=result.series.n_dims == 2,
-        ),
-        "frequencies": figures.frequencies_figure(result.state_stats, state_names),
-        "transitions": figures.transitions_figure(
-            probability, counts, state_names, switch_probability=switch_probability
-        ),
-        "kinematics": figures.kinematics_figure(
-            result.states, result.n_states, times_s, traces, state_names
-        ),
-    }
-
-
-def write_outputs(
-    result: AnalysisResult,
-    out_dir: str | Path,
-    figures: bool = True,
-    extra_tables: dict[str, pd.DataFrame] | None = None,
-) -> Generator[Progress, None, dict[str, Path]]:
-    """Write the tables, the model, a summary JSON and the figures into ``out_dir``, as a set.
-
-    Files: ``states.csv`` (one row per frame: ``frame, time_s, state,
-    state_probability``; empty state where none), ``state_stats.csv``,
-    ``bouts.csv``, ``transitions.csv``, ``mean_faces.csv``, ``head_motion.csv``
-    (head pose and kinematics per frame), ``model.json``/``model.npz``,
-    ``summary.json`` and ``<figure>.png`` for :data:`FIGURE_NAMES`; also
-    ``<name>.csv`` for each of ``extra_tables`` (names from
-    :data:`OUTPUT_NAMES`, such as ``facehmm demo``'s ``truth_confusion``),
-    in the same set.
-
-    Everything is written into a hidden folder beside ``out_dir`` and swapped
-    in when complete (:func:`napari_facehmm.io._atomic.results_folder`): an
-    interruption (Ctrl+C, a full disk, closing this generator early) leaves
-    ``out_dir`` exactly as it was. An earlier result in ``out_dir`` is
-    replaced whole (also figures this run does not draw); files the user
-    added to it (names not in :data:`OUTPUT_NAMES`) are carried over. A
-    non-empty ``out_dir`` that is no earlier result (no ``summary.json`` or
-    ``model.json``) is refused with a FaceHMMError before anything is written.
-
-    Returns
-    -------
-    dict of Path
-        The files written (their final paths in ``out_dir``), by role; also
-        stored in ``result.files``.
-    """
-    from .io._atomic import results_folder
-
-    out_dir = Path(out_dir)
-    n_steps = 3 + (len(FIGURE_NAMES) if figures else 0)
-    written: dict[str, str] = {}  # role -> file name
-    with results_folder(out_dir, owned_names=OUTPUT_NAMES) as folder:
-        yield 0, n_steps, "writing tables"
-        tables = {
-            "states": result.frames,
-            "state_stats": result.state_stats,
-            "bouts": result.bouts,
-            "transitions": result.transitions,
-            "mean_faces": mean_faces_table(result),
-            "head_motion": head_motion_table(result),
-            **(extra_tables or {}),
-        }
-        unknown = sorted(f"{name}.csv" for name in tables if f"{name}.csv" not in OUTPUT_NAMES)
-        if unknown:
-            raise DataError(f"tables {unknown} are not among the analysis outputs {OUTPUT_NAMES}")
-        for name, table in tables.items():
-            table.to_csv(folder / f"{name}.csv", index=False)
-            written[f"{name}_csv"] = f"{name}.csv"
-        yield 1, n_steps, "saving model"
-        json_path, npz_path = result.model.save(folder / MODEL_STEM)
-        written["model"] = Path(json_path).name
-        written["model_arrays"] = Path(npz_path).name
-        summary = {
-            "source": str(result.series.source) if result.series.source else None,
-            "n_frames": int(result.features.n_frames),
-            "n_frames_with_state": int((result.states >= 0).sum()),
-            "n_segments": int(len(result.features.lengths)),
-            "n_states": int(result.n_states),
-            "n_features": int(result.features.values.shape[1]),
-            "feature_names": list(result.features.names),
-            "settings": result.features.settings.to_dict(),
-            "fps": float(result.features.fps),
-            "log_likelihood": result.log_likelihood,
-            "fitted": bool(result.fitted),
-            **{k: v for k, v in result.info.items() if _is_jsonable(v)},
-        }
-        (folder / "summary.json").write_text(json.dumps(summary, indent=2))
-        written["summary"] = "summary.json"
-        if figures:
-            for step, (name, figure) in enumerate(make_figures(result).items()):
-                yield 2 + step, n_steps, f"drawing {name}"
-                figure.savefig(folder / f"{name}.png", dpi=110)
-                written[f"{name}_png"] = f"{name}.png"
-    files = {role: out_dir / name for role, name in written.items()}
-    result.files.update(files)
-    yield n_steps, n_steps, "outputs written"
-    return files
-
-
-def _is_jsonable(value: Any) -> bool:
-    """Whether ``json.dumps`` takes ``value`` as it is."""
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
 
 
 def analyze(source, n_states: int | None = 9, out_dir=None, **kwargs) -> AnalysisResult:
