@@ -14,7 +14,9 @@ Main entry points: :func:`generate_session` (files + truth) and
 - :mod:`.cameras`: pinhole cameras around the head, and projection.
 - :mod:`.render`: the cartoon face drawn into camera frames.
 - :mod:`.charuco`: ChArUco board motion and calibration videos.
-- :mod:`.session`: whole sessions written in Anipose's layout, with the truth.
+- :mod:`.observe`: the 2D observation model (tracker-like noise and dropouts).
+- :mod:`.truth`: :class:`SessionTruth`, the truth of a session and its file paths, and loading it.
+- :mod:`.session`: whole sessions generated and written in Anipose's layout, with the truth.
 """
 
 from .cameras import camera_names, make_cameras, project
@@ -33,8 +35,10 @@ from .face import (
     neutral_face,
     simulate_face,
 )
+from .observe import observe_2d
 from .render import keypoint_colors, marker_radius_px, render_face_frames
-from .session import SessionTruth, anipose_config, generate_session, observe_2d
+from .session import anipose_config, generate_session
+from .truth import SessionTruth
 
 __all__ = [
     "DEFAULT_STATE_NAMES",
