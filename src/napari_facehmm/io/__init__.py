@@ -4,7 +4,9 @@ Every landmark reader returns a :class:`~napari_facehmm.data.LandmarkSeries`.
 :func:`read_landmarks` picks the reader from the file's extension and, for
 CSV files, from its header.
 
-- :mod:`.video`: video frames on demand (PyAV) and writing H.264 videos.
+- :mod:`.video`: video frames on demand (PyAV); :mod:`.video_writer`:
+  writing H.264 videos; :mod:`.video_blank`: the reader as viewers see
+  it, undecodable frames black (both importable from :mod:`.video`).
 - :mod:`.dlc`: DeepLabCut analysis output, labeled frames, project config.
 - :mod:`.anipose`: ``calibration.toml`` and ``pose-3d`` tables (and the one
   rotation-vector conversion, :func:`~.anipose.rodrigues_to_matrix`).

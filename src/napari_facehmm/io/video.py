@@ -1,4 +1,4 @@
-"""Video frames on demand (PyAV), and writing H.264 videos.
+"""Video frames on demand (PyAV); writing videos and the viewers' wrapper beside it.
 
 :class:`VideoReader` behaves like a read-only ``(n_frames, height, width, 3)``
 uint8 array that decodes frames only when indexed, so napari can show hour
@@ -6,6 +6,12 @@ long videos without loading them. Random access seeks to the nearest
 keyframe before the wanted frame and decodes forward; reading the frame
 right after the last one decoded just continues decoding (no seek), which
 makes playback and sequential processing cheap.
+
+Beside it, and importable from here:
+
+- :mod:`.video_writer`: :func:`write_video`, H.264 videos written whole.
+- :mod:`.video_blank`: :class:`BlankUndecodableFrames`, the reader as
+  viewers see it, with undecodable frames black.
 """
 
 from __future__ import annotations
@@ -13,14 +19,14 @@ from __future__ import annotations
 import threading
 from array import array
 from collections import OrderedDict
-from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 
-from ..errors import FileFormatError, UnsupportedFileError
-from ._atomic import atomic_write_path
+from ..errors import FileFormatError
+from .video_blank import BlankUndecodableFrames
+from .video_writer import write_video
 
 __all__ = ["VideoReader", "BlankUndecodableFrames", "write_video", "VIDEO_SUFFIXES"]
 
@@ -488,221 +494,3 @@ class VideoReader:
             self.close()
         except Exception:
             pass
-
-
-class BlankUndecodableFrames:
-    """A :class:`VideoReader` whose undecodable frames come out black, for viewers.
-
-    A viewer shows what can be shown: a frame that cannot be decoded (corrupt
-    data part-way through a file, or missing from a truncated file opened
-    with ``allow_truncated``) is a black frame instead of an error raised
-    into the viewer's slicing, and ``on_undecodable`` is told once per file,
-    at the first such frame, so the user hears of it once and not at every
-    step of the time slider. Analysis uses :class:`VideoReader` itself, which
-    raises :class:`~napari_facehmm.errors.FileFormatError`.
-
-    Parameters
-    ----------
-    reader
-        The video.
-    on_undecodable
-        Called once, as ``on_undecodable(path, first, last, problem)``: the
-        first frame found undecodable, the last frame known to share its fate
-        (the frames up to the next keyframe are decoded through the same
-        broken data; for a truncated file the last listed frame) and what is
-        wrong, in words. It runs in the thread that asked for the frame.
-
-    Attributes
-    ----------
-    shape
-        ``(n_frames_listed, height, width, 3)``: the frames the file's header
-        lists, so the frames missing from a truncated file stay in step with
-        the landmarks of their frame numbers.
-    undecodable
-        Sorted frame indices known to be undecodable so far.
-
-    Notes
-    -----
-    Once a frame is known undecodable, so are the frames after it up to the
-    next keyframe; they are not decoded again (each attempt would decode
-    from the keyframe before it up to the broken data).
-    """
-
-    def __init__(self, reader: VideoReader, on_undecodable=None):
-        self.reader = reader
-        self.path = reader.path
-        self.on_undecodable = on_undecodable
-        n_listed = int(getattr(reader, "n_frames_listed", reader.n_frames))
-        self.shape = (n_listed, reader.height, reader.width, 3)
-        self.dtype = np.dtype(np.uint8)
-        self._blank = np.zeros(self.shape[1:], dtype=np.uint8)
-        self._blank.flags.writeable = False
-        self._bad = np.zeros(n_listed, dtype=bool)
-        self._bad[reader.n_frames :] = True
-        self._lock = threading.Lock()
-        self._reported = False
-        if reader.n_frames < n_listed:
-            self._report(
-                reader.n_frames,
-                n_listed - 1,
-                f"the file is truncated: its header lists {n_listed} frames but only "
-                f"{reader.n_frames} are in it",
-            )
-
-    @property
-    def ndim(self) -> int:
-        return 4
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape))
-
-    @property
-    def undecodable(self) -> np.ndarray:
-        return np.flatnonzero(self._bad)
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getattr__(self, name: str):
-        # the rest is the reader's (fps, timestamps_reliable, cache_size ...)
-        reader = self.__dict__.get("reader")
-        if reader is None or name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(reader, name)
-
-    def __repr__(self) -> str:
-        return f"BlankUndecodableFrames({self.reader!r}, undecodable={int(self._bad.sum())})"
-
-    def _report(self, first: int, last: int, problem: str) -> None:
-        with self._lock:
-            if self._reported:
-                return
-            self._reported = True
-        if self.on_undecodable is not None:
-            self.on_undecodable(self.path, first, last, problem)
-
-    def get_frame(self, index: int, copy: bool = True) -> np.ndarray:
-        """Frame ``index`` as :meth:`VideoReader.get_frame`; black if it cannot be decoded."""
-        if index < 0:
-            index += self.shape[0]
-        if not 0 <= index < self.shape[0]:
-            raise IndexError(f"frame {index} is out of range for {self.shape[0]} frames in {self.path.name}")
-        if not self._bad[index]:
-            try:
-                return self.reader.get_frame(index, copy=copy)
-            except FileFormatError as error:
-                last = self.reader.next_keyframe_index(index) - 1
-                self._bad[index : last + 1] = True
-                self._report(index, last, error.problem)
-        return self._blank.copy() if copy else self._blank
-
-    def __getitem__(self, key):
-        if isinstance(key, tuple) and key:
-            frames = self[key[0]]
-            return frames[(slice(None),) + key[1:]] if frames.ndim == 4 else frames[key[1:]]
-        if isinstance(key, (int, np.integer)):
-            return self.get_frame(int(key))
-        if isinstance(key, slice):
-            indices = range(*key.indices(self.shape[0]))
-        else:
-            indices = np.asarray(key).reshape(-1)
-            if indices.dtype == bool:
-                indices = np.flatnonzero(indices)
-        frames = np.empty((len(indices), *self.shape[1:]), dtype=np.uint8)
-        for out, index in enumerate(indices):
-            frames[out] = self.get_frame(int(index), copy=False)
-        return frames
-
-
-def _frame_rate(fps: float) -> Fraction:
-    """``fps`` as an exact fraction; NTSC rates (29.97, 23.976 ...) become n*1000/1001."""
-    ntsc = round(fps * 1001 / 1000)
-    if abs(fps - round(fps)) > 1e-6 and abs(ntsc * 1000 / 1001 - fps) < 5e-4:
-        return Fraction(ntsc * 1000, 1001)
-    return Fraction(fps).limit_denominator(1001)
-
-
-def write_video(
-    frames: Iterable[np.ndarray],
-    path: str | Path,
-    fps: float,
-    crf: int = 18,
-    preset: str = "medium",
-) -> Path:
-    """Encode frames into an H.264 (libx264, yuv420p) video with PyAV.
-
-    Parameters
-    ----------
-    frames
-        Iterable of ``(height, width, 3)`` uint8 RGB frames (or
-        ``(height, width)`` grayscale), all the same size. yuv420p needs even
-        sizes: an odd width or height is padded by repeating the last
-        column/row.
-    path
-        Output file, usually ``.mp4``; written to a temporary file first and
-        moved into place when complete.
-    fps
-        Frame rate (fractional rates such as 29.97 are kept exactly to 1/1001).
-    crf, preset
-        libx264 quality (0 lossless .. 51; 18 is visually lossless) and speed.
-
-    Returns
-    -------
-    Path
-        ``path``.
-
-    Raises
-    ------
-    DataError
-        No frames, frames of different sizes, or not uint8 images.
-    """
-    import av
-
-    from ..errors import DataError
-
-    path = Path(path)
-    if path.suffix.lower() not in VIDEO_SUFFIXES:
-        raise UnsupportedFileError(path, f"unknown video extension {path.suffix!r}; use .mp4")
-    if not np.isfinite(fps) or fps <= 0:
-        raise DataError(f"fps must be positive; got {fps}")
-    rate = _frame_rate(fps)
-    iterator = iter(frames)
-    with atomic_write_path(path, backup=False) as temp:
-        container = av.open(str(temp), mode="w")
-        try:
-            stream = None
-            shape = None
-            n_written = 0
-            for image in iterator:
-                image = np.asarray(image)
-                if image.ndim == 2:
-                    image = np.repeat(image[:, :, None], 3, axis=2)
-                if image.ndim != 3 or image.shape[2] != 3:
-                    raise DataError(f"frames must be (height, width, 3) RGB; frame {n_written} is {image.shape}")
-                if image.dtype != np.uint8:
-                    raise DataError(f"frames must be uint8; frame {n_written} is {image.dtype}")
-                if shape is None:
-                    shape = image.shape
-                    height, width = shape[0] + shape[0] % 2, shape[1] + shape[1] % 2
-                    stream = container.add_stream("libx264", rate=rate)
-                    stream.width, stream.height = width, height
-                    stream.pix_fmt = "yuv420p"
-                    stream.options = {"crf": str(int(crf)), "preset": preset}
-                elif image.shape != shape:
-                    raise DataError(f"frame {n_written} is {image.shape}; the first frame was {shape}")
-                if shape[0] % 2 or shape[1] % 2:
-                    image = np.pad(image, ((0, shape[0] % 2), (0, shape[1] % 2), (0, 0)), mode="edge")
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-                frame.pts = n_written
-                frame.time_base = 1 / rate
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-                n_written += 1
-            if stream is None:
-                raise DataError(f"no frames to write to {path.name}")
-            for packet in stream.encode(None):
-                container.mux(packet)
-        finally:
-            container.close()
-    return path
