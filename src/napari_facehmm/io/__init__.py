@@ -7,7 +7,10 @@ CSV files, from its header.
 - :mod:`.video`: video frames on demand (PyAV); :mod:`.video_writer`:
   writing H.264 videos; :mod:`.video_blank`: the reader as viewers see
   it, undecodable frames black (both importable from :mod:`.video`).
-- :mod:`.dlc`: DeepLabCut analysis output, labeled frames, project config.
+- :mod:`.dlc`: DeepLabCut analysis output; :mod:`.dlc_tables`: reading and
+  checking DeepLabCut tables; :mod:`.dlc_labels`: labeled frames and image
+  names; :mod:`.dlc_config`: the project ``config.yaml`` (all importable
+  from :mod:`.dlc`).
 - :mod:`.anipose`: ``calibration.toml`` and ``pose-3d`` tables (and the one
   rotation-vector conversion, :func:`~.anipose.rodrigues_to_matrix`).
 - :mod:`.openface`: OpenFace 2 landmark tables.
