@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -189,9 +188,9 @@ def check_inputs(args):
 def _track_builtin(video: Path, pose_path: Path, quiet: bool):
     from ..tracking.facemesh import track_to_files
 
-    with tempfile.TemporaryDirectory(dir=pose_path.parent) as work:
-        series, paths = run_with_progress(track_to_files(video, work), f"track {video.name}", quiet)
-        paths["landmarks"].replace(pose_path)
+    series, _ = run_with_progress(
+        track_to_files(video, paths={"landmarks": pose_path}), f"track {video.name}", quiet
+    )
     return series
 
 

@@ -495,19 +495,26 @@ def output_paths(video: str | Path, out_dir: str | Path | None = None, mesh: boo
 
 
 def track_to_files(
-    video: str | Path, out_dir: str | Path | None = None, mesh: bool = False, **options
+    video: str | Path,
+    out_dir: str | Path | None = None,
+    mesh: bool = False,
+    paths: dict[str, Path] | None = None,
+    **options,
 ) -> Generator[Progress, None, tuple[LandmarkSeries, dict[str, Path]]]:
     """Track ``video`` and write DeepLabCut analysis files (scorer ``FaceMesh``).
 
     Writes the 21 landmarks to ``<stem>.h5`` and, with ``mesh``, all 468
-    vertices to ``<stem>_mesh.h5`` (see :func:`output_paths`). Nothing is
-    written when tracking fails; each file is replaced atomically.
+    vertices to ``<stem>_mesh.h5`` (see :func:`output_paths`), or to the
+    ``{"landmarks": ..., "mesh": ...}`` files given in ``paths``. Nothing is
+    written when tracking fails; the files are replaced together, once both
+    are whole (:func:`~napari_facehmm.io._atomic.atomic_write_paths`).
 
     Returns
     -------
     series, paths
         The landmark series and the files written.
     """
+    from ..io._atomic import atomic_write_paths
     from ..io.dlc import write_dlc_analysis
 
     vertices_series = yield from track_video(video, mesh=True, **options)
@@ -517,9 +524,13 @@ def track_to_files(
         confidence=vertices_series.confidence[:, : len(FACE_KEYPOINTS)].copy(),
         skeleton=FACE_SKELETON,
     )
-    paths = output_paths(video, out_dir, mesh)
-    paths["landmarks"].parent.mkdir(parents=True, exist_ok=True)
-    write_dlc_analysis(landmarks, paths["landmarks"], scorer=SCORER)
-    if mesh:
-        write_dlc_analysis(vertices_series, paths["mesh"], scorer=SCORER)
+    paths = dict(paths) if paths is not None else output_paths(video, out_dir, mesh)
+    if not mesh:
+        paths.pop("mesh", None)
+    contents = {"landmarks": landmarks, "mesh": vertices_series}
+    for path in paths.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write_paths(list(paths.values()), backup=False) as temps:
+        for (role, _), temp in zip(paths.items(), temps):
+            write_dlc_analysis(contents[role], temp, scorer=SCORER)
     return landmarks, paths

@@ -17,7 +17,6 @@ Qt-free, like the rest of :mod:`napari_facehmm.tracking`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,7 +157,7 @@ def track_videos(
     n_videos = len(planned)
     outcomes: list[VideoTracked] = []
     for index, (video, paths) in enumerate(planned.items()):
-        job = facemesh.track_to_files(video, paths["landmarks"].parent, mesh=mesh)
+        job = facemesh.track_to_files(video, mesh=mesh, paths=paths)
         try:
             series, written = yield from relay(
                 job,
@@ -167,10 +166,6 @@ def track_videos(
         except (DataError, FileFormatError) as error:
             outcome = VideoTracked(video, error=error)
         else:
-            if mesh and written["mesh"] != paths["mesh"]:
-                paths["mesh"].parent.mkdir(parents=True, exist_ok=True)
-                os.replace(written["mesh"], paths["mesh"])
-                written["mesh"] = paths["mesh"]
             outcome = VideoTracked(video, series=series, paths=written)
         finally:
             job.close()
