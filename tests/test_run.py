@@ -73,10 +73,12 @@ def test_track_refuses_two_videos_with_one_name_before_any_work(tmp_path):
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "me.mp4").write_bytes(b"not read")
-    status, _, err = run_cli(["track", str(tmp_path / "a" / "me.mp4"), str(tmp_path / "b" / "me.mp4"), "--quiet"])
+    videos = [str(tmp_path / "a" / "me.mp4"), str(tmp_path / "b" / "me.mp4")]
+    # into one --out folder their files would overwrite each other; beside each video they would not
+    status, _, err = run_cli(["track", *videos, "--out", str(tmp_path / "tracks"), "--quiet"])
     assert status == 2
     assert "same name" in err and "me.mp4" in err
-    assert not list(tmp_path.rglob("*.h5"))
+    assert not list(tmp_path.rglob("*.h5")) and not (tmp_path / "tracks").exists()
 
 
 # -------------------------------------------------------------------- run

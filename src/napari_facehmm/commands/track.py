@@ -29,38 +29,22 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def check_videos(videos: list[Path]) -> None:
-    """Refuse missing files and repeated stems (their outputs would overwrite each other) before any work."""
-    from ..errors import FileFormatError
-
-    stems: dict[str, Path] = {}
-    for video in videos:
-        if not video.is_file():
-            raise FileFormatError(video, "video file does not exist")
-        other = stems.get(video.stem)
-        if other is not None and other != video:
-            raise FileFormatError(
-                video, f"has the same name as {other}: their landmark files would overwrite each other; "
-                "rename one or track them into different --out folders"
-            )
-        stems[video.stem] = video
-
-
 def run(args) -> int:
-    from ..tracking.facemesh import track_to_files
-
+    from ..tracking import facemesh
     from ..io._atomic import check_output_dir
+    from ..tracking.facemesh_jobs import plan_outputs
 
-    check_videos(args.videos)
     if args.out is not None:
         check_output_dir(args.out, "--out")
-        args.out.mkdir(parents=True, exist_ok=True)
-    for video in args.videos:
-        series, paths = run_with_progress(track_to_files(video, args.out, mesh=args.mesh), f"track {video.name}", args.quiet)
+    # every video exists and no two write the same file: checked before any work
+    planned = plan_outputs(args.videos, args.mesh, where=lambda video, mesh: facemesh.output_paths(video, args.out, mesh))
+    for video, paths in planned.items():
+        job = facemesh.track_to_files(video, mesh=args.mesh, paths=paths)
+        series, written = run_with_progress(job, f"track {video.name}", args.quiet)
         found = series.attrs["n_frames_with_face"]
         print(
             f"{video}: face found in {found} of {series.n_frames} frames ({found / series.n_frames:.1%}) "
-            f"-> {', '.join(str(p) for p in paths.values())}"
+            f"-> {', '.join(str(p) for p in written.values())}"
         )
         for message in series.attrs.get("messages", []):
             print(f"  note: {message}", file=sys.stderr)

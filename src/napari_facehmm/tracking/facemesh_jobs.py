@@ -17,7 +17,7 @@ Qt-free, like the rest of :mod:`napari_facehmm.tracking`.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,8 +59,15 @@ def output_paths(video: str | Path, mesh: bool = False) -> dict[str, Path]:
     return paths
 
 
-def plan_outputs(videos: Sequence[str | Path], mesh: bool = False) -> dict[Path, dict[str, Path]]:
+def plan_outputs(
+    videos: Sequence[str | Path],
+    mesh: bool = False,
+    where: Callable[[Path, bool], dict[str, Path]] = output_paths,
+) -> dict[Path, dict[str, Path]]:
     """The files each video will be tracked into, checked before any work.
+
+    ``where(video, mesh)`` names a video's files (default :func:`output_paths`,
+    the dock's rule; ``facehmm track`` passes its ``--out`` rule).
 
     Raises
     ------
@@ -78,12 +85,12 @@ def plan_outputs(videos: Sequence[str | Path], mesh: bool = False) -> dict[Path,
             raise FileFormatError(video, "video file does not exist")
         if video in planned:
             continue
-        planned[video] = output_paths(video, mesh)
+        planned[video] = where(video, mesh)
         for path in planned[video].values():
             other = writers.setdefault(path, video)
             if other != video:
                 raise DataError(
-                    f"{video} and {other} would both be tracked into {path}; "
+                    f"{video} has the same name as {other}: both would be tracked into {path}; "
                     "rename one of them or track them separately"
                 )
     return planned
