@@ -409,10 +409,9 @@ def notifications(monkeypatch):
     """Errors the napari reader and writer show, instead of napari's notification manager."""
     import napari.utils.notifications
 
-    from napari_facehmm import _reader
-
     shown: list[str] = []
-    monkeypatch.setattr(_reader, "_notify_error", shown.append)
+    # the readers' guard lives in _napari.readers now (_reader only re-exports)
+    monkeypatch.setattr("napari_facehmm._napari.readers._notify_error", shown.append)
     monkeypatch.setattr(napari.utils.notifications, "show_error", shown.append)
     return shown
 

@@ -15,8 +15,16 @@ CORE_MODULES = [
     "napari_facehmm.tracking",
     "napari_facehmm.synthetic",
     "napari_facehmm.layerdata",
+    "napari_facehmm._napari.convert",
+    "napari_facehmm._napari.state_colors",
+    "napari_facehmm._napari.video_frames",
     "napari_facehmm.cli",
 ]
+
+#: the one module of the napari side that imports napari when imported (the
+#: layer type subclasses napari's Points); its readers and writer import napari
+#: only inside functions and are walked below like the core
+NAPARI_AT_IMPORT = ("napari_facehmm._napari.layers",)
 
 FORBIDDEN = ("napari", "PyQt5", "PyQt6", "PySide2", "PySide6", "qtpy", "vispy", "magicgui")
 
@@ -29,6 +37,8 @@ def _submodules():
     names = []
     for info in pkgutil.walk_packages(napari_facehmm.__path__, "napari_facehmm."):
         if ".widgets" in info.name or info.name.endswith("._widget") or ".commands.view" in info.name:
+            continue
+        if info.name in NAPARI_AT_IMPORT:
             continue
         names.append(info.name)
     return names

@@ -40,7 +40,8 @@ def test_readers_refuse_paths_they_do_not_own(tmp_path):
 
 def test_unreadable_owned_files_notify_and_add_nothing(tmp_path, monkeypatch):
     shown = []
-    monkeypatch.setattr(_reader, "_notify_error", shown.append)
+    # the readers' guard lives in _napari.readers now (_reader only re-exports)
+    monkeypatch.setattr("napari_facehmm._napari.readers._notify_error", shown.append)
     bad_csv = tmp_path / "tracks.csv"
     # a DeepLabCut header without its bodyparts and coords rows
     bad_csv.write_text("scorer,DLC,DLC\n0,1.0,2.0\n")

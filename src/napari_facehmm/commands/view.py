@@ -61,7 +61,7 @@ def _virtual_display(size: tuple[int, int]):
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._reader import is_session_folder
+    from .._napari.session import is_session_folder
     from ..errors import FileFormatError
 
     folder = Path(args.folder)

@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 from psygnal import Signal
 
-from ..colors import state_colors
+from .._napari.convert import METADATA_KEY
+from .._napari.layers import set_face_colors
+from .._napari.state_colors import states_for_frames, states_to_point_colors
+from ..colors import keypoint_colors, state_colors
 from ..data import LandmarkSeries
-from ._layers import set_face_colors
-from ..layerdata import METADATA_KEY, keypoint_colors, states_for_frames, states_to_point_colors
 
 #: napari's axis 0 is time in every layer this plugin creates
 FRAME_AXIS = 0

@@ -81,7 +81,7 @@ def open_face_viewer(
     import napari
 
     from ..errors import DataError
-    from ._layers import open_session
+    from .._napari.layers import open_session
 
     if viewer is None:
         viewer = napari.Viewer(title=f"napari-facehmm: {Path(folder).name}")
@@ -91,7 +91,7 @@ def open_face_viewer(
     docks["anipose"].set_project(folder)
     states = docks["states"]
     if model is None:
-        from .._reader import find_session_files
+        from .._napari.session import find_session_files
 
         model = find_session_files(Path(folder))["model"]
     if model is not None:

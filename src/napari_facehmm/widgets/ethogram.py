@@ -21,7 +21,7 @@ from qtpy.QtCore import QPointF, QRectF, Qt
 from qtpy.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
-from ..layerdata import state_band_image, states_for_frames
+from .._napari.state_colors import state_band_image, states_for_frames
 from ._session import get_session
 
 BAND_HEIGHT = 28

@@ -20,9 +20,9 @@ import numpy as np
 from qtpy.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from vispy import scene
 
-from ..colors import MISSING_COLOR
+from ..colors import MISSING_COLOR, keypoint_colors
 from ..data import LandmarkSeries
-from ..layerdata import egocentric_frame, keypoint_colors
+from ..features.geometry import egocentric_frame
 from ._session import get_session
 
 

@@ -32,8 +32,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .._napari.convert import likelihood_shown, skeleton_edges_present, skeleton_vectors_shown
 from ..data import LandmarkSeries
-from ..layerdata import likelihood_shown, skeleton_edges_present, skeleton_vectors_shown
 from ..tracking.frame_quality import N_WORST, frame_quality, worst_frames
 from ._session import facehmm_meta, get_session
 

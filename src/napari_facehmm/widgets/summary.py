@@ -16,7 +16,7 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
-from ..layerdata import egocentric_frame
+from ..features.geometry import egocentric_frame
 from ._session import get_session, show_error
 
 

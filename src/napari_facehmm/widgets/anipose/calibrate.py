@@ -236,9 +236,11 @@ class CalibrateTabMixin:
 
     def show_board_corners(self) -> list:
         """Open each calibration video with its detected board corners (side by side); returns the layers."""
-        from ..._reader import CAMERA_GAP_PX, video_layer
-        from ...layerdata import METADATA_KEY, keypoint_colors
-        from .._layers import add_layer_data
+        from ..._napari.convert import METADATA_KEY
+        from ..._napari.layers import add_layer_data
+        from ..._napari.readers import video_layer
+        from ..._napari.session import CAMERA_GAP_PX
+        from ...colors import keypoint_colors
 
         try:
             detections = self._board_detections()

@@ -81,8 +81,8 @@ class QCTabMixin:
         Opens the project folder first when the viewer shows no camera of it.
         Also makes the new 3D series the session's, for the Tracking QC dock.
         """
-        from ...layerdata import METADATA_KEY, series_to_points
-        from .._layers import FacePoints, open_session
+        from ..._napari.convert import METADATA_KEY, series_to_points
+        from ..._napari.layers import FacePoints, open_session
 
         if self.pose3d is None:
             show_error("3D (Anipose): triangulate first")
@@ -90,7 +90,7 @@ class QCTabMixin:
         cameras = list(self.tracks_2d) or list(self.pose3d.attrs.get("cameras", ()))
         try:
             if all(self._camera_translate(c) is None for c in cameras) and self.project_dir is not None:
-                from ..._reader import is_session_folder
+                from ..._napari.session import is_session_folder
 
                 if is_session_folder(self.project_dir):
                     open_session(self.viewer, self.project_dir)

@@ -22,8 +22,8 @@ from qtpy.QtWidgets import (
 )
 
 from ... import labeling
+from ..._napari.video_frames import VideoFrames
 from ...errors import FaceHMMError
-from ...layerdata import VideoFrames
 from .points import keypoint_colors
 
 
@@ -158,7 +158,7 @@ class LabelTab:
         )
         data, keypoint_names, machine = labels.to_points()
         # FacePoints: the point size must not widen the image slider to "-3"
-        from .._layers import FacePoints
+        from ..._napari.layers import FacePoints
 
         self.points_layer = FacePoints(
             data,

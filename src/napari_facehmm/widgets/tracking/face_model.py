@@ -314,8 +314,8 @@ class FaceModelTab(QWidget):
 
     def show_result(self, outcome: facemesh_jobs.VideoTracked) -> list:
         """Add the tracked series as points (+ skeleton) layers over its video; replaces an earlier result."""
-        from ..._reader import landmark_layers
-        from .._layers import add_layer_data
+        from ..._napari.layers import add_layer_data
+        from ..._napari.readers import landmark_layers
 
         video, landmarks_file = outcome.video, outcome.paths["landmarks"]
         for layer in self.result_layers.pop(video, []):
