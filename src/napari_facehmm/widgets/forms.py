@@ -15,7 +15,7 @@ from pathlib import Path
 from magicgui.widgets import CheckBox, ComboBox, Container, EmptyWidget, FileEdit, FloatSpinBox, LineEdit, SpinBox
 from magicgui.widgets.bases import Widget
 from qtpy.QtCore import QEvent, QObject
-from qtpy.QtWidgets import QSizePolicy
+from qtpy.QtWidgets import QComboBox, QSizePolicy
 
 from ..ranges import Setting
 
@@ -26,6 +26,9 @@ __all__ = ["field", "check_box", "form", "row", "embed", "align_labels", "form_b
 FLOAT_RESOLUTION = 0.01
 #: a field's bound where the core sets none (QSpinBox holds 32-bit integers)
 _NO_BOUND = 2**31 - 1
+
+#: the characters a combo box shows at least, however narrow the dock
+_COMBO_MIN_CHARACTERS = 16
 
 _UNSET = object()
 
@@ -80,7 +83,12 @@ def field(setting: Setting, label: str, value=_UNSET, command: str | None = None
         choices = options.pop("choices", setting.choices)
         if value is not None:  # None: no choice yet (an empty list filled later)
             options["value"] = value
-        return ComboBox(choices=choices, label=label, **common, **options)
+        combo = ComboBox(choices=choices, label=label, **common, **options)
+        # long entries ("auto: cached pretrained weights, else random") must not widen the dock:
+        # the box shows what fits and the list opens at full width
+        combo.native.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.native.setMinimumContentsLength(_COMBO_MIN_CHARACTERS)
+        return combo
     if setting.kind in (int, float):
         low, high = form_bounds(setting)
         kind = SpinBox if setting.kind is int else FloatSpinBox

@@ -17,7 +17,7 @@ from ..forms import field, form, qt, row
 INIT_CHOICES = (
     ("auto: cached pretrained weights, else random", "auto"),
     ("random weights", "random"),
-    ("pretrained: cached ImageNet weights (fails offline if absent)", "pretrained"),
+    ("pretrained: cached ImageNet weights", "pretrained"),
     ("a weights file...", "file"),
     ("an earlier snapshot...", "snapshot"),
 )
