@@ -88,7 +88,7 @@ def test_labeling_dock_forms_match_the_core(make_napari_viewer, tmp_path):
     from napari_facehmm.widgets.labeling import LabelingWidget
 
     dock = LabelingWidget(make_napari_viewer())
-    extract = {**_fields(dock.extract_form), **_fields(dock.options_form)}
+    extract = {**_fields(dock.extract_form), **_fields(dock.extract_options_form)}
     _check(extract["algorithm"], labeling.FRAME_ALGORITHM, None)
     _check(extract["n_frames"], labeling.FRAMES_PER_VIDEO, None)
     _check(extract["synchronized"], labeling.SYNCHRONIZED, None)

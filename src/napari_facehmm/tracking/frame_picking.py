@@ -21,7 +21,8 @@ ERROR_PX = Setting("error_px", float, 10.0, minimum=0.0, maximum=10_000.0, min_o
                    help="3D: frames whose reprojection error is above this")
 PROBABILITY = Setting("probability", float, 0.6, minimum=0.0, maximum=1.0,
                       help="HMM: frames whose state probability is below this")
-MAX_FRAMES = Setting("max_frames", int, None, minimum=1, maximum=100_000, help="at most this many frames, evenly spread")
+MAX_FRAMES = Setting("max_frames", int, None, minimum=1, maximum=100_000,
+                     help="at most this many frames, evenly spread")
 
 
 def reprojection_outlier_frames(series_3d, threshold_px: float = 10.0) -> np.ndarray:

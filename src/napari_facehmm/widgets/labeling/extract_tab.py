@@ -49,14 +49,14 @@ class ExtractTab:
                   tooltip="Sets every video's number below; "
                   f"{labeling.FRAMES_PER_VIDEO.describe()} (a project's default: its numframes2pick)"),
         )
-        self.options_form = form(
+        self.extract_options_form = form(
             field(labeling.SYNCHRONIZED, "synchronized cameras: the same frames"),
             use_deeplabcut,
         )
         self.algorithm = qt(self.extract_form.algorithm)
         self.frames_per_video = qt(self.extract_form.n_frames)
         self.extract_form.n_frames.changed.connect(self._set_all_frame_counts)
-        self.synchronized = qt(self.options_form.synchronized)
+        self.synchronized = qt(self.extract_options_form.synchronized)
         self.extract_with_deeplabcut = qt(use_deeplabcut)
         self.extract_button = QPushButton("Extract frames")
         self.extract_button.clicked.connect(lambda: self.extract())
@@ -66,7 +66,7 @@ class ExtractTab:
         self.progress_bar = QProgressBar()
         layout.addWidget(self.extract_form.native)
         layout.addWidget(self.frame_counts)
-        layout.addWidget(self.options_form.native)
+        layout.addWidget(self.extract_options_form.native)
         buttons = QHBoxLayout()
         buttons.addWidget(self.extract_button)
         buttons.addWidget(self.cancel_button)
@@ -121,10 +121,12 @@ class ExtractTab:
             config_path=str(self.project.config_path),
             n_frames=int(n_frames) if n_frames is not None else self.frame_counts_by_video(),
             algorithm=algorithm or self.extract_form.algorithm.value,
-            synchronized=bool(self.options_form.synchronized.value if synchronized is None else synchronized),
+            synchronized=bool(
+                self.extract_options_form.synchronized.value if synchronized is None else synchronized
+            ),
         )
         if use_deeplabcut is None:
-            use_deeplabcut = self.options_form.use_deeplabcut.value
+            use_deeplabcut = self.extract_options_form.use_deeplabcut.value
         if use_deeplabcut:
             # DeepLabCut cannot be imported beside a napari viewer: run it in a child process
             job = labeling.in_subprocess("extract_frames", use_deeplabcut=True, **arguments)
