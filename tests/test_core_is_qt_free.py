@@ -7,6 +7,7 @@ CORE_MODULES = [
     "napari_facehmm",
     "napari_facehmm.data",
     "napari_facehmm.errors",
+    "napari_facehmm.ranges",
     "napari_facehmm.face",
     "napari_facehmm.io",
     "napari_facehmm.features",

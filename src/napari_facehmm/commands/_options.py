@@ -9,22 +9,10 @@ got 0``).
 from __future__ import annotations
 
 import argparse
-import math
+from pathlib import Path
 from typing import Callable
 
-
-def _text(value: float) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _describe(minimum, maximum, min_open: bool = False, max_open: bool = False) -> str:
-    low = None if minimum is None else f"{'greater than' if min_open else 'at least'} {_text(minimum)}"
-    high = None if maximum is None else f"{'less than' if max_open else 'at most'} {_text(maximum)}"
-    if low and high:
-        if not min_open and not max_open:
-            return f"from {_text(minimum)} to {_text(maximum)}"
-        return f"{low} and {high}"
-    return low or high or "any value"
+from ..ranges import Setting, describe_range as _describe, in_range
 
 
 def whole_number(minimum: int | None = None, maximum: int | None = None) -> Callable[[str], int]:
@@ -36,7 +24,7 @@ def whole_number(minimum: int | None = None, maximum: int | None = None) -> Call
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be a whole number ({accepted}); got {text!r}") from None
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        if not in_range(value, minimum, maximum):
             raise argparse.ArgumentTypeError(f"must be a whole number ({accepted}); got {value}")
         return value
 
@@ -58,14 +46,42 @@ def number(
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be a number ({accepted}); got {text!r}") from None
-        below = minimum is not None and (value <= minimum if min_open else value < minimum)
-        above = maximum is not None and (value >= maximum if max_open else value > maximum)
-        if not math.isfinite(value) or below or above:
+        if not in_range(value, minimum, maximum, min_open, max_open):
             raise argparse.ArgumentTypeError(f"must be a number ({accepted}); got {text}")
         return value
 
     parse.__name__ = "number"
     return parse
+
+
+def argument(setting: Setting, **overrides) -> dict:
+    """``add_argument`` keywords for ``setting``: its type (range-checked), default and help.
+
+    The help says the accepted range and the default, e.g. ``images per step,
+    from 1 to 1024 (default 4)``. ``overrides`` replace any keyword
+    (``required=True``, ``dest=...``).
+    """
+    keywords: dict = {"default": setting.default}
+    if setting.kind is bool:
+        keywords["action"] = "store_true"
+    elif setting.choices:
+        keywords["choices"] = setting.choices
+    elif setting.kind is int:
+        keywords["type"] = whole_number(setting.minimum, setting.maximum)
+    elif setting.kind is float:
+        keywords["type"] = number(setting.minimum, setting.maximum, setting.min_open, setting.max_open)
+    elif setting.kind is Path:
+        keywords["type"] = Path
+    keywords.update(overrides)
+    if "help" in overrides:
+        return keywords
+    text = setting.help + (f", {setting.unit}" if setting.unit else "")
+    if setting.kind in (int, float) and not setting.choices:
+        text += f", {setting.describe()}"
+    if keywords.get("default") is not None and setting.kind is not bool and not keywords.get("required"):
+        text += f" (default {keywords['default']})"
+    keywords["help"] = text
+    return keywords
 
 
 #: numpy's random seeds are 0 .. 2**32 - 1

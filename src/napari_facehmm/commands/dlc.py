@@ -22,10 +22,8 @@ import math
 import sys
 from pathlib import Path
 
-from ._options import number, whole_number
-
-#: DeepLabCut numbers shuffles from 1 and TrainingFraction entries from 0
-SHUFFLE = whole_number(1)
+from ..tracking.dlc import settings as S
+from ._options import argument, whole_number
 
 
 def add_parser(subparsers) -> None:
@@ -37,25 +35,21 @@ def add_parser(subparsers) -> None:
     )
     steps = parser.add_subparsers(dest="dlc_step", metavar="STEP")
 
+    # every option's type, range, default and help come from tracking.dlc.settings,
+    # which the Tracking dock's forms and the jobs' own checks read too
     def common(step: argparse.ArgumentParser) -> None:
         step.add_argument("config", type=Path, help="the DeepLabCut project's config.yaml")
-        step.add_argument("--shuffle", type=SHUFFLE, default=1, help="shuffle number, >= 1 (default 1)")
-        step.add_argument(
-            "--trainingsetindex", type=whole_number(0), default=0,
-            help="which TrainingFraction of config.yaml, >= 0 (default 0)",
-        )
+        step.add_argument(S.SHUFFLE.flag, **argument(S.SHUFFLE))
+        step.add_argument(S.TRAININGSETINDEX.flag, **argument(S.TRAININGSETINDEX))
 
     networks = steps.add_parser("networks", help="list the networks DeepLabCut offers")
     networks.set_defaults(run=run_networks)
 
     create = steps.add_parser("create-dataset", help="create the training dataset (train/test split)")
     create.add_argument("config", type=Path, help="the DeepLabCut project's config.yaml")
-    create.add_argument("--shuffle", type=SHUFFLE, default=1, help="shuffle number, >= 1 (default 1)")
-    create.add_argument("--net", default=None, help="network (default: cspnext_s, small enough for a CPU)")
-    create.add_argument(
-        "--train-fraction", type=number(0, 1, min_open=True, max_open=True), default=None,
-        help="fraction of labeled frames to train on, between 0 and 1 (rest: test)",
-    )
+    create.add_argument(S.SHUFFLE.flag, **argument(S.SHUFFLE))
+    create.add_argument(S.NET.flag, **argument(S.NET))
+    create.add_argument(S.TRAIN_FRACTION.flag, **argument(S.TRAIN_FRACTION))
     create.add_argument(
         "--keep-crop", action="store_true", help="keep DeepLabCut's 448 px training crop for small frames"
     )
@@ -63,48 +57,29 @@ def add_parser(subparsers) -> None:
 
     train = steps.add_parser("train", help="train a network (progress per epoch)")
     common(train)
-    train.add_argument("--epochs", type=whole_number(1), required=True, help="epochs to train, >= 1")
-    train.add_argument("--batch-size", type=whole_number(1), default=4, help="images per step, >= 1 (default 4)")
-    train.add_argument(
-        "--save-epochs", type=whole_number(1), default=1, help="snapshot every N epochs, >= 1 (default 1)"
-    )
-    train.add_argument(
-        "--init",
-        default="auto",
-        help="starting weights: auto (cached ImageNet weights, else random), random, pretrained, "
-        "or a weights file / earlier snapshot (default auto)",
-    )
-    train.add_argument(
-        "--max-snapshots", type=whole_number(1), default=None, help="keep at most this many snapshots, >= 1"
-    )
-    train.add_argument("--device", default=None, help="torch device (default: DeepLabCut's choice)")
+    train.add_argument(S.EPOCHS.flag, **argument(S.EPOCHS, default=None, required=True))
+    for setting in (S.BATCH_SIZE, S.SAVE_EPOCHS, S.INIT, S.MAX_SNAPSHOTS, S.DEVICE):
+        train.add_argument(setting.flag, **argument(setting))
     train.set_defaults(run=run_train)
 
     evaluate = steps.add_parser("evaluate", help="train/test pixel errors of a snapshot")
     common(evaluate)
-    evaluate.add_argument("--snapshot", type=Path, default=None, help="snapshot file (default: the last)")
+    evaluate.add_argument(S.SNAPSHOT.flag, **argument(S.SNAPSHOT))
     evaluate.set_defaults(run=run_evaluate)
 
     analyze = steps.add_parser("analyze", help="track videos with a trained snapshot")
     common(analyze)
     analyze.add_argument("videos", type=Path, nargs="+", help="videos to analyze")
-    analyze.add_argument("--snapshot", type=Path, default=None, help="snapshot file (default: the last)")
-    analyze.add_argument("--dest", type=Path, default=None, help="output folder (default: beside each video)")
-    analyze.add_argument("--overwrite", action="store_true", help="re-analyze videos analyzed before")
+    for setting in (S.SNAPSHOT, S.DEST, S.OVERWRITE):
+        analyze.add_argument(setting.flag, **argument(setting))
     analyze.set_defaults(run=run_analyze)
 
     outliers = steps.add_parser("outliers", help="extract outlier frames of analyzed videos for refinement")
     common(outliers)
     outliers.add_argument("videos", type=Path, nargs="+", help="analyzed videos")
-    outliers.add_argument("--algorithm", default="jump", choices=("jump", "uncertain", "fitting"))
-    outliers.add_argument("--extraction", default="kmeans", choices=("kmeans", "uniform"))
-    outliers.add_argument(
-        "--epsilon", type=number(0, min_open=True), default=20.0, help="jump threshold, pixels, above 0 (default 20)"
-    )
-    outliers.add_argument(
-        "--p-bound", type=number(0, 1), default=0.01, help="likelihood bound for 'uncertain', 0-1 (default 0.01)"
-    )
-    outliers.add_argument("--snapshot", type=Path, default=None, help="snapshot whose analysis to use")
+    for setting in (S.OUTLIER_ALGORITHM, S.OUTLIER_EXTRACTION, S.EPSILON, S.P_BOUND):
+        outliers.add_argument(setting.flag, **argument(setting))
+    outliers.add_argument(S.SNAPSHOT.flag, **argument(S.SNAPSHOT, help="snapshot whose analysis to use"))
     outliers.set_defaults(run=run_outliers)
 
     add_frames = steps.add_parser("add-frames", help="add chosen frames of a video to labeled-data")
@@ -118,16 +93,8 @@ def add_parser(subparsers) -> None:
         default=None,
         help="take frames from a pose-3d CSV (reprojection error) or an analysis states.csv (low state probability)",
     )
-    add_frames.add_argument(
-        "--error-px", type=number(0, min_open=True), default=10.0,
-        help="reprojection error threshold, pixels, above 0 (default 10)",
-    )
-    add_frames.add_argument(
-        "--probability", type=number(0, 1), default=0.6, help="state probability threshold, 0-1 (default 0.6)"
-    )
-    add_frames.add_argument(
-        "--max-frames", type=whole_number(1), default=None, help="at most this many frames (>= 1), evenly spread"
-    )
+    for setting in (S.ERROR_PX, S.PROBABILITY, S.MAX_FRAMES):
+        add_frames.add_argument(setting.flag, **argument(setting))
     add_frames.add_argument(
         "--predictions", type=Path, default=None, help="DeepLabCut analysis .h5 of the video (machine labels)"
     )
@@ -168,7 +135,7 @@ def run_create_dataset(args) -> int:
 
     result = dlc.create_training_dataset(
         args.config,
-        net_type=args.net or dlc.SUGGESTED_CPU_NETWORK,
+        net_type=args.net,
         shuffle=args.shuffle,
         train_fraction=args.train_fraction,
         fit_crop_to_images=not args.keep_crop,

@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 from ..progress import run_with_progress
+from ..tracking.facemesh_jobs import MESH
+from ._options import argument
 
 
 def add_parser(subparsers) -> None:
@@ -22,9 +24,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="video file(s)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: beside each video)")
-    parser.add_argument(
-        "--mesh", action="store_true", help="also write all 468 mesh vertices to <video stem>_mesh.h5"
-    )
+    parser.add_argument(MESH.flag, **argument(MESH))  # the Tracking dock's face model tab reads it too
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 

@@ -10,7 +10,8 @@ runs and is tested without a window. One module per job:
 - :mod:`.frames`: :func:`extract_frames`: pick frames to label
   (``"uniform"`` or ``"kmeans"`` like DeepLabCut) and write them as
   ``labeled-data/<video>/img<NNNN>.png``; synchronized cameras get the same
-  frame indices.
+  frame indices. Its settings (:data:`FRAMES_PER_VIDEO`, :data:`FRAME_ALGORITHM`,
+  :data:`SYNCHRONIZED`) are the labeling dock's Extract form.
 - :mod:`.images`: the extracted images: DeepLabCut's names
   (:func:`frame_image_name`), reading and writing them, and
   :class:`ImageStack`, a folder's images as a lazy stack.
@@ -42,7 +43,14 @@ from ..progress import run_to_end
 from ..tracking.dlc import deeplabcut_available
 from .autosave import AutosaveClock
 from .child_process import in_subprocess
-from .frames import extract_frames, select_frames_kmeans, select_frames_uniform
+from .frames import (
+    FRAME_ALGORITHM,
+    FRAMES_PER_VIDEO,
+    SYNCHRONIZED,
+    extract_frames,
+    select_frames_kmeans,
+    select_frames_uniform,
+)
 from .images import ImageStack, frame_image_name
 from .label_set import LabelProgress, LabelSet, load_labels
 from .prelabel import (

@@ -18,7 +18,17 @@ import numpy as np
 from ..errors import DataError, FileFormatError
 from ..progress import Progress
 from .images import _write_png, frame_image_name
-from .project import _import_deeplabcut, _want_deeplabcut, open_project
+from ..ranges import Setting
+from .project import DEFAULT_FRAMES_PER_VIDEO, _import_deeplabcut, _want_deeplabcut, open_project
+
+# extract_frames' settings, as the labeling dock's Extract tab shows them
+#: per video; the default is the config's numframes2pick (a new project's: DeepLabCut's 20)
+FRAMES_PER_VIDEO = Setting("n_frames", int, DEFAULT_FRAMES_PER_VIDEO, minimum=1, maximum=10_000,
+                           help="frames to extract from each video")
+FRAME_ALGORITHM = Setting("algorithm", str, "kmeans", choices=("kmeans", "uniform"),
+                          help="kmeans: frames that look different; uniform: random in time")
+SYNCHRONIZED = Setting("synchronized", bool, False,
+                       help="synchronized cameras: the same frames from every video (k-means on all views together)")
 
 
 def select_frames_uniform(
@@ -169,8 +179,8 @@ def extract_frames(
     config_path: str | Path,
     videos: Sequence[str | Path] | None = None,
     n_frames: int | Mapping[str, int] | None = None,
-    algorithm: str = "kmeans",
-    synchronized: bool = False,
+    algorithm: str = FRAME_ALGORITHM.default,
+    synchronized: bool = SYNCHRONIZED.default,
     start: float = 0.0,
     stop: float = 1.0,
     step: int = 1,
@@ -226,8 +236,8 @@ def extract_frames(
     """
     from ..io.video import VideoReader
 
-    if algorithm not in ("kmeans", "uniform"):
-        raise DataError(f"unknown frame selection algorithm {algorithm!r}; use 'kmeans' or 'uniform'")
+    if algorithm not in FRAME_ALGORITHM.choices:
+        raise DataError(f"unknown frame selection algorithm {algorithm!r}; use {FRAME_ALGORITHM.describe()}")
     project = open_project(config_path)
     video_paths = [Path(v) for v in videos] if videos else project.videos
     if not video_paths:
@@ -252,9 +262,7 @@ def extract_frames(
     for group_number, group in enumerate(groups):
         readers = [VideoReader(v) for v in group]
         try:
-            n_pick = count_for(group[0])
-            if n_pick < 1:
-                raise DataError(f"number of frames to extract must be >= 1; got {n_pick} for {group[0].name}")
+            n_pick = FRAMES_PER_VIDEO.check(count_for(group[0]), f"number of frames to extract from {group[0].name}")
             label = " + ".join(v.name for v in group)
             yield 0, 1, f"selecting frames of {label} ({group_number + 1}/{len(groups)})"
             if dlc:

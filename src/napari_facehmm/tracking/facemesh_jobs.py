@@ -24,6 +24,7 @@ from pathlib import Path
 from ..data import LandmarkSeries
 from ..errors import DataError, FaceHMMError, FileFormatError
 from ..progress import relay
+from ..ranges import Setting
 from . import facemesh
 
 __all__ = [
@@ -37,6 +38,9 @@ __all__ = [
 
 #: the folder of a session's videos; its sibling ``pose-2d`` gets their tracks
 SESSION_VIDEO_FOLDER = "videos-raw"
+
+#: ``facehmm track --mesh`` and the Tracking dock's "Built-in face model" tab
+MESH = Setting("mesh", bool, False, help="also write all 468 mesh vertices to <video stem>_mesh.h5")
 
 
 def output_paths(video: str | Path, mesh: bool = False) -> dict[str, Path]:

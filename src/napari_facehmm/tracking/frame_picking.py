@@ -12,8 +12,17 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, FileFormatError
+from ..ranges import Setting
 
 __all__ = ["reprojection_outlier_frames", "uncertain_state_frames", "refinement_frames"]
+
+# the settings of refinement_frames (``facehmm dlc add-frames`` and the Tracking dock's Refine tab)
+ERROR_PX = Setting("error_px", float, 10.0, minimum=0.0, maximum=10_000.0, min_open=True, unit="px",
+                   help="3D: frames whose reprojection error is above this")
+PROBABILITY = Setting("probability", float, 0.6, minimum=0.0, maximum=1.0,
+                      help="HMM: frames whose state probability is below this")
+MAX_FRAMES = Setting("max_frames", int, None, minimum=1, maximum=100_000,
+                     help="at most this many frames, evenly spread")
 
 
 def reprojection_outlier_frames(series_3d, threshold_px: float = 10.0) -> np.ndarray:
@@ -90,8 +99,8 @@ def _spread(frames: np.ndarray, max_frames: int | None) -> np.ndarray:
 
 def refinement_frames(
     path: str | Path,
-    reprojection_threshold_px: float = 10.0,
-    probability_threshold: float = 0.6,
+    reprojection_threshold_px: float = ERROR_PX.default,
+    probability_threshold: float = PROBABILITY.default,
     max_frames: int | None = None,
 ) -> np.ndarray:
     """Frames worth relabeling, from a 3D triangulation or an HMM states table.
@@ -114,6 +123,10 @@ def refinement_frames(
     """
     import pandas as pd
 
+    reprojection_threshold_px = ERROR_PX.check(reprojection_threshold_px, "reprojection error threshold")
+    probability_threshold = PROBABILITY.check(probability_threshold, "state probability threshold")
+    if max_frames is not None:
+        max_frames = MAX_FRAMES.check(max_frames, "max frames")
     path = Path(path)
     if not path.is_file():
         raise FileFormatError(path, "file does not exist")

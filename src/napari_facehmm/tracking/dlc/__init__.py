@@ -21,6 +21,8 @@ here checks for it first and raises
 
 Modules, one job each:
 
+- :mod:`.settings`: every step's options (name, default, range), read by
+  the jobs' checks, ``facehmm dlc`` and the Tracking dock's forms.
 - :mod:`.project`: is deeplabcut installed; the model folder and snapshots
   of a shuffle, as DeepLabCut names them.
 - :mod:`.runner`: :class:`DLCJob`, one step in a child process (messages,

@@ -14,6 +14,7 @@ import numpy as np
 from ...errors import DataError
 from .project import _read_config, require_deeplabcut
 from .runner import _run_task
+from .settings import OUTLIER_ALGORITHM, EPSILON, OUTLIER_EXTRACTION, P_BOUND, SHUFFLE
 
 
 def extract_outlier_frames(
@@ -21,10 +22,10 @@ def extract_outlier_frames(
     videos: Sequence[str | Path],
     shuffle: int = 1,
     trainingsetindex: int = 0,
-    algorithm: str = "jump",
-    extraction: str = "kmeans",
-    epsilon_px: float = 20.0,
-    p_bound: float = 0.01,
+    algorithm: str = OUTLIER_ALGORITHM.default,
+    extraction: str = OUTLIER_EXTRACTION.default,
+    epsilon_px: float = EPSILON.default,
+    p_bound: float = P_BOUND.default,
     snapshot: str | Path | None = None,
     destfolder: str | Path | None = None,
 ) -> dict[str, list[str]]:
@@ -52,8 +53,11 @@ def extract_outlier_frames(
     require_deeplabcut("Extracting outlier frames with DeepLabCut")
     config_path = Path(config_path)
     _read_config(config_path)
-    if algorithm not in ("jump", "uncertain", "fitting"):
-        raise DataError(f"outlier algorithm must be 'jump', 'uncertain' or 'fitting'; got {algorithm!r}")
+    shuffle = SHUFFLE.check(shuffle)
+    algorithm = OUTLIER_ALGORITHM.check(algorithm, "outlier algorithm")
+    extraction = OUTLIER_EXTRACTION.check(extraction, "outlier frame extraction")
+    epsilon_px = EPSILON.check(epsilon_px, "jump threshold (epsilon, px)")
+    p_bound = P_BOUND.check(p_bound, "likelihood bound (p_bound)")
     missing = [str(v) for v in videos if not Path(v).is_file()]
     if missing:
         raise DataError(f"video file(s) not found: {', '.join(missing)}")

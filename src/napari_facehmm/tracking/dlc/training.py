@@ -18,10 +18,18 @@ from .project import (
     require_deeplabcut,
 )
 from .runner import DLCJob, _run_task
+from .settings import (
+    BATCH_SIZE,
+    EPOCHS,
+    INIT_KEYWORDS,
+    MAX_SNAPSHOTS,
+    SAVE_EPOCHS,
+    SHUFFLE,
+    SUGGESTED_CPU_NETWORK,
+    TRAIN_FRACTION,
+    TRAININGSETINDEX,
+)
 
-#: A network small enough to train on a CPU (4.4 M parameters; 2 epochs of
-#: 24 images at 128x128 in about 10 s here, against 85 s for ResNet-50).
-SUGGESTED_CPU_NETWORK = "cspnext_s"
 
 #: DeepLabCut's per-epoch log line (runners/train.py).
 EPOCH_LINE = re.compile(
@@ -74,8 +82,9 @@ def create_training_dataset(
     require_deeplabcut("Creating a DeepLabCut training dataset")
     config_path = Path(config_path)
     _read_config(config_path)  # validate before DeepLabCut reads it
-    if train_fraction is not None and not 0.0 < float(train_fraction) < 1.0:
-        raise DataError(f"the training fraction must be between 0 and 1 (exclusive); got {train_fraction}")
+    shuffle = SHUFFLE.check(shuffle)
+    if train_fraction is not None:
+        train_fraction = TRAIN_FRACTION.check(train_fraction, "the training fraction")
     params = {
         "config": str(config_path),
         "shuffle": int(shuffle),
@@ -158,9 +167,9 @@ class TrainingJob(DLCJob):
         self,
         config_path: str | Path,
         shuffle: int = 1,
-        epochs: int = 10,
-        batch_size: int = 4,
-        save_epochs: int = 1,
+        epochs: int = EPOCHS.default,
+        batch_size: int = BATCH_SIZE.default,
+        save_epochs: int = SAVE_EPOCHS.default,
         init: str | Path = "auto",
         trainingsetindex: int = 0,
         max_snapshots_to_keep: int | None = None,
@@ -169,14 +178,15 @@ class TrainingJob(DLCJob):
     ):
         require_deeplabcut("Training a DeepLabCut model")
         config_path = Path(config_path)
-        if int(epochs) < 1:
-            raise DataError(f"epochs must be at least 1; got {epochs}")
-        if int(batch_size) < 1:
-            raise DataError(f"batch size must be at least 1; got {batch_size}")
-        if int(save_epochs) < 1:
-            raise DataError(f"snapshot interval must be at least 1 epoch; got {save_epochs}")
+        shuffle = SHUFFLE.check(shuffle)
+        trainingsetindex = TRAININGSETINDEX.check(trainingsetindex, "training set index")
+        epochs = EPOCHS.check(epochs)
+        batch_size = BATCH_SIZE.check(batch_size, "batch size")
+        save_epochs = SAVE_EPOCHS.check(save_epochs, "snapshot interval (epochs)")
+        if max_snapshots_to_keep is not None:
+            max_snapshots_to_keep = MAX_SNAPSHOTS.check(max_snapshots_to_keep, "max snapshots")
         init = str(init)
-        if init not in ("auto", "random", "pretrained") and not Path(init).is_file():
+        if init not in INIT_KEYWORDS and not Path(init).is_file():
             raise DataError(f"initial weights {init!r}: not 'auto', 'random', 'pretrained' or an existing file")
         self.config_path = config_path
         self.train_folder = model_folder(config_path, shuffle, trainingsetindex) / "train"
@@ -263,9 +273,9 @@ class TrainingJob(DLCJob):
 def train(
     config_path: str | Path,
     shuffle: int = 1,
-    epochs: int = 10,
-    batch_size: int = 4,
-    save_epochs: int = 1,
+    epochs: int = EPOCHS.default,
+    batch_size: int = BATCH_SIZE.default,
+    save_epochs: int = SAVE_EPOCHS.default,
     init: str | Path = "auto",
     trainingsetindex: int = 0,
     max_snapshots_to_keep: int | None = None,

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFormLayout,
     QHBoxLayout,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
+    QVBoxLayout,
     QWidget,
 )
 
 from ... import labeling
 from ...errors import FaceHMMError
+from ..forms import check_box, field, form, qt
 
 
 class ExtractTab:
@@ -29,48 +27,57 @@ class ExtractTab:
 
     def _build_extract_tab(self) -> QWidget:
         tab = QWidget()
-        form = QFormLayout(tab)
-        self.algorithm = QComboBox()
-        self.algorithm.addItems(["kmeans", "uniform"])
-        self.frames_per_video = QSpinBox()
-        self.frames_per_video.setRange(1, 10_000)
-        self.frames_per_video.setValue(labeling.DEFAULT_FRAMES_PER_VIDEO)
-        self.frames_per_video.setToolTip("Sets every video's number below")
-        self.frames_per_video.valueChanged.connect(self._set_all_frame_counts)
+        layout = QVBoxLayout(tab)
         # one row per project video: how many frames to extract from it
         self.frame_counts = QTableWidget(0, 2)
         self.frame_counts.setHorizontalHeaderLabels(["video", "frames"])
         self.frame_counts.horizontalHeader().setStretchLastSection(True)
         self.frame_counts.verticalHeader().setVisible(False)
         self.frame_counts.setMaximumHeight(110)
-        self.synchronized = QCheckBox("synchronized cameras: same frames from every video")
-        self.extract_with_deeplabcut = QCheckBox("select with DeepLabCut's frameselectiontools")
-        self.extract_with_deeplabcut.setChecked(labeling.deeplabcut_available())
-        self.extract_with_deeplabcut.setEnabled(labeling.deeplabcut_available())
-        self.extract_with_deeplabcut.setToolTip(
-            "DeepLabCut's own frame selection, run in a separate process. Unchecked: ours "
-            "(seeded; with synchronized cameras, k-means on all views together)."
+        use_deeplabcut = check_box(
+            "use_deeplabcut",
+            "select with DeepLabCut's frameselectiontools",
+            value=labeling.deeplabcut_available(),
+            enabled=labeling.deeplabcut_available(),
+            tooltip="DeepLabCut's own frame selection, run in a separate process. Unchecked: ours "
+            "(seeded; with synchronized cameras, k-means on all views together).",
         )
+        # the arguments of labeling.extract_frames, with its settings' defaults and ranges
+        self.extract_form = form(
+            field(labeling.FRAME_ALGORITHM, "Algorithm"),
+            field(labeling.FRAMES_PER_VIDEO, "Frames per video",
+                  tooltip="Sets every video's number below; "
+                  f"{labeling.FRAMES_PER_VIDEO.describe()} (a project's default: its numframes2pick)"),
+        )
+        self.extract_options_form = form(
+            field(labeling.SYNCHRONIZED, "synchronized cameras: the same frames"),
+            use_deeplabcut,
+        )
+        self.algorithm = qt(self.extract_form.algorithm)
+        self.frames_per_video = qt(self.extract_form.n_frames)
+        self.extract_form.n_frames.changed.connect(self._set_all_frame_counts)
+        self.synchronized = qt(self.extract_options_form.synchronized)
+        self.extract_with_deeplabcut = qt(use_deeplabcut)
         self.extract_button = QPushButton("Extract frames")
         self.extract_button.clicked.connect(lambda: self.extract())
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
         self.progress_bar = QProgressBar()
-        form.addRow("Algorithm", self.algorithm)
-        form.addRow("Frames per video", self.frames_per_video)
-        form.addRow(self.frame_counts)
-        form.addRow("", self.synchronized)
-        form.addRow("", self.extract_with_deeplabcut)
+        layout.addWidget(self.extract_form.native)
+        layout.addWidget(self.frame_counts)
+        layout.addWidget(self.extract_options_form.native)
         buttons = QHBoxLayout()
         buttons.addWidget(self.extract_button)
         buttons.addWidget(self.cancel_button)
-        form.addRow(buttons)
-        form.addRow(self.progress_bar)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_bar)
+        layout.addStretch(1)
         return tab
 
     def _fill_frame_counts(self) -> None:
         self.frame_counts.setRowCount(0)
+        self._frame_count_fields = []
         if self.project is None:
             return
         self.frames_per_video.blockSignals(True)
@@ -82,10 +89,10 @@ class ExtractTab:
             item = QTableWidgetItem(video.stem)
             item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
             self.frame_counts.setItem(row, 0, item)
-            count = QSpinBox()
-            count.setRange(1, 10_000)
-            count.setValue(self.project.numframes2pick)
-            self.frame_counts.setCellWidget(row, 1, count)
+            count = field(labeling.FRAMES_PER_VIDEO, "", value=self.project.numframes2pick,
+                          tooltip=f"Frames to extract from {video.name}")
+            self._frame_count_fields.append(count)  # the table holds the Qt widget, this its field
+            self.frame_counts.setCellWidget(row, 1, count.native)
 
     def _set_all_frame_counts(self, value: int) -> None:
         for row in range(self.frame_counts.rowCount()):
@@ -113,11 +120,13 @@ class ExtractTab:
         arguments = dict(
             config_path=str(self.project.config_path),
             n_frames=int(n_frames) if n_frames is not None else self.frame_counts_by_video(),
-            algorithm=algorithm or self.algorithm.currentText(),
-            synchronized=bool(self.synchronized.isChecked() if synchronized is None else synchronized),
+            algorithm=algorithm or self.extract_form.algorithm.value,
+            synchronized=bool(
+                self.extract_options_form.synchronized.value if synchronized is None else synchronized
+            ),
         )
         if use_deeplabcut is None:
-            use_deeplabcut = self.extract_with_deeplabcut.isChecked()
+            use_deeplabcut = self.extract_options_form.use_deeplabcut.value
         if use_deeplabcut:
             # DeepLabCut cannot be imported beside a napari viewer: run it in a child process
             job = labeling.in_subprocess("extract_frames", use_deeplabcut=True, **arguments)

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qtpy.QtWidgets import (
-    QCheckBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLineEdit,
-    QListWidget,
-    QPlainTextEdit,
-    QPushButton,
-    QWidget,
-)
+from magicgui.widgets import FileEdit, LineEdit, PushButton, TextEdit
+from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QListWidget, QPushButton, QVBoxLayout, QWidget
 
 from ... import labeling
 from ...errors import FaceHMMError
 from ...face import FACE_KEYPOINTS, FACE_SKELETON
+from ..forms import check_box, embed, form, qt
 
 
 def _parse_keypoints(text: str) -> list[str]:
@@ -52,40 +44,46 @@ class ProjectTab:
 
     def _build_project_tab(self) -> QWidget:
         tab = QWidget()
-        form = QFormLayout(tab)
-        self.project_name = QLineEdit("face")
-        self.experimenter = QLineEdit()
-        self.experimenter.setPlaceholderText("your name (the scorer)")
+        layout = QVBoxLayout(tab)
         self.video_list = QListWidget()
         self.video_list.setMaximumHeight(70)
-        add_videos = QPushButton("Add videos…")
-        add_videos.clicked.connect(self._choose_videos)
-        self.working_directory = QLineEdit(str(Path.cwd()))
-        self.keypoints_edit = QPlainTextEdit("\n".join(FACE_KEYPOINTS))
-        self.keypoints_edit.setToolTip("One landmark name per line (DeepLabCut bodyparts).")
-        self.skeleton_edit = QPlainTextEdit("\n".join(f"{a}-{b}" for a, b in FACE_SKELETON))
-        self.skeleton_edit.setToolTip("One skeleton edge per line: name-name.")
+        add_videos = PushButton(text="Add videos…")
+        add_videos.changed.connect(self._choose_videos)
+        # the arguments of labeling.create_project
+        self.project_form = form(
+            LineEdit(name="project", label="Name", value="face", tooltip="The project's name (DeepLabCut's Task)"),
+            LineEdit(name="experimenter", label="Experimenter", tooltip="Your name: the scorer of your labels"),
+            embed(self.video_list, "Videos", "videos"),
+            add_videos,
+            FileEdit(name="working_directory", label="Folder", mode="d", value=Path.cwd(),
+                     tooltip="The project folder is made in this folder"),
+            TextEdit(name="bodyparts", label="Landmarks", value="\n".join(FACE_KEYPOINTS),
+                     tooltip="One landmark name per line (DeepLabCut bodyparts)."),
+            TextEdit(name="skeleton", label="Skeleton", value="\n".join(f"{a}-{b}" for a, b in FACE_SKELETON),
+                     tooltip="One skeleton edge per line: name-name."),
+            check_box("use_deeplabcut", "use DeepLabCut's create_new_project",
+                     value=labeling.deeplabcut_available(), enabled=labeling.deeplabcut_available()),
+        )
+        layout.addWidget(self.project_form.native)
+        self.project_name = qt(self.project_form.project)
+        self.experimenter = qt(self.project_form.experimenter)
+        self.experimenter.setPlaceholderText("your name (the scorer)")
+        self.working_directory = qt(self.project_form.working_directory)
+        self.keypoints_edit = qt(self.project_form.bodyparts)
+        self.skeleton_edit = qt(self.project_form.skeleton)
         for edit in (self.keypoints_edit, self.skeleton_edit):
+            edit.setAcceptRichText(False)
             edit.setMaximumHeight(90)
-        self.use_deeplabcut = QCheckBox("use DeepLabCut's create_new_project")
-        self.use_deeplabcut.setChecked(labeling.deeplabcut_available())
-        self.use_deeplabcut.setEnabled(labeling.deeplabcut_available())
+        self.use_deeplabcut = qt(self.project_form.use_deeplabcut)
         create = QPushButton("Create project")
         create.clicked.connect(self._create_clicked)
         open_button = QPushButton("Open config.yaml…")
         open_button.clicked.connect(self._open_clicked)
-        form.addRow("Name", self.project_name)
-        form.addRow("Experimenter", self.experimenter)
-        form.addRow("Videos", self.video_list)
-        form.addRow("", add_videos)
-        form.addRow("Folder", self.working_directory)
-        form.addRow("Landmarks", self.keypoints_edit)
-        form.addRow("Skeleton", self.skeleton_edit)
-        form.addRow("", self.use_deeplabcut)
         buttons = QHBoxLayout()
         buttons.addWidget(create)
         buttons.addWidget(open_button)
-        form.addRow(buttons)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
         return tab
 
     def _choose_videos(self) -> None:
@@ -103,19 +101,20 @@ class ProjectTab:
     def _create_clicked(self) -> None:
         videos = [self.video_list.item(i).text() for i in range(self.video_list.count())]
         try:
-            keypoints = _parse_keypoints(self.keypoints_edit.toPlainText())
-            skeleton = _parse_skeleton(self.skeleton_edit.toPlainText())
+            keypoints = _parse_keypoints(self.project_form.bodyparts.value)
+            skeleton = _parse_skeleton(self.project_form.skeleton.value)
         except FaceHMMError as error:
             self._report(error)
             return
+        fields = self.project_form
         self.create_project(
-            self.project_name.text().strip(),
-            self.experimenter.text().strip(),
+            fields.project.value.strip(),
+            fields.experimenter.value.strip(),
             videos,
             self.working_directory.text().strip(),
             keypoints,
             skeleton,
-            use_deeplabcut=self.use_deeplabcut.isChecked(),
+            use_deeplabcut=fields.use_deeplabcut.value,
         )
 
     def create_project(self, name, experimenter, videos, working_directory, keypoints=FACE_KEYPOINTS,

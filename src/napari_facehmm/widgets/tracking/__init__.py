@@ -15,14 +15,19 @@ Tabs:
   beside the video, and opens as points layers over its video.
 - **Train**: network (DeepLabCut's list; ``cspnext_s`` suggested on a CPU),
   train fraction and shuffle -> Create dataset; epochs, batch size,
-  snapshot interval and starting weights (auto / random / a weights file /
-  an earlier snapshot) -> Train, Cancel.
-- **Analyze**: a snapshot -> Evaluate (train/test pixel errors); videos ->
-  Analyze (one after the other, Cancel); each result opens as points
-  layers over its video.
+  snapshot interval and starting weights (auto / random / pretrained / a
+  weights file / an earlier snapshot) -> Train, Cancel.
+- **Analyze**: a snapshot -> Evaluate (train/test pixel errors); videos,
+  an output folder, re-analyze or not -> Analyze (one after the other,
+  Cancel); each result opens as points layers over its video.
 - **Refine**: extract outlier frames (DeepLabCut's, or chosen frame numbers
   e.g. from the HMM or 3D reprojection errors), open them in the labeling
   widget, merge, then create a dataset and train again.
+
+The parameter forms are magicgui fields made from the core's settings
+(:mod:`napari_facehmm.tracking.dlc.settings`, :mod:`napari_facehmm.widgets.forms`):
+each has the name, default and range of the ``facehmm dlc`` / ``facehmm track``
+option it matches, and its tooltip names that option.
 
 Modules, one per tab: :mod:`.face_model` (:class:`FaceModelTab`),
 :mod:`.train`, :mod:`.analyze` and :mod:`.refine` (the DeepLabCut tabs, mixed

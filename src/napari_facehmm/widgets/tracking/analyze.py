@@ -6,11 +6,9 @@ import math
 import threading
 from pathlib import Path
 
+from magicgui.widgets import PushButton
 from qtpy.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -22,6 +20,8 @@ from qtpy.QtWidgets import (
 
 from ...errors import Cancelled, FaceHMMError
 from ...tracking import dlc
+from ...tracking.dlc import settings as S
+from ..forms import align_labels, check_box, field, form, qt, row
 
 
 class AnalyzeTabMixin:
@@ -35,15 +35,14 @@ class AnalyzeTabMixin:
     def _build_analyze_tab(self) -> QWidget:
         tab = QWidget()
         layout = QVBoxLayout(tab)
-        form = QFormLayout()
-        snapshot_row = QHBoxLayout()
-        self.snapshot_combo = QComboBox()
-        refresh = QPushButton("Refresh")
-        refresh.clicked.connect(self.refresh_snapshots)
-        snapshot_row.addWidget(self.snapshot_combo, 1)
-        snapshot_row.addWidget(refresh)
-        form.addRow("Snapshot", snapshot_row)
-        layout.addLayout(form)
+        # the snapshot's choices are the shuffle's snapshots (refresh_snapshots)
+        self.snapshot_field = snapshot = field(S.SNAPSHOT, "Snapshot", command="dlc analyze", choices=[])
+        refresh = PushButton(text="Refresh", tooltip="List the shuffle's snapshots again")
+        refresh.changed.connect(self.refresh_snapshots)
+        snapshot_row = row("Snapshot", snapshot, refresh)
+        self.snapshot_form = form(snapshot_row)
+        layout.addWidget(self.snapshot_form.native)
+        self.snapshot_combo = qt(snapshot)
         self.evaluate_button = QPushButton("Evaluate (train/test pixel error)")
         self.evaluate_button.clicked.connect(self.evaluate)
         layout.addWidget(self.evaluate_button)
@@ -62,9 +61,18 @@ class AnalyzeTabMixin:
         video_buttons.addWidget(add_videos)
         video_buttons.addWidget(clear_videos)
         layout.addLayout(video_buttons)
-        self.open_results_check = QCheckBox("Open results over their videos")
-        self.open_results_check.setChecked(True)
-        layout.addWidget(self.open_results_check)
+        # where the results go (facehmm dlc analyze --dest, --overwrite) and whether they open here
+        self.analysis_form = form(
+            field(S.DEST, "Output folder", command="dlc analyze", mode="d"),
+            field(S.OVERWRITE, "Re-analyze videos analyzed before", command="dlc analyze"),
+            check_box("open_results", "Open results over their videos", value=True,
+                     tooltip="Show each result as points layers over its video (opened if not shown yet)"),
+        )
+        self.dest_edit = qt(self.analysis_form.dest)
+        self.dest_edit.setPlaceholderText("beside each video")
+        self.open_results_check = qt(self.analysis_form.open_results)
+        layout.addWidget(self.analysis_form.native)
+        align_labels(self.snapshot_form, self.analysis_form)
         buttons = QHBoxLayout()
         self.analyze_button = QPushButton("Analyze")
         self.analyze_button.clicked.connect(lambda: self.analyze())
@@ -93,15 +101,18 @@ class AnalyzeTabMixin:
 
     def refresh_snapshots(self) -> None:
         """List the shuffle's snapshots (last one selected)."""
-        self.snapshot_combo.clear()
-        for snapshot in self._snapshots():
-            self.snapshot_combo.addItem(snapshot.name, str(snapshot))
-        if self.snapshot_combo.count():
-            self.snapshot_combo.setCurrentIndex(self.snapshot_combo.count() - 1)
+        snapshots = self._snapshots()
+        self.snapshot_field.choices = [(snapshot.name, snapshot) for snapshot in snapshots]
+        if snapshots:
+            self.snapshot_field.value = snapshots[-1]
 
     def selected_snapshot(self) -> Path | None:
-        data = self.snapshot_combo.currentData()
-        return Path(data) if data else None
+        return self.snapshot_field.value
+
+    def analysis_destination(self) -> Path | None:
+        """The output folder typed or chosen (``--dest``); None: beside each video."""
+        text = self.dest_edit.text().strip()
+        return Path(text) if text else None
 
     # ------------------------------------------------------------ evaluation
     def evaluate(self) -> None:
@@ -155,7 +166,14 @@ class AnalyzeTabMixin:
             videos = self.listed_videos()
             if not videos:
                 raise FaceHMMError("Add the videos to analyze first.")
-            job = dlc.AnalysisJob(config, videos, shuffle=self.shuffle_spin.value(), snapshot=self.selected_snapshot())
+            job = dlc.AnalysisJob(
+                config,
+                videos,
+                shuffle=self.shuffle_spin.value(),
+                snapshot=self.selected_snapshot(),
+                destfolder=self.analysis_destination(),
+                overwrite=self.analysis_form.overwrite.value,
+            )
         except FaceHMMError as error:
             self._report(error)
             return None

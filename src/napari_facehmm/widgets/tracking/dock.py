@@ -5,21 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qtpy.QtWidgets import (
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QSpinBox,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from ...errors import FaceHMMError
 from ...tracking import dlc
+from ...tracking.dlc import settings as S
+from ..forms import field, form, qt
 from .analyze import AnalyzeTabMixin
 from .face_model import FaceModelTab
 from .refine import RefineTabMixin
@@ -55,11 +46,10 @@ class TrackingWidget(TrainTabMixin, AnalyzeTabMixin, RefineTabMixin, QWidget):
         project_row.addWidget(self.config_edit)
         project_row.addWidget(browse)
         project_layout.addLayout(project_row)
-        shuffle_row = QFormLayout()
-        self.shuffle_spin = QSpinBox()
-        self.shuffle_spin.setRange(1, 999)
-        shuffle_row.addRow("Shuffle", self.shuffle_spin)
-        project_layout.addLayout(shuffle_row)
+        # the shuffle (--shuffle of every facehmm dlc step): one for all DeepLabCut tabs
+        self.project_form = form(field(S.SHUFFLE, "Shuffle", command="dlc train"))
+        project_layout.addWidget(self.project_form.native)
+        self.shuffle_spin = qt(self.project_form.shuffle)
         if not dlc.deeplabcut_available():
             project_layout.addWidget(QLabel('deeplabcut is not installed: pip install "napari-facehmm[dlc]"'))
         layout.addWidget(self.project_box)

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
-    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -29,6 +28,7 @@ from ...io.video import VIDEO_SUFFIXES
 from ...errors import Cancelled, FaceHMMError
 from ...tracking import facemesh, facemesh_jobs
 from .._session import facehmm_meta
+from ..forms import field, form, qt
 
 if TYPE_CHECKING:
     from .dock import TrackingWidget
@@ -108,9 +108,13 @@ class FaceModelTab(QWidget):
         list_buttons.addWidget(add_videos)
         list_buttons.addWidget(remove)
         layout.addLayout(list_buttons)
-        self.mesh_check = QCheckBox("Also keep the full mesh (468 points)")
-        self.mesh_check.setToolTip("Also writes <video>_mesh.h5 (in pose-2d-mesh/ for a session video)")
-        layout.addWidget(self.mesh_check)
+        # the options of facehmm track (--out is the CLI's: here each track goes where the list says)
+        self.options_form = form(
+            field(facemesh_jobs.MESH, "Also keep the full mesh (468 points)", command="track",
+                  tooltip="Also writes <video>_mesh.h5 (in pose-2d-mesh/ for a session video).\nfacehmm track --mesh"),
+        )
+        layout.addWidget(self.options_form.native)
+        self.mesh_check = qt(self.options_form.mesh)
         buttons = QHBoxLayout()
         self.track_button = QPushButton("Track")
         self.track_button.clicked.connect(lambda: self.track())
@@ -205,7 +209,7 @@ class FaceModelTab(QWidget):
         for video in videos or []:
             self.add_video(video)
         videos = [Path(v) for v in videos] if videos else self.listed_videos()
-        mesh = self.mesh_check.isChecked()
+        mesh = self.options_form.mesh.value
         try:
             facemesh_jobs.plan_outputs(videos, mesh)  # refuse at once, not from the worker
         except FaceHMMError as error:

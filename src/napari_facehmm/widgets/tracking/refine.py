@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qtpy.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from magicgui.widgets import LineEdit, PushButton
+from qtpy.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ...errors import FaceHMMError
 from ...tracking import dlc
+from ...tracking.dlc import settings as S
+from ..forms import field, form, qt
 
 
 class RefineTabMixin:
@@ -31,32 +24,27 @@ class RefineTabMixin:
     def _build_refine_tab(self) -> QWidget:
         tab = QWidget()
         layout = QVBoxLayout(tab)
-        form = QFormLayout()
-        self.outlier_combo = QComboBox()
-        self.outlier_combo.addItems(["jump", "uncertain", "fitting"])
-        form.addRow("Outliers by", self.outlier_combo)
-        self.epsilon_spin = QDoubleSpinBox()
-        self.epsilon_spin.setRange(0.5, 1000.0)
-        self.epsilon_spin.setValue(20.0)
-        form.addRow("Jump threshold (px)", self.epsilon_spin)
-        layout.addLayout(form)
-        self.outliers_button = QPushButton("Extract outlier frames of the listed videos")
-        self.outliers_button.clicked.connect(self.extract_outliers)
-        layout.addWidget(self.outliers_button)
-        extra_form = QFormLayout()
-        self.extra_frames_edit = QLineEdit()
+        # DeepLabCut's outlier frames (facehmm dlc outliers), then frames chosen by number or
+        # from a 3D / HMM result (facehmm dlc add-frames)
+        outliers = PushButton(text="Extract outlier frames of the listed videos")
+        outliers.changed.connect(self.extract_outliers)
+        self.refine_form = form(
+            field(S.OUTLIER_ALGORITHM, "Outliers by", command="dlc outliers"),
+            field(S.EPSILON, "Jump threshold (px)", command="dlc outliers"),
+            outliers,
+            LineEdit(name="frames", label="Extra frames",
+                     tooltip="Frame numbers (0-based), separated by commas.\nfacehmm dlc add-frames FRAME..."),
+            field(S.ERROR_PX, "3D: reprojection error above (px)", command="dlc add-frames"),
+            field(S.PROBABILITY, "HMM: state probability below", command="dlc add-frames", step=0.05),
+        )
+        layout.addWidget(self.refine_form.native)
+        self.outliers_button = qt(outliers)
+        self.outlier_combo = qt(self.refine_form.algorithm)
+        self.epsilon_spin = qt(self.refine_form.epsilon)
+        self.extra_frames_edit = qt(self.refine_form.frames)
         self.extra_frames_edit.setPlaceholderText("e.g. 120, 348, 1002 (HMM / 3D disagreement)")
-        extra_form.addRow("Extra frames", self.extra_frames_edit)
-        self.reprojection_spin = QDoubleSpinBox()
-        self.reprojection_spin.setRange(0.1, 1000.0)
-        self.reprojection_spin.setValue(10.0)
-        extra_form.addRow("3D: reprojection error above (px)", self.reprojection_spin)
-        self.probability_spin = QDoubleSpinBox()
-        self.probability_spin.setRange(0.01, 1.0)
-        self.probability_spin.setSingleStep(0.05)
-        self.probability_spin.setValue(0.6)
-        extra_form.addRow("HMM: state probability below", self.probability_spin)
-        layout.addLayout(extra_form)
+        self.reprojection_spin = qt(self.refine_form.error_px)
+        self.probability_spin = qt(self.refine_form.probability)
         self.frames_from_file_button = QPushButton("Fill from a pose-3d CSV or an analysis states.csv...")
         self.frames_from_file_button.clicked.connect(lambda: self.frames_from_file())
         layout.addWidget(self.frames_from_file_button)
@@ -85,8 +73,8 @@ class RefineTabMixin:
         except FaceHMMError as error:
             self._report(error)
             return
-        algorithm = self.outlier_combo.currentText()
-        epsilon = self.epsilon_spin.value()
+        algorithm = self.refine_form.algorithm.value
+        epsilon = self.refine_form.epsilon.value
         snapshot = self.selected_snapshot()
         shuffle = self.shuffle_spin.value()
         self.outliers_button.setEnabled(False)
@@ -120,8 +108,8 @@ class RefineTabMixin:
                 max_frames = read_dlc_config(self.config_path).numframes2pick
             frames = dlc.refinement_frames(
                 path,
-                reprojection_threshold_px=self.reprojection_spin.value(),
-                probability_threshold=self.probability_spin.value(),
+                reprojection_threshold_px=self.refine_form.error_px.value,
+                probability_threshold=self.refine_form.probability.value,
                 max_frames=max_frames,
             )
         except FaceHMMError as error:

@@ -5,29 +5,27 @@ from __future__ import annotations
 import math
 import threading
 
-from qtpy.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from magicgui.widgets import FileEdit, PushButton
+from qtpy.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from ...errors import Cancelled, FaceHMMError
 from ...tracking import dlc
+from ...tracking.dlc import settings as S
+from ..forms import field, form, qt, row
 
+#: "Start from" (``--init``): the label shown, and the value (``file`` / ``snapshot``: the path below)
 INIT_CHOICES = (
     ("auto: cached pretrained weights, else random", "auto"),
     ("random weights", "random"),
+    ("pretrained: cached ImageNet weights", "pretrained"),
     ("a weights file...", "file"),
     ("an earlier snapshot...", "snapshot"),
 )
+#: the networks listed before "List all" asks DeepLabCut for its own list
+NETWORKS_SHOWN = (S.SUGGESTED_CPU_NETWORK, "resnet_50", "hrnet_w18")
+#: the train fraction shown until a project is opened (then the project's first
+#: TrainingFraction, as ``facehmm dlc create-dataset`` uses): DeepLabCut's default
+NO_PROJECT_TRAIN_FRACTION = 0.95
 
 
 class LossPlot(QWidget):
@@ -78,48 +76,45 @@ class TrainTabMixin:
     def _build_train_tab(self) -> QWidget:
         tab = QWidget()
         layout = QVBoxLayout(tab)
-        form = QFormLayout()
-        network_row = QHBoxLayout()
-        self.network_combo = QComboBox()
-        self.network_combo.addItems([dlc.SUGGESTED_CPU_NETWORK, "resnet_50", "hrnet_w18"])
-        self.network_combo.setToolTip(f"{dlc.SUGGESTED_CPU_NETWORK} is small enough to train on a CPU")
-        list_networks = QPushButton("List all")
-        list_networks.setToolTip("Ask DeepLabCut for every network it offers")
-        list_networks.clicked.connect(self.list_networks)
-        network_row.addWidget(self.network_combo, 1)
-        network_row.addWidget(list_networks)
-        form.addRow("Network", network_row)
-        self.fraction_spin = QDoubleSpinBox()
-        self.fraction_spin.setRange(0.05, 0.99)
-        self.fraction_spin.setSingleStep(0.05)
-        self.fraction_spin.setValue(0.8)
-        form.addRow("Train fraction", self.fraction_spin)
-        self.create_button = QPushButton("Create training dataset")
-        self.create_button.clicked.connect(self.create_dataset)
-        form.addRow(self.create_button)
-
-        self.epochs_spin = QSpinBox()
-        self.epochs_spin.setRange(1, 100000)
-        self.epochs_spin.setValue(50)
-        form.addRow("Epochs", self.epochs_spin)
-        self.batch_spin = QSpinBox()
-        self.batch_spin.setRange(1, 1024)
-        self.batch_spin.setValue(4)
-        form.addRow("Batch size", self.batch_spin)
-        self.save_epochs_spin = QSpinBox()
-        self.save_epochs_spin.setRange(1, 100000)
-        self.save_epochs_spin.setValue(5)
-        form.addRow("Snapshot every (epochs)", self.save_epochs_spin)
-        self.init_combo = QComboBox()
-        for label, _ in INIT_CHOICES:
-            self.init_combo.addItem(label)
-        self.init_combo.currentIndexChanged.connect(self._init_choice_changed)
-        form.addRow("Start from", self.init_combo)
-        self.init_path_edit = QLineEdit()
+        # the training dataset (facehmm dlc create-dataset)
+        self.network_field = network = field(
+            S.NET, "Network", command="dlc create-dataset", choices=list(NETWORKS_SHOWN)
+        )
+        list_networks = PushButton(text="List all", tooltip="Ask DeepLabCut for every network it offers")
+        list_networks.changed.connect(self.list_networks)
+        network_row = row("Network", network, list_networks)
+        fraction = field(
+            S.TRAIN_FRACTION, "Train fraction", value=NO_PROJECT_TRAIN_FRACTION, command="dlc create-dataset",
+            step=0.05,
+        )
+        create = PushButton(text="Create training dataset")
+        create.changed.connect(self.create_dataset)
+        # then training (facehmm dlc train)
+        self.train_form = form(
+            network_row,
+            fraction,
+            create,
+            field(S.EPOCHS, "Epochs", command="dlc train"),
+            field(S.BATCH_SIZE, "Batch size", command="dlc train"),
+            field(S.SAVE_EPOCHS, "Snapshot every (epochs)", command="dlc train"),
+            field(S.INIT, "Start from", command="dlc train", choices=[(label, v) for label, v in INIT_CHOICES]),
+            FileEdit(name="init_file", label="Weights file", mode="r", filter="weights (*.pt *.pth *.bin)",
+                     tooltip="Start from: a weights file, or an earlier snapshot-*.pt of this shuffle"),
+        )
+        init_file = self.train_form.init_file
+        init_file.enabled = False
+        self.train_form.init.changed.connect(self._init_choice_changed)
+        layout.addWidget(self.train_form.native)
+        # the names the rest of the dock (and its tests) use for the fields
+        self.network_combo = qt(network)
+        self.fraction_spin = qt(fraction)
+        self.create_button = qt(create)
+        self.epochs_spin = qt(self.train_form.epochs)
+        self.batch_spin = qt(self.train_form.batch_size)
+        self.save_epochs_spin = qt(self.train_form.save_epochs)
+        self.init_combo = qt(self.train_form.init)
+        self.init_path_edit = qt(init_file)
         self.init_path_edit.setPlaceholderText("weights file or snapshot-*.pt")
-        self.init_path_edit.setEnabled(False)
-        form.addRow("", self.init_path_edit)
-        layout.addLayout(form)
 
         buttons = QHBoxLayout()
         self.train_button = QPushButton("Train")
@@ -137,17 +132,12 @@ class TrainTabMixin:
         layout.addWidget(self.loss_plot)
         return tab
 
-    def _init_choice_changed(self, index: int) -> None:
-        choice = INIT_CHOICES[index][1]
-        self.init_path_edit.setEnabled(choice in ("file", "snapshot"))
+    def _init_choice_changed(self, choice: str) -> None:
+        self.train_form.init_file.enabled = choice in ("file", "snapshot")
         if choice == "snapshot" and not self.init_path_edit.text():
             latest = dlc.latest_snapshot(self._snapshots())
             if latest is not None:
                 self.init_path_edit.setText(str(latest))
-        elif choice == "file" and not self.init_path_edit.text() and self.isVisible():
-            path, _ = QFileDialog.getOpenFileName(self, "Initial weights", "", "weights (*.pt *.pth *.bin)")
-            if path:
-                self.init_path_edit.setText(path)
 
     # ------------------------------------------------------------ dataset
     def list_networks(self) -> None:
@@ -159,10 +149,10 @@ class TrainTabMixin:
             return
 
         def _fill(models: list) -> None:
-            current = self.network_combo.currentText()
-            self.network_combo.clear()
-            self.network_combo.addItems(models)
-            self.network_combo.setCurrentText(current if current in models else dlc.SUGGESTED_CPU_NETWORK)
+            network = self.network_field
+            current = network.value
+            network.choices = models
+            network.value = current if current in models else S.SUGGESTED_CPU_NETWORK
             self.status.setText(f"{len(models)} networks; {dlc.SUGGESTED_CPU_NETWORK} is suggested on a CPU")
 
         self.status.setText("Asking DeepLabCut for its networks...")
@@ -176,9 +166,9 @@ class TrainTabMixin:
         except FaceHMMError as error:
             self._report(error)
             return
-        network = self.network_combo.currentText()
+        network = self.network_field.value
         shuffle = self.shuffle_spin.value()
-        fraction = round(self.fraction_spin.value(), 4)
+        fraction = round(self.train_form.train_fraction.value, 4)
         self.create_button.setEnabled(False)
         self.status.setText(f"Creating the training dataset ({network}, shuffle {shuffle})...")
 
@@ -195,8 +185,8 @@ class TrainTabMixin:
 
     # ------------------------------------------------------------ training
     def _init_value(self) -> str:
-        choice = INIT_CHOICES[self.init_combo.currentIndex()][1]
-        if choice in ("auto", "random"):
+        choice = self.train_form.init.value
+        if choice in S.INIT_KEYWORDS:
             return choice
         path = self.init_path_edit.text().strip()
         if not path:
@@ -213,9 +203,9 @@ class TrainTabMixin:
             job = dlc.TrainingJob(
                 config,
                 shuffle=self.shuffle_spin.value(),
-                epochs=self.epochs_spin.value(),
-                batch_size=self.batch_spin.value(),
-                save_epochs=self.save_epochs_spin.value(),
+                epochs=self.train_form.epochs.value,
+                batch_size=self.train_form.batch_size.value,
+                save_epochs=self.train_form.save_epochs.value,
                 init=self._init_value(),
             )
         except FaceHMMError as error:

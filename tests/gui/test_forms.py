@@ -1,0 +1,106 @@
+"""The docks' forms show the core's settings: the CLI option's name, default, range and choices.
+
+tests/test_settings.py checks the CLI against the same settings without Qt.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from napari_facehmm import labeling
+from napari_facehmm.tracking import facemesh_jobs
+from napari_facehmm.tracking.dlc import settings as S
+
+pytestmark = pytest.mark.gui
+
+
+def _fields(container) -> dict:
+    """Every field of a magicgui form by name, rows of several fields included."""
+    found = {}
+    for widget in container:
+        if hasattr(widget, "__iter__") and not hasattr(widget, "value"):
+            found.update(_fields(widget))
+        else:
+            found[widget.name] = widget
+    return found
+
+
+def _check(widget, setting, command: str | None, default=None):
+    from napari_facehmm.widgets.forms import FLOAT_RESOLUTION
+
+    assert widget.name == setting.name
+    if setting.kind is bool:
+        assert widget.value is bool(setting.default if default is None else default)
+    elif setting.choices:
+        assert tuple(widget.choices) == setting.choices
+        assert widget.value == setting.default
+    elif setting.kind in (int, float):
+        assert widget.value == (setting.default if default is None else default)
+        step = 1 if setting.kind is int else FLOAT_RESOLUTION
+        # the form's ends are the core's (one step in where the core excludes its bound) ...
+        assert widget.min == pytest.approx(setting.minimum + (step if setting.min_open else 0))
+        assert widget.max == pytest.approx(setting.maximum - (step if setting.max_open else 0))
+        # ... so both ends pass the core's check, and one step beyond does not
+        assert setting.accepts(widget.min) and setting.accepts(widget.max)
+        assert not setting.accepts(widget.min - step) and not setting.accepts(widget.max + step)
+    if command is not None:
+        assert f"facehmm {command} {setting.flag}" in widget.tooltip
+
+
+def test_tracking_dock_forms_match_the_cli(make_napari_viewer):
+    from napari_facehmm.widgets.tracking import TrackingWidget
+    from napari_facehmm.widgets.tracking.train import NO_PROJECT_TRAIN_FRACTION
+
+    dock = TrackingWidget(make_napari_viewer())
+    shuffle = _fields(dock.project_form)
+    train = _fields(dock.train_form)
+    analysis = {**_fields(dock.snapshot_form), **_fields(dock.analysis_form)}
+    refine = _fields(dock.refine_form)
+    face = _fields(dock.face_tab.options_form)
+
+    _check(shuffle["shuffle"], S.SHUFFLE, "dlc train")
+    assert train["net"].value == S.NET.default == S.SUGGESTED_CPU_NETWORK
+    _check(train["train_fraction"], S.TRAIN_FRACTION, "dlc create-dataset", default=NO_PROJECT_TRAIN_FRACTION)
+    for setting in (S.EPOCHS, S.BATCH_SIZE, S.SAVE_EPOCHS):
+        _check(train[setting.name], setting, "dlc train")
+    assert train["init"].value == S.INIT.default
+    assert set(S.INIT_KEYWORDS) <= set(train["init"].choices)
+    _check(analysis["overwrite"], S.OVERWRITE, "dlc analyze")
+    assert "snapshot" in analysis and "dest" in analysis
+    _check(refine["algorithm"], S.OUTLIER_ALGORITHM, "dlc outliers")
+    _check(refine["epsilon"], S.EPSILON, "dlc outliers")
+    _check(refine["error_px"], S.ERROR_PX, "dlc add-frames")
+    _check(refine["probability"], S.PROBABILITY, "dlc add-frames")
+    _check(face["mesh"], facemesh_jobs.MESH, None)
+
+    # the former attributes are the fields' Qt widgets: setting one is setting the field
+    dock.epochs_spin.setValue(3)
+    dock.init_combo.setCurrentIndex(1)
+    assert train["epochs"].value == 3 and dock._init_value() == "random"
+    dock.epsilon_spin.setValue(S.EPSILON.maximum + 5)  # clamped to the core's range
+    assert refine["epsilon"].value == S.EPSILON.maximum
+
+
+def test_labeling_dock_forms_match_the_core(make_napari_viewer, tmp_path):
+    import numpy as np
+
+    from napari_facehmm.io.video import write_video
+    from napari_facehmm.widgets.labeling import LabelingWidget
+
+    dock = LabelingWidget(make_napari_viewer())
+    extract = {**_fields(dock.extract_form), **_fields(dock.extract_options_form)}
+    _check(extract["algorithm"], labeling.FRAME_ALGORITHM, None)
+    _check(extract["n_frames"], labeling.FRAMES_PER_VIDEO, None)
+    _check(extract["synchronized"], labeling.SYNCHRONIZED, None)
+    project = _fields(dock.project_form)
+    assert {"project", "experimenter", "videos", "working_directory", "bodyparts", "skeleton",
+            "use_deeplabcut"} <= set(project)
+
+    # each video's count is a field of the same setting
+    frames = [np.full((24, 32, 3), 9 * i, np.uint8) for i in range(6)]
+    video = write_video(frames, tmp_path / "v.mp4", fps=30.0)
+    dock.open_project(labeling.create_project("face", "tester", [video], tmp_path / "work", use_deeplabcut=False))
+    count = dock.frame_counts.cellWidget(0, 1)
+    assert (count.minimum(), count.maximum()) == (labeling.FRAMES_PER_VIDEO.minimum, labeling.FRAMES_PER_VIDEO.maximum)
+    dock.frames_per_video.setValue(7)
+    assert dock.frame_counts_by_video() == {"v": 7}
