@@ -50,7 +50,14 @@ from .analysis import (
     model_metadata,
     summarize,
 )
-from .analysis_sessions_outputs import SESSIONS_OUTPUT_NAMES, write_sessions_outputs
+from .analysis_sessions_inputs import (  # noqa: F401  (re-exported: callers import them from here)
+    check_names,
+    check_same_landmarks,
+    check_session_groups,
+    for_session,
+    session_names,
+)
+from .analysis_sessions_outputs import write_sessions_outputs
 from .data import LandmarkSeries
 from .errors import Cancelled, DataError
 from .features import FeatureMatrix, FeatureScaler, FeatureSettings, build_features
@@ -120,132 +127,6 @@ class SessionsResult:
         return float(sum(result.log_likelihood for result in self.results))
 
 
-def _ancestor_names(path: Path, depth: int) -> list[str]:
-    """The names of ``path``'s parent folders, nearest first, ``depth`` of them ('' beyond the root)."""
-    parents = [p.name for p in path.resolve().parents]
-    return (parents + [""] * depth)[:depth]
-
-
-def session_names(paths: Sequence[str | Path]) -> tuple[list[str], list[str]]:
-    """A session name for each input file: its stem, or its folders' names when stems clash.
-
-    Inputs whose stems clash are named after the nearest level of parent
-    folders whose names tell them apart (``day1/pose.csv``, ``day2/pose.csv``
-    -> ``day1``, ``day2``), or, if no single level does, the folder names
-    joined with ``_`` up to the level that does.
-
-    Returns
-    -------
-    names, notes
-        The names, in input order, and a sentence for every renaming (to show
-        the user).
-
-    Raises
-    ------
-    DataError
-        The same file is given twice.
-    """
-    paths = [Path(p) for p in paths]
-    resolved = [p.resolve() for p in paths]
-    seen: dict[Path, int] = {}
-    for number, path in enumerate(resolved, start=1):
-        if path in seen:
-            raise DataError(
-                f"the same file is given twice (inputs {seen[path]} and {number}): {paths[number - 1]}; "
-                "each session is one input"
-            )
-        seen[path] = number
-    names = [p.stem for p in paths]
-    notes = []
-    for stem in sorted({n for n in names if names.count(n) > 1}):
-        clashing = [i for i, n in enumerate(names) if n == stem]
-        max_depth = max(len(resolved[i].parents) for i in clashing)
-        for depth in range(1, max_depth + 1):
-            levels = [_ancestor_names(paths[i], depth) for i in clashing]
-            single = [level[-1] for level in levels]
-            joined = ["_".join(reversed([n for n in level if n])) for level in levels]
-            chosen = next((c for c in (single, joined) if len(set(c)) == len(c) and all(c)), None)
-            if chosen is not None:
-                break
-        for i, name in zip(clashing, chosen):
-            names[i] = name
-        notes.append(
-            f"{len(clashing)} inputs are named {stem!r}; their sessions are named after their folders: "
-            + ", ".join(f"{names[i]} ({paths[i]})" for i in clashing)
-        )
-    return names, notes
-
-
-def _where(name: str, series: LandmarkSeries) -> str:
-    return f"{series.source} (session {name})" if series.source else f"session {name}"
-
-
-def check_same_landmarks(series_list: Sequence[LandmarkSeries], names: Sequence[str]) -> None:
-    """One model needs one landmark set: the same keypoints in the same order, dimensions and frame rate.
-
-    Raises
-    ------
-    DataError
-        Naming the files (sessions) that differ from the first and how.
-    """
-    first, first_name = series_list[0], names[0]
-    problems = []
-    for name, series in zip(names[1:], series_list[1:]):
-        if series.n_dims != first.n_dims:
-            problems.append(f"{_where(name, series)} is {series.n_dims}D, {_where(first_name, first)} is {first.n_dims}D")
-        elif list(series.keypoints) != list(first.keypoints):
-            only_first = [k for k in first.keypoints if k not in series.keypoints]
-            only_here = [k for k in series.keypoints if k not in first.keypoints]
-            if only_first or only_here:
-                problems.append(
-                    f"{_where(name, series)} has keypoints that differ from {_where(first_name, first)}: "
-                    f"only in {first_name}: {only_first}; only in {name}: {only_here}"
-                )
-            else:
-                problems.append(
-                    f"{_where(name, series)} has the keypoints of {_where(first_name, first)} in another "
-                    "order; a model's features follow one order (write the files with one tracker setup)"
-                )
-        elif not np.isclose(series.fps, first.fps):
-            problems.append(
-                f"{_where(name, series)} has {series.fps:g} frames/s, {_where(first_name, first)} "
-                f"{first.fps:g}; the HMM's transitions are per frame (set --fps if a file's rate is wrong)"
-            )
-    if problems:
-        raise DataError("one model needs one landmark set in every session: " + "; ".join(problems))
-
-
-def check_session_groups(groups: Mapping[str, str], names: Sequence[str], source: str | Path | None = None) -> None:
-    """A group for every session and no group for a session that is not an input.
-
-    Raises
-    ------
-    DataError
-        Naming the groups file (``source``), the unknown and the missing
-        sessions, and the sessions there are; or fewer than two groups.
-    """
-    where = f"groups file {source}" if source else "groups"
-    unknown = [s for s in groups if s not in names]
-    missing = [s for s in names if s not in groups]
-    problems = []
-    if unknown:
-        problems.append(f"names sessions that are not among the inputs: {unknown}")
-    if missing:
-        problems.append(f"gives no group for sessions {missing}")
-    if problems:
-        raise DataError(f"{where} " + " and ".join(problems) + f"; the sessions are {list(names)}")
-    if len(set(groups.values())) < 2:
-        raise DataError(f"{where}: comparing groups needs at least two groups; all sessions are in {sorted(set(groups.values()))}")
-
-
-def _for_session(name: str, series: LandmarkSeries, make: Callable[[], Any]) -> Any:
-    """``make()``, its DataError prefixed with the session it concerns."""
-    try:
-        return make()
-    except DataError as error:
-        raise DataError(f"{_where(name, series)}: {error}") from error
-
-
 def _pooled_template(features: Sequence[FeatureMatrix], rigid_keypoints: Sequence[str]) -> np.ndarray:
     """The weighted Procrustes mean of the sessions' rigid templates, in the face frame."""
     from .features.geometry import face_frame_rotation, rigid_align
@@ -283,7 +164,7 @@ def shared_features(
         feature layouts, or (with ``n_states``) a session has no more
         frames with valid features than states.
     """
-    alone = [_for_session(n, s, lambda s=s: build_features(s, settings)) for n, s in zip(names, series_list)]
+    alone = [for_session(n, s, lambda s=s: build_features(s, settings)) for n, s in zip(names, series_list)]
     layouts = {tuple(f.names) for f in alone}
     if len(layouts) > 1:
         described = "; ".join(f"{n}: {len(f.names)} features" for n, f in zip(names, alone))
@@ -324,7 +205,9 @@ def shared_features(
     ]
 
 
-def sessions_table(names: Sequence[str], results: Sequence[AnalysisResult], groups: Mapping[str, str] | None = None) -> pd.DataFrame:
+def sessions_table(
+    names: Sequence[str], results: Sequence[AnalysisResult], groups: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """``sessions.csv``: per session and state, ``n_frames``, ``fraction``, ``n_bouts``, ``bout_mean_s``."""
     columns = ["state", "name", "n_frames", "fraction", "n_bouts", "bout_mean_s"]
     parts = []
@@ -398,7 +281,7 @@ def run_sessions(
         else:
             names = [f"session{i}" for i in range(1, len(sources) + 1)]
     names = list(names)
-    _check_names(names, len(sources))
+    check_names(names, len(sources))
     if groups is not None:
         check_session_groups(groups, names, groups_source)
     series_list = []
@@ -410,7 +293,7 @@ def run_sessions(
     yield _FEATURES_START, _TOTAL, f"building features of {len(names)} sessions"
     if model is not None:
         model = _load_model(model)
-        features = [_for_session(n, s, lambda s=s: features_for_model(s, model)) for n, s in zip(names, series_list)]
+        features = [for_session(n, s, lambda s=s: features_for_model(s, model)) for n, s in zip(names, series_list)]
         n_states, fitted = int(model.n_states), False
     else:
         n_states = 9 if n_states is None else int(n_states)
@@ -462,15 +345,3 @@ def run_sessions(
             writer.close()
     yield _TOTAL, _TOTAL, "done"
     return result
-
-
-def _check_names(names: Sequence[str], n_sources: int) -> None:
-    """Session names are folder names inside the output: unique, plain, not an output file's name."""
-    if len(names) != n_sources:
-        raise DataError(f"{len(names)} session names for {n_sources} sessions")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise DataError(f"sessions {duplicates} are given more than once; each session is one input")
-    bad = [n for n in names if not n or n.startswith(".") or "/" in n or "\\" in n or n in SESSIONS_OUTPUT_NAMES]
-    if bad:
-        raise DataError(f"session names {bad} cannot be folder names of the results; rename these files")
