@@ -50,7 +50,7 @@ from .analysis import (
     model_metadata,
     summarize,
 )
-from .analysis_sessions_inputs import (  # noqa: F401  (re-exported: callers import them from here)
+from .analysis_sessions_inputs import (
     check_names,
     check_same_landmarks,
     check_session_groups,

@@ -182,25 +182,43 @@ def read_input(reader, *args, **kwargs):
 
 
 def run(args) -> int:
-    from ..analysis import load_series, run_analysis
+    from ..analysis import run_analysis
     from ..io._atomic import check_output_dir
 
     check_output_dir(args.out, "--out", result_set=True)
     if len(args.inputs) > 1 or args.groups:
         return run_sessions_command(args)
     started = time.perf_counter()
-    series = read_input(load_series, Path(args.inputs[0]), fps=args.fps, individual=args.individual)
-    if args.camera is not None:
-        series = series.copy(camera=args.camera)
-    settings = None if args.model else feature_settings_from_args(args, series.keypoints)
-    if args.model and args.states is not None:
-        print("facehmm analyze: --states is ignored with --model (the model's states are used)",
-              file=sys.stderr)
+    series = read_series(args, args.inputs[0])
     job = run_analysis(
         series,
         args.states if args.states is not None else 9,
         Path(args.out),
-        settings=settings,
+        **analysis_options(args, series.keypoints),
+    )
+    result = run_with_progress(job, "analyze")
+    print_summary(result, time.perf_counter() - started)
+    return 0
+
+
+def read_series(args, path):
+    """One input as the options say (``--fps``, ``--individual``, ``--camera``), repairs printed."""
+    from ..analysis import load_series
+
+    series = read_input(load_series, Path(path), fps=args.fps, individual=args.individual)
+    return series.copy(camera=args.camera) if args.camera is not None else series
+
+
+def analysis_options(args, keypoints) -> dict:
+    """The arguments of ``run_analysis`` / ``run_sessions`` that the fit and output options give.
+
+    Says on stderr that ``--states`` is ignored when ``--model`` is given.
+    """
+    if args.model and args.states is not None:
+        print("facehmm analyze: --states is ignored with --model (the model's states are used)",
+              file=sys.stderr)
+    return dict(
+        settings=None if args.model else feature_settings_from_args(args, keypoints),
         model=Path(args.model) if args.model else None,
         n_restarts=args.restarts,
         n_iter=args.iterations,
@@ -208,14 +226,10 @@ def run(args) -> int:
         figures=not args.no_figures,
         hmm_options={"covariance_type": args.covariance},
     )
-    result = run_with_progress(job, "analyze")
-    print_summary(result, time.perf_counter() - started)
-    return 0
 
 
 def run_sessions_command(args) -> int:
     """``facehmm analyze IN1 IN2 ...``: one model over all inputs, results per session."""
-    from ..analysis import load_series
     from ..analysis_sessions import check_session_groups, run_sessions, session_names
     from ..errors import DataError
     from ..io.groups import read_groups
@@ -230,14 +244,7 @@ def run_sessions_command(args) -> int:
     if args.groups:
         groups = read_groups(args.groups)
         check_session_groups(groups, names, args.groups)
-    series_list = []
-    for path in args.inputs:
-        series = read_input(load_series, Path(path), fps=args.fps, individual=args.individual)
-        series_list.append(series.copy(camera=args.camera) if args.camera is not None else series)
-    settings = None if args.model else feature_settings_from_args(args, series_list[0].keypoints)
-    if args.model and args.states is not None:
-        print("facehmm analyze: --states is ignored with --model (the model's states are used)",
-              file=sys.stderr)
+    series_list = [read_series(args, path) for path in args.inputs]
     job = run_sessions(
         series_list,
         args.states if args.states is not None else 9,
@@ -246,14 +253,8 @@ def run_sessions_command(args) -> int:
         notes=notes,
         groups=groups,
         groups_source=args.groups,
-        settings=settings,
-        model=Path(args.model) if args.model else None,
-        n_restarts=args.restarts,
-        n_iter=args.iterations,
-        seed=args.seed,
         n_permutations=args.permutations,
-        figures=not args.no_figures,
-        hmm_options={"covariance_type": args.covariance},
+        **analysis_options(args, series_list[0].keypoints),
     )
     result = run_with_progress(job, "analyze")
     print_sessions_summary(result, time.perf_counter() - started)
