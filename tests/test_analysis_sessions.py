@@ -128,6 +128,14 @@ def test_the_saved_model_gives_every_session_exactly_its_states(sessions, fitted
         applied = pd.read_csv(again / "states.csv")
         pd.testing.assert_series_equal(first["state"], applied["state"])
         np.testing.assert_array_equal(first["state_probability"], applied["state_probability"])
+    # all inputs at once with the saved model: the same states again, in the same layout
+    together = tmp_path / "together"
+    assert main(["analyze", *map(str, paths), "--model", str(out / "model.json"), "--out", str(together),
+                 "--no-figures"]) == 0
+    for name in ("day1", "day2", "extra"):
+        pd.testing.assert_frame_equal(pd.read_csv(out / name / "states.csv"),
+                                      pd.read_csv(together / name / "states.csv"))
+    assert not json.loads((together / "summary.json").read_text())["fitted"]
 
 
 def test_a_cancelled_or_repeated_run_leaves_whole_results(sessions, fitted, tmp_path):
@@ -155,7 +163,10 @@ def test_a_cancelled_or_repeated_run_leaves_whole_results(sessions, fitted, tmp_
     # another set of sessions into the same folder: the earlier session folders go with the
     # old result, the user's own file stays; a session folder gets a single analysis' figures
     (out / "notes.txt").write_text("mine")
-    run_to_end(run_sessions(paths[:1], N_STATES, out, n_restarts=1, n_iter=5))
+    progress = []
+    run_to_end(run_sessions(paths[:1], N_STATES, out, n_restarts=1, n_iter=5), progress.append)
+    done = [p[0] for p in progress]
+    assert done == sorted(done) and progress[-1][:2] == (100, 100)
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["pose"]
     assert not (out / "groups.csv").exists() and (out / "notes.txt").read_text() == "mine"
     for figure in FIGURE_NAMES:
