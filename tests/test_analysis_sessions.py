@@ -192,6 +192,13 @@ def test_bad_inputs_are_refused_before_any_fitting(sessions, fitted, tmp_path, c
     error = refused(paths[0], fewer, *FIT)
     assert "one landmark set" in error and "nochin.csv" in error and "only in pose: ['chin']" in error
 
+    # a keypoint never tracked in one session only, dropped there: the feature layouts differ
+    positions = series.positions.copy()
+    positions[:, series.keypoint_index("chin")] = np.nan
+    no_chin = write_pose3d(series.copy(positions=positions), tmp_path / "chin_lost.csv")
+    error = refused(paths[0], no_chin, *FIT, "--drop-empty-keypoints")
+    assert "different feature layouts" in error and "pose: 65 features (also ['chin_x'" in error
+
     # the same file twice
     error = refused(paths[0], paths[0], *FIT)
     assert "the same file is given twice" in error

@@ -165,9 +165,12 @@ def shared_features(
         frames with valid features than states.
     """
     alone = [for_session(n, s, lambda s=s: build_features(s, settings)) for n, s in zip(names, series_list)]
-    layouts = {tuple(f.names) for f in alone}
-    if len(layouts) > 1:
-        described = "; ".join(f"{n}: {len(f.names)} features" for n, f in zip(names, alone))
+    if len({tuple(f.names) for f in alone}) > 1:
+        common = set.intersection(*(set(f.names) for f in alone))
+        described = "; ".join(
+            f"{n}: {len(f.names)} features{f' (also {sorted(set(f.names) - common)})' if set(f.names) - common else ''}"
+            for n, f in zip(names, alone)
+        )
         raise DataError(
             f"the sessions give different feature layouts ({described}): a keypoint is dropped in some "
             "sessions only (drop_empty_keypoints); track it in every session or leave it out of all"
