@@ -182,6 +182,7 @@ def write_outputs(
     out_dir: str | Path,
     figures: bool = True,
     extra_tables: dict[str, pd.DataFrame] | None = None,
+    save_model: bool = True,
 ) -> Generator[Progress, None, dict[str, Path]]:
     """Write the tables, the model, a summary JSON and the figures into ``out_dir``, as a set.
 
@@ -192,7 +193,8 @@ def write_outputs(
     ``summary.json`` and ``<figure>.png`` for :data:`FIGURE_NAMES`; also
     ``<name>.csv`` for each of ``extra_tables`` (names from
     :data:`OUTPUT_NAMES`, such as ``facehmm demo``'s ``truth_confusion``),
-    in the same set.
+    in the same set. ``save_model=False`` leaves the model out (the sessions
+    of a multi-session fit share one model, saved beside their folders).
 
     Everything is written into a hidden folder beside ``out_dir`` and swapped
     in when complete (:func:`napari_facehmm.io._atomic.results_folder`): an
@@ -231,10 +233,11 @@ def write_outputs(
         for name, table in tables.items():
             table.to_csv(folder / f"{name}.csv", index=False)
             written[f"{name}_csv"] = f"{name}.csv"
-        yield 1, n_steps, "saving model"
-        json_path, npz_path = result.model.save(folder / MODEL_STEM)
-        written["model"] = Path(json_path).name
-        written["model_arrays"] = Path(npz_path).name
+        if save_model:
+            yield 1, n_steps, "saving model"
+            json_path, npz_path = result.model.save(folder / MODEL_STEM)
+            written["model"] = Path(json_path).name
+            written["model_arrays"] = Path(npz_path).name
         summary = {
             "source": str(result.series.source) if result.series.source else None,
             "n_frames": int(result.features.n_frames),

@@ -15,6 +15,8 @@ from ._options import fps, number, seed, whole_number
 MAX_STATES = 100
 MAX_RESTARTS = 1000
 MAX_ITERATIONS = 100_000
+#: most relabelings of the group permutation test
+MAX_PERMUTATIONS = 1_000_000
 
 
 def add_feature_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,10 +86,14 @@ def add_parser(subparsers) -> None:
             "build head-centred features, fit a Gaussian HMM (or apply a saved one with --model) "
             "and write states.csv (frame,time_s,state,state_probability; empty state where a frame "
             "has no valid features), state_stats.csv, bouts.csv, transitions.csv, mean_faces.csv, "
-            "model.json/.npz, summary.json and PNG figures."
+            "model.json/.npz, summary.json and PNG figures. Several inputs: one model over all of "
+            "them (each its own sequence, features scaled over all), model.json/.npz and "
+            "sessions.csv in --out and each session's results in --out/<session>/ (session = the "
+            "file's stem, or its folder's name when stems clash); --groups adds groups.csv and "
+            "group_tests.csv (a permutation test of each state's fraction between groups)."
         ),
     )
-    parser.add_argument("input", help="landmark file")
+    parser.add_argument("inputs", nargs="+", metavar="input", help="landmark file(s); several: one model over all")
     parser.add_argument("--out", required=True, help="output folder (created)")
     add_feature_arguments(parser)
     parser.add_argument(
@@ -96,6 +102,16 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--fps", type=fps, default=None, help="override the frame rate (above 0)")
     parser.add_argument("--camera", default=None, help="camera name to record with the series")
     parser.add_argument("--individual", default=None, help="individual of a multi-animal DLC file")
+    parser.add_argument(
+        "--groups", default=None, metavar="CSV",
+        help="with several inputs: a CSV 'session,group' naming every session once; writes groups.csv "
+        "and group_tests.csv",
+    )
+    parser.add_argument(
+        "--permutations", type=whole_number(1, MAX_PERMUTATIONS), default=10_000,
+        help="relabelings of the group permutation test (all of them when fewer exist; seeded by --seed); "
+        f"1-{MAX_PERMUTATIONS} (default 10000)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -166,23 +182,43 @@ def read_input(reader, *args, **kwargs):
 
 
 def run(args) -> int:
-    from ..analysis import load_series, run_analysis
+    from ..analysis import run_analysis
     from ..io._atomic import check_output_dir
 
     check_output_dir(args.out, "--out", result_set=True)
+    if len(args.inputs) > 1 or args.groups:
+        return run_sessions_command(args)
     started = time.perf_counter()
-    series = read_input(load_series, Path(args.input), fps=args.fps, individual=args.individual)
-    if args.camera is not None:
-        series = series.copy(camera=args.camera)
-    settings = None if args.model else feature_settings_from_args(args, series.keypoints)
-    if args.model and args.states is not None:
-        print("facehmm analyze: --states is ignored with --model (the model's states are used)",
-              file=sys.stderr)
+    series = read_series(args, args.inputs[0])
     job = run_analysis(
         series,
         args.states if args.states is not None else 9,
         Path(args.out),
-        settings=settings,
+        **analysis_options(args, series.keypoints),
+    )
+    result = run_with_progress(job, "analyze")
+    print_summary(result, time.perf_counter() - started)
+    return 0
+
+
+def read_series(args, path):
+    """One input as the options say (``--fps``, ``--individual``, ``--camera``), repairs printed."""
+    from ..analysis import load_series
+
+    series = read_input(load_series, Path(path), fps=args.fps, individual=args.individual)
+    return series.copy(camera=args.camera) if args.camera is not None else series
+
+
+def analysis_options(args, keypoints) -> dict:
+    """The arguments of ``run_analysis`` / ``run_sessions`` that the fit and output options give.
+
+    Says on stderr that ``--states`` is ignored when ``--model`` is given.
+    """
+    if args.model and args.states is not None:
+        print("facehmm analyze: --states is ignored with --model (the model's states are used)",
+              file=sys.stderr)
+    return dict(
+        settings=None if args.model else feature_settings_from_args(args, keypoints),
         model=Path(args.model) if args.model else None,
         n_restarts=args.restarts,
         n_iter=args.iterations,
@@ -190,6 +226,61 @@ def run(args) -> int:
         figures=not args.no_figures,
         hmm_options={"covariance_type": args.covariance},
     )
+
+
+def run_sessions_command(args) -> int:
+    """``facehmm analyze IN1 IN2 ...``: one model over all inputs, results per session."""
+    from ..analysis_sessions import check_session_groups, run_sessions, session_names
+    from ..errors import DataError
+    from ..io.groups import read_groups
+
+    if len(args.inputs) < 2:
+        raise DataError("--groups compares sessions: give at least two inputs")
+    started = time.perf_counter()
+    names, notes = session_names(args.inputs)
+    for note in notes:
+        print(f"facehmm analyze: note: {note}")
+    groups = None
+    if args.groups:
+        groups = read_groups(args.groups)
+        check_session_groups(groups, names, args.groups)
+    series_list = [read_series(args, path) for path in args.inputs]
+    job = run_sessions(
+        series_list,
+        args.states if args.states is not None else 9,
+        Path(args.out),
+        names=names,
+        notes=notes,
+        groups=groups,
+        groups_source=args.groups,
+        n_permutations=args.permutations,
+        **analysis_options(args, series_list[0].keypoints),
+    )
     result = run_with_progress(job, "analyze")
-    print_summary(result, time.perf_counter() - started)
+    print_sessions_summary(result, time.perf_counter() - started)
     return 0
+
+
+def print_sessions_summary(result, elapsed_s: float) -> None:
+    """A few lines a user reads after a multi-session run: the fit, each session's fractions, the tests."""
+    features = [r.features for r in result.results]
+    first = features[0]
+    verb = "fitted" if result.fitted else "applied saved model,"
+    print(
+        f"{verb} {result.n_states} states on {len(result.names)} sessions "
+        f"({sum(f.n_valid for f in features)} of {sum(f.n_frames for f in features)} frames, "
+        f"{first.values.shape[1]} features, {first.settings.mode}, {first.settings.feature_set}); "
+        f"total time {elapsed_s:.1f} s"
+    )
+    print(f"  log-likelihood {result.log_likelihood:.6g}")
+    for name, session in zip(result.names, result.results):
+        fractions = " ".join(f"{f:4.0%}" for f in session.state_stats["fraction"])
+        print(f"  {name}: {session.features.n_valid} frames with a state; fraction per state {fractions}")
+    if result.group_tests is not None:
+        for row in result.group_tests.itertuples(index=False):
+            print(f"  state {row.state}: {row.test} = {row.statistic:.3g}, p = {row.p_value:.3g} "
+                  f"({row.n_permutations} {'relabelings, exact' if row.exact else 'permutations'})")
+    if result.files:
+        folder = next(iter(result.files.values())).parent
+        print(f"  wrote {', '.join(sorted(p.name for p in result.files.values()))} and "
+              f"{len(result.names)} session folders to {folder}")

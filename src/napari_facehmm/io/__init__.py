@@ -14,6 +14,7 @@ CSV files, from its header.
 - :mod:`.anipose`: ``calibration.toml`` and ``pose-3d`` tables (and the one
   rotation-vector conversion, :func:`~.anipose.rodrigues_to_matrix`).
 - :mod:`.openface`: OpenFace 2 landmark tables.
+- :mod:`.groups`: the ``session,group`` CSV of a multi-session analysis.
 - :mod:`._atomic`: files and folders written whole or not at all;
   :mod:`._checks`: the checks every reader applies; :mod:`._csv`: fast
   numeric CSV writing.

@@ -10,6 +10,8 @@ with the viewer.
   mean faces).
 - :mod:`.figures`: the ethogram, mean-face, frequency, transition and
   kinematics figures.
+- :mod:`.groups`: state fractions of sessions compared between groups
+  (per-group table, permutation test).
 """
 
 from ..colors import MISSING_COLOR, state_color_array, state_colors
