@@ -250,3 +250,16 @@ def state_table(
                 row[column] = float(selected.mean()) if len(selected) else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def longest_bout_start(states: np.ndarray, frames: np.ndarray, state: int, fps: float = 30.0) -> int | None:
+    """Video frame where the longest bout of ``state`` starts (None if never visited).
+
+    ``states`` ``(T,)`` (-1 = none) at video frames ``frames`` ``(T,)``; bouts as
+    :func:`bout_table`; of equally long bouts the first.
+    """
+    bouts = bout_table(states, frames, fps)
+    bouts = bouts[bouts["state"] == state]
+    if bouts.empty:
+        return None
+    return int(bouts.loc[bouts["n_frames"].idxmax(), "start_frame"])
