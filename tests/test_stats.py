@@ -194,3 +194,11 @@ def test_summary_dock_draws_the_mean_faces_of_the_analysis_figure_3d():
     # the mean face of a 2D series is drawn as it is
     flat = state_face_drawing(features.coords[..., :2], result.states, result.n_states, features.keypoints)[0]
     np.testing.assert_allclose(flat, result.mean_face[..., :2], atol=1e-12)
+
+
+def test_state_probability_is_the_largest_posterior_where_a_state_was_decoded():
+    from napari_facehmm.stats.tables import state_probability
+
+    posterior = np.array([[0.2, 0.8], [np.nan, np.nan], [0.6, 0.4], [0.5, 0.5]])
+    np.testing.assert_allclose(state_probability(posterior), [0.8, np.nan, 0.6, 0.5])
+    np.testing.assert_allclose(state_probability(posterior, np.array([1, -1, -1, 0])), [0.8, np.nan, np.nan, 0.5])

@@ -75,11 +75,19 @@ def frame_table(
     )
     table.loc[states < 0, "state"] = pd.NA
     if posterior is not None:
-        posterior = np.asarray(posterior, dtype=np.float64)
-        best_any = np.where(np.isnan(posterior), -1.0, posterior).max(axis=1)
-        best = np.where((states >= 0) & (best_any >= 0), best_any, np.nan)
-        table["state_probability"] = best
+        table["state_probability"] = state_probability(posterior, states)
     return table
+
+
+def state_probability(posterior: np.ndarray, states: np.ndarray | None = None) -> np.ndarray:
+    """``(T,)`` probability of each frame's most likely state: the largest of ``posterior`` ``(T, n_states)``.
+
+    NaN where the posterior row is NaN or, with ``states`` ``(T,)``, where the frame has no state (-1).
+    """
+    posterior = np.asarray(posterior, dtype=np.float64)
+    best_any = np.where(np.isnan(posterior), -1.0, posterior).max(axis=1)
+    has_state = best_any >= 0 if states is None else (np.asarray(states) >= 0) & (best_any >= 0)
+    return np.where(has_state, best_any, np.nan)
 
 
 def bout_table(states: np.ndarray, frame_indices: np.ndarray, fps: float) -> pd.DataFrame:
