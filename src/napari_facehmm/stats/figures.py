@@ -218,7 +218,7 @@ def mean_faces_figure(
     3D faces are drawn as a front view: the projection onto the face's two
     main axes (ear to ear horizontal, brows above the chin).
     """
-    n_states, _, n_dims = mean.shape
+    n_states = mean.shape[0]
     names = list(keypoints)
     faces_2d, reference_2d = mean_face_drawing(mean, names, overall_mean)
     reference = overall_mean if overall_mean is not None else np.nanmean(mean, axis=0)
