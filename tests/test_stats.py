@@ -159,3 +159,46 @@ print(",".join(bad))
     for name in ("ethogram", "mean_faces", "mean_faces_2d", "frequencies", "transitions", "kinematics"):
         png = (tmp_path / f"{name}.png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_summary_dock_draws_the_mean_faces_of_the_analysis_figure_3d():
+    """The state summary's mean faces (``state_face_drawing``) are the analysis figure's, for 3D data.
+
+    Known answer: the figure's plotted points, read back from its axes, equal the
+    drawing coordinates the dock draws; for a 3D face these are the front view,
+    not the raw x/y the dock used to plot (which would fail this test).
+    """
+    from napari_facehmm.analysis import analyze, make_figures
+    from napari_facehmm.stats.figures import state_face_drawing
+    from napari_facehmm.synthetic import simulate_face
+
+    series = simulate_face(600, fps=30.0, seed=2, n_states=3).to_series()
+    assert series.n_dims == 3
+    result = analyze(series, 3, None, n_restarts=1, n_iter=10)
+    features = result.features
+    faces_2d, reference_2d = state_face_drawing(features.coords, result.states, result.n_states, features.keypoints)
+    assert faces_2d.shape == (3, len(features.keypoints), 2)
+    figure = make_figures(result)["mean_faces"]
+    for state, ax in enumerate(figure.axes[: result.n_states]):
+        markers = ax.containers[0].lines[0]  # the errorbar's points: one per keypoint
+        np.testing.assert_allclose(np.column_stack(markers.get_data()), faces_2d[state], atol=1e-12)
+        grey = ax.lines[0]  # the overall mean under the first edge
+        assert np.isfinite(np.asarray(grey.get_xydata())).all()
+    # the front view is not the raw x/y of the head-centred mean face
+    raw_xy = result.mean_face[..., :2]
+    assert not np.allclose(faces_2d - faces_2d.mean(axis=1, keepdims=True), raw_xy - raw_xy.mean(axis=1, keepdims=True), atol=0.5)
+    # ear to ear is horizontal (left ear to the right in the drawing), brows above the chin
+    index = {name: i for i, name in enumerate(features.keypoints)}
+    assert reference_2d[index["lear"], 0] > reference_2d[index["rear"], 0]
+    assert reference_2d[index["leyebrow2"], 1] > reference_2d[index["chin"], 1]
+    # the mean face of a 2D series is drawn as it is
+    flat = state_face_drawing(features.coords[..., :2], result.states, result.n_states, features.keypoints)[0]
+    np.testing.assert_allclose(flat, result.mean_face[..., :2], atol=1e-12)
+
+
+def test_state_probability_is_the_largest_posterior_where_a_state_was_decoded():
+    from napari_facehmm.stats.tables import state_probability
+
+    posterior = np.array([[0.2, 0.8], [np.nan, np.nan], [0.6, 0.4], [0.5, 0.5]])
+    np.testing.assert_allclose(state_probability(posterior), [0.8, np.nan, 0.6, 0.5])
+    np.testing.assert_allclose(state_probability(posterior, np.array([1, -1, -1, 0])), [0.8, np.nan, np.nan, 0.5])

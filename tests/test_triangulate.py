@@ -375,3 +375,47 @@ def test_triangulate_project_generator_for_widgets(rig, truth, tmp_path):
     assert results["s2"].source == tmp_path / "pose-3d" / "s2.csv"
     assert (tmp_path / "pose-3d" / "s1.csv").is_file()
     assert any(p[2].startswith("s2 (2/2)") for p in progress)
+
+
+def test_triangulate_session_is_the_projects_job_with_the_docks_qc(rig, truth, tmp_path):
+    """The 3D dock's job: one session's files -> pose-3d CSV, the 2D tracks read once and the reprojection QC;
+    ``triangulate_project`` gives the same 3D points for that session."""
+    from napari_facehmm.io.anipose import read_pose3d, write_calibration
+    from napari_facehmm.io.dlc import write_dlc_analysis
+    from napari_facehmm.tracking.anipose_qc import reprojection_errors
+
+    (tmp_path / "pose-2d").mkdir()
+    (tmp_path / "calibration").mkdir()
+    calibration = write_calibration(rig, tmp_path / "calibration" / "calibration.toml")
+    files = {}
+    for name, series in project_tracks(rig, truth[:15], noise_px=0.5).items():
+        files[name] = tmp_path / "pose-2d" / f"s1-{name}.h5"
+        write_dlc_analysis(series, files[name])
+    output = tmp_path / "out" / "s1-3d.csv"
+    progress = []
+    outcome = ta.run_to_end(
+        ta.triangulate_session(files, calibration, output, fps=30.0, score_threshold=0.5), progress.append
+    )
+    assert [p[2] for p in progress[:2]] == [f"reading {files[c].name}" for c in files]
+    assert outcome.series.source == output and output.is_file()
+    np.testing.assert_allclose(read_pose3d(output).positions, outcome.series.positions, atol=1e-3)
+    assert _median_error_mm(outcome.series, truth[:15]) < 1.0
+    assert sorted(outcome.tracks_2d) == ["camA", "camB"] and outcome.qc_failure is None
+    expected = reprojection_errors(outcome.series, outcome.tracks_2d, outcome.calibration)
+    for camera, errors in outcome.reprojection_errors.items():
+        np.testing.assert_allclose(errors, expected[camera])
+        assert np.nanmedian(errors) < 1.5  # px, at 0.5 px noise
+    by_project = ta.run_to_end(ta.triangulate_project(tmp_path, score_threshold=0.5))
+    np.testing.assert_allclose(by_project["s1"].positions, outcome.series.positions)
+    # without the QC nothing is reprojected
+    quiet = ta.run_to_end(ta.triangulate_session(files, calibration, None, score_threshold=0.5, reprojection_qc=False))
+    assert quiet.reprojection_errors == {} and quiet.series.source != output
+
+
+def test_disagreeing_cameras_are_the_ones_warned_about():
+    errors = {"camA": 0.4, "camB": 0.5, "camC": 2.0, "camD": 0.45}
+    assert ta.disagreeing_cameras(errors) == ["camC"]
+    warnings = ta.camera_error_warnings(errors)
+    assert len(warnings) == 1 and "'camC'" in warnings[0] and "(0.45 px)" in warnings[0]
+    assert ta.disagreeing_cameras({"camA": 0.4, "camB": 4.0}) == []  # two cameras share every error
+    assert ta.disagreeing_cameras({"camA": 0.4, "camB": 0.5, "camC": 1.3}) == []  # under 3x the others median (1.35)

@@ -218,6 +218,42 @@ def _scale_progress(item: Any, start: int, end: int) -> Progress:
     return start, _TOTAL, str(item)
 
 
+def fit_model(
+    feature_matrices: list[FeatureMatrix],
+    series: LandmarkSeries,
+    n_states: int,
+    *,
+    n_restarts: int = 3,
+    n_iter: int = 100,
+    seed: int = 0,
+    hmm_options: dict[str, Any] | None = None,
+    check_stop: Callable[[], None] = lambda: None,
+) -> Generator[Progress, None, Any]:
+    """The fit step of :func:`run_analysis` (and of ``analysis_tracks``): one ``FaceHMM`` on one or
+    more feature matrices with the same features, each its own sequences; the metadata is the first's
+    (``series`` its landmarks). :class:`DataError` when there are not more frames than states."""
+    first = feature_matrices[0]
+    if n_states < 1:
+        raise DataError(f"the number of states must be at least 1; got {n_states}")
+    n_valid = sum(matrix.n_valid for matrix in feature_matrices)
+    if n_valid <= n_states:
+        n_frames = sum(matrix.n_frames for matrix in feature_matrices)
+        raise DataError(
+            f"{n_states} states cannot be fit to {n_valid} frames with valid features "
+            f"(of {n_frames}); use fewer states or more data"
+        )
+    check_stop()
+    values = np.concatenate([matrix.values for matrix in feature_matrices])
+    lengths = np.concatenate([matrix.lengths for matrix in feature_matrices])
+    model = _new_model(n_states, n_restarts, n_iter, seed, list(first.names), **(hmm_options or {}))
+    model.metadata.update(model_metadata(first.settings, first, series))
+    yield _FIT_START, _TOTAL, f"fitting a {n_states}-state HMM on {values.shape}"
+    for item in model.fit_progress(values, lengths):
+        check_stop()
+        yield _scale_progress(item, _FIT_START, _FIT_END)
+    return model
+
+
 def run_analysis(
     source: str | Path | LandmarkSeries,
     n_states: int | None = 9,
@@ -293,22 +329,10 @@ def run_analysis(
         settings = settings or FeatureSettings()
         features = build_features(series, settings)
         n_states = 9 if n_states is None else int(n_states)
-        if n_states < 1:
-            raise DataError(f"the number of states must be at least 1; got {n_states}")
-        if features.n_valid <= n_states:
-            raise DataError(
-                f"{n_states} states cannot be fit to {features.n_valid} frames with valid features "
-                f"(of {features.n_frames}); use fewer states or more data"
-            )
-        check_stop()
-        model = _new_model(
-            n_states, n_restarts, n_iter, seed, list(features.names), **(hmm_options or {})
+        model = yield from fit_model(
+            [features], series, n_states, n_restarts=n_restarts, n_iter=n_iter, seed=seed,
+            hmm_options=hmm_options, check_stop=check_stop,
         )
-        model.metadata.update(model_metadata(settings, features, series))
-        yield _FIT_START, _TOTAL, f"fitting a {n_states}-state HMM on {features.values.shape}"
-        for item in model.fit_progress(features.values, features.lengths):
-            check_stop()
-            yield _scale_progress(item, _FIT_START, _FIT_END)
         fitted = True
     check_stop()
     yield _FIT_END, _TOTAL, "decoding states"

@@ -10,7 +10,6 @@ folder may hold. All are re-exported from :mod:`napari_facehmm.analysis`.
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generator
 
@@ -145,9 +144,7 @@ def make_figures(result: AnalysisResult) -> dict[str, Any]:
     switch_probability = (
         result.transitions["switch_probability"].to_numpy().reshape(result.n_states, result.n_states)
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        overall = np.nanmean(features.coords[result.states >= 0], axis=0)
+    overall = figures.overall_mean_face(features.coords, result.states)
     return {
         "ethogram": figures.ethogram_figure(
             result.states,

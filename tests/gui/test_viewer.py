@@ -199,6 +199,15 @@ def test_fit_colors_points_by_state_and_slider_drives_docks(make_napari_viewer, 
     assert abs(session.current_frame() - 300) <= 1
     assert ethogram.cursor_frame == session.current_frame()
 
+    # the summary draws each state's mean face where the analysis figure does (3D: from the front)
+    from napari_facehmm.stats.figures import state_face_drawing
+
+    summary = docks["summary"]
+    faces_2d, _ = state_face_drawing(session.features.coords, session.states, N_STATES, session.features.keypoints)
+    for state in range(N_STATES):
+        ax = next(a for a, s in summary._state_of_artist.items() if s == state and hasattr(a, "collections"))
+        np.testing.assert_allclose(ax.collections[0].get_offsets(), faces_2d[state])
+
     # the summary jumps to a state's longest bout
     state = int(session.states[0])
     frame = docks["summary"].jump_to_state(state)

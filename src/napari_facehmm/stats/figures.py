@@ -7,6 +7,7 @@ batch job and in a worker thread).
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -136,6 +137,55 @@ def _front_projection(mean_face: np.ndarray, keypoints: Sequence[str]) -> np.nda
     return axes
 
 
+def overall_mean_face(coords: np.ndarray, states: np.ndarray) -> np.ndarray:
+    """``(n_keypoints, n_dims)`` mean of the head-centred face over the frames with a state (NaN if none)."""
+    coords = np.asarray(coords, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # keypoints never seen, or no frame with a state
+        return np.nanmean(coords[np.asarray(states) >= 0], axis=0)
+
+
+def mean_face_drawing(
+    mean: np.ndarray, keypoints: Sequence[str], overall_mean: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """2D drawing coordinates of per-state mean faces: the one projection of every mean-face drawing.
+
+    Parameters
+    ----------
+    mean
+        ``(n_states, n_keypoints, n_dims)`` per-state mean faces.
+    keypoints
+        Keypoint names.
+    overall_mean
+        ``(n_keypoints, n_dims)`` face that sets the view (default: the mean of ``mean``).
+
+    Returns
+    -------
+    faces_2d, reference_2d
+        ``(n_states, n_keypoints, 2)`` and ``(n_keypoints, 2)``: 2D faces as
+        they are (image coordinates: the caller flips the vertical axis), 3D
+        faces seen from the front (:func:`_front_projection`). NaN kept.
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    reference = np.nanmean(mean, axis=0) if overall_mean is None else np.asarray(overall_mean, dtype=np.float64)
+    projection = _front_projection(reference, list(keypoints))
+    return mean @ projection, reference @ projection
+
+
+def state_face_drawing(
+    coords: np.ndarray, states: np.ndarray, n_states: int, keypoints: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`mean_face_drawing` of a state sequence's mean faces, as the analysis' figure draws them.
+
+    ``coords`` ``(n_frames, n_keypoints, n_dims)`` head-centred coordinates,
+    ``states`` ``(n_frames,)`` (-1 = none). The viewer's state summary draws these.
+    """
+    from .tables import mean_faces
+
+    mean, _ = mean_faces(coords, states, n_states)
+    return mean_face_drawing(mean, keypoints, overall_mean_face(coords, states))
+
+
 def mean_faces_figure(
     mean: np.ndarray,
     sd: np.ndarray,
@@ -168,8 +218,9 @@ def mean_faces_figure(
     3D faces are drawn as a front view: the projection onto the face's two
     main axes (ear to ear horizontal, brows above the chin).
     """
-    n_states, _, n_dims = mean.shape
+    n_states = mean.shape[0]
     names = list(keypoints)
+    faces_2d, reference_2d = mean_face_drawing(mean, names, overall_mean)
     reference = overall_mean if overall_mean is not None else np.nanmean(mean, axis=0)
     projection = _front_projection(reference, names)
     colors = state_colors(n_states)
@@ -179,8 +230,7 @@ def mean_faces_figure(
     figure = _figure(3.2 * n_cols, 3.0 * n_rows)
     axes = np.atleast_1d(figure.subplots(n_rows, n_cols, squeeze=False)).ravel()
     edges = [(names.index(a), names.index(b)) for a, b in skeleton if a in names and b in names]
-    reference_2d = reference @ projection
-    all_2d = np.concatenate([mean.reshape(-1, n_dims) @ projection, reference_2d])
+    all_2d = np.concatenate([faces_2d.reshape(-1, 2), reference_2d])
     finite = np.isfinite(all_2d).all(axis=1)
     low, high = all_2d[finite].min(axis=0), all_2d[finite].max(axis=0)
     margin = 0.1 * (high - low).max() if finite.any() else 1.0
@@ -188,7 +238,7 @@ def mean_faces_figure(
         if state >= n_states:
             ax.set_axis_off()
             continue
-        face_2d = mean[state] @ projection
+        face_2d = faces_2d[state]
         spread_2d = np.sqrt((sd[state] ** 2) @ (projection**2))
         for a, b in edges:
             ax.plot(*reference_2d[[a, b]].T, color="0.8", linewidth=1.0)

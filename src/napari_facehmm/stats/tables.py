@@ -75,11 +75,19 @@ def frame_table(
     )
     table.loc[states < 0, "state"] = pd.NA
     if posterior is not None:
-        posterior = np.asarray(posterior, dtype=np.float64)
-        best_any = np.where(np.isnan(posterior), -1.0, posterior).max(axis=1)
-        best = np.where((states >= 0) & (best_any >= 0), best_any, np.nan)
-        table["state_probability"] = best
+        table["state_probability"] = state_probability(posterior, states)
     return table
+
+
+def state_probability(posterior: np.ndarray, states: np.ndarray | None = None) -> np.ndarray:
+    """``(T,)`` probability of each frame's most likely state: the largest of ``posterior`` ``(T, n_states)``.
+
+    NaN where the posterior row is NaN or, with ``states`` ``(T,)``, where the frame has no state (-1).
+    """
+    posterior = np.asarray(posterior, dtype=np.float64)
+    best_any = np.where(np.isnan(posterior), -1.0, posterior).max(axis=1)
+    has_state = best_any >= 0 if states is None else (np.asarray(states) >= 0) & (best_any >= 0)
+    return np.where(has_state, best_any, np.nan)
 
 
 def bout_table(states: np.ndarray, frame_indices: np.ndarray, fps: float) -> pd.DataFrame:
@@ -250,3 +258,16 @@ def state_table(
                 row[column] = float(selected.mean()) if len(selected) else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def longest_bout_start(states: np.ndarray, frames: np.ndarray, state: int, fps: float = 30.0) -> int | None:
+    """Video frame where the longest bout of ``state`` starts (None if never visited).
+
+    ``states`` ``(T,)`` (-1 = none) at video frames ``frames`` ``(T,)``; bouts as
+    :func:`bout_table`; of equally long bouts the first.
+    """
+    bouts = bout_table(states, frames, fps)
+    bouts = bouts[bouts["state"] == state]
+    if bouts.empty:
+        return None
+    return int(bouts.loc[bouts["n_frames"].idxmax(), "start_frame"])

@@ -13,7 +13,7 @@ from .anipose import AniposeWidget
 from .ethogram import EthogramWidget
 from .face3d import Face3DWidget
 from .qc import TrackingQCWidget
-from .states import ExpressionStatesWidget, fit_job
+from .states import ExpressionStatesWidget, track_analysis
 from .summary import StateSummaryWidget
 
 
@@ -42,7 +42,7 @@ def fit_now(states_widget: ExpressionStatesWidget, n_states: int, n_restarts: in
     """Fit synchronously (no worker thread), with a progress bar on stderr."""
     from ..progress import run_with_progress
 
-    job = fit_job(states_widget.selected_series(), states_widget.settings_kwargs(), n_states, n_restarts)
+    job = track_analysis(states_widget.selected_series(), states_widget.settings_kwargs(), n_states, n_restarts)
     result = run_with_progress(job, "fitting", quiet=not show_progress)
     states_widget.n_states.setValue(n_states)
     states_widget.n_restarts.setValue(n_restarts)

@@ -22,6 +22,8 @@ from qtpy.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
 from .._napari.state_colors import state_band_image, states_for_frames
+from ..stats.tables import state_probability
+from ..tracking.frame_quality import frame_scores
 from ._session import get_session
 
 BAND_HEIGHT = 28
@@ -157,8 +159,7 @@ class EthogramWidget(QWidget):
         low, high = self._frame_range()
         frames = np.arange(low, high + 1)
         if session.states is not None and session.posterior is not None:
-            best = np.nanmax(np.where(np.isnan(session.posterior), -1, session.posterior), axis=1)
-            best = np.where(best < 0, np.nan, best)
+            best = state_probability(session.posterior, session.states)  # as states.csv
             self._traces["state probability"] = self._on_frames(best, session.state_frames, frames)
         kinematics = getattr(session.features, "kinematics", None) or {}
         if session.states is not None and "speed" in kinematics:
@@ -166,7 +167,9 @@ class EthogramWidget(QWidget):
             self._traces["head speed"] = self._on_frames(kinematics["speed"], frames_of_rows, frames)
         series = session.active_series()
         if series is not None and series.n_dims == 2 and series.n_keypoints:
-            likelihood = np.nanmean(np.where(np.isnan(series.positions[..., 0]), np.nan, series.confidence), axis=1)
+            # mean confidence of the points present, as the Tracking QC dock ranks frames
+            present_confidence = np.where(np.isnan(series.positions[..., 0]), np.nan, series.confidence)
+            likelihood = frame_scores(present_confidence, larger_is_worse=False)
             self._traces["likelihood"] = self._on_frames(likelihood, series.frame_indices, frames)
         self.update()
 

@@ -1,7 +1,9 @@
 """Expression states dock: fit or load a FaceHMM, color the points by state.
 
-The fit runs in a ``thread_worker`` generator (features, then the EM
-restarts of :meth:`FaceHMM.fit_progress`, then decoding), reporting to a
+The fit is the core's :func:`~napari_facehmm.analysis_tracks.run_track_analysis`
+(one track: exactly ``facehmm analyze``'s :func:`~napari_facehmm.analysis.run_analysis`;
+several: one model for all, each decoded on its own features), run in a
+worker thread (:class:`~napari_facehmm.widgets._worker.DockJob`) with a
 progress bar; Cancel stops it at the next progress step. The legend lists
 the state colors and names; names are editable and saved with the model.
 Errors from the core are shown as notifications and leave the viewer usable.
@@ -10,7 +12,7 @@ Errors from the core are shown as notifications and leave the viewer usable.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from qtpy.QtCore import Qt
@@ -36,6 +38,7 @@ from qtpy.QtWidgets import (
 from ..data import LandmarkSeries
 from ..errors import Cancelled, DataError, FaceHMMError
 from ._session import facehmm_meta, get_session, show_error
+from ._worker import DockJob
 
 #: label of the track that is the session's 3D series
 POSE3D_TRACK = "3D pose (session)"
@@ -55,52 +58,16 @@ def decode(model: Any, features: Any) -> tuple[np.ndarray, np.ndarray]:
     return states, posterior
 
 
-def fit_job(
-    series_list: list[LandmarkSeries], settings_kwargs: dict, n_states: int, n_restarts: int
-) -> Iterator[tuple[int, int, str]]:
-    """Generator: build features, fit a FaceHMM on all series, decode each one.
+def track_analysis(series_list: list[LandmarkSeries], settings_kwargs: dict, n_states: int, n_restarts: int):
+    """The dock's fit: :func:`run_track_analysis` with the form's settings (a progress generator)."""
+    from ..analysis_tracks import run_track_analysis
+    from ..features import FeatureSettings
 
-    Yields ``(done, total, message)``; returns ``(model, tracks)``, with one
-    ``(features, states (T,), posterior (T, n_states))`` per series, each
-    decoded on its own feature matrix.
-    """
-    from ..analysis import model_metadata
-    from ..features import FeatureSettings, build_features
-    from ..hmm import FaceHMM
-
-    yield 0, 100, "building features"
-    settings = FeatureSettings(**settings_kwargs)
-    matrices = [build_features(series, settings) for series in series_list]
-    for matrix in matrices[1:]:
-        if list(matrix.names) != list(matrices[0].names):
-            raise DataError("the selected tracks have different landmarks; select tracks with the same keypoints")
-    values = np.concatenate([m.values for m in matrices])
-    lengths = np.concatenate([m.lengths for m in matrices])
-    if len(values) < n_states * 10:
-        raise DataError(f"{len(values)} frames with features are too few for {n_states} states")
-    model = FaceHMM(
-        n_states=n_states,
-        n_restarts=n_restarts,
-        feature_names=list(matrices[0].names),
-        # what facehmm analyze stores too, so either loads the other's models
-        metadata=model_metadata(settings, matrices[0], series_list[0]),
+    return (
+        yield from run_track_analysis(
+            series_list, n_states, settings=FeatureSettings(**settings_kwargs), n_restarts=n_restarts
+        )
     )
-    for step in model.fit_progress(values, lengths):
-        done, total, message = _progress_of(step)
-        yield 5 + int(90 * done / max(total, 1)), 100, message
-    if getattr(model, "cancelled_", False):
-        raise Cancelled("fit cancelled")
-    yield 96, 100, "decoding states"
-    tracks = [(matrix, *decode(model, matrix)) for matrix in matrices]
-    yield 100, 100, "done"
-    return model, tracks
-
-
-def _progress_of(step: Any) -> tuple[float, float, str]:
-    if isinstance(step, tuple) and len(step) >= 2:
-        message = str(step[2]) if len(step) > 2 else ""
-        return float(step[0]), float(step[1]), message
-    return 0.0, 1.0, str(step)
 
 
 class ExpressionStatesWidget(QWidget):
@@ -110,8 +77,6 @@ class ExpressionStatesWidget(QWidget):
         super().__init__(parent)
         self.viewer = napari_viewer
         self.session = get_session(napari_viewer)
-        self.worker: Any = None
-        self._cancel_requested = False
         self.model_path: Path | None = None
         self._fit_names: list[str] | None = None
 
@@ -141,6 +106,9 @@ class ExpressionStatesWidget(QWidget):
         self.legend.horizontalHeader().setStretchLastSection(True)
         self.legend.verticalHeader().setVisible(False)
         self.legend.setColumnWidth(0, 24)
+        self.job = DockJob(
+            buttons=[self.fit_button], cancel_button=self.cancel_button, progress_bar=self.progress, status=self.status
+        )
 
         form = QFormLayout()
         form.addRow("feature set", self.feature_set)
@@ -219,10 +187,13 @@ class ExpressionStatesWidget(QWidget):
         return dict(FEATURE_CHOICES[self.feature_set.currentText()])
 
     # ---------------------------------------------------------------- fit
+    @property
+    def worker(self) -> Any:
+        """The running fit's worker; None when idle."""
+        return self.job.worker
+
     def fit(self) -> Any:
         """Start fitting in a worker thread; returns the worker (tests wait on it)."""
-        from ._worker import start_worker
-
         try:
             tracks = self.selected_tracks()
         except FaceHMMError as exc:
@@ -231,49 +202,34 @@ class ExpressionStatesWidget(QWidget):
         series_list = [series for _, series in tracks]
         # the names of the fitted tracks, should the selection change during the fit
         self._fit_names = [name for name, _ in tracks]
-        worker = start_worker(
-            fit_job,
+        return self.job.start(
+            track_analysis,
             series_list,
             self.settings_kwargs(),
             self.n_states.value(),
             self.n_restarts.value(),
-            on_yield=self._on_progress,
+            message="fitting...",
             on_return=self._on_fitted,
             on_error=self._on_error,
             on_finish=self._on_finished,
         )
-        self.worker = worker
-        self._cancel_requested = False
-        self.fit_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.status.setText("fitting...")
-        return worker
 
     def cancel(self) -> None:
         """Stop the running fit at its next progress step."""
-        if self.worker is not None:
-            self._cancel_requested = True
-            self.worker.quit()
-            self.status.setText("cancelling...")
+        self.job.cancel("cancelling...")
 
-    def _on_progress(self, step: tuple) -> None:
-        if self._cancel_requested:
-            return  # progress already queued before Cancel
-        done, total, message = _progress_of(step)
-        self.progress.setValue(int(100 * done / max(total, 1)))
-        self.status.setText(message)
-
-    def _on_fitted(self, result: tuple) -> None:
-        if result is None:
+    def _on_fitted(self, results: list | None) -> None:
+        """Show the states of a fit (:func:`run_track_analysis`'s results, one per fitted track)."""
+        if not results:
             return
-        model, decoded = result
         names = self._fit_names or [name for name, _ in self.selected_tracks()]
         self.model_path = None
-        self._apply(model, list(zip(names, decoded, strict=False)))
-        n_frames = sum(track[0].n_valid for track in decoded)
+        decoded = [(result.features, result.states, result.posterior) for result in results]
+        self._apply(results[0].model, list(zip(names, decoded, strict=False)))
+        n_frames = sum(result.features.n_valid for result in results)
         self.status.setText(
-            f"fitted {self.session.n_states} states on {n_frames} frames of {len(decoded)} track(s)"
-            + self._tracks_note(names[: len(decoded)])
+            f"fitted {self.session.n_states} states on {n_frames} frames of {len(results)} track(s)"
+            + self._tracks_note(names[: len(results)])
         )
 
     def _on_error(self, exc: BaseException) -> None:
@@ -287,12 +243,8 @@ class ExpressionStatesWidget(QWidget):
         self.status.setText(f"failed: {exc}")
 
     def _on_finished(self) -> None:
-        if self._cancel_requested:
+        if self.job.cancel_requested:
             self.status.setText("cancelled; the previous states are kept")
-        self._cancel_requested = False
-        self.fit_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        self.worker = None
         self._fit_names = None
 
     @staticmethod

@@ -1,8 +1,8 @@
 """State summary dock: mean face per state, frequencies, dwell times, transitions.
 
 A matplotlib figure (redrawn only when the states or their names change):
-small multiples of each state's mean head-centred face with the skeleton,
-bars of time spent per state (absolute seconds and fraction), the median
+small multiples of each state's mean head-centred face with the skeleton
+(the analysis figure's drawing: 3D faces seen from the front), bars of time spent per state (absolute seconds and fraction), the median
 bout duration (dwell time) and the transition matrix. Clicking a state's
 bar or mean face moves the time slider to the start of its longest bout.
 """
@@ -16,19 +16,10 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
-from ..features.geometry import egocentric_frame
+from ..stats.tables import longest_bout_start
 from ._session import get_session, show_error
 
-
-def longest_bout_start(states: np.ndarray, frames: np.ndarray, state: int, fps: float = 30.0) -> int | None:
-    """Video frame where the longest bout of ``state`` starts (None if never visited)."""
-    from ..stats.tables import bout_table
-
-    bouts = bout_table(states, frames, fps)
-    bouts = bouts[bouts["state"] == state]
-    if bouts.empty:
-        return None
-    return int(bouts.loc[bouts["n_frames"].idxmax(), "start_frame"])
+__all__ = ["StateSummaryWidget", "longest_bout_start"]
 
 
 class StateSummaryWidget(QWidget):
@@ -51,17 +42,24 @@ class StateSummaryWidget(QWidget):
         self.redraw()
 
     # -------------------------------------------------------------- data
-    def _coords(self) -> tuple[np.ndarray, tuple, np.ndarray] | None:
-        """Head-centred coordinates (T, K, D), keypoints, skeleton edges of the fitted rows."""
-        features = self.session.features
-        if features is not None and getattr(features, "coords", None) is not None:
-            from ..analysis import skeleton_for
+    def face_drawing(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The mean faces as drawn: ``(faces_2d (n_states, K, 2), edges (E, 2), image_coordinates)``.
 
-            skeleton = skeleton_for(features)  # as the analysis' mean-face figure draws it
-            index = {k: i for i, k in enumerate(features.keypoints)}
-            edges = np.array([[index[a], index[b]] for a, b in skeleton if a in index and b in index]).reshape(-1, 2)
-            return np.asarray(features.coords), tuple(features.keypoints), edges
-        return None
+        The coordinates are :func:`~napari_facehmm.stats.figures.state_face_drawing`'s,
+        the analysis' mean-face figure's (3D faces seen from the front); None before a fit.
+        """
+        session = self.session
+        features = session.features
+        if session.states is None or features is None or getattr(features, "coords", None) is None:
+            return None
+        from ..analysis import skeleton_for
+        from ..stats.figures import state_face_drawing
+
+        faces_2d, _ = state_face_drawing(features.coords, session.states, session.n_states, features.keypoints)
+        index = {k: i for i, k in enumerate(features.keypoints)}
+        skeleton = skeleton_for(features)  # as the analysis' mean-face figure draws it
+        edges = np.array([[index[a], index[b]] for a, b in skeleton if a in index and b in index]).reshape(-1, 2)
+        return faces_2d, edges, features.coords.shape[-1] == 2
 
     # ----------------------------------------------------------- drawing
     def redraw(self, *_: Any) -> None:
@@ -104,12 +102,7 @@ class StateSummaryWidget(QWidget):
         if len(session.tracks) > 1:
             # several decoded tracks: this is the active one (click an ethogram row to change it)
             self.figure.suptitle(f"track: {session.active_track}", color=text_color, fontsize=8, y=0.995)
-        coords = self._coords()
-        means = None
-        if coords is not None:
-            from ..stats.tables import mean_faces
-
-            means, _ = mean_faces(coords[0], states, n_states)
+        drawing = self.face_drawing()
         for state in range(n_states):
             ax = self.figure.add_subplot(grid[state // n_cols, state % n_cols])
             ax.set_facecolor("#1c1e24")
@@ -121,15 +114,15 @@ class StateSummaryWidget(QWidget):
             ax.set_title(names[state], color=palette[state], fontsize=7)
             ax.set_picker(True)
             self._state_of_artist[ax] = state
-            if means is not None and not np.isnan(means[state]).all():
-                face = egocentric_frame(means[state], coords[1])
-                x, y = face[:, 0], face[:, 1]
-                if face.shape[1] == 2:
-                    y = -y  # image rows grow downwards
-                for a, b in coords[2]:
+            if drawing is not None and not np.isnan(drawing[0][state]).all():
+                faces_2d, edges, image_coordinates = drawing
+                x, y = faces_2d[state, :, 0], faces_2d[state, :, 1]
+                for a, b in edges:
                     ax.plot([x[a], x[b]], [y[a], y[b]], color="#bbbbbb", lw=0.8)
                 ax.scatter(x, y, s=5, color=palette[state], zorder=3)
                 ax.set_aspect("equal", adjustable="datalim")
+                if image_coordinates:
+                    ax.invert_yaxis()  # image rows grow downwards
         ax_freq = self.figure.add_subplot(grid[n_face_rows, :])
         bars = ax_freq.bar(np.arange(n_states), table["time_s"], color=palette, picker=True)
         for state, bar in enumerate(bars):

@@ -42,7 +42,9 @@ Modules, one per job (every name is importable from this package):
 - :mod:`.dlt`: DLT in chunks, RANSAC camera subsets, per-camera errors.
 - :mod:`.optimize`: aniposelib's ``optim_points`` in chunks.
 - :mod:`.triangulation`: :func:`triangulate` and :func:`triangulate_files`.
-- :mod:`.project_jobs`: :func:`calibrate_project`, :func:`triangulate_project`.
+- :mod:`.project_jobs`: the jobs the CLI and the 3D dock run:
+  :func:`calibrate_to_files`, :func:`triangulate_session` (one session, with
+  the reprojection QC), :func:`calibrate_project`, :func:`triangulate_project`.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ from ...progress import Progress, run_to_end  # noqa: E402
 from .align import align_cameras  # noqa: E402
 from .board import BoardDetections, BoardSpec, load_board_detections, save_board_detections  # noqa: E402
 from .calibration import DEFAULT_DETECTION_SKIP, CalibrationResult, calibrate  # noqa: E402
-from .dlt import camera_error_warnings  # noqa: E402
+from .dlt import camera_error_warnings, disagreeing_cameras  # noqa: E402
 from .filters import filter_2d_median, filter_2d_viterbi  # noqa: E402
 from .layout import (  # noqa: E402
     DEFAULT_CAM_REGEX,
@@ -72,7 +74,13 @@ from .layout import (  # noqa: E402
     read_project_config,
     session_name_from_path,
 )
-from .project_jobs import calibrate_project, triangulate_project  # noqa: E402
+from .project_jobs import (  # noqa: E402
+    SessionTriangulation,
+    calibrate_project,
+    calibrate_to_files,
+    triangulate_project,
+    triangulate_session,
+)
 from .settings import (  # noqa: E402
     ANIPOSE_FILTER_DEFAULTS,
     ANIPOSE_TRIANGULATION_DEFAULTS,
@@ -95,15 +103,18 @@ __all__ = [
     "CalibrationResult",
     "Progress",
     "ProjectLayout",
+    "SessionTriangulation",
     "TriangulationSettings",
     "align_cameras",
     "as_camera_group",
     "calibrate",
     "calibrate_project",
+    "calibrate_to_files",
     "calibration_videos",
     "camera_error_warnings",
     "camera_name_from_path",
     "change_world_frame",
+    "disagreeing_cameras",
     "coordinate_frame",
     "filter_2d_median",
     "filter_2d_viterbi",
@@ -119,5 +130,6 @@ __all__ = [
     "triangulate",
     "triangulate_files",
     "triangulate_project",
+    "triangulate_session",
     "triangulation_options",
 ]

@@ -128,24 +128,32 @@ def _best_pair_errors(group, points_flat: np.ndarray, chunk: int) -> np.ndarray:
     return out
 
 
-def camera_error_warnings(camera_errors_px: Mapping[str, float], factor: float = 3.0) -> list[str]:
-    """Warnings for cameras whose error is over ``factor`` times the others' median.
+def disagreeing_cameras(camera_errors_px: Mapping[str, float], factor: float = 3.0) -> list[str]:
+    """Cameras whose error is over ``factor`` times the others' median, in the given order.
 
     Needs three or more cameras: with two, both share every point's error.
     :func:`triangulate` passes each camera's error with its best partner
-    camera, which singles out a bad camera.
+    camera (``attrs["camera_pair_errors_px"]``), which singles out a bad camera.
     """
     names = [n for n, e in camera_errors_px.items() if np.isfinite(e)]
     if len(names) < 3:
         return []
+    return [
+        name
+        for name in names
+        if camera_errors_px[name] > factor * float(np.median([camera_errors_px[n] for n in names if n != name]))
+        and camera_errors_px[name] > 0
+    ]
+
+
+def camera_error_warnings(camera_errors_px: Mapping[str, float], factor: float = 3.0) -> list[str]:
+    """A warning for each of the :func:`disagreeing_cameras`, naming the fix."""
     out = []
-    for name in names:
-        others = [camera_errors_px[n] for n in names if n != name]
-        typical = float(np.median(others))
-        if camera_errors_px[name] > factor * typical and camera_errors_px[name] > 0:
-            out.append(
-                f"camera {name!r} disagrees with the others by {camera_errors_px[name]:.2f} px, over "
-                f"{factor:g}x their median ({typical:.2f} px): check its calibration or tracking, "
-                f"or leave it out (--exclude-camera {name})"
-            )
+    for name in disagreeing_cameras(camera_errors_px, factor):
+        typical = float(np.median([e for n, e in camera_errors_px.items() if n != name and np.isfinite(e)]))
+        out.append(
+            f"camera {name!r} disagrees with the others by {camera_errors_px[name]:.2f} px, over "
+            f"{factor:g}x their median ({typical:.2f} px): check its calibration or tracking, "
+            f"or leave it out (--exclude-camera {name})"
+        )
     return out

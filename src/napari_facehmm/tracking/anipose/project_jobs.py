@@ -1,13 +1,21 @@
-"""Project-level jobs: calibrate and triangulate an Anipose project folder (``facehmm calibrate/triangulate``)."""
+"""Project-level jobs: calibrate and triangulate, for ``facehmm calibrate/triangulate`` and the 3D dock.
+
+:func:`calibrate_to_files` (videos per camera and a board -> ``calibration.toml``
+and ``board-detections.csv``) and :func:`triangulate_session` (one session's 2D
+files -> its ``pose-3d`` table, with the reprojection QC the dock shows) are the
+jobs the viewer's 3D (Anipose) dock runs; :func:`calibrate_project` and
+:func:`triangulate_project` run the same jobs on an Anipose project folder.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ...data import LandmarkSeries
-from ...errors import DataError
+from ...errors import DataError, FaceHMMError
 from ...progress import Progress, relay
 from .board import BoardSpec, save_board_detections
 from .calibration import DEFAULT_DETECTION_SKIP, CalibrationResult, calibrate
@@ -55,9 +63,6 @@ def calibrate_project(
     CalibrationResult
         With ``calibration_path`` and ``detections_path`` set.
     """
-    from ...io._atomic import atomic_write_paths
-    from ...io.anipose import write_calibration
-
     project_dir = Path(project_dir)
     if not project_dir.is_dir():
         raise DataError(f"{project_dir}: project folder does not exist")
@@ -69,11 +74,48 @@ def calibrate_project(
     videos = calibration_videos(videos_dir, cam_regex)
     if fisheye is None:
         fisheye = bool(config.get("calibration", {}).get("fisheye", False))
+    # where triangulation (Anipose's and ours) looks for it: pipeline.calibration_results
+    output = Path(output) if output else layout.calibration
+    return (yield from calibrate_to_files(videos, board, output, skip=skip, fisheye=fisheye))
+
+
+def calibrate_to_files(
+    videos: Mapping[str, Any],
+    board: BoardSpec,
+    output: str | Path,
+    *,
+    skip: int | None = None,
+    fisheye: bool = False,
+) -> Generator[Progress, None, CalibrationResult]:
+    """Calibrate, then write ``output`` (``calibration.toml``) and ``board-detections.csv`` beside it.
+
+    The job of ``facehmm calibrate`` (through :func:`calibrate_project`) and of
+    the 3D dock's Calibrate tab. Both files are replaced together (a previous
+    calibration is kept as ``.bak``); a job stopped early writes nothing.
+
+    Parameters
+    ----------
+    videos
+        ``{camera: video or [videos]}`` (:func:`calibrate`).
+    board
+        The board.
+    output
+        The calibration file to write (its folder is created).
+    skip, fisheye
+        As for :func:`calibrate` (``skip`` None: 20, as aniposelib).
+
+    Returns
+    -------
+    CalibrationResult
+        With ``calibration_path`` and ``detections_path`` set.
+    """
+    from ...io._atomic import atomic_write_paths
+    from ...io.anipose import write_calibration
+
     result = yield from calibrate(
         videos, board, skip=DEFAULT_DETECTION_SKIP if skip is None else skip, fisheye=fisheye
     )
-    # where triangulation (Anipose's and ours) looks for it: pipeline.calibration_results
-    output = Path(output) if output else layout.calibration
+    output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     detections_path = output.with_name("board-detections.csv")
     # the calibration and the detections it came from are replaced together
@@ -163,10 +205,11 @@ def triangulate_project(
         calibration = calibration_params  # read once
     results: dict[str, LandmarkSeries] = {}
     for i, (session, files) in enumerate(grouped.items()):
-        results[session] = yield from relay(
-            triangulate_files(files, calibration, None, fps=fps, **options),
+        triangulated = yield from relay(
+            triangulate_session(files, calibration, None, fps=fps, reprojection_qc=False, **options),
             lambda step: (step[0], step[1], f"{session} ({i + 1}/{len(grouped)}): {step[2]}"),
         )
+        results[session] = triangulated.series
     # every session's table is replaced together, once all are triangulated: an
     # interruption or a refused session leaves the earlier tables, never a mix
     from ...io._atomic import atomic_write_paths
@@ -180,3 +223,85 @@ def triangulate_project(
     for series, path in zip(results.values(), paths):
         series.source = path
     return results
+
+
+@dataclass
+class SessionTriangulation:
+    """What :func:`triangulate_session` made of one session.
+
+    Attributes
+    ----------
+    series
+        The 3D :class:`LandmarkSeries` (``source`` = the written table, if any).
+    tracks_2d
+        ``{camera: 2D series}`` of the cameras the triangulation used.
+    calibration
+        The calibration used (:class:`~napari_facehmm.io.anipose.Calibration`).
+    reprojection_errors
+        ``{camera: (T, K) px}`` (:func:`~napari_facehmm.tracking.anipose_qc.reprojection_errors`);
+        empty when not asked for or when the QC failed.
+    qc_failure
+        Why the reprojection QC failed (None when it did not; the 3D result stands).
+    """
+
+    series: LandmarkSeries
+    tracks_2d: dict[str, LandmarkSeries]
+    calibration: Any
+    reprojection_errors: dict[str, Any] = field(default_factory=dict)
+    qc_failure: str | None = None
+
+
+def triangulate_session(
+    files: Mapping[str, str | Path | LandmarkSeries],
+    calibration: Any,
+    output: str | Path | None = None,
+    *,
+    fps: float = 30.0,
+    reprojection_qc: bool = True,
+    **options: Any,
+) -> Generator[Progress, None, SessionTriangulation]:
+    """Triangulate one session's 2D tracks and write its ``pose-3d`` table; each file is read once.
+
+    The job of the 3D dock's Triangulate tab and, for every session, of
+    :func:`triangulate_project` (``facehmm triangulate``).
+
+    Parameters
+    ----------
+    files
+        ``{camera: DeepLabCut .h5/.csv}`` (or a 2D series already read).
+    calibration
+        ``calibration.toml`` path or calibration object.
+    output
+        The ``pose-3d`` CSV to write (None: write nothing).
+    fps
+        Frame rate of the videos (DeepLabCut files store none).
+    reprojection_qc
+        Also reproject the 3D points into each camera
+        (:attr:`SessionTriangulation.reprojection_errors`).
+    **options
+        :func:`triangulate` keywords.
+    """
+    from ...io.dlc import read_dlc_analysis
+    from ..anipose_qc import calibration_of, reprojection_errors
+
+    tracks_2d = {}
+    for camera, item in files.items():
+        if isinstance(item, LandmarkSeries):
+            tracks_2d[camera] = item
+            continue
+        yield 0, len(files) + 1, f"reading {Path(item).name}"
+        tracks_2d[camera] = read_dlc_analysis(item, fps=fps)
+    if isinstance(calibration, (str, Path)):
+        options.setdefault("calibration_source", calibration)
+    calibration = calibration_of(calibration)
+    series = yield from triangulate_files(tracks_2d, calibration, output, fps=fps, **options)
+    used = series.attrs.get("cameras", tuple(tracks_2d))
+    outcome = SessionTriangulation(
+        series, {camera: track for camera, track in tracks_2d.items() if camera in used}, calibration
+    )
+    if reprojection_qc:
+        try:
+            outcome.reprojection_errors = reprojection_errors(series, outcome.tracks_2d, calibration)
+        except FaceHMMError as exc:
+            outcome.qc_failure = str(exc)
+    return outcome

@@ -24,9 +24,13 @@ the results:
 Errors of the project (bad files, frame-count mismatches) are shown as
 napari notifications; the viewer keeps working.
 
-Modules, one per tab: :mod:`.calibrate` (:class:`CalibrateTabMixin`,
-:func:`calibration_job`), :mod:`.triangulate` (:class:`TriangulateTabMixin`,
-:func:`triangulation_job`) and :mod:`.qc` (:class:`QCTabMixin`), mixed into
+The jobs are the core's :func:`~napari_facehmm.tracking.anipose.calibrate_to_files`
+and :func:`~napari_facehmm.tracking.anipose.triangulate_session` (the ones
+``facehmm calibrate`` and ``facehmm triangulate`` run).
+
+Modules, one per tab: :mod:`.calibrate` (:class:`CalibrateTabMixin`),
+:mod:`.triangulate` (:class:`TriangulateTabMixin`) and :mod:`.qc`
+(:class:`QCTabMixin`), mixed into
 the dock so their widgets stay attributes of it; :mod:`.dock` the
 :class:`AniposeWidget` itself (project, progress, Cancel, the worker);
 :mod:`._tables` the small camera tables the tabs share.
@@ -36,9 +40,9 @@ from __future__ import annotations
 
 # Every name of the former single module widgets/anipose.py stays importable from here.
 from ._tables import _fit_height, _rows, _set_rows, _table  # noqa: F401
-from .calibrate import ARUCO_MARKER_COUNTS, VIDEO_SEPARATOR, CalibrateTabMixin, calibration_job  # noqa: F401
+from .calibrate import ARUCO_MARKER_COUNTS, VIDEO_SEPARATOR, CalibrateTabMixin  # noqa: F401
 from .dock import AniposeWidget
 from .qc import MEAN_OF_KEYPOINTS, N_SORTED_FRAMES, QCTabMixin  # noqa: F401
-from .triangulate import FILTER_CHOICES, TriangulateTabMixin, triangulation_job  # noqa: F401
+from .triangulate import FILTER_CHOICES, TriangulateTabMixin  # noqa: F401
 
-__all__ = ["AniposeWidget", "calibration_job", "triangulation_job"]
+__all__ = ["AniposeWidget"]

@@ -31,24 +31,6 @@ ARUCO_MARKER_COUNTS = (50, 100, 250, 1000)
 VIDEO_SEPARATOR = "; "
 
 
-def calibration_job(videos: dict, board: ta.BoardSpec, skip: int, output: Path, fisheye: bool = False):
-    """Calibrate, then write ``calibration.toml`` and ``board-detections.csv`` beside it.
-
-    A generator of ``(done, total, message)`` returning the
-    :class:`~napari_facehmm.tracking.anipose.CalibrationResult` with its paths set.
-    """
-    from ...io.anipose import write_calibration
-
-    result = yield from ta.calibrate(videos, board, skip=skip, fisheye=fisheye)
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    result.calibration_path = write_calibration(result.calibration, output)
-    result.detections_path = ta.save_board_detections(
-        result.detections, output.with_name("board-detections.csv")
-    )
-    return result
-
-
 class CalibrateTabMixin:
     """The Calibrate tab: :meth:`set_calibration_videos`, :meth:`set_board`, :meth:`run_calibration`, corners.
 
@@ -192,10 +174,12 @@ class CalibrateTabMixin:
             show_error(f"3D (Anipose): {exc}")
             return None
         return self._start(
-            calibration_job,
-            (videos, board, self.skip.value(), Path(output), self.fisheye.isChecked()),
+            ta.calibrate_to_files,
+            (videos, board, Path(output)),
             self._on_calibrated,
             "calibrating...",
+            skip=self.skip.value(),
+            fisheye=self.fisheye.isChecked(),
         )
 
     def _on_calibrated(self, result: ta.CalibrationResult) -> None:
@@ -206,7 +190,7 @@ class CalibrateTabMixin:
         rows.append(("all (median)", f"{result.error_px:.3f}"))
         _set_rows(self.calibration_errors, rows)
         self.calibration_edit.setText(str(result.calibration_path))
-        self.progress.setValue(1000)
+        self.progress.setValue(self.progress.maximum())
         found = ", ".join(f"{c}: {d.n_detections}" for c, d in result.detections.items())
         self.status.setText(f"wrote {result.calibration_path} (boards found: {found})")
 

@@ -1,4 +1,4 @@
-"""The 3D (Anipose) dock: the project, the three tabs, progress, Cancel and the worker."""
+"""The 3D (Anipose) dock: the project, the three tabs, progress and Cancel (:class:`DockJob`)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from ...errors import FaceHMMError
 from ...tracking import anipose as ta
 from ...tracking.calibration_checks import CalibrationCheckError
 from .._session import get_session, show_error
+from .._worker import DockJob
 from .calibrate import CalibrateTabMixin
 from .qc import QCTabMixin
 from .triangulate import TriangulateTabMixin
@@ -45,8 +46,6 @@ class AniposeWidget(CalibrateTabMixin, TriangulateTabMixin, QCTabMixin, QWidget)
         self._sessions: dict[str, dict[str, Path]] = {}
         self.errors: dict[str, np.ndarray] = {}
         self.flagged_camera: str | None = None
-        self.worker: Any = None
-        self._cancel_requested = False
 
         layout = QVBoxLayout(self)
         project_row = QHBoxLayout()
@@ -79,6 +78,13 @@ class AniposeWidget(CalibrateTabMixin, TriangulateTabMixin, QCTabMixin, QWidget)
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
         self.setMinimumWidth(340)
+        self.job = DockJob(
+            buttons=[self.calibrate_button, self.triangulate_button],
+            cancel_button=self.cancel_button,
+            progress_bar=self.progress,
+            status=self.status,
+            on_error=self._on_error,
+        )
 
     # ------------------------------------------------------------- project
     def _browse_project(self) -> None:
@@ -143,43 +149,25 @@ class AniposeWidget(CalibrateTabMixin, TriangulateTabMixin, QCTabMixin, QWidget)
         self.status.setText("; ".join(notes) if notes else f"project {folder.name} loaded")
 
     # ------------------------------------------------------------- workers
-    def _start(self, job_function, args: tuple, on_done, message: str) -> Any:
-        from .._worker import start_worker
+    @property
+    def worker(self) -> Any:
+        """The running job's worker; None when idle."""
+        return self.job.worker
 
-        if self.worker is not None:
+    def _start(self, job_function, args: tuple, on_done, message: str, **options: Any) -> Any:
+        """Run ``job_function(*args, **options)`` (a core progress generator) in the dock's worker."""
+        if self.job.running:
             show_error("3D (Anipose): a job is already running; cancel it first")
             return None
-        worker = start_worker(
-            job_function,
-            *args,
-            on_yield=self._on_progress,
-            on_return=on_done,
-            on_error=self._on_error,
-            on_finish=self._on_finished,
-            on_abort=self._on_aborted,
-        )
-        self.worker = worker
-        self._cancel_requested = False
-        self.calibrate_button.setEnabled(False)
-        self.triangulate_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setValue(0)
-        self.status.setText(message)
-        return worker
+
+        def job():
+            return (yield from job_function(*args, **options))
+
+        return self.job.start(job, message=message, on_return=on_done, on_abort=self._on_aborted)
 
     def cancel(self) -> None:
         """Stop the running job at its next progress step."""
-        if self.worker is not None:
-            self._cancel_requested = True
-            self.worker.quit()
-            self.status.setText("cancelling...")
-
-    def _on_progress(self, step: tuple) -> None:
-        if self._cancel_requested:
-            return  # progress queued before Cancel
-        done, total, message = step
-        self.progress.setValue(int(1000 * done / max(total, 1)))
-        self.status.setText(message)
+        self.job.cancel("cancelling...")
 
     def _on_error(self, exc: BaseException) -> None:
         if isinstance(exc, CalibrationCheckError):
@@ -196,12 +184,3 @@ class AniposeWidget(CalibrateTabMixin, TriangulateTabMixin, QCTabMixin, QWidget)
 
     def _on_aborted(self) -> None:
         self.status.setText("cancelled; nothing was written")
-
-    def _on_finished(self) -> None:
-        self.worker = None
-        self.calibrate_button.setEnabled(True)
-        self.triangulate_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        if self._cancel_requested:
-            self.progress.setValue(0)
-        self._cancel_requested = False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from qtpy.QtWidgets import (
 
 from ...errors import FaceHMMError
 from ...tracking import anipose_qc as qc
+from ...tracking.frame_quality import frame_scores
 from .._session import facehmm_meta, show_error
 
 N_SORTED_FRAMES = 100
@@ -143,10 +143,8 @@ class QCTabMixin:
         if self.errors and self.pose3d is not None:
             frames = self.pose3d.frame_indices
             for camera, errors in self.errors.items():
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)  # frames without any point
-                    curve = np.nanmean(errors, axis=1) if keypoint is None else errors[:, keypoint]
-                axes.plot(frames, curve, lw=0.7, label=camera)
+                # the camera's score per frame, as the ranking below computes it
+                axes.plot(frames, frame_scores(errors, keypoint=keypoint), lw=0.7, label=camera)
             axes.legend(fontsize=6)
             for frame, error in qc.frames_by_error(self.errors, frames, keypoint=keypoint, n=N_SORTED_FRAMES):
                 item = QListWidgetItem(f"frame {frame}   {error:.2f} px")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -26,39 +25,11 @@ from qtpy.QtWidgets import (
 
 from ...errors import FaceHMMError
 from ...tracking import anipose as ta
-from ...tracking import anipose_qc as qc
 from .._session import facehmm_meta, show_error
 from ._tables import _rows, _set_rows, _table
 from .qc import MEAN_OF_KEYPOINTS
 
 FILTER_CHOICES = ("none", "medfilt", "viterbi")
-
-
-def triangulation_job(files: dict, calibration: Any, output: Path, fps: float, options: dict):
-    """Triangulate and write, then the QC, all in the worker (each file read once).
-
-    Returns ``(result, tracks_2d, calibration, errors, qc_failure)``: the 3D
-    series, the 2D series of the cameras used, the calibration, the per-camera
-    reprojection errors (:func:`anipose_qc.reprojection_errors`) and the
-    reason the QC failed (None when it did not; the 3D result stands).
-    """
-    from ...io.dlc import read_dlc_analysis
-
-    tracks_2d = {}
-    for name, path in files.items():
-        yield 0, len(files) + 1, f"reading {Path(path).name}"
-        tracks_2d[name] = read_dlc_analysis(path, fps=fps)
-    source = calibration if isinstance(calibration, (str, Path)) else None
-    calibration = qc.calibration_of(calibration)
-    result = yield from ta.triangulate_files(
-        tracks_2d, calibration, output, fps=fps, calibration_source=source, **options
-    )
-    used = result.attrs.get("cameras", tuple(tracks_2d))
-    tracks_2d = {camera: series for camera, series in tracks_2d.items() if camera in used}
-    try:
-        return result, tracks_2d, calibration, qc.reprojection_errors(result, tracks_2d, calibration), None
-    except FaceHMMError as exc:
-        return result, tracks_2d, calibration, {}, str(exc)
 
 
 class TriangulateTabMixin:
@@ -252,16 +223,19 @@ class TriangulateTabMixin:
             output = str(first.with_name(ta.session_name_from_path(first, self.cam_regex) + "-3d.csv"))
             self.pose3d_output.setText(output)
         return self._start(
-            triangulation_job,
-            (files, calibration, Path(output), self._fps(), options),
+            ta.triangulate_session,
+            (files, calibration, Path(output)),
             self._on_triangulated,
             "triangulating...",
+            fps=self._fps(),
+            **options,
         )
 
-    def _on_triangulated(self, outcome: tuple | None) -> None:
+    def _on_triangulated(self, outcome: ta.SessionTriangulation | None) -> None:
         if outcome is None:
             return
-        result, self.tracks_2d, self.calibration, self.errors, qc_failure = outcome
+        result, qc_failure = outcome.series, outcome.qc_failure
+        self.tracks_2d, self.calibration, self.errors = outcome.tracks_2d, outcome.calibration, outcome.reprojection_errors
         self.pose3d = result
         attrs = result.attrs
         pair_errors = attrs.get("camera_pair_errors_px", {}) or {}
@@ -272,20 +246,12 @@ class TriangulateTabMixin:
         _set_rows(self.triangulation_errors, rows)
         notes = list(attrs.get("warnings") or [])
         self.warnings_label.setText("\n".join(notes))
-        # the engine names a camera far above the others as "camera 'X' disagrees"
-        self.flagged_camera = next(
-            (
-                camera
-                for camera in attrs.get("cameras", ())
-                for note in notes
-                if re.search(rf"camera {re.escape(repr(camera))} disagrees", note)
-            ),
-            None,
-        )
+        # the camera the engine warned about (far above the others' error)
+        self.flagged_camera = next(iter(ta.disagreeing_cameras(pair_errors)), None)
         self.exclude_button.setVisible(self.flagged_camera is not None)
         if self.flagged_camera:
             self.exclude_button.setText(f"Exclude {self.flagged_camera} and re-run")
-        self.progress.setValue(1000)
+        self.progress.setValue(self.progress.maximum())
         if qc_failure is not None:
             show_error(f"3D (Anipose): QC of the result failed: {qc_failure}")
         self.keypoint_combo.blockSignals(True)

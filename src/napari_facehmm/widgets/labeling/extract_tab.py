@@ -112,8 +112,6 @@ class ExtractTab:
         Arguments left None come from the Extract tab (``n_frames``: the
         per-video table; with synchronized cameras the first video's number).
         """
-        from .._worker import start_worker
-
         if self.project is None:
             self._report(FaceHMMError("Open or create a project first."))
             return None
@@ -132,44 +130,26 @@ class ExtractTab:
             job = labeling.in_subprocess("extract_frames", use_deeplabcut=True, **arguments)
         else:
             job = labeling.extract_frames(use_deeplabcut=False, **arguments)
+
         def on_abort():
             # Cancel stops the worker at its next yield; closing the job then also
             # ends a DeepLabCut child process (in_subprocess terminates it on close)
             job.close()
             self.status.setText("Extraction cancelled.")
 
-        def on_progress(value):
-            if worker.abort_requested:  # progress queued before Cancel
-                return
-            done, total, message = value
-            self.progress_bar.setMaximum(max(total, 1))
-            self.progress_bar.setValue(done)
-            self.status.setText(message)
-
         def on_done(written):
             self._refresh_folders()
             count = sum(len(v) for v in (written or {}).values())
             self.status.setText(f"Extracted {count} frames into labeled-data.")
 
-        self._set_busy(True)
-        worker = start_worker(
+        return self.extract_job.start(
             lambda: (yield from job),
-            on_yield=on_progress,
             on_return=on_done,
-            on_error=self._report,
-            on_finish=lambda: self._set_busy(False),
             on_abort=on_abort,
             _progress={"desc": "Extracting frames"},
         )
-        self._worker = worker
-        return worker
-
-    def _set_busy(self, busy: bool) -> None:
-        self.extract_button.setEnabled(not busy)
-        self.cancel_button.setEnabled(busy)
 
     def cancel(self) -> None:
-        """Stop the running extraction or project creation (at its next progress step)."""
-        if self._worker is not None:
-            self._worker.quit()
-            self.status.setText("Cancelling…")
+        """Stop the running extraction, pre-labeling or project creation (at its next progress step)."""
+        for job in (self.extract_job, self.prelabel_job, self.project_job):
+            job.cancel("Cancelling…")

@@ -19,8 +19,6 @@ class Prelabeling:
         The proposals are written as ``machinelabels-iter<N>.h5`` and shown
         for checking (:class:`~napari_facehmm.labeling.PrelabelSet`).
         """
-        from .._worker import start_worker
-
         if self.project is None:
             self._report(FaceHMMError("Open or create a project first."))
             return None
@@ -30,14 +28,6 @@ class Prelabeling:
             return None
         self.save_if_dirty()
         job = labeling.prelabel_folder(self.project, video)
-
-        def on_progress(value):
-            if worker.abort_requested:
-                return
-            done, total, message = value
-            self.prelabel_progress.setMaximum(max(total, 1))
-            self.prelabel_progress.setValue(done)
-            self.status.setText(message)
 
         def on_done(result):
             self.save_if_dirty()  # edits made on the shown folder while the model ran
@@ -58,26 +48,15 @@ class Prelabeling:
             job.close()  # nothing is written when the job stops before its end
             self.status.setText("Pre-labeling cancelled; nothing was written.")
 
-        self._set_prelabel_busy(True)
-        self.status.setText(f"Pre-labeling {video} with the face model…")
-        worker = start_worker(
+        self.prelabel_progress.setVisible(True)
+        return self.prelabel_job.start(
             lambda: (yield from job),
-            on_yield=on_progress,
+            message=f"Pre-labeling {video} with the face model…",
             on_return=on_done,
-            on_error=self._report,
-            on_finish=lambda: self._set_prelabel_busy(False),
+            on_finish=lambda: self.prelabel_progress.setVisible(False),
             on_abort=on_abort,
             _progress={"desc": "Pre-labeling"},
         )
-        self._worker = worker
-        return worker
-
-    def _set_prelabel_busy(self, busy: bool) -> None:
-        self.prelabel_button.setEnabled(not busy)
-        self.prelabel_cancel.setEnabled(busy)
-        self.prelabel_progress.setVisible(busy)
-        if busy:
-            self.prelabel_progress.setValue(0)
 
     def confirm_frame(self) -> None:
         """Accept the shown frame's proposals as labels (C)."""

@@ -11,28 +11,7 @@ from ... import labeling
 from ...errors import FaceHMMError
 from ...face import FACE_KEYPOINTS, FACE_SKELETON
 from ..forms import check_box, embed, form, qt
-
-
-def _parse_keypoints(text: str) -> list[str]:
-    names = []
-    for line in text.replace(",", "\n").splitlines():
-        name = line.strip()
-        if name:
-            names.append(name)
-    return names
-
-
-def _parse_skeleton(text: str) -> list[tuple[str, str]]:
-    edges = []
-    for line in text.replace(",", "\n").splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        parts = [p.strip() for p in line.replace(" - ", "-").split("-")]
-        if len(parts) != 2 or not all(parts):
-            raise FaceHMMError(f"skeleton line {line!r}: write one edge per line as 'a-b'")
-        edges.append((parts[0], parts[1]))
-    return edges
+from ...text_input import parse_keypoint_list, parse_skeleton
 
 
 class ProjectTab:
@@ -101,8 +80,8 @@ class ProjectTab:
     def _create_clicked(self) -> None:
         videos = [self.video_list.item(i).text() for i in range(self.video_list.count())]
         try:
-            keypoints = _parse_keypoints(self.project_form.bodyparts.value)
-            skeleton = _parse_skeleton(self.project_form.skeleton.value)
+            keypoints = parse_keypoint_list(self.project_form.bodyparts.value)
+            skeleton = parse_skeleton(self.project_form.skeleton.value)
         except FaceHMMError as error:
             self._report(error)
             return
@@ -125,8 +104,6 @@ class ProjectTab:
         (:func:`~napari_facehmm.labeling.in_subprocess`): importing DeepLabCut
         into a process that shows a napari viewer crashes.
         """
-        from .._worker import start_worker
-
         arguments = dict(
             project=name,
             experimenter=experimenter,
@@ -142,10 +119,7 @@ class ProjectTab:
             function = lambda: (yield from job)  # noqa: E731
         else:
             function = lambda: labeling.create_project(use_deeplabcut=False, **arguments)  # noqa: E731
-        self.status.setText("Creating the project…")
-        worker = start_worker(function, on_return=self.open_project, on_error=self._report)
-        self._worker = worker
-        return worker
+        return self.project_job.start(function, message="Creating the project…", on_return=self.open_project)
 
     def open_project(self, config_path: str | Path) -> labeling.LabelingProject | None:
         """Open a ``config.yaml``; lists its ``labeled-data`` folders."""

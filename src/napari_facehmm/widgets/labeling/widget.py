@@ -11,6 +11,7 @@ from qtpy.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from ... import labeling
 from ...errors import FaceHMMError
+from .._worker import DockJob
 from .extract_tab import ExtractTab
 from .label_tab import LabelTab
 from .points import PointsEditing, keypoint_colors
@@ -55,7 +56,6 @@ class LabelingWidget(ProjectTab, ExtractTab, LabelTab, PointsEditing, Prelabelin
         self._colors = keypoint_colors(0)
         self._syncing = False
         self._advance_pending = False
-        self._worker = None
         self.autosave = labeling.AutosaveClock(interval_s=120.0)
         self.last_saved: Path | None = None
 
@@ -70,6 +70,16 @@ class LabelingWidget(ProjectTab, ExtractTab, LabelTab, PointsEditing, Prelabelin
         self.status = QLabel("Open a config.yaml or create a project.")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
+        # the long jobs, one of each kind at a time: busy buttons, progress, Cancel
+        self.project_job = DockJob(status=self.status, on_error=self._report)
+        self.extract_job = DockJob(
+            buttons=[self.extract_button], cancel_button=self.cancel_button, progress_bar=self.progress_bar,
+            status=self.status, on_error=self._report,
+        )
+        self.prelabel_job = DockJob(
+            buttons=[self.prelabel_button], cancel_button=self.prelabel_cancel,
+            progress_bar=self.prelabel_progress, status=self.status, on_error=self._report,
+        )
 
         self._timer = QTimer(self)
         self._timer.setInterval(5_000)

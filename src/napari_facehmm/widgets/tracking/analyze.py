@@ -125,7 +125,6 @@ class AnalyzeTabMixin:
             return
         snapshot = self.selected_snapshot()
         shuffle = self.shuffle_spin.value()
-        self.evaluate_button.setEnabled(False)
         self.evaluation_label.setText("Evaluating...")
 
         def _done(result: dlc.EvaluationResult) -> None:
@@ -148,7 +147,7 @@ class AnalyzeTabMixin:
             lambda: dlc.evaluate(config, shuffle=shuffle, snapshot=snapshot),
             on_return=_done,
             on_error=_failed,
-            on_finish=lambda: self.evaluate_button.setEnabled(True),
+            busy=[self.evaluate_button],
         )
 
     # ------------------------------------------------------------ analysis
@@ -181,8 +180,6 @@ class AnalyzeTabMixin:
         self.analysis_outputs = []
         self.analysis_progress.setRange(0, len(videos))
         self.analysis_progress.setValue(0)
-        self.analyze_button.setEnabled(False)
-        self.cancel_analysis_button.setEnabled(True)
 
         def _progress(event: dlc.AnalysisProgress) -> None:
             self.analysis_progress.setValue(event.done)
@@ -198,11 +195,10 @@ class AnalyzeTabMixin:
             else:
                 self._report(error)
 
-        def _finished() -> None:
-            self.analyze_button.setEnabled(True)
-            self.cancel_analysis_button.setEnabled(False)
-
-        self._start_worker(job.events, on_yield=_progress, on_error=_failed, on_finish=_finished)
+        self._start_worker(
+            job.events, on_yield=_progress, on_error=_failed,
+            busy=[self.analyze_button], cancel_button=self.cancel_analysis_button,
+        )
         return job
 
     def cancel_analysis(self) -> None:

@@ -11,6 +11,7 @@ from ...errors import FaceHMMError
 from ...tracking import dlc
 from ...tracking.dlc import settings as S
 from ..forms import field, form, qt
+from .._worker import DockJob
 from .analyze import AnalyzeTabMixin
 from .face_model import FaceModelTab
 from .refine import RefineTabMixin
@@ -28,7 +29,7 @@ class TrackingWidget(TrainTabMixin, AnalyzeTabMixin, RefineTabMixin, QWidget):
         self.viewer = napari_viewer
         self.training_job: dlc.TrainingJob | None = None
         self.analysis_job: dlc.AnalysisJob | None = None
-        self._workers: list = []
+        self._jobs: list = []
         self.last_error: str | None = None
         self.last_evaluation: dlc.EvaluationResult | None = None
         self.analysis_outputs: list[Path] = []
@@ -107,19 +108,24 @@ class TrackingWidget(TrainTabMixin, AnalyzeTabMixin, RefineTabMixin, QWidget):
         self.status.setText(message)
         show_info(message)
 
-    def _start_worker(self, function, on_yield=None, on_return=None, on_error=None, on_finish=None):
-        from .._worker import start_worker
+    def _start_worker(self, function, on_yield=None, on_return=None, on_error=None, on_finish=None, *,
+                      busy=(), cancel_button=None):
+        """Run ``function`` in a worker thread (a :class:`DockJob`); returns the worker.
+
+        The ``busy`` buttons are disabled and ``cancel_button`` is enabled while
+        it runs; errors go to ``on_error`` (default: the dock's notification).
+        Several jobs may run at once (a training and an evaluation).
+        """
+        job = DockJob(buttons=busy, cancel_button=cancel_button, status=self.status, on_error=self._report)
 
         def finished():
+            if job in self._jobs:
+                self._jobs.remove(job)
             if on_finish is not None:
                 on_finish()
-            if worker in self._workers:
-                self._workers.remove(worker)
 
-        worker = start_worker(
-            function, on_yield=on_yield, on_return=on_return, on_error=on_error or self._report, on_finish=finished
-        )
-        self._workers.append(worker)
+        worker = job.start(function, on_yield=on_yield, on_return=on_return, on_error=on_error, on_finish=finished)
+        self._jobs.append(job)
         return worker
 
     def _browse_config(self) -> None:

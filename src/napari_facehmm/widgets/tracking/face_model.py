@@ -219,8 +219,6 @@ class FaceModelTab(QWidget):
         self._cancel = cancel = threading.Event()
         self.progress.setValue(0)
         self.progress.setFormat(f"video 1 of {len(videos)}: %p%")
-        self.track_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
         self.dock.status.setText(f"Tracking {len(videos)} video(s) with the built-in face model...")
 
         def job():
@@ -232,6 +230,8 @@ class FaceModelTab(QWidget):
             on_return=self._on_done,
             on_error=self._on_error,
             on_finish=self._on_finished,
+            busy=[self.track_button],
+            cancel_button=self.cancel_button,
         )
         return self._worker
 
@@ -301,8 +301,6 @@ class FaceModelTab(QWidget):
     def _on_finished(self) -> None:
         self._worker = None
         self._tracking = None
-        self.track_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
 
     # ------------------------------------------------------------ results
     def _video_layer(self, video: Path):

@@ -8,6 +8,7 @@ from magicgui.widgets import LineEdit, PushButton
 from qtpy.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ...errors import FaceHMMError
+from ...text_input import parse_frame_list
 from ...tracking import dlc
 from ...tracking.dlc import settings as S
 from ..forms import field, form, qt
@@ -77,7 +78,6 @@ class RefineTabMixin:
         epsilon = self.refine_form.epsilon.value
         snapshot = self.selected_snapshot()
         shuffle = self.shuffle_spin.value()
-        self.outliers_button.setEnabled(False)
 
         def _done(added: dict) -> None:
             counts = ", ".join(f"{name}: {len(images)}" for name, images in added.items())
@@ -89,7 +89,7 @@ class RefineTabMixin:
                 config, videos, shuffle=shuffle, algorithm=algorithm, epsilon_px=epsilon, snapshot=snapshot
             ),
             on_return=_done,
-            on_finish=lambda: self.outliers_button.setEnabled(True),
+            busy=[self.outliers_button],
         )
 
     def frames_from_file(self, path: str | Path | None = None, max_frames: int | None = None) -> list[int]:
@@ -126,11 +126,7 @@ class RefineTabMixin:
             videos = self.listed_videos()
             if not videos:
                 raise FaceHMMError("List the video in the Analyze tab first.")
-            text = self.extra_frames_edit.text().replace(";", ",")
-            try:
-                frames = [int(part) for part in text.replace(" ", ",").split(",") if part.strip()]
-            except ValueError:
-                raise FaceHMMError(f"Frame numbers must be whole numbers separated by commas; got {text!r}") from None
+            frames = parse_frame_list(self.extra_frames_edit.text())
             if not frames:
                 raise FaceHMMError("Type the frame numbers to add.")
             video = videos[0]

@@ -169,7 +169,6 @@ class TrainTabMixin:
         network = self.network_field.value
         shuffle = self.shuffle_spin.value()
         fraction = round(self.train_form.train_fraction.value, 4)
-        self.create_button.setEnabled(False)
         self.status.setText(f"Creating the training dataset ({network}, shuffle {shuffle})...")
 
         def _done(result: dict) -> None:
@@ -180,7 +179,7 @@ class TrainTabMixin:
         self._start_worker(
             lambda: dlc.create_training_dataset(config, net_type=network, shuffle=shuffle, train_fraction=fraction),
             on_return=_done,
-            on_finish=lambda: self.create_button.setEnabled(True),
+            busy=[self.create_button],
         )
 
     # ------------------------------------------------------------ training
@@ -215,14 +214,14 @@ class TrainTabMixin:
         self.train_progress.setRange(0, job.epochs)
         self.train_progress.setValue(0)
         self.loss_plot.set_history([])
-        self.train_button.setEnabled(False)
-        self.cancel_train_button.setEnabled(True)
         self.status.setText("Starting DeepLabCut...")
         self._start_worker(
             job.events,
             on_yield=self._on_training_progress,
             on_error=self._on_training_error,
-            on_finish=self._on_training_finished,
+            on_finish=self.refresh_snapshots,
+            busy=[self.train_button],
+            cancel_button=self.cancel_train_button,
         )
         return job
 
@@ -240,11 +239,6 @@ class TrainTabMixin:
             self._info(f"Training cancelled; {len(kept)} snapshot(s) kept.")
         else:
             self._report(error)
-
-    def _on_training_finished(self) -> None:
-        self.train_button.setEnabled(True)
-        self.cancel_train_button.setEnabled(False)
-        self.refresh_snapshots()
 
     def cancel_training(self) -> None:
         """Stop the training process group (SIGTERM, then SIGKILL); snapshots written stay."""
