@@ -22,6 +22,7 @@ import math
 import sys
 from pathlib import Path
 
+from ..progress import run_with_progress
 from ..tracking.dlc import settings as S
 from ._options import argument, whole_number
 
@@ -115,12 +116,6 @@ def _help(parser: argparse.ArgumentParser):
     return run
 
 
-def _progress_bar(total: int, unit: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True)
-
-
 def run_networks(args) -> int:
     from ..tracking import dlc
 
@@ -162,27 +157,14 @@ def run_train(args) -> int:
         max_snapshots_to_keep=args.max_snapshots,
         device=args.device,
     )
-    bar = _progress_bar(args.epochs, "epoch")
     try:
-        for event in job.events():
-            if event.epoch > 0:
-                bar.total = event.n_epochs
-                bar.n = event.epoch
-                bar.set_postfix_str(f"loss {event.train_loss:.5f}")
-                bar.refresh()
-            elif event.message:
-                bar.write(event.message, file=sys.stderr)
+        snapshots = run_with_progress(job.progress(), "training")  # Ctrl+C stops the child like Cancel
     except KeyboardInterrupt:
-        job.cancel()
-        bar.close()
         kept = job.snapshots()
         print(f"training stopped; {len(kept)} snapshot(s) kept in {job.train_folder}", file=sys.stderr)
         raise
     except Cancelled:
-        bar.close()
         return 130
-    bar.close()
-    snapshots = job.snapshots()
     if job.history:
         epoch, loss, _ = job.history[-1]
         print(f"trained to epoch {epoch}, train loss {loss:.5f}")
@@ -220,18 +202,8 @@ def run_analyze(args) -> int:
         destfolder=args.dest,
         overwrite=args.overwrite,
     )
-    bar = _progress_bar(len(args.videos), "video")
-    try:
-        for event in job.events():
-            bar.n = event.done
-            bar.set_postfix_str(event.message[-60:])
-            bar.refresh()
-    except KeyboardInterrupt:
-        job.cancel()
-        raise
-    finally:
-        bar.close()
-    for output in job.outputs:
+    outputs = run_with_progress(job.progress(), "analyze")  # Ctrl+C stops the child like Cancel
+    for output in outputs:
         print(output)
     return 0
 

@@ -196,18 +196,9 @@ def _track_builtin(video: Path, pose_path: Path, quiet: bool):
 
 def _track_dlc(config: Path, videos: list[Path], pose_paths: list[Path], work: Path, quiet: bool):
     from ..io.dlc import read_dlc_analysis, write_dlc_analysis
-    from ..tracking.dlc import analyze_videos
+    from ..tracking.dlc import AnalysisJob
 
-    def job():
-        outputs = []
-        for event in analyze_videos(config, videos, destfolder=work):
-            if event.output is not None:
-                outputs.append(event.output)
-            done = event.frames_done if event.frames_done is not None else 0
-            yield event.done * 1000 + int(1000 * done / max(event.n_frames or 1, 1)), 1000 * event.total, event.message
-        return outputs
-
-    outputs = run_with_progress(job(), "DeepLabCut", quiet)
+    outputs = run_with_progress(AnalysisJob(config, videos, destfolder=work).progress(), "DeepLabCut", quiet)
     if len(outputs) != len(videos):
         from ..errors import DataError
 

@@ -2,28 +2,37 @@
 
 :func:`in_subprocess` and its child side :func:`_subprocess_main`: the
 widget runs DeepLabCut's variants there, because DeepLabCut crashes in a
-process that shows a napari viewer.
+process that shows a napari viewer. The child is run by the project's one
+child-process runner (:class:`~napari_facehmm.tracking.dlc.runner.ChildJob`):
+the same environment, messages, Cancel and errors as DeepLabCut's training
+and analysis.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
+from collections.abc import Generator
 from pathlib import Path
-from collections.abc import Generator, Mapping
 
-import numpy as np
-
-from ..errors import DataError, FileFormatError
-from ..progress import Progress, run_to_end
+from ..progress import Progress
+from ..tracking.dlc.runner import ChildJob, serve
 from .frames import extract_frames
 from .project import create_project
 
+#: the child's main function, for the runner
+_ENTRY = "napari_facehmm.labeling.child_process:_subprocess_main"
 
-_PROTOCOL_PREFIX = "@facehmm-labeling "
+
+def _create_project_task(**kwargs) -> dict:
+    return {"config_path": str(create_project(**kwargs))}
 
 
-_SUBPROCESS_FUNCTIONS = ("create_project", "extract_frames")
+def _extract_frames_task(**kwargs) -> Generator[Progress, None, dict]:
+    written = yield from extract_frames(**kwargs)
+    return {"written": {video: [str(p) for p in paths] for video, paths in written.items()}}
+
+
+_TASKS = {"create_project": _create_project_task, "extract_frames": _extract_frames_task}
+_SUBPROCESS_FUNCTIONS = tuple(_TASKS)
 
 
 def in_subprocess(function: str, **kwargs) -> Generator[Progress, None, object]:
@@ -31,17 +40,16 @@ def in_subprocess(function: str, **kwargs) -> Generator[Progress, None, object]:
 
     DeepLabCut imports torchvision, which crashes (segmentation fault) when
     it is first imported into a process where a napari viewer already
-    exists; the widget therefore runs the DeepLabCut variants here. Progress
-    and the result come back as JSON lines on stdout (DeepLabCut's own
-    prints go to stderr); closing the generator (Cancel) terminates the
-    process.
+    exists; the widget therefore runs the DeepLabCut variants here. Closing
+    the generator (Cancel) stops the child (SIGTERM, then SIGKILL after the
+    runner's grace period).
 
     Parameters
     ----------
     function
         ``"create_project"`` or ``"extract_frames"``.
     **kwargs
-        Its arguments (JSON-serializable; paths as strings).
+        Its arguments (paths may be :class:`~pathlib.Path`).
 
     Yields
     ------
@@ -52,99 +60,29 @@ def in_subprocess(function: str, **kwargs) -> Generator[Progress, None, object]:
     -------
     object
         What the function returns (paths as :class:`~pathlib.Path`).
+
+    Raises
+    ------
+    DataError, FileFormatError
+        The function's own errors, raised in the child.
+    DeepLabCutError
+        Any other failure of the child, with its message.
     """
-    import json
-    import signal
-    import subprocess
-    import sys
-    import tempfile
-
-    if function not in _SUBPROCESS_FUNCTIONS:
+    if function not in _TASKS:
         raise ValueError(f"in_subprocess runs {_SUBPROCESS_FUNCTIONS}; got {function!r}")
-    request = json.dumps({"function": function, "kwargs": _jsonable(kwargs)})
-    with tempfile.TemporaryFile(mode="w+") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", "from napari_facehmm.labeling.child_process import _subprocess_main; _subprocess_main()"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            start_new_session=True,
-        )
-        result, error = None, None
-        try:
-            process.stdin.write(request)
-            process.stdin.close()
-            for line in process.stdout:
-                if not line.startswith(_PROTOCOL_PREFIX):
-                    continue
-                message = json.loads(line[len(_PROTOCOL_PREFIX):])
-                if message["kind"] == "progress":
-                    yield tuple(message["value"])
-                elif message["kind"] == "result":
-                    result = message["value"]
-                elif message["kind"] == "error":
-                    error = message
-            process.wait()
-        except GeneratorExit:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            process.wait()
-            raise
-        if error is not None:
-            kind = {"DataError": DataError, "FileFormatError": FileFormatError}.get(error["type"])
-            if kind is FileFormatError:
-                raise FileFormatError(error.get("path"), error["problem"])
-            if kind is DataError:
-                raise DataError(error["message"])
-            raise DataError(f"{function} failed: {error['type']}: {error['message']}")
-        if process.returncode != 0 or result is None:
-            log.seek(0)
-            tail = log.read()[-2000:]
-            raise DataError(f"{function} ended with status {process.returncode} and no result:\n{tail}")
-    if function == "create_project":
-        return Path(result)
-    return {video: [Path(p) for p in paths] for video, paths in result.items()}
-
-
-def _jsonable(value):
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-def _subprocess_main() -> None:
-    """The child side of :func:`in_subprocess` (reads the request from stdin)."""
-    import json
-    import sys
-
-    protocol = sys.stdout
-    sys.stdout = sys.stderr  # DeepLabCut prints a lot; keep stdout for our messages
-
-    def send(kind, value=None, **extra):
-        protocol.write(_PROTOCOL_PREFIX + json.dumps({"kind": kind, "value": value, **extra}) + "\n")
-        protocol.flush()
-
-    request = json.loads(sys.stdin.read())
+    job = ChildJob(_ENTRY, function, kwargs)
+    messages = job.messages()
     try:
-        function = request["function"]
-        if function not in _SUBPROCESS_FUNCTIONS:
-            raise ValueError(f"unknown function {function!r}")
-        kwargs = request["kwargs"]
-        if function == "create_project":
-            result = str(create_project(**kwargs))
-        else:
-            written = run_to_end(extract_frames(**kwargs), lambda step: send("progress", list(step)))
-            result = {video: [str(p) for p in paths] for video, paths in written.items()}
-        send("result", result)
-    except FileFormatError as error:
-        send("error", type="FileFormatError", message=str(error), problem=error.problem,
-             path=str(error.path) if error.path else None)
-    except Exception as error:  # reported to the parent, which raises it there
-        send("error", type=type(error).__name__, message=str(error))
+        for message in messages:
+            if message.get("event") == "progress":
+                yield message["done"], message["total"], message["message"]
+    finally:
+        messages.close()  # a closed (cancelled) generator stops the child
+    if function == "create_project":
+        return Path(job.result["config_path"])
+    return {video: [Path(p) for p in paths] for video, paths in job.result["written"].items()}
+
+
+def _subprocess_main() -> int:
+    """The child side of :func:`in_subprocess`: ``TASK PARAMS_JSON`` from ``sys.argv``."""
+    return serve(_TASKS)

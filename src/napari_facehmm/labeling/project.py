@@ -14,7 +14,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from ..errors import DataError, FileFormatError
 from ..face import FACE_KEYPOINTS, FACE_SKELETON
@@ -139,108 +139,6 @@ def open_project(config_path: str | Path) -> LabelingProject:
     )
 
 
-def _config_text(
-    task: str,
-    scorer: str,
-    date: str,
-    project_path: Path,
-    video_sets: Mapping[str, str],
-    bodyparts: Sequence[str],
-    skeleton: Sequence[tuple[str, str]],
-) -> str:
-    """A ``config.yaml`` with the keys, order and comments DeepLabCut 3.0 writes."""
-    import yaml
-
-    def dump(value) -> str:
-        text = yaml.safe_dump(value, default_flow_style=False, sort_keys=False).rstrip()
-        # a bare scalar is dumped as a document ending in "..."
-        return text[:-3].rstrip() if text.endswith("...") else text
-
-    videos = dump({str(k): {"crop": v} for k, v in video_sets.items()})
-    return f"""\
-# Config schema version. Do not edit manually.
-config_version: 0
-# Project definitions (do not edit)
-Task: {dump(task)}
-scorer: {dump(scorer)}
-date: {date}
-multianimalproject: false
-identity:
-
-# Project path (change when moving around)
-project_path: {dump(str(project_path))}
-pose_config_path:
-
-# Default DeepLabCut engine to use for shuffle creation (either pytorch or tensorflow)
-engine: pytorch
-
-# Annotation data set configuration (and individual video cropping parameters)
-video_sets:
-{_indent(videos)}
-bodyparts:
-{dump(list(bodyparts))}
-individuals:
-- individual_1
-uniquebodyparts: []
-multianimalbodyparts: []
-
-# Fraction of video to start/stop when extracting frames for labeling/refinement
-start: 0.0
-stop: 1.0
-numframes2pick: {DEFAULT_FRAMES_PER_VIDEO}
-
-# Plotting configuration
-{_skeleton_entry([list(edge) for edge in skeleton], dump)}
-skeleton_color: black
-pcutoff: 0.6
-dotsize: 12
-alphavalue: 0.7
-colormap: rainbow
-
-# Training,Evaluation and Analysis configuration
-TrainingFraction:
-- 0.95
-iteration: 0
-default_net_type: resnet_50
-default_augmenter: default
-default_track_method:
-snapshotindex: -1
-detector_snapshotindex: -1
-batch_size: 8
-detector_batch_size: 1
-
-# Cropping Parameters (for analysis and outlier frame detection)
-cropping: false
-# if cropping is true for analysis, then set the values here:
-x1: 0
-x2: 640
-y1: 277
-y2: 624
-
-# Refinement configuration (parameters from annotation dataset configuration also relevant in this stage)
-corner2move2:
-- 50
-- 50
-move2corner: true
-
-# Conversion tables to fine-tune SuperAnimal weights
-SuperAnimalConversionTables:
-
-# These are very old parameters that are no longer used They are simply ignored.
-resnet:
-croppedtraining:
-"""
-
-
-def _skeleton_entry(edges: list[list[str]], dump) -> str:
-    # an empty list must be written on the key's line: "skeleton:" then "[]" alone is not YAML
-    return "skeleton:\n" + dump(edges) if edges else "skeleton: []"
-
-
-def _indent(text: str, spaces: int = 2) -> str:
-    return "\n".join(" " * spaces + line for line in text.splitlines())
-
-
 def create_project(
     project: str,
     experimenter: str,
@@ -265,10 +163,12 @@ def create_project(
     copy_videos
         Copy the videos into ``videos/`` instead of linking them.
     use_deeplabcut
-        True: ``deeplabcut.create_new_project`` then ``edit_config`` for the
-        bodyparts and skeleton. False: write the same folders and a
-        ``config.yaml`` with DeepLabCut's keys ourselves. None (default): use
-        DeepLabCut when it is installed.
+        True: ``deeplabcut.create_new_project``, then the bodyparts and
+        skeleton set with :func:`~napari_facehmm.io.dlc_config.update_dlc_config`.
+        False: write the same folders and a ``config.yaml`` with DeepLabCut's
+        keys, order and comments ourselves (the same function, from
+        DeepLabCut's template). None (default): use DeepLabCut when it is
+        installed.
 
     Notes
     -----
@@ -308,11 +208,13 @@ def create_project(
         if str(config_path) == "nothingcreated":
             raise DataError(f"DeepLabCut could not open any of the videos {video_paths}")
         config_path = Path(config_path)
-        from deeplabcut.utils import auxiliaryfunctions
+        from ..io.dlc_config import update_dlc_config
 
-        auxiliaryfunctions.edit_config(str(config_path), {"bodyparts": bodyparts, "skeleton": skeleton})
+        # not DeepLabCut's edit_config: it reads the file as a plain dict and drops its comments
+        update_dlc_config(config_path, {"bodyparts": bodyparts, "skeleton": skeleton}, backup=False)
         return config_path
 
+    from ..io.dlc_config import update_dlc_config
     from ..io.video import VideoReader
 
     today = datetime.date.today()
@@ -322,7 +224,7 @@ def create_project(
         return config_path
     for sub in ("videos", "labeled-data", "training-datasets", "dlc-models"):
         (project_path / sub).mkdir(parents=True)
-    video_sets = {}
+    frame_sizes = {}
     for video in video_paths:
         destination = project_path / "videos" / video.name
         if copy_videos:
@@ -338,12 +240,18 @@ def create_project(
             width, height = int(reader.width), int(reader.height)
         finally:
             reader.close()
-        video_sets[str(destination)] = f"0, {width}, 0, {height}"
+        frame_sizes[destination] = (width, height)
         (project_path / "labeled-data" / video.stem).mkdir(exist_ok=True)
-    date = today.strftime("%b") + str(today.day)
-    config_path.write_text(
-        _config_text(project, experimenter, date, project_path, video_sets, bodyparts, skeleton)
-    )
+    settings = {
+        "Task": project,
+        "scorer": experimenter,
+        "date": today.strftime("%b") + str(today.day),
+        "project_path": project_path,
+        "bodyparts": bodyparts,
+        "skeleton": skeleton,
+        "numframes2pick": DEFAULT_FRAMES_PER_VIDEO,
+    }
+    update_dlc_config(config_path, settings, frame_sizes, new=True)
     return config_path
 
 

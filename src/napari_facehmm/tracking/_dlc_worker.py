@@ -1,15 +1,15 @@
-"""Subprocess entry point that runs one DeepLabCut step.
+"""Child process that runs one DeepLabCut step.
 
-``python -m napari_facehmm.tracking._dlc_worker TASK PARAMS_JSON``
+``python -c "...; from napari_facehmm.tracking._dlc_worker import main; ..." TASK PARAMS_JSON``
 
-The parent (:mod:`napari_facehmm.tracking.dlc`) starts this module in its own
-process group so that a long training never blocks the viewer and Cancel can
-stop it (and every child it forks) at once. Structured messages go to stdout
-as single lines ``@@facehmm {json}``; everything DeepLabCut prints (its
-``Epoch i/N ... train loss`` lines included) passes through unchanged. The
-last structured line is either ``{"event": "result", ...}`` or
-``{"event": "error", "type": ..., "message": ...}`` carrying DeepLabCut's own
-exception text.
+The parent (:class:`napari_facehmm.tracking.dlc.runner.DLCJob`) starts it in
+its own process group so that a long training never blocks the viewer and
+Cancel can stop it (and every child it forks) at once. Structured messages
+go to stdout as single lines ``@@facehmm {json}``; everything DeepLabCut
+prints (its ``Epoch i/N ... train loss`` lines included) passes through
+unchanged. The last structured line is either ``{"event": "result", ...}``
+or ``{"event": "error", "type": ..., "message": ...}`` carrying DeepLabCut's
+own exception text (:func:`~napari_facehmm.tracking.dlc.runner.serve`).
 
 This module imports deeplabcut and torch, so the plugin never imports it in
 the viewer process.
@@ -17,20 +17,12 @@ the viewer process.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import sys
-import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-EVENT_PREFIX = "@@facehmm "
-
-
-def emit(event: str, **fields: Any) -> None:
-    """Print one structured message for the parent process."""
-    print(EVENT_PREFIX + json.dumps({"event": event, **fields}, default=str), flush=True)
+from napari_facehmm.tracking.dlc.runner import EVENT_PREFIX, emit, serve  # noqa: F401 (EVENT_PREFIX: its former home)
 
 
 # ------------------------------------------------------------------ helpers
@@ -66,21 +58,6 @@ def _snapshot_index(train_folder: Path, snapshot: str | None) -> int | None:
     return names.index(name)
 
 
-def _write_yaml_roundtrip(path: Path, update: Callable[[Any], None]) -> None:
-    """Edit a YAML file keeping its comments (ruamel), atomically with a backup."""
-    from ruamel.yaml import YAML
-
-    from napari_facehmm.io._atomic import atomic_write_path
-
-    yaml = YAML()
-    with open(path, encoding="utf-8") as stream:
-        document = yaml.load(stream)
-    update(document)
-    with atomic_write_path(path, backup=True) as temp:
-        with open(temp, "w", encoding="utf-8") as stream:
-            yaml.dump(document, stream)
-
-
 def _image_size_max(project: Path) -> tuple[int, int]:
     """Largest (width, height) of the labeled images (reads PNG headers only)."""
     from PIL import Image
@@ -111,15 +88,13 @@ def task_create_dataset(
     import yaml
     from deeplabcut.core.engine import Engine
 
+    from napari_facehmm.io.dlc_config import update_dlc_config
+
     cfg = _read_cfg(config)
     fractions = [float(f) for f in cfg.get("TrainingFraction") or [0.95]]
     if train_fraction is not None and not any(math.isclose(train_fraction, f) for f in fractions):
         fractions.append(float(train_fraction))
-
-        def _set(document):
-            document["TrainingFraction"] = fractions
-
-        _write_yaml_roundtrip(Path(config), _set)
+        update_dlc_config(config, {"TrainingFraction": fractions})
     if train_fraction is None:
         trainingsetindex = 0
     else:
@@ -460,23 +435,8 @@ TASKS: dict[str, Callable[..., dict]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2 or argv[0] not in TASKS:
-        print(f"usage: python -m napari_facehmm.tracking._dlc_worker {{{','.join(TASKS)}}} PARAMS_JSON", file=sys.stderr)
-        return 2
-    task, params = argv[0], json.loads(argv[1])
-    # Headless and offline: never open DeepLabCut's GUI, never wait on a model hub.
-    os.environ.setdefault("DLClight", "True")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    try:
-        result = TASKS[task](**params)
-    except BaseException as error:  # report everything, KeyboardInterrupt included
-        traceback.print_exc()
-        emit("error", type=type(error).__name__, message=str(error) or repr(error))
-        return 1
-    emit("result", **result)
-    return 0
+    """Run ``TASK PARAMS_JSON`` (``sys.argv`` by default); the exit status."""
+    return serve(TASKS, argv)
 
 
 if __name__ == "__main__":

@@ -25,8 +25,10 @@ Modules, one job each:
   the jobs' checks, ``facehmm dlc`` and the Tracking dock's forms.
 - :mod:`.project`: is deeplabcut installed; the model folder and snapshots
   of a shuffle, as DeepLabCut names them.
-- :mod:`.runner`: :class:`DLCJob`, one step in a child process (messages,
-  Cancel, :class:`DeepLabCutError`).
+- :mod:`.runner`: the one child-process runner (:class:`ChildJob`;
+  :class:`DLCJob` for DeepLabCut's steps, labeling's project creation and
+  frame extraction use it too): environment, messages, Cancel,
+  :class:`DeepLabCutError`; jobs report the project's ``Progress``.
 - :mod:`.training`: the networks, the training dataset, :class:`TrainingJob`.
 - :mod:`.evaluation`: :func:`evaluate`, train/test pixel errors.
 - :mod:`.analysis`: :class:`AnalysisJob`, predictions for whole videos.
@@ -59,7 +61,16 @@ from .project import (
     require_deeplabcut,
 )
 from .refinement import _add_video_to_config, add_frames_to_labeled_data, extract_outlier_frames, merge_datasets
-from .runner import EVENT_PREFIX, DeepLabCutError, DLCJob, _run_task, _worker_environment
+from .runner import (
+    EVENT_PREFIX,
+    OFFLINE_ENVIRONMENT,
+    ChildJob,
+    DeepLabCutError,
+    DLCJob,
+    _run_task,
+    _worker_environment,
+    child_environment,
+)
 from .training import (
     EPOCH_LINE,
     SUGGESTED_CPU_NETWORK,
@@ -74,6 +85,7 @@ from .training import (
 __all__ = [
     "SUGGESTED_CPU_NETWORK",
     "DeepLabCutError",
+    "ChildJob",
     "DLCJob",
     "TrainingJob",
     "TrainingProgress",

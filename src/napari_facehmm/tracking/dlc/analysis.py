@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from collections.abc import Generator, Sequence
 
 from ...errors import DataError
+from ...progress import Progress
 from .project import _read_config, require_deeplabcut
 from .runner import DLCJob
 
@@ -27,6 +28,11 @@ class AnalysisProgress:
     output: Path | None = None
     frames_done: int | None = None
     n_frames: int | None = None
+
+    @property
+    def progress(self) -> Progress:
+        """``(done, total, message)`` in videos: the project's progress step (the message has the frame)."""
+        return self.done, self.total, self.message
 
 
 #: tqdm's counter in DeepLabCut's output: " 40%|####      | 16/40 [00:00<00:00, 35.2it/s]"
@@ -96,8 +102,13 @@ class AnalysisJob(DLCJob):
             purpose="Analyzing videos with DeepLabCut",
         )
 
-    def events(self) -> Iterator[AnalysisProgress]:
-        """Yield an :class:`AnalysisProgress` when each video starts and ends."""
+    def events(self) -> Generator[AnalysisProgress, None, list[Path]]:
+        """Yield an :class:`AnalysisProgress` when each video starts and ends; return the outputs.
+
+        Between them, DeepLabCut's frame counter of the current video comes
+        as ``frames_done`` of ``n_frames``. :meth:`progress` gives the same
+        steps as ``(done, total, message)``.
+        """
         total = len(self.videos)
         yield AnalysisProgress(0, total, "starting DeepLabCut")
         video: Path | None = None
@@ -128,6 +139,7 @@ class AnalysisJob(DLCJob):
                 yield AnalysisProgress(
                     int(message["done"]), total, f"{finished.name} -> {output.name}", video=finished, output=output
                 )
+        return list(self.outputs)
 
 
 def analyze_videos(
@@ -139,8 +151,8 @@ def analyze_videos(
     destfolder: str | Path | None = None,
     overwrite: bool = False,
     batch_size: int | None = None,
-) -> Iterator[AnalysisProgress]:
-    """Analyze videos; a generator of :class:`AnalysisProgress` (see :class:`AnalysisJob`).
+) -> Generator[AnalysisProgress, None, list[Path]]:
+    """Analyze videos; a generator of :class:`AnalysisProgress` (see :class:`AnalysisJob`) returning the outputs.
 
     Each video's DeepLabCut ``.h5`` (read it with
     :func:`napari_facehmm.io.dlc.read_dlc_analysis`) is in the ``output`` of
@@ -156,5 +168,5 @@ def analyze_videos(
         overwrite=overwrite,
         batch_size=batch_size,
     )
-    yield from job.events()
+    return (yield from job.events())
 

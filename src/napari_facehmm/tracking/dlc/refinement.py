@@ -204,36 +204,15 @@ def add_frames_to_labeled_data(
 
 
 def _add_video_to_config(config, video: Path) -> None:
-    """Add ``video`` to ``video_sets`` (DeepLabCut only trains on listed videos' folders)."""
-    from ...io._atomic import atomic_write_path
-
-    listed_stems = {Path(v).stem for v in config.video_sets}
-    if video.stem in listed_stems:
-        return
+    """Add ``video`` to ``video_sets`` (DeepLabCut only trains on listed videos' folders), once."""
     import cv2
 
+    from ...io.dlc_config import update_dlc_config
+
+    if video.stem in {Path(v).stem for v in config.video_sets}:
+        return  # nothing to change: no rewrite, no backup
     capture = cv2.VideoCapture(str(video))
     width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
     height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
     capture.release()
-    entry = {"crop": f"0, {width}, 0, {height}"}
-    try:  # keep the comments DeepLabCut writes in config.yaml when ruamel is there
-        from ruamel.yaml import YAML
-
-        yaml_rt = YAML()
-        with open(config.path, encoding="utf-8") as stream:
-            document = yaml_rt.load(stream)
-        if document.get("video_sets") is None:
-            document["video_sets"] = {}
-        document["video_sets"][str(video.resolve())] = entry
-        with atomic_write_path(config.path, backup=True) as temp:
-            with open(temp, "w", encoding="utf-8") as stream:
-                yaml_rt.dump(document, stream)
-    except ImportError:
-        import yaml
-
-        raw = dict(config.raw)
-        raw["video_sets"] = dict(raw.get("video_sets") or {})
-        raw["video_sets"][str(video.resolve())] = entry
-        with atomic_write_path(config.path, backup=True) as temp:
-            temp.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    update_dlc_config(config.path, videos={video.resolve(): (width, height)})

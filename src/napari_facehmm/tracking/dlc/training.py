@@ -6,9 +6,10 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Generator
 
 from ...errors import DataError
+from ...progress import Progress
 from .project import (
     _complete_snapshots,
     _read_config,
@@ -115,6 +116,11 @@ class TrainingProgress:
     message: str = ""
     snapshot: Path | None = None
 
+    @property
+    def progress(self) -> Progress:
+        """``(epoch, n_epochs, message)``: the project's progress step."""
+        return self.epoch, self.n_epochs, self.message
+
 
 def _float(text: str | None) -> float:
     try:
@@ -215,8 +221,10 @@ class TrainingJob(DLCJob):
         """Complete snapshots in the train folder, fewest epochs first."""
         return _complete_snapshots(self.train_folder)
 
-    def events(self) -> Iterator[TrainingProgress]:
-        """Yield a :class:`TrainingProgress` at start and after every epoch.
+    def events(self) -> Generator[TrainingProgress, None, list[Path]]:
+        """Yield a :class:`TrainingProgress` at start and after every epoch; return the snapshots.
+
+        :meth:`progress` gives the same steps as ``(epoch, n_epochs, message)``.
 
         Raises
         ------
@@ -268,6 +276,7 @@ class TrainingJob(DLCJob):
             message=f"training done: {len(snapshots)} snapshot(s) in {self.train_folder}",
             snapshot=latest_snapshot(snapshots),
         )
+        return snapshots
 
 
 def train(
@@ -280,8 +289,8 @@ def train(
     trainingsetindex: int = 0,
     max_snapshots_to_keep: int | None = None,
     device: str | None = None,
-) -> Iterator[TrainingProgress]:
-    """Train a shuffle; a generator of :class:`TrainingProgress` (see :class:`TrainingJob`).
+) -> Generator[TrainingProgress, None, list[Path]]:
+    """Train a shuffle; a generator of :class:`TrainingProgress` (see :class:`TrainingJob`) returning the snapshots.
 
     Closing the generator (or dropping it) stops the training process.
     For a Cancel button, create a :class:`TrainingJob` and call its
@@ -298,5 +307,5 @@ def train(
         max_snapshots_to_keep=max_snapshots_to_keep,
         device=device,
     )
-    yield from job.events()
+    return (yield from job.events())
 

@@ -182,8 +182,9 @@ class AnalyzeTabMixin:
         self.analysis_progress.setValue(0)
 
         def _progress(event: dlc.AnalysisProgress) -> None:
-            self.analysis_progress.setValue(event.done)
-            self.status.setText(event.message)
+            done, _, message = event.progress
+            self.analysis_progress.setValue(done)
+            self.status.setText(message)
             if event.output is not None:
                 self.analysis_outputs.append(event.output)
                 if self.open_results_check.isChecked():

@@ -226,12 +226,13 @@ class TrainTabMixin:
         return job
 
     def _on_training_progress(self, event: dlc.TrainingProgress) -> None:
-        self.train_progress.setMaximum(max(event.n_epochs, 1))
-        self.train_progress.setValue(event.epoch)
-        if event.epoch > 0 and self.training_job is not None:
+        done, total, message = event.progress
+        self.train_progress.setMaximum(max(total, 1))
+        self.train_progress.setValue(done)
+        if done > 0 and self.training_job is not None:
             self.loss_plot.set_history(self.training_job.history)
-        if event.message:
-            self.status.setText(event.message)
+        if message:
+            self.status.setText(message)
 
     def _on_training_error(self, error: BaseException) -> None:
         if isinstance(error, Cancelled):
