@@ -29,6 +29,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..tracking.anipose import options as A
+from ._options import argument
 
 #: ``--offset auto``: estimate the offsets from the 2D tracks.
 AUTO = "auto"
@@ -61,28 +63,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--output-dir", type=Path, help="folder of 3D tables (default PROJECT/pose-3d)")
     parser.add_argument("--session", action="append", default=[], help="only this session (repeatable)")
     parser.add_argument("--cam-regex", help="regular expression whose first group is the camera name")
-    parser.add_argument(
-        "--score-threshold",
-        type=float,
-        help="2D points below this likelihood are dropped (Anipose default 0.8)",
-    )
-    parser.add_argument(
-        "--optim",
-        action="store_true",
-        default=None,
-        help="refine with temporal and skeleton-length constraints (aniposelib triangulate_optim)",
-    )
-    parser.add_argument(
-        "--ransac",
-        action="store_true",
-        default=None,
-        help="per point, drop cameras that disagree (3+ cameras)",
-    )
-    parser.add_argument(
-        "--filter",
-        choices=["medfilt", "viterbi"],
-        help="2D filter before triangulation (Anipose's filter step)",
-    )
+    parser.add_argument("--score-threshold", **argument(A.SCORE_THRESHOLD))
+    parser.add_argument("--optim", **argument(A.OPTIM))
+    parser.add_argument("--ransac", **argument(A.RANSAC))
+    parser.add_argument("--filter", **argument(A.FILTER))
     parser.add_argument(
         "--offset",
         type=_offset,
@@ -108,15 +92,8 @@ def add_parser(subparsers) -> None:
         type=Path,
         help="DeepLabCut config.yaml whose skeleton gives the --optim length constraints",
     )
-    parser.add_argument(
-        "--trust-calibration",
-        action="store_true",
-        help=(
-            "triangulate even when the calibration check finds nonsense (cameras at the same place, "
-            "impossible intrinsics, reprojection errors beyond sense); the problems are printed as warnings"
-        ),
-    )
-    parser.add_argument("--fps", type=float, default=30.0, help="frame rate of the videos (default 30)")
+    parser.add_argument("--trust-calibration", **argument(A.TRUST_CALIBRATION))
+    parser.add_argument("--fps", **argument(A.FPS))
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 

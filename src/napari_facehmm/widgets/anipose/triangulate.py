@@ -7,15 +7,12 @@ from typing import Any
 
 import numpy as np
 from qtpy.QtCore import Qt
+from magicgui.widgets import LineEdit, PushButton
 from qtpy.QtWidgets import (
-    QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -25,11 +22,13 @@ from qtpy.QtWidgets import (
 
 from ...errors import FaceHMMError
 from ...tracking import anipose as ta
+from ...tracking.anipose import options as A
+from ..forms import embed, field, form, qt, row
 from .._session import facehmm_meta, show_error
 from ._tables import _rows, _set_rows, _table
 from .qc import MEAN_OF_KEYPOINTS
 
-FILTER_CHOICES = ("none", "medfilt", "viterbi")
+FILTER_CHOICES = (A.NO_FILTER, *A.FILTER.choices)
 
 
 class TriangulateTabMixin:
@@ -63,44 +62,38 @@ class TriangulateTabMixin:
         buttons.addWidget(clear)
         layout.addLayout(buttons)
 
-        form = QFormLayout()
-        calibration_row = QHBoxLayout()
-        self.calibration_edit = QLineEdit()
-        self.calibration_edit.setPlaceholderText("calibration.toml")
-        pick = QPushButton("...")
-        pick.setMaximumWidth(30)
-        pick.clicked.connect(self._browse_calibration)
-        calibration_row.addWidget(self.calibration_edit, 1)
-        calibration_row.addWidget(pick)
-        form.addRow("Calibration", calibration_row)
-        self.optim = QCheckBox("optimize (triangulate_optim)")
-        form.addRow("", self.optim)
-        self.score_threshold = QDoubleSpinBox()
-        self.score_threshold.setRange(0.0, 1.0)
-        self.score_threshold.setSingleStep(0.05)
-        self.score_threshold.setValue(ta.ANIPOSE_TRIANGULATION_DEFAULTS["score_threshold"])
-        form.addRow("Score threshold", self.score_threshold)
-        self.filter_combo = QComboBox()
-        self.filter_combo.addItems(FILTER_CHOICES)
-        form.addRow("2D filter", self.filter_combo)
-        self.ransac = QCheckBox("RANSAC (3+ cameras)")
-        self.ransac.setToolTip("Per point, the camera subset that reprojects best")
-        self.ransac.setEnabled(False)
-        form.addRow("", self.ransac)
+        command = "triangulate"
+        calibration = LineEdit(name="calibration", tooltip="Anipose calibration file.\nfacehmm triangulate --calibration")
+        pick = PushButton(text="...", tooltip="Choose a calibration file")
+        pick.native.setMaximumWidth(30)
+        pick.changed.connect(self._browse_calibration)
         self.camera_list = QListWidget()
         self.camera_list.setMaximumHeight(70)
-        self.camera_list.setToolTip("Unchecked cameras are left out")
-        form.addRow("Cameras used", self.camera_list)
-        self.pose3d_output = QLineEdit()
-        self.pose3d_output.setPlaceholderText("pose-3d CSV to write")
-        form.addRow("Write to", self.pose3d_output)
-        self.trust_calibration = QCheckBox("trust the calibration")
-        self.trust_calibration.setToolTip(
-            "Triangulate even when the calibration check finds nonsense (cameras at the same place, "
-            "impossible intrinsics, reprojection errors beyond sense); the problems become warnings"
+        self.camera_list.setToolTip("Unchecked cameras are left out.\nfacehmm triangulate --exclude-camera")
+        filter_choice = field(A.FILTER, "2D filter", A.NO_FILTER, command, choices=list(FILTER_CHOICES))
+        self.triangulate_form = form(
+            row("Calibration", calibration, pick),
+            field(A.OPTIM, "optimize (triangulate_optim)", False, command),
+            field(A.SCORE_THRESHOLD, "Score threshold", ta.ANIPOSE_TRIANGULATION_DEFAULTS["score_threshold"],
+                  command, step=0.05),
+            filter_choice,
+            field(A.RANSAC, "RANSAC (3+ cameras)", False, command),
+            embed(self.camera_list, "Cameras used", "cameras"),
+            LineEdit(name="output", label="Write to", tooltip="pose-3d CSV to write"),
+            field(A.TRUST_CALIBRATION, "trust the calibration", command=command),
         )
-        form.addRow("", self.trust_calibration)
-        layout.addLayout(form)
+        layout.addWidget(self.triangulate_form.native)
+        # the names the rest of the dock (and its tests) use for the fields
+        self.calibration_edit = qt(calibration)
+        self.calibration_edit.setPlaceholderText("calibration.toml")
+        self.optim = qt(self.triangulate_form.optim)
+        self.score_threshold = qt(self.triangulate_form.score_threshold)
+        self.filter_combo = qt(filter_choice)
+        self.ransac = qt(self.triangulate_form.ransac)
+        self.ransac.setEnabled(False)
+        self.pose3d_output = qt(self.triangulate_form.output)
+        self.pose3d_output.setPlaceholderText("pose-3d CSV to write")
+        self.trust_calibration = qt(self.triangulate_form.trust_calibration)
 
         self.triangulate_button = QPushButton("Run triangulation")
         self.triangulate_button.clicked.connect(self.run_triangulation)
@@ -192,9 +185,9 @@ class TriangulateTabMixin:
             optim=self.optim.isChecked(),
             ransac=self.ransac.isChecked() and self.ransac.isEnabled(),
             # parameters of the chosen filter come from the project's [filter]
-            filter_2d=None if choice == "none" else choice,
+            filter_2d=None if choice == A.NO_FILTER else choice,
         )
-        if choice == "none":  # None above means "as the config says"
+        if choice == A.NO_FILTER:  # None above means "as the config says"
             options.update(filter_2d=None, filter_params=None)
         options["exclude_cameras"] = self.excluded_cameras()
         options["check_calibration"] = not self.trust_calibration.isChecked()
