@@ -24,6 +24,15 @@ from .settings import triangulation_options
 from .triangulation import triangulate_files
 
 
+def _open_project(project_dir: str | Path):
+    """``(project_dir, config, layout)`` of an Anipose project folder; DataError if there is no such folder."""
+    project_dir = Path(project_dir)
+    if not project_dir.is_dir():
+        raise DataError(f"{project_dir}: project folder does not exist")
+    config = read_project_config(project_dir)
+    return project_dir, config, project_layout(project_dir, config)
+
+
 def calibrate_project(
     project_dir: str | Path,
     *,
@@ -63,11 +72,7 @@ def calibrate_project(
     CalibrationResult
         With ``calibration_path`` and ``detections_path`` set.
     """
-    project_dir = Path(project_dir)
-    if not project_dir.is_dir():
-        raise DataError(f"{project_dir}: project folder does not exist")
-    config = read_project_config(project_dir)
-    layout = project_layout(project_dir, config)
+    project_dir, config, layout = _open_project(project_dir)
     cam_regex = cam_regex or layout.cam_regex
     board = BoardSpec.from_config(config, **board_overrides)
     videos_dir = Path(videos_dir) if videos_dir else layout.calibration_videos
@@ -172,11 +177,7 @@ def triangulate_project(
     dict
         ``{session: 3D LandmarkSeries}`` (``source`` = the written table).
     """
-    project_dir = Path(project_dir)
-    if not project_dir.is_dir():
-        raise DataError(f"{project_dir}: project folder does not exist")
-    config = read_project_config(project_dir)
-    layout = project_layout(project_dir, config)
+    project_dir, config, layout = _open_project(project_dir)
     cam_regex = cam_regex or layout.cam_regex
     if calibration is None:
         calibration = layout.calibration
