@@ -1,0 +1,17 @@
+"""Live: expression states while the person is on camera.
+
+- :mod:`.source`: frames as a camera gives them (a webcam, or a video file at
+  its own pace), newest frame only, dropped frames counted;
+- :mod:`.analyzer`: per frame, the built-in face tracker, the model's
+  features and online decoding (:mod:`napari_facehmm.hmm.online`).
+
+Qt-free; the ``facehmm live`` command and the Live dock build on it.
+"""
+
+from .analyzer import FEATURE_WINDOW, LiveAnalyzer, LiveUpdate, check_live_model
+from .source import CameraSource, Frame, FrameSource, VideoFileSource, open_source
+
+__all__ = [
+    "FEATURE_WINDOW", "LiveAnalyzer", "LiveUpdate", "check_live_model",
+    "CameraSource", "Frame", "FrameSource", "VideoFileSource", "open_source",
+]
