@@ -30,10 +30,11 @@ needs_video = pytest.mark.skipif(not VIDEO.is_file(), reason=f"real face video n
 
 @pytest.fixture(scope="module")
 def offline(tmp_path_factory):
-    """``facehmm run`` on the real video: (model, states.csv table)."""
+    """``facehmm run`` on the real video: (model, states.csv table, model.json path)."""
     out = tmp_path_factory.mktemp("live") / "run"
     assert main(["run", str(VIDEO), "--out", str(out), "--states", "5", "--restarts", "1", "--quiet"]) == 0
-    return FaceHMM.load(out / "analysis" / "model.json"), pd.read_csv(out / "analysis" / "states.csv")
+    path = out / "analysis" / "model.json"
+    return FaceHMM.load(path), pd.read_csv(out / "analysis" / "states.csv"), path
 
 
 def _live_states(model, lag, numbers=None):
@@ -53,7 +54,7 @@ def _live_states(model, lag, numbers=None):
 @needs_video
 @pytest.mark.parametrize("lag", [0, 5])
 def test_live_states_agree_with_offline_decoding(offline, lag):
-    model, table = offline
+    model, table, _ = offline
     decided = _live_states(model, lag)
     assert sorted(decided) == list(range(len(table)))  # every frame decided exactly once, in source numbers
     live = np.array([decided[i] for i in range(len(table))])
@@ -65,7 +66,7 @@ def test_live_states_agree_with_offline_decoding(offline, lag):
 
 @needs_video
 def test_dropped_frames_are_steps_without_evidence(offline):
-    model, table = offline
+    model, table, _ = offline
     numbers = [n for n in range(120) if n % 10 != 3]  # every tenth frame never reaches the analyzer
     decided = _live_states(model, 2, numbers)
     assert sorted(decided) == list(range(120))
@@ -113,3 +114,70 @@ def test_models_live_tracking_cannot_feed_are_refused():
         check_live_model(model)
     with pytest.raises(DataError, match="fitted model"):
         check_live_model(FaceHMM(n_states=2))
+
+
+class _FailingCamera(VideoFileSource):
+    """The real video as a camera that disappears after 60 frames."""
+
+    def _read(self):
+        for number, image in super()._read():
+            if number == 60:
+                raise DataError("camera 0 stopped giving frames after frame 60 (disconnected?)")
+            yield number, image
+
+
+def _drive(generator):
+    """Run a run_live generator to its end; its LiveStats."""
+    while True:
+        try:
+            next(generator)
+        except StopIteration as end:
+            return end.value
+
+
+@needs_video
+def test_a_recording_is_a_session_that_analyze_reads_with_the_same_states(offline, tmp_path):
+    from napari_facehmm.live import run_live
+
+    model, _, _ = offline
+    record = tmp_path / "rec"
+    stats = _drive(run_live(model, VideoFileSource(VIDEO, speed=3.0), lag=3, record=record))
+    assert stats.recording == record and stats.frames_shown + stats.frames_dropped == 472
+    assert sorted(p.name for p in record.iterdir()) == ["live.json", "pose-2d", "states.csv", "videos-raw"]
+    live_states = pd.read_csv(record / "states.csv")
+    assert list(live_states.columns) == ["frame", "time_s", "state", "state_probability"]
+    assert len(live_states) == stats.frames_shown
+    # the recorded landmarks, analyzed offline with the same model, give the states shown live
+    out = tmp_path / "offline"
+    pose = record / "pose-2d" / "live-camA.h5"
+    assert main(["analyze", str(pose), "--model", str(offline[2]), "--out", str(out)]) == 0
+    again = pd.read_csv(out / "states.csv")
+    both = live_states["state"].notna() & again["state"].notna()
+    assert both.mean() >= 0.95
+    assert (live_states["state"][both] == again["state"][both]).mean() >= 0.95
+
+
+@needs_video
+def test_a_camera_that_disappears_keeps_the_recording_so_far(offline, tmp_path):
+    from napari_facehmm.io.dlc import read_dlc_analysis
+    from napari_facehmm.live import run_live
+
+    model, _, _ = offline
+    record = tmp_path / "rec"
+    with pytest.raises(DataError, match="stopped giving frames after frame 60"):
+        _drive(run_live(model, _FailingCamera(VIDEO, speed=float("inf")), record=record))
+    table = pd.read_csv(record / "states.csv")
+    assert 1 <= len(table) <= 60
+    assert read_dlc_analysis(record / "pose-2d" / "live-camA.h5").n_frames == len(table)
+
+
+@needs_video
+def test_a_folder_of_other_files_is_not_used_for_a_recording(offline, tmp_path):
+    from napari_facehmm.errors import FaceHMMError
+    from napari_facehmm.live import run_live
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(FaceHMMError, match="mine"):
+        _drive(run_live(offline[0], VideoFileSource(VIDEO), record=tmp_path / "mine"))
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
