@@ -182,3 +182,27 @@ def test_a_folder_of_other_files_is_not_used_for_a_recording(offline, tmp_path):
     with pytest.raises(FaceHMMError, match="mine"):
         _drive(run_live(offline[0], VideoFileSource(VIDEO), record=tmp_path / "mine"))
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+@needs_video
+def test_a_calibration_phase_fits_a_model_live_tracking_can_use():
+    from napari_facehmm.live.calibration import calibrate_model
+
+    with VideoFileSource(VIDEO, speed=2.0) as source:  # 472 frames in about 10 s
+        fitting = calibrate_model(source, seconds=5, n_states=3)
+        messages = []
+        while True:
+            try:
+                messages.append(next(fitting)[2])
+            except StopIteration as end:
+                model = end.value
+                break
+        assert source.next_frame() is not None  # the source goes on for the live part
+    check_live_model(model)
+    assert model.n_states == 3 and messages[0].startswith("calibration: recording 5 s")
+    with pytest.raises(DataError, match="at least 5 s"):
+        next(calibrate_model(VideoFileSource(VIDEO), seconds=2))
+    with VideoFileSource(VIDEO, speed=float("inf")) as source:  # the file ends long before 30 s
+        with pytest.raises(DataError, match="ended after .* before the 30 s of calibration"):
+            for _ in calibrate_model(source, seconds=30):
+                pass

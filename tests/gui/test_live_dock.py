@@ -71,20 +71,23 @@ def test_the_live_dock_shows_the_states_it_records(make_napari_viewer, qtbot, mo
 
 
 @needs_video
-def test_facehmm_live_runs_for_a_duration_and_saves_the_window(model_path, tmp_path):
+def test_facehmm_live_without_a_model_calibrates_then_runs_and_saves_the_window(tmp_path):
     import imageio.v2 as imageio
 
     out, record = tmp_path / "live.png", tmp_path / "rec"
     env = dict(os.environ, QT_QPA_PLATFORM="xcb")
     result = subprocess.run(
-        [sys.executable, "-m", "napari_facehmm.cli", "live", "--model", str(model_path), "--source", str(VIDEO),
-         "--duration", "6", "--lag", "3", "--record", str(record), "--screenshot", str(out)],
+        [sys.executable, "-m", "napari_facehmm.cli", "live", "--source", str(VIDEO), "--calibrate", "6",
+         "--states", "3", "--duration", "14", "--lag", "3", "--record", str(record), "--screenshot", str(out)],
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "dropped" in result.stdout and "median latency" in result.stdout
     assert imageio.imread(out)[..., :3].std() > 20
     assert (record / "states.csv").is_file() and (record / "pose-2d" / "live-camA.h5").is_file()
+    from napari_facehmm.hmm import FaceHMM
+
+    assert FaceHMM.load(record / "model.json").n_states == 3  # the calibration's model, kept with the run
 
 
 def test_facehmm_live_refuses_a_missing_model_before_opening_a_window(tmp_path):

@@ -7,7 +7,10 @@ the built-in face tracker, the model's features and online decoding (with
 window shows the frame, the landmarks coloured by the current state, its
 name and probability, the last minute's ethogram and each state's running
 frequency. ``--record DIR`` keeps the run as a session folder that
-``facehmm view`` and ``facehmm analyze`` open. ``--duration S`` stops after
+``facehmm view`` and ``facehmm analyze`` open. Without ``--model``, the first ``--calibrate S``
+seconds (default 60) are recorded and a ``--states K`` model is fitted on
+them, as ``facehmm run`` would on a video, then it goes live (the model is
+saved in the recording). ``--duration S`` stops after
 S seconds; ``--screenshot OUT.png`` saves the window at the end (on a machine
 without a display, a virtual one is started). At the end it prints the
 frames shown, the frames dropped and the median latency from capture to
@@ -29,8 +32,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--model", type=Path, required=True,
-                        help="model.json fitted on the built-in tracker's landmarks (facehmm run VIDEO writes one)")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="model.json fitted on the built-in tracker's landmarks (facehmm run VIDEO writes one); "
+                        "without it, the first --calibrate seconds are recorded and a model is fitted on them")
+    parser.add_argument("--calibrate", type=number(5, 3600), default=60.0, metavar="S",
+                        help="without --model: seconds recorded to fit the model, 5 to 3600 (default 60)")
+    parser.add_argument("--states", type=whole_number(2, 30), default=9,
+                        help="without --model: states of the fitted model, 2 to 30 (default 9)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--camera", type=whole_number(0, 99), default=None, metavar="N",
                         help="webcam index (default 0)")
@@ -54,11 +62,12 @@ def run(args: argparse.Namespace) -> int:
     from ..live import check_live_model
     from .view import _virtual_display
 
-    if not args.model.is_file():
+    if args.model is not None and not args.model.is_file():
         raise FileFormatError(args.model, "model file does not exist")
     if args.source is not None and not args.source.is_file():
         raise FileFormatError(args.source, "video file does not exist")
-    check_live_model(FaceHMM.load(args.model))  # before any window opens
+    if args.model is not None:
+        check_live_model(FaceHMM.load(args.model))  # before any window opens
     if args.record is not None and args.record.exists() and not args.record.is_dir():
         raise FaceHMMError(f"--record {args.record}: is a file; give a folder")
     display = _virtual_display(tuple(args.size)) if args.screenshot is not None else None
@@ -79,7 +88,10 @@ def _show(args: argparse.Namespace) -> int:
     viewer.window._qt_window.resize(*args.size)
     dock = LiveWidget(viewer)
     viewer.window.add_dock_widget(dock, area="right", name="Live")
-    dock.form.model.value = str(args.model)
+    if args.model is not None:
+        dock.form.model.value = str(args.model)
+    dock.form.calibrate_s.value = int(round(args.calibrate))
+    dock.form.n_states.value = args.states
     dock.form.source.value = str(args.source) if args.source is not None else str(args.camera or 0)
     dock.form.lag.value = args.lag
     if args.record is not None:

@@ -122,9 +122,14 @@ class LiveAnalyzer:
 
     def landmarks(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         """``(21, 2)`` landmarks of the largest face in ``image`` (NaN if none) and its presence score."""
+        return self.landmarks_of(self.tracker, image)
+
+    @staticmethod
+    def landmarks_of(tracker, image: np.ndarray) -> tuple[np.ndarray, float]:
+        """:meth:`landmarks` with a given :class:`FaceMeshTracker`."""
         from ..tracking.facemesh import mesh_to_landmarks
 
-        faces = self.tracker.process(image)
+        faces = tracker.process(image)
         if not faces.n_faces:
             return np.full((len(FACE_KEYPOINTS), 2), np.nan), 0.0
         chosen = faces.largest() if faces.n_faces > 1 else 0

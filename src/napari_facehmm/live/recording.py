@@ -6,6 +6,7 @@ Layout (the one ``facehmm run`` writes for one camera)::
     DIR/pose-2d/live-camA.h5         the landmarks, DeepLabCut's analysis format (scorer FaceMesh)
     DIR/states.csv                   frame, time_s, state, state_probability (as facehmm analyze)
     DIR/live.json                    source, model, lag, frames shown and dropped, latency
+    DIR/model.json, model.npz        the model, when it was fitted in a calibration phase
 
 ``frame`` is the number of the frame in the recorded video. The folder is
 built hidden beside ``DIR`` and appears whole when the recording ends, also
@@ -33,7 +34,7 @@ __all__ = ["LiveRecording", "RECORDING_NAMES", "SESSION", "CAMERA"]
 SESSION = "live"
 CAMERA = "camA"
 #: what a recording folder holds (an earlier recording in DIR is replaced whole)
-RECORDING_NAMES = ("videos-raw", "pose-2d", "states.csv", "live.json")
+RECORDING_NAMES = ("videos-raw", "pose-2d", "states.csv", "live.json", "model.json", "model.npz")
 
 
 class LiveRecording:
@@ -84,10 +85,12 @@ class LiveRecording:
         for item in decided:
             self._decided[item.frame] = item
 
-    def close(self, info: dict | None = None) -> Path | None:
+    def close(self, info: dict | None = None, model=None) -> Path | None:
         """Write the tables and move the folder into place; returns it (None when no frame was recorded).
 
-        ``info`` goes into ``live.json`` (frames dropped, latency, ...).
+        ``info`` goes into ``live.json`` (frames dropped, latency, ...);
+        ``model`` (a model fitted in a calibration phase) is saved as
+        ``model.json`` / ``model.npz``.
         """
         if self.closed:
             return self.folder if self.n_frames else None
@@ -112,6 +115,8 @@ class LiveRecording:
 
             write_dlc_analysis(series, self._staging / "pose-2d" / f"{SESSION}-{CAMERA}.h5", scorer=SCORER)
             self.states_table().to_csv(self._staging / "states.csv", index=False)
+            if model is not None:
+                model.save(self._staging / "model")
             summary = {"n_frames": self.n_frames, "fps": self.fps, **(info or {})}
             (self._staging / "live.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
         except BaseException as error:

@@ -18,7 +18,7 @@ from typing import Generator
 import numpy as np
 
 from .analyzer import LiveAnalyzer, LiveUpdate
-from .source import FrameSource
+from .source import Frame, FrameSource
 
 __all__ = ["LiveStats", "LiveStep", "run_live"]
 
@@ -90,6 +90,7 @@ def run_live(
     duration_s: float | None = None,
     record: str | Path | None = None,
     info: dict | None = None,
+    save_model: bool = False,
 ) -> Generator[LiveStep, None, LiveStats]:
     """Decode ``source`` live with ``model``; a generator of :class:`LiveStep`, returning :class:`LiveStats`.
 
@@ -108,6 +109,9 @@ def run_live(
         A folder to keep the run in (see :mod:`.recording`).
     info
         Extra fields for the recording's ``live.json`` (the model's path...).
+    save_model
+        Keep the model in the recording (``model.json``, ``model.npz``): for
+        a model fitted in a calibration phase.
 
     Raises
     ------
@@ -122,12 +126,16 @@ def run_live(
     analyzer = LiveAnalyzer(model, lag=lag, fps=source.fps)
     started = time.perf_counter()
     failed = None
+    first = None
     try:
         with source:
             while duration_s is None or time.perf_counter() - started < duration_s:
                 frame = source.next_frame()
                 if frame is None:
                     break
+                if first is None:  # frames taken before (a calibration) are not this run's
+                    first = frame.number
+                frame = Frame(frame.number - first, frame.captured_s, frame.image)
                 begun = time.perf_counter()
                 update = analyzer.process(frame)
                 stats.processing_s.append(time.perf_counter() - begun)
@@ -145,12 +153,13 @@ def run_live(
     finally:
         if isinstance(failed, KeyboardInterrupt):
             failed = None  # Ctrl+C is how a person stops it: an ordinary end
-        stats.frames_dropped = max(stats.frames_dropped, source.frames_read - stats.frames_shown)
+        stats.frames_dropped = max(stats.frames_dropped, source.frames_read - (first or 0) - stats.frames_shown)
         analyzer_tail = analyzer.finish()
         analyzer.close()
         if recording is not None:
             recording.add_decided(analyzer_tail)
-            stats.recording = recording.close({**(info or {}), "lag_frames": lag, **stats.summary()})
+            stats.recording = recording.close({**(info or {}), "lag_frames": lag, **stats.summary()},
+                                              model=model if save_model else None)
     if failed is not None:
         raise failed
     return stats

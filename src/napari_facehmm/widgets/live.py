@@ -33,6 +33,12 @@ FRAME_LAYER = "live frame"
 POINTS_LAYER = "live landmarks"
 
 
+def _typed_path(field: FileEdit) -> Path | None:
+    """The path typed or chosen in a file field; None when it is empty (magicgui would say ".")."""
+    text = str(field.line_edit.value).strip()
+    return Path(text) if text else None
+
+
 class LiveWidget(QWidget):
     """Start and stop live decoding; show the frame, the landmarks by state, the ethogram and frequencies."""
 
@@ -48,6 +54,10 @@ class LiveWidget(QWidget):
                              "facehmm live --camera / --source"),
             SpinBox(name="lag", label="Lag (frames)", value=0, min=0, max=60,
                     tooltip="Decide each frame's state this many frames later: steadier states.\nfacehmm live --lag"),
+            SpinBox(name="calibrate_s", label="Calibrate (s)", value=60, min=5, max=3600,
+                    tooltip="Without a model: record this long, fit, then go live.\nfacehmm live --calibrate"),
+            SpinBox(name="n_states", label="States", value=9, min=2, max=30,
+                    tooltip="States of the model fitted in the calibration.\nfacehmm live --states"),
             FileEdit(name="record", label="Record to", mode="d",
                      tooltip="Keep the run as a session folder (optional).\nfacehmm live --record"),
         )
@@ -81,6 +91,8 @@ class LiveWidget(QWidget):
         self.stop_button.clicked.connect(self.stop)
 
         self.display = None
+        self.model = self._loaded = None
+        self._fps = 30.0
         self.stats = None
         self.shown_latency_s: list[float] = []
         self._latest = None
@@ -92,42 +104,62 @@ class LiveWidget(QWidget):
 
     # ------------------------------------------------------------------ running
     def start(self, *_: Any) -> Any:
-        """Check the form, open the source and the model, and start the loop."""
+        """Check the form, open the source and the model (or plan a calibration), and start the loop."""
         from ..hmm import FaceHMM
         from ..live import check_live_model, open_source
-        from ..live.display import LiveDisplay
 
         try:
-            model_path = Path(str(self.form.model.value))
-            if not model_path.is_file():
-                raise FaceHMMError(f"choose a model file (model.json); {model_path} is not one")
-            model = FaceHMM.load(model_path)
-            check_live_model(model)
+            model_path = _typed_path(self.form.model)
+            model = None
+            if model_path is not None:
+                if not model_path.is_file():
+                    raise FaceHMMError(f"{model_path}: no such model file (or leave Model empty to calibrate)")
+                model = FaceHMM.load(model_path)
+                check_live_model(model)
             text = self.form.source.value.strip()
             source = open_source(camera=int(text)) if text.isdigit() else open_source(video=text)
         except FaceHMMError as error:
             show_error(f"Live: {error}")
             return None
-        record = str(self.form.record.value or "").strip()
-        record = None if record in ("", ".") else Path(record)
-        self.display = LiveDisplay(model.n_states, source.fps, model.state_names)
+        record = _typed_path(self.form.record)
+        self.model, self.display, self._loaded = model, None, model
+        self._fps = source.fps
         self.shown_latency_s = []
         self._latest = None
         self._pending = []
         self._shown.set()
         self._stop.clear()
-        info = {"model": str(model_path), "source": source.name}
+        info = {"model": str(model_path) if model_path else "fitted in a calibration phase", "source": source.name}
+        calibration = (float(self.form.calibrate_s.value), int(self.form.n_states.value))
         return self.job.start(
-            self._paced, model, source, int(self.form.lag.value), record, info,
+            self._paced, model, source, int(self.form.lag.value), record, info, calibration,
             message=f"live: {source.name}", on_yield=self._show, on_return=self._finished,
             on_error=self._failed,
         )
 
-    def _paced(self, model, source, lag, record, info):
-        """run_live, handing the display only the newest step it is ready for (the loop never waits)."""
+    def _paced(self, model, source, lag, record, info, calibration):
+        """Calibrate if there is no model, then run_live, handing the display only the newest step it
+        is ready for (the loop never waits for the screen)."""
         from ..live import run_live
+        from ..live.calibration import calibrate_model
 
-        loop = run_live(model, source, lag=lag, record=record, info=info)
+        if model is None:
+            seconds, n_states = calibration
+            fitting = calibrate_model(source, seconds, n_states)
+            try:
+                while True:
+                    if self._stop.is_set():
+                        source.close()
+                        return None
+                    try:
+                        yield next(fitting)  # (done, total, message)
+                    except StopIteration as end:
+                        model = end.value
+                        break
+            finally:
+                fitting.close()
+            self.model = model
+        loop = run_live(model, source, lag=lag, record=record, info=info, save_model=model is not self._loaded)
         stats = None
         try:
             while not self._stop.is_set():
@@ -165,7 +197,16 @@ class LiveWidget(QWidget):
         return self.viewer.layers[FRAME_LAYER], self.viewer.layers[POINTS_LAYER]
 
     def _show(self, step: Any) -> None:
+        from ..live.display import LiveDisplay
+
+        if isinstance(step, tuple):  # calibration progress
+            done, total, message = step
+            self.state_label.setText("calibrating: look at the camera")
+            self.status.setText(f"{message} ({done}/{total})")
+            return
         step = self._latest or step  # the newest step, even if an older one was queued
+        if self.display is None:
+            self.display = LiveDisplay(self.model.n_states, self._fps, self.model.state_names)
         frame_layer, points = self._layers(step.image)
         frame_layer.data = step.image
         self._take_pending()
