@@ -25,7 +25,14 @@ if TYPE_CHECKING:
     from .analysis import AnalysisResult
     from .hmm.stability import StabilityReport
 
-__all__ = ["add_stability", "fit_share", "fit_with_stability", "stability_after_fit"]
+__all__ = [
+    "add_stability",
+    "fit_share",
+    "fit_with_stability",
+    "stability_after_fit",
+    "stability_sentence",
+    "state_stability_label",
+]
 
 
 def fit_share(start: int, end: int, stability_seeds: int) -> int:
@@ -108,3 +115,30 @@ def add_stability(result: AnalysisResult, report: StabilityReport | None) -> Non
     table["recurrence"] = report.recurrence[states]
     table["unstable"] = report.unstable[states]
     result.info["stability"] = report.to_dict()
+
+
+def state_stability_label(stability: dict | None, state: int) -> tuple[str, bool]:
+    """How a state list shows ``state``: ``("unstable: back in 1/4 re-fits", True)``.
+
+    ``stability`` is the ``stability`` block of ``summary.json``
+    (:meth:`~napari_facehmm.hmm.stability.StabilityReport.to_dict`); ``("", False)``
+    when there is none (no check, or a saved model was applied).
+    """
+    if not stability or not 0 <= state < len(stability.get("n_back", [])):
+        return "", False
+    unstable = state in stability["unstable_states"]
+    back = f"back in {stability['n_back'][state]}/{stability['n_seeds'] - 1} re-fits"
+    return (f"unstable: {back}" if unstable else back), unstable
+
+
+def stability_sentence(stability: dict | None, state_names: list[str] | None = None) -> str:
+    """One line on the check: ARI over the seeds and the unstable states (by name); "" without a check."""
+    if not stability:
+        return ""
+    unstable = stability["unstable_states"]
+    names = [state_names[k] if state_names and k < len(state_names) else f"state {k}" for k in unstable]
+    return (
+        f"stability over {stability['n_seeds']} seeds: adjusted Rand index vs this fit mean "
+        f"{stability['ari_mean']:.3f}, min {stability['ari_min']:.3f}; "
+        + (f"unstable: {', '.join(names)}" if unstable else "every state comes back")
+    )

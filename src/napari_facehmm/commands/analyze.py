@@ -160,13 +160,13 @@ def print_summary(result, elapsed_s: float) -> None:
         f"{features.settings.mode}, {features.settings.feature_set}); total time {elapsed_s:.1f} s"
     )
     print(f"  log-likelihood {result.log_likelihood:.6g}")
+    from ..analysis_stability import state_stability_label
+
     table = result.state_stats
     stability = result.info.get("stability")
     for row in table.itertuples(index=False):
-        note = ""
-        if stability:
-            word = "UNSTABLE" if row.unstable else "stable"
-            note = f", {word} (back in {stability['n_back'][row.state]} of {stability['n_seeds'] - 1} re-fits)"
+        label = state_stability_label(stability, row.state)[0]
+        note = f", {label}" if label else ""
         print(
             f"  state {row.state}: {row.n_frames:6d} frames {row.fraction:6.1%}  "
             f"{row.n_bouts:4d} bouts, mean bout {row.bout_mean_s:.2f} s{note}"
@@ -180,14 +180,10 @@ def print_summary(result, elapsed_s: float) -> None:
 
 def print_stability(stability: dict | None) -> None:
     """One line on the seed stability check (``summary.json``'s ``stability`` block), if one was made."""
-    if not stability:
-        return
-    unstable = stability["unstable_states"]
-    print(
-        f"  stability over {stability['n_seeds']} seeds: adjusted Rand index vs this fit mean "
-        f"{stability['ari_mean']:.3f}, min {stability['ari_min']:.3f}; "
-        + (f"unstable states {unstable}" if unstable else "every state comes back")
-    )
+    from ..analysis_stability import stability_sentence
+
+    if stability:
+        print(f"  {stability_sentence(stability)}")
 
 
 def read_input(reader, *args, **kwargs):

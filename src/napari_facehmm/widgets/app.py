@@ -42,7 +42,10 @@ def fit_now(states_widget: ExpressionStatesWidget, n_states: int, n_restarts: in
     """Fit synchronously (no worker thread), with a progress bar on stderr."""
     from ..progress import run_with_progress
 
-    job = track_analysis(states_widget.selected_series(), states_widget.settings_kwargs(), n_states, n_restarts)
+    job = track_analysis(
+        states_widget.selected_series(), states_widget.settings_kwargs(), n_states, n_restarts,
+        states_widget.stability_seeds.value(),
+    )
     result = run_with_progress(job, "fitting", quiet=not show_progress)
     states_widget.n_states.setValue(n_states)
     states_widget.n_restarts.setValue(n_restarts)
