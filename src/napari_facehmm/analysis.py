@@ -270,6 +270,7 @@ def run_analysis(
     figures: bool = True,
     hmm_options: dict[str, Any] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    stability_seeds: int = 0,
 ) -> Generator[Progress, None, AnalysisResult]:
     """Fit (or apply) a Gaussian HMM to a face's landmarks and summarize the states.
 
@@ -299,6 +300,9 @@ def run_analysis(
         Extra ``FaceHMM`` arguments (``covariance_type``, ``sticky``, ``tol``...).
     should_stop
         Polled between steps; when it returns True, :class:`~napari_facehmm.errors.Cancelled` is raised.
+    stability_seeds
+        Fits with different seeds, this one included, to check that the states
+        come back (:mod:`napari_facehmm.analysis_stability`); 0 or 1: no check.
 
     Yields
     ------
@@ -309,6 +313,7 @@ def run_analysis(
     -------
     AnalysisResult
     """
+    from .analysis_stability import add_stability, fit_with_stability
     from .errors import Cancelled
 
     def check_stop():
@@ -329,14 +334,16 @@ def run_analysis(
         settings = settings or FeatureSettings()
         features = build_features(series, settings)
         n_states = 9 if n_states is None else int(n_states)
-        model = yield from fit_model(
-            [features], series, n_states, n_restarts=n_restarts, n_iter=n_iter, seed=seed,
+        model, stability = yield from fit_with_stability(
+            [features], series, n_states, stability_seeds, n_restarts=n_restarts, n_iter=n_iter, seed=seed,
             hmm_options=hmm_options, check_stop=check_stop,
         )
         fitted = True
     check_stop()
     yield _FIT_END, _TOTAL, "decoding states"
     result = summarize(series, features, model, n_states, fitted)
+    if fitted:
+        add_stability(result, stability)
     check_stop()
     if out_dir is not None:
         # closing(): a Cancelled raised here closes the writer at once, which

@@ -58,9 +58,11 @@ from .analysis_sessions_inputs import (
     session_names,
 )
 from .analysis_sessions_outputs import write_sessions_outputs
+from .analysis_stability import add_stability, fit_share, stability_after_fit
 from .data import LandmarkSeries
 from .errors import Cancelled, DataError
 from .features import FeatureMatrix, FeatureScaler, FeatureSettings, build_features
+from .hmm.stability import check_n_seeds
 from .progress import Progress
 
 __all__ = [
@@ -242,6 +244,7 @@ def run_sessions(
     figures: bool = True,
     hmm_options: dict[str, Any] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    stability_seeds: int = 0,
 ) -> Generator[Progress, None, SessionsResult]:
     """Fit one HMM to several sessions (or apply a saved one to each) and summarize every session.
 
@@ -249,7 +252,7 @@ def run_sessions(
     ----------
     sources
         Landmark series or files (as :func:`~napari_facehmm.analysis.run_analysis` reads).
-    n_states, settings, model, n_restarts, n_iter, seed, fps, hmm_options, should_stop
+    n_states, settings, model, n_restarts, n_iter, seed, fps, hmm_options, should_stop, stability_seeds
         As for :func:`~napari_facehmm.analysis.run_analysis`; ``settings``
         apply to every session.
     out_dir
@@ -303,6 +306,7 @@ def run_sessions(
         if n_states < 1:
             raise DataError(f"the number of states must be at least 1; got {n_states}")
         settings = settings or FeatureSettings()
+        stability_seeds = check_n_seeds(stability_seeds)
         features = shared_features(series_list, names, settings, n_states)
         check_stop()
         model = _new_model(n_states, n_restarts, n_iter, seed, list(features[0].names), **(hmm_options or {}))
@@ -314,9 +318,13 @@ def run_sessions(
         values = np.concatenate([f.values for f in features])
         lengths = np.concatenate([f.lengths for f in features])
         yield _FIT_START, _TOTAL, f"fitting a {n_states}-state HMM on {len(names)} sessions {values.shape}"
+        split = fit_share(_FIT_START, _FIT_END, stability_seeds)
         for item in model.fit_progress(values, lengths):
             check_stop()
-            yield _scale_progress(item, _FIT_START, _FIT_END)
+            yield _scale_progress(item, _FIT_START, split)
+        stability = yield from stability_after_fit(
+            model, values, lengths, stability_seeds, split, _FIT_END, _TOTAL, check_stop
+        )
         fitted = True
     check_stop()
     results = []
@@ -324,12 +332,16 @@ def run_sessions(
         yield _FIT_END + (_WRITE_START - _FIT_END) * number // len(names), _TOTAL, f"decoding {name}"
         result = summarize(series, matrix, model, n_states, fitted)
         result.info.update(session=name, model=f"../{MODEL_STEM}.json", n_sessions_in_model=len(names))
+        if fitted:
+            add_stability(result, stability)
         results.append(result)
         check_stop()
     result = SessionsResult(
         names=names, results=results, model=model, n_states=n_states, fitted=fitted,
         sessions=sessions_table(names, results, groups), groups=dict(groups) if groups else None, notes=notes,
     )
+    if fitted and stability is not None:
+        result.info["stability"] = stability.to_dict()
     if groups:
         from .stats.groups import group_table, permutation_test
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
-from .analysis import AnalysisResult, fit_model, run_analysis, summarize
+from .analysis import AnalysisResult, run_analysis, summarize
+from .analysis_stability import add_stability, fit_with_stability
 from .data import LandmarkSeries
 from .errors import Cancelled, DataError
 from .features import FeatureSettings, build_features
@@ -38,6 +39,7 @@ def run_track_analysis(
     seed: int = 0,
     hmm_options: dict[str, Any] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    stability_seeds: int = 0,
 ) -> Generator[Progress, None, list[AnalysisResult]]:
     """Fit one HMM to several landmark series and decode each on its own features.
 
@@ -46,7 +48,7 @@ def run_track_analysis(
     tracks
         One or more :class:`LandmarkSeries` with the same keypoints and
         dimensions (e.g. the 2D tracks of the cameras of one session).
-    n_states, settings, n_restarts, n_iter, seed, hmm_options, should_stop
+    n_states, settings, n_restarts, n_iter, seed, hmm_options, should_stop, stability_seeds
         As for :func:`~napari_facehmm.analysis.run_analysis`.
 
     Yields
@@ -73,7 +75,8 @@ def run_track_analysis(
     options = dict(n_restarts=n_restarts, n_iter=n_iter, seed=seed, hmm_options=hmm_options)
     if len(tracks) == 1:
         result = yield from run_analysis(
-            tracks[0], n_states, None, settings=settings, should_stop=should_stop, **options
+            tracks[0], n_states, None, settings=settings, should_stop=should_stop,
+            stability_seeds=stability_seeds, **options
         )
         return [result]
 
@@ -92,9 +95,13 @@ def run_track_analysis(
                 f"vs {len(matrix.keypoints)} {series.n_dims}D); select tracks with the same keypoints"
             )
     check_stop()
-    model = yield from fit_model(matrices, tracks[0], n_states, check_stop=check_stop, **options)
+    model, stability = yield from fit_with_stability(
+        matrices, tracks[0], n_states, stability_seeds, check_stop=check_stop, **options
+    )
     check_stop()
     yield 75, 100, "decoding states"
     results = [summarize(series, matrix, model, n_states, fitted=True) for series, matrix in zip(tracks, matrices)]
+    for result in results:
+        add_stability(result, stability)
     yield 100, 100, "done"
     return results

@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 
 from ..progress import run_with_progress
-from ._options import fps, number, seed, whole_number
+from ._options import argument, fps, number, seed, whole_number
 
 #: most HMM states, EM restarts and EM iterations a fit takes (more is a typo)
 MAX_STATES = 100
@@ -75,6 +75,12 @@ def add_feature_arguments(parser: argparse.ArgumentParser) -> None:
         help="HMM covariance type (default full)",
     )
     parser.add_argument("--no-figures", action="store_true", help="write tables and model only")
+    from ..hmm.stability import STABILITY_SEEDS
+
+    parser.add_argument(STABILITY_SEEDS.flag, **argument(
+        STABILITY_SEEDS, help=f"{STABILITY_SEEDS.help}; each costs one more fit; "
+        f"{STABILITY_SEEDS.describe()} (default {STABILITY_SEEDS.default})",
+    ))
 
 
 def add_parser(subparsers) -> None:
@@ -154,16 +160,30 @@ def print_summary(result, elapsed_s: float) -> None:
         f"{features.settings.mode}, {features.settings.feature_set}); total time {elapsed_s:.1f} s"
     )
     print(f"  log-likelihood {result.log_likelihood:.6g}")
+    from ..analysis_stability import state_stability_label
+
     table = result.state_stats
+    stability = result.info.get("stability")
     for row in table.itertuples(index=False):
+        label = state_stability_label(stability, row.state)[0]
+        note = f", {label}" if label else ""
         print(
             f"  state {row.state}: {row.n_frames:6d} frames {row.fraction:6.1%}  "
-            f"{row.n_bouts:4d} bouts, mean bout {row.bout_mean_s:.2f} s"
+            f"{row.n_bouts:4d} bouts, mean bout {row.bout_mean_s:.2f} s{note}"
         )
+    print_stability(stability)
     if result.files:
         folder = next(iter(result.files.values())).parent
         print(f"  wrote {len(result.files)} files to {folder}: "
               + ", ".join(sorted(p.name for p in result.files.values())))
+
+
+def print_stability(stability: dict | None) -> None:
+    """One line on the seed stability check (``summary.json``'s ``stability`` block), if one was made."""
+    from ..analysis_stability import stability_sentence
+
+    if stability:
+        print(f"  {stability_sentence(stability)}")
 
 
 def read_input(reader, *args, **kwargs):
@@ -225,6 +245,7 @@ def analysis_options(args, keypoints) -> dict:
         seed=args.seed,
         figures=not args.no_figures,
         hmm_options={"covariance_type": args.covariance},
+        stability_seeds=0 if args.model else args.stability_seeds,
     )
 
 
@@ -273,6 +294,7 @@ def print_sessions_summary(result, elapsed_s: float) -> None:
         f"total time {elapsed_s:.1f} s"
     )
     print(f"  log-likelihood {result.log_likelihood:.6g}")
+    print_stability(result.info.get("stability"))
     for name, session in zip(result.names, result.results):
         fractions = " ".join(f"{f:4.0%}" for f in session.state_stats["fraction"])
         print(f"  {name}: {session.features.n_valid} frames with a state; fraction per state {fractions}")

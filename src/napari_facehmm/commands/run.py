@@ -273,6 +273,7 @@ def run(args) -> int:
             seed=args.seed,
             figures=not args.no_figures,
             hmm_options={"covariance_type": args.covariance},
+            stability_seeds=args.stability_seeds,
         )
         result = run_with_progress(job, "analyze", args.quiet)
         if calibration is not None:

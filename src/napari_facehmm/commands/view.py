@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._options import whole_number
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -27,6 +29,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--screenshot", type=Path, default=None, help="save the window to this PNG and exit")
     parser.add_argument("--n-states", type=int, default=9, help="states to fit (default 9)")
     parser.add_argument("--restarts", type=int, default=1, help="EM restarts when fitting (default 1, for speed)")
+    parser.add_argument(
+        "--stability-seeds", type=whole_number(0, 100), default=0,
+        help="fits with different seeds to flag states that do not come back, 0-100 (default 0: no check, for speed)",
+    )
     parser.add_argument("--no-fit", action="store_true", help="only open the data")
     parser.add_argument("--size", type=int, nargs=2, default=(1600, 1000), metavar=("W", "H"), help="window size in pixels")
     parser.set_defaults(run=run)
@@ -90,6 +96,7 @@ def _show(args: argparse.Namespace, folder: Path) -> int:
             model=args.model,
             n_states=args.n_states,
             n_restarts=args.restarts,
+            stability_seeds=args.stability_seeds,
             frame=args.frame,
             fit=not args.no_fit,
         )

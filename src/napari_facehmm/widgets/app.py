@@ -38,11 +38,25 @@ def add_docks(viewer: Any) -> dict[str, Any]:
     return docks
 
 
-def fit_now(states_widget: ExpressionStatesWidget, n_states: int, n_restarts: int, show_progress: bool = True) -> None:
-    """Fit synchronously (no worker thread), with a progress bar on stderr."""
+def fit_now(
+    states_widget: ExpressionStatesWidget,
+    n_states: int,
+    n_restarts: int,
+    show_progress: bool = True,
+    stability_seeds: int | None = None,
+) -> None:
+    """Fit synchronously (no worker thread), with a progress bar on stderr.
+
+    ``stability_seeds`` None: the dock's own setting.
+    """
     from ..progress import run_with_progress
 
-    job = track_analysis(states_widget.selected_series(), states_widget.settings_kwargs(), n_states, n_restarts)
+    if stability_seeds is not None:
+        states_widget.stability_seeds.setValue(stability_seeds)
+    job = track_analysis(
+        states_widget.selected_series(), states_widget.settings_kwargs(), n_states, n_restarts,
+        states_widget.stability_seeds.value(),
+    )
     result = run_with_progress(job, "fitting", quiet=not show_progress)
     states_widget.n_states.setValue(n_states)
     states_widget.n_restarts.setValue(n_restarts)
@@ -57,6 +71,7 @@ def open_face_viewer(
     n_restarts: int = 1,
     frame: int | None = None,
     fit: bool = True,
+    stability_seeds: int | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Open ``folder`` (a session) with all docks, then fit or load states.
 
@@ -75,6 +90,8 @@ def open_face_viewer(
         Video frame to show.
     fit
         Fit (or load) at all.
+    stability_seeds
+        Seeds of the stability check when fitting (None: the dock's default).
 
     Raises the project's errors (a bad folder, a model that does not fit the data).
     """
@@ -98,7 +115,7 @@ def open_face_viewer(
         if not states.load_model(model):
             raise DataError(f"model {model} could not be used with {folder}")
     elif fit:
-        fit_now(states, n_states, n_restarts)
+        fit_now(states, n_states, n_restarts, stability_seeds=stability_seeds)
     if frame is not None:
         docks["states"].session.seek(frame)
     return viewer, docks

@@ -37,6 +37,8 @@ from qtpy.QtWidgets import (
 
 from ..data import LandmarkSeries
 from ..errors import Cancelled, DataError, FaceHMMError
+from ..analysis_stability import state_stability_label
+from ..hmm.stability import STABILITY_SEEDS
 from ._session import facehmm_meta, get_session, show_error
 from ._worker import DockJob
 
@@ -58,14 +60,17 @@ def decode(model: Any, features: Any) -> tuple[np.ndarray, np.ndarray]:
     return states, posterior
 
 
-def track_analysis(series_list: list[LandmarkSeries], settings_kwargs: dict, n_states: int, n_restarts: int):
+def track_analysis(
+    series_list: list[LandmarkSeries], settings_kwargs: dict, n_states: int, n_restarts: int, stability_seeds: int = 0
+):
     """The dock's fit: :func:`run_track_analysis` with the form's settings (a progress generator)."""
     from ..analysis_tracks import run_track_analysis
     from ..features import FeatureSettings
 
     return (
         yield from run_track_analysis(
-            series_list, n_states, settings=FeatureSettings(**settings_kwargs), n_restarts=n_restarts
+            series_list, n_states, settings=FeatureSettings(**settings_kwargs), n_restarts=n_restarts,
+            stability_seeds=stability_seeds,
         )
     )
 
@@ -79,6 +84,8 @@ class ExpressionStatesWidget(QWidget):
         self.session = get_session(napari_viewer)
         self.model_path: Path | None = None
         self._fit_names: list[str] | None = None
+        #: the last fit's seed stability block (``summary.json``'s ``stability``); None without a check
+        self.stability: dict | None = None
 
         self.tracks = QListWidget()
         self.tracks.setMaximumHeight(90)
@@ -91,6 +98,10 @@ class ExpressionStatesWidget(QWidget):
         self.n_restarts = QSpinBox()
         self.n_restarts.setRange(1, 50)
         self.n_restarts.setValue(3)
+        self.stability_seeds = QSpinBox()
+        self.stability_seeds.setRange(int(STABILITY_SEEDS.minimum), int(STABILITY_SEEDS.maximum))
+        self.stability_seeds.setValue(STABILITY_SEEDS.default)
+        self.stability_seeds.setToolTip(STABILITY_SEEDS.help + "; each costs one more fit")
         self.fit_button = QPushButton("Fit")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -101,9 +112,10 @@ class ExpressionStatesWidget(QWidget):
         self.progress.setRange(0, 100)
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        self.legend = QTableWidget(0, 2)
-        self.legend.setHorizontalHeaderLabels(["", "state name (editable)"])
+        self.legend = QTableWidget(0, 3)
+        self.legend.setHorizontalHeaderLabels(["", "state name (editable)", "comes back"])
         self.legend.horizontalHeader().setStretchLastSection(True)
+        self.legend.setColumnWidth(1, 150)
         self.legend.verticalHeader().setVisible(False)
         self.legend.setColumnWidth(0, 24)
         self.job = DockJob(
@@ -114,6 +126,7 @@ class ExpressionStatesWidget(QWidget):
         form.addRow("feature set", self.feature_set)
         form.addRow("states", self.n_states)
         form.addRow("restarts", self.n_restarts)
+        form.addRow("stability seeds", self.stability_seeds)
         buttons = QHBoxLayout()
         for button in (self.fit_button, self.cancel_button):
             buttons.addWidget(button)
@@ -208,6 +221,7 @@ class ExpressionStatesWidget(QWidget):
             self.settings_kwargs(),
             self.n_states.value(),
             self.n_restarts.value(),
+            self.stability_seeds.value(),
             message="fitting...",
             on_return=self._on_fitted,
             on_error=self._on_error,
@@ -224,13 +238,21 @@ class ExpressionStatesWidget(QWidget):
             return
         names = self._fit_names or [name for name, _ in self.selected_tracks()]
         self.model_path = None
+        self.stability = results[0].info.get("stability")
         decoded = [(result.features, result.states, result.posterior) for result in results]
         self._apply(results[0].model, list(zip(names, decoded, strict=False)))
         n_frames = sum(result.features.n_valid for result in results)
         self.status.setText(
             f"fitted {self.session.n_states} states on {n_frames} frames of {len(results)} track(s)"
+            + self._stability_note()
             + self._tracks_note(names[: len(results)])
         )
+
+    def _stability_note(self) -> str:
+        from ..analysis_stability import stability_sentence
+
+        sentence = stability_sentence(self.stability, self.session.state_names)
+        return f"; {sentence}" if sentence else ""
 
     def _on_error(self, exc: BaseException) -> None:
         if isinstance(exc, Cancelled):
@@ -295,6 +317,7 @@ class ExpressionStatesWidget(QWidget):
             show_error(f"Could not load model {Path(path).name}: {type(exc).__name__}: {exc}")
             return False
         self.model_path = Path(path)
+        self.stability = None  # a saved model carries no stability check
         self._apply(model, decoded)
         self._show_model_settings(model)
         self.status.setText(f"loaded {Path(path).name}" + self._tracks_note([name for name, _ in decoded]))
@@ -345,6 +368,14 @@ class ExpressionStatesWidget(QWidget):
                 swatch.setBackground(QColor.fromRgbF(*palette[state]))
                 self.legend.setItem(state, 0, swatch)
                 self.legend.setItem(state, 1, QTableWidgetItem(self.session.state_names[state]))
+                text, unstable = state_stability_label(self.stability, state)
+                cell = QTableWidgetItem(text)
+                cell.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                if unstable:
+                    cell.setForeground(QColor("#ff6b6b"))
+                if self.stability:
+                    cell.setToolTip(self.stability.get("rule", ""))
+                self.legend.setItem(state, 2, cell)
         finally:
             self.legend.blockSignals(False)
 
