@@ -169,12 +169,11 @@ def test_a_worker_killed_during_the_fit_gives_the_same_result(project, client, f
 
 def test_ctrl_c_stops_the_batch_and_leaves_no_half_written_session(project, tmp_path):
     out = tmp_path / "result"
-    command = [sys.executable, "-c",
-               "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-               "from napari_facehmm.cli import main; sys.exit(main(sys.argv[1:]))",
-               "batch", str(project), "--out", str(out), "--workers", "2", "--states", "3", "--restarts", "3",
+    command = [sys.executable, "-m", "napari_facehmm.cli", "batch", str(project), "--out", str(out), "--workers", "2", "--states", "3", "--restarts", "3",
                "--iterations", "200", "--no-figures"]
     env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    # SIGINT restored before exec (a background job of a non-interactive shell starts with it
+    # ignored), so that Python installs its KeyboardInterrupt handler as in a terminal
     child = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = b""
