@@ -187,3 +187,14 @@ def test_ctrl_c_stops_the_batch_and_leaves_no_half_written_session(project, tmp_
     entries = list(out.iterdir()) if out.exists() else []
     assert not [p for p in entries if p.is_dir() and not (p / "summary.json").is_file()]
     assert not [p for p in entries if p.name.startswith(".")]
+
+
+def test_the_command_exits_non_zero_and_names_the_failed_session(project, tmp_path, capsys):
+    out = tmp_path / "result"
+    status = main(["batch", str(project), "--out", str(out), "--workers", "2", "--states", "3", "--restarts", "1",
+                   "--iterations", "10", "--no-figures", "--quiet"])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "s4: triangulation: FileFormatError" in captured.err and "3 sessions in" in captured.out
+    assert pd.read_csv(out / "failures.csv").session.tolist() == ["s4"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["s1", "s2", "s3"]

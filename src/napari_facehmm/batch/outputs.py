@@ -21,7 +21,9 @@ import pandas as pd
 from ..analysis import MODEL_STEM
 from ..errors import DataError
 
-__all__ = ["FAILURES_NAME", "check_out_dir", "complete_sessions", "save_model", "write_tables"]
+__all__ = [
+    "FAILURES_NAME", "check_out_dir", "complete_sessions", "remove_stale_session_folders", "save_model", "write_tables",
+]
 
 FAILURES_NAME = "failures.csv"
 #: files of a batch result beside its session folders
@@ -41,6 +43,15 @@ def check_out_dir(out_dir: Path) -> None:
 def complete_sessions(out_dir: Path, names: list[str]) -> list[str]:
     """Sessions whose folder in ``out_dir`` is complete (has its ``summary.json``)."""
     return [n for n in names if (out_dir / n / "summary.json").is_file() and (out_dir / n / "state_stats.csv").is_file()]
+
+
+def remove_stale_session_folders(out_dir: Path, names: list[str]) -> None:
+    """Remove the hidden folders of session writes whose worker is gone (killed, or the cluster stopped)."""
+    from ..io._atomic import _remove_stale_result_folders
+
+    if out_dir.is_dir():
+        for name in names:
+            _remove_stale_result_folders(out_dir / name)
 
 
 def save_model(model, out_dir: Path) -> None:

@@ -30,7 +30,14 @@ from ..errors import DataError
 from ..progress import Progress
 from . import session_tasks as tasks
 from .discovery import discover_sessions
-from .outputs import check_out_dir, complete_sessions, read_session_entry, save_model, write_tables
+from .outputs import (
+    check_out_dir,
+    complete_sessions,
+    read_session_entry,
+    remove_stale_session_folders,
+    save_model,
+    write_tables,
+)
 
 __all__ = ["BatchResult", "run_batch"]
 
@@ -113,6 +120,7 @@ def run_batch(
     check_out_dir(out_dir)
     specs = discover_sessions(project)
     names = [s.name for s in specs]
+    remove_stale_session_folders(out_dir, names)
     model = _earlier_model(out_dir, n_states, refit)
     skipped = complete_sessions(out_dir, names) if model is not None else []
     if model is not None and not [n for n in names if n not in skipped]:

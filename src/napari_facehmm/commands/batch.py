@@ -40,12 +40,11 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args) -> int:
+def _run_on_cluster(args):
     from ..batch import run_batch
     from ..batch.cluster import dask_client
     from ..progress import run_with_progress
 
-    started = time.perf_counter()
     with dask_client(args.workers, args.scheduler) as client:
         job = run_batch(
             args.project, args.out, client,
@@ -56,7 +55,23 @@ def run(args) -> int:
             figures=not args.no_figures, refit=args.refit,
             hmm_options={"covariance_type": args.covariance},
         )
-        result = run_with_progress(job, "batch", args.quiet)
+        return run_with_progress(job, "batch", args.quiet)
+
+
+def run(args) -> int:
+    import contextlib
+
+    started = time.perf_counter()
+    try:
+        result = _run_on_cluster(args)
+    finally:
+        # session folders a stopped worker was writing (Ctrl+C) are hidden; remove them now that
+        # the local workers are gone (on a scheduler, the next run removes them)
+        from ..batch import discover_sessions
+        from ..batch.outputs import remove_stale_session_folders
+
+        with contextlib.suppress(Exception):
+            remove_stale_session_folders(args.out, [s.name for s in discover_sessions(args.project)])
     elapsed = time.perf_counter() - started
     print(f"{len(result.names)} sessions in {args.out} ({len(result.skipped)} complete from an earlier run), "
           f"{'fitted' if result.fitted else 'reused'} a {result.model.n_states}-state model, "
