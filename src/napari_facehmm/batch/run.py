@@ -60,6 +60,8 @@ class BatchResult:
         True if this run fitted the model (False: an earlier run's model was reused).
     files
         Files written beside the session folders, by role.
+    folders
+        The project's folder of every session (what ``facehmm view`` opens).
     """
 
     names: list[str]
@@ -69,6 +71,7 @@ class BatchResult:
     fitted: bool
     log_likelihood: float
     files: dict[str, Path] = field(default_factory=dict)
+    folders: dict[str, Path] = field(default_factory=dict)
 
 
 def _keypoints(series) -> list[str]:
@@ -221,4 +224,5 @@ def run_batch(
     return BatchResult(
         names=[e["session"] for e in entries], skipped=skipped, failures=sorted(failures, key=lambda f: f["session"]),
         model=model, fitted=fitted, log_likelihood=float(sum(e["log_likelihood"] for e in entries)), files=files,
+        folders={s.name: s.folder for s in specs},
     )

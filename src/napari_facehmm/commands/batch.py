@@ -83,5 +83,6 @@ def run(args) -> int:
             print(f"  {failure['session']}: {failure['stage']}: {failure['error']}", file=sys.stderr)
         return 1
     if result.names:
-        print(f"view a session: facehmm view {args.out / result.names[0]}")
+        first = result.names[0]
+        print(f"view a session: facehmm view {result.folders[first]} --model {args.out / 'model.json'}")
     return 0
