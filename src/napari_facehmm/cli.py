@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "track",
     "synth",
     "analyze",
+    "batch",
     "demo",
     "calibrate",
     "triangulate",
