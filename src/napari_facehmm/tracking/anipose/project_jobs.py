@@ -146,7 +146,9 @@ def triangulate_project(
 
     Reads ``<project>/pose-2d/<session>-<cam>.h5``, the calibration
     ``<project>/calibration/calibration.toml`` and ``config.toml``; writes
-    ``<project>/pose-3d/<session>.csv`` in Anipose's format.
+    ``<project>/pose-3d/<session>.csv`` in Anipose's format, and beside it
+    what the run did (cameras used or left out, errors, warnings) in
+    ``<session>.meta.json``.
 
     Parameters
     ----------
@@ -221,8 +223,11 @@ def triangulate_project(
     with atomic_write_paths(paths, backup=False) as temps:
         for series, temp in zip(results.values(), temps):
             write_pose3d(series, temp)
+    from ...io.pose3d_metadata import write_pose3d_metadata
+
     for series, path in zip(results.values(), paths):
         series.source = path
+        write_pose3d_metadata(series, path)
     return results
 
 
