@@ -50,12 +50,17 @@ def _plain(value: Any) -> Any:
     return None if math.isnan(number) else number
 
 
+def pose3d_metadata_text(series: LandmarkSeries) -> str:
+    """The JSON text of the :data:`METADATA_ATTRS` of ``series``."""
+    content = {name: _plain(series.attrs[name]) for name in METADATA_ATTRS if name in series.attrs}
+    return json.dumps(content, indent=2) + "\n"
+
+
 def write_pose3d_metadata(series: LandmarkSeries, table: str | Path) -> Path:
     """Write the :data:`METADATA_ATTRS` of ``series`` beside ``table`` (atomically); returns the JSON path."""
     path = pose3d_metadata_path(table)
-    content = {name: _plain(series.attrs[name]) for name in METADATA_ATTRS if name in series.attrs}
     with atomic_write_path(path, backup=False) as temp:
-        Path(temp).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+        Path(temp).write_text(pose3d_metadata_text(series), encoding="utf-8")
     return path
 
 

@@ -217,17 +217,17 @@ def triangulate_project(
     # interruption or a refused session leaves the earlier tables, never a mix
     from ...io._atomic import atomic_write_paths
     from ...io.anipose import write_pose3d
+    from ...io.pose3d_metadata import pose3d_metadata_path, pose3d_metadata_text
 
     output_dir.mkdir(parents=True, exist_ok=True)
     paths = [output_dir / f"{session}.csv" for session in results]
-    with atomic_write_paths(paths, backup=False) as temps:
-        for series, temp in zip(results.values(), temps):
+    # each table with its <session>.meta.json, all replaced together
+    with atomic_write_paths(paths + [pose3d_metadata_path(p) for p in paths], backup=False) as temps:
+        for series, temp, meta in zip(results.values(), temps, temps[len(paths):]):
             write_pose3d(series, temp)
-    from ...io.pose3d_metadata import write_pose3d_metadata
-
+            meta.write_text(pose3d_metadata_text(series), encoding="utf-8")
     for series, path in zip(results.values(), paths):
         series.source = path
-        write_pose3d_metadata(series, path)
     return results
 
 
