@@ -41,6 +41,7 @@ def calibrate_project(
     cam_regex: str | None = None,
     skip: int | None = None,
     fisheye: bool | None = None,
+    intrinsics: Any = None,
     **board_overrides: Any,
 ) -> Generator[Progress, None, CalibrationResult]:
     """Calibrate an Anipose project folder, as ``anipose calibrate`` (and ``facehmm calibrate``).
@@ -61,6 +62,9 @@ def calibrate_project(
         Override the video folder and the calibration file.
     cam_regex, skip, fisheye
         Override the config (``skip`` default 20, as aniposelib).
+    intrinsics
+        A ``calibration.toml`` whose intrinsics are kept (only the poses
+        are fitted); None fits them too.
 
     Yields
     ------
@@ -81,7 +85,7 @@ def calibrate_project(
         fisheye = bool(config.get("calibration", {}).get("fisheye", False))
     # where triangulation (Anipose's and ours) looks for it: pipeline.calibration_results
     output = Path(output) if output else layout.calibration
-    return (yield from calibrate_to_files(videos, board, output, skip=skip, fisheye=fisheye))
+    return (yield from calibrate_to_files(videos, board, output, skip=skip, fisheye=fisheye, intrinsics=intrinsics))
 
 
 def calibrate_to_files(
@@ -91,6 +95,7 @@ def calibrate_to_files(
     *,
     skip: int | None = None,
     fisheye: bool = False,
+    intrinsics: Any = None,
 ) -> Generator[Progress, None, CalibrationResult]:
     """Calibrate, then write ``output`` (``calibration.toml``) and ``board-detections.csv`` beside it.
 
@@ -106,7 +111,7 @@ def calibrate_to_files(
         The board.
     output
         The calibration file to write (its folder is created).
-    skip, fisheye
+    skip, fisheye, intrinsics
         As for :func:`calibrate` (``skip`` None: 20, as aniposelib).
 
     Returns
@@ -118,7 +123,8 @@ def calibrate_to_files(
     from ...io.anipose import write_calibration
 
     result = yield from calibrate(
-        videos, board, skip=DEFAULT_DETECTION_SKIP if skip is None else skip, fisheye=fisheye
+        videos, board, skip=DEFAULT_DETECTION_SKIP if skip is None else skip, fisheye=fisheye,
+        intrinsics=intrinsics,
     )
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
