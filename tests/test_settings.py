@@ -30,7 +30,8 @@ CLI_SETTINGS = [
     (("track",), [facemesh_jobs.MESH]),
     (("calibrate",), [A.BOARD_SIZE, A.SQUARE_LENGTH, A.MARKER_LENGTH, A.MARKER_BITS, A.DICT_NUMBER, A.SKIP,
                       A.FISHEYE]),
-    (("triangulate",), [A.SCORE_THRESHOLD, A.OPTIM, A.RANSAC, A.FILTER, A.TRUST_CALIBRATION, A.FPS]),
+    (("triangulate",), [A.SCORE_THRESHOLD, A.OPTIM, A.RANSAC, A.FILTER, A.TRUST_CALIBRATION, A.KEEP_ALL_CAMERAS,
+                        A.FPS]),
 ]
 
 

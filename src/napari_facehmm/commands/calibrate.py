@@ -53,6 +53,13 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--output", type=Path, help="calibration file (default PROJECT/calibration/calibration.toml, or config.toml's pipeline.calibration_results)")
     parser.add_argument("--skip", **argument(A.SKIP))
     parser.add_argument("--fisheye", **argument(A.FISHEYE))
+    parser.add_argument(
+        "--intrinsics",
+        type=Path,
+        metavar="TOML",
+        help="calibration.toml whose intrinsics (camera matrix, distortion, image size) are kept as they are: "
+        "only the cameras' poses are calibrated",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -81,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         cam_regex=args.cam_regex,
         skip=args.skip,
         fisheye=args.fisheye,
+        intrinsics=args.intrinsics,
         board_type=args.board_type,
         squares_x=args.board_size[0] if args.board_size else None,
         squares_y=args.board_size[1] if args.board_size else None,
@@ -100,4 +108,6 @@ def run(args: argparse.Namespace) -> int:
             f"(board in {detections.n_detections} of {detections.n_frames_read} frames)"
         )
     print(f"  median error (aniposelib): {result.error_px:.3f} px")
+    if args.intrinsics is not None:
+        print(f"  intrinsics kept from {args.intrinsics}; only the cameras' poses were calibrated")
     return 0

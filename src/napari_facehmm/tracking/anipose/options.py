@@ -17,7 +17,7 @@ from .settings import ANIPOSE_TRIANGULATION_DEFAULTS, FILTER_2D_CHOICES
 
 __all__ = [
     "BOARD_SIZE", "SQUARE_LENGTH", "MARKER_LENGTH", "MARKER_BITS", "DICT_NUMBER", "SKIP", "FISHEYE",
-    "SCORE_THRESHOLD", "OPTIM", "RANSAC", "FILTER", "NO_FILTER", "TRUST_CALIBRATION", "FPS",
+    "SCORE_THRESHOLD", "OPTIM", "RANSAC", "FILTER", "NO_FILTER", "TRUST_CALIBRATION", "KEEP_ALL_CAMERAS", "FPS",
 ]
 
 # ------------------------------------------------------------------ calibration (the board and the search)
@@ -68,5 +68,10 @@ TRUST_CALIBRATION = Setting(
     "trust_calibration", bool, False,
     help="triangulate even when the calibration check finds nonsense (cameras at the same place, "
     "impossible intrinsics, reprojection errors beyond sense); the problems are printed as warnings",
+)
+KEEP_ALL_CAMERAS = Setting(
+    "keep_all_cameras", bool, False,
+    help="with 3+ cameras, keep a camera that disagrees with the others (default: it is left out, "
+    "and the output says so with the errors with and without it)",
 )
 FPS = Setting("fps", float, 30.0, minimum=0.0, maximum=10_000.0, min_open=True, help="frame rate of the videos")

@@ -81,6 +81,7 @@ class TriangulateTabMixin:
             embed(self.camera_list, "Cameras used", "cameras"),
             LineEdit(name="output", label="Write to", tooltip="pose-3d CSV to write"),
             field(A.TRUST_CALIBRATION, "trust the calibration", command=command),
+            field(A.KEEP_ALL_CAMERAS, "keep a disagreeing camera", command=command),
         )
         layout.addWidget(self.triangulate_form.native)
         # the names the rest of the dock (and its tests) use for the fields
@@ -94,6 +95,7 @@ class TriangulateTabMixin:
         self.pose3d_output = qt(self.triangulate_form.output)
         self.pose3d_output.setPlaceholderText("pose-3d CSV to write")
         self.trust_calibration = qt(self.triangulate_form.trust_calibration)
+        self.keep_all_cameras = qt(self.triangulate_form.keep_all_cameras)
 
         self.triangulate_button = QPushButton("Run triangulation")
         self.triangulate_button.clicked.connect(self.run_triangulation)
@@ -191,6 +193,7 @@ class TriangulateTabMixin:
             options.update(filter_2d=None, filter_params=None)
         options["exclude_cameras"] = self.excluded_cameras()
         options["check_calibration"] = not self.trust_calibration.isChecked()
+        options["keep_all_cameras"] = self.keep_all_cameras.isChecked()
         return options
 
     def triangulation_settings(self) -> ta.TriangulationSettings:
@@ -239,8 +242,10 @@ class TriangulateTabMixin:
         _set_rows(self.triangulation_errors, rows)
         notes = list(attrs.get("warnings") or [])
         self.warnings_label.setText("\n".join(notes))
-        # the camera the engine warned about (far above the others' error)
-        self.flagged_camera = next(iter(ta.disagreeing_cameras(pair_errors)), None)
+        # the camera the engine warned about and kept (left out already: nothing to offer)
+        dropped = attrs.get("dropped_cameras") or {}
+        flagged = attrs.get("bad_camera") or next(iter(ta.disagreeing_cameras(pair_errors)), None)
+        self.flagged_camera = None if flagged in dropped else flagged
         self.exclude_button.setVisible(self.flagged_camera is not None)
         if self.flagged_camera:
             self.exclude_button.setText(f"Exclude {self.flagged_camera} and re-run")
@@ -252,7 +257,12 @@ class TriangulateTabMixin:
         self.keypoint_combo.addItems([MEAN_OF_KEYPOINTS, *result.keypoints])
         self.keypoint_combo.blockSignals(False)
         self.refresh_qc()
-        self.status.setText(f"wrote {result.source} ({attrs.get('method', '')})")
+        left_out = "".join(
+            f"; {name} left out: error {figures['error_px']:.2f} px without it, "
+            f"{figures['error_all_cameras_px']:.2f} px with it"
+            for name, figures in dropped.items()
+        )
+        self.status.setText(f"wrote {result.source} ({attrs.get('method', '')}){left_out}")
         if self.session.points_layers() or self._camera_translate(next(iter(self.tracks_2d), "")) is not None:
             self.show_reprojections()
 
