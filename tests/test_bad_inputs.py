@@ -337,7 +337,7 @@ CLI_CASES = [
     ("synth-states-1", ["synth", "--out", "OUT", "--states", "1"], 2, r"argument --states: .*from 2 to 10"),
     ("synth-cameras-99", ["synth", "--out", "OUT", "--cameras", "99"], 2, "argument --cameras"),
     ("synth-out-is-file", ["synth", "--out", "FILE", "--no-video"], 2, "--out .*pose-3d.csv: is a file"),
-    ("calibrate-skip-0", ["calibrate", "SESSION", "--skip", "0"], 2, r"argument --skip: .*at least 1"),
+    ("calibrate-skip-0", ["calibrate", "SESSION", "--skip", "0"], 2, r"argument --skip: must be a whole number \(from 1 to 10000\); got 0"),
     ("calibrate-board-0", ["calibrate", "SESSION", "--board-size", "0", "7"], 2, "argument --board-size"),
     ("calibrate-square-negative", ["calibrate", "SESSION", "--square-length", "-1"], 2, "argument --square-length"),
     ("calibrate-marker-too-big", ["calibrate", "SESSION", "--square-length", "10", "--marker-length", "20"], 2,
