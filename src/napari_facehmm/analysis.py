@@ -254,6 +254,22 @@ def fit_model(
     return model
 
 
+def _states_to_fit(
+    n_states, values, lengths, n_restarts, seed, hmm_options, check_stop
+) -> Generator[Progress, None, tuple[int, Any]]:
+    """``(n_states, selection)``: the number given (9 when None), or the one chosen among a range of them
+    (``--states auto`` / ``4-12``: :func:`~napari_facehmm.analysis_selection.select_states`)."""
+    if n_states is None or isinstance(n_states, (int, np.integer)):
+        return 9 if n_states is None else int(n_states), None
+    from .analysis_selection import select_states
+
+    selection = yield from select_states(
+        values, lengths, n_states, n_restarts=n_restarts, seed=seed, hmm_options=hmm_options,
+        start=5, end=_FIT_START, total=_TOTAL, check_stop=check_stop,
+    )
+    return selection.n_states, selection
+
+
 def run_analysis(
     source: str | Path | LandmarkSeries,
     n_states: int | None = 9,
@@ -280,7 +296,9 @@ def run_analysis(
         A :class:`LandmarkSeries`, or a pose-3d CSV, DLC ``.h5``/``.csv`` or
         OpenFace CSV.
     n_states
-        Number of states to fit (default 9, as the reference analysis);
+        Number of states to fit (default 9, as the reference analysis), or a
+        sequence of candidates to choose among from the data
+        (:mod:`napari_facehmm.analysis_selection`; ``--states auto``);
         ignored when ``model`` is given.
     out_dir
         Folder for ``states.csv``, ``state_stats.csv``, ``bouts.csv``,
@@ -313,6 +331,7 @@ def run_analysis(
     -------
     AnalysisResult
     """
+    from .analysis_selection import add_selection
     from .analysis_stability import add_stability, fit_with_stability
     from .errors import Cancelled
 
@@ -333,7 +352,9 @@ def run_analysis(
     else:
         settings = settings or FeatureSettings()
         features = build_features(series, settings)
-        n_states = 9 if n_states is None else int(n_states)
+        n_states, selection = yield from _states_to_fit(
+            n_states, features.values, features.lengths, n_restarts, seed, hmm_options, check_stop
+        )
         model, stability = yield from fit_with_stability(
             [features], series, n_states, stability_seeds, n_restarts=n_restarts, n_iter=n_iter, seed=seed,
             hmm_options=hmm_options, check_stop=check_stop,
@@ -344,6 +365,7 @@ def run_analysis(
     result = summarize(series, features, model, n_states, fitted)
     if fitted:
         add_stability(result, stability)
+        add_selection(result, selection)
     check_stop()
     if out_dir is not None:
         # closing(): a Cancelled raised here closes the writer at once, which

@@ -46,6 +46,9 @@ OUTPUT_NAMES = (
     "summary.json",
     "truth_confusion.csv",
     *(f"{name}.png" for name in FIGURE_NAMES),
+    # --states auto / a range (analysis_selection)
+    "model_selection.csv",
+    "model_selection.png",
 )
 
 
@@ -251,6 +254,15 @@ def write_outputs(
         }
         (folder / "summary.json").write_text(json.dumps(summary, indent=2))
         written["summary"] = "summary.json"
+        selection = result.info.get("model_selection_table")
+        if selection is not None:
+            selection.to_csv(folder / "model_selection.csv", index=False)
+            written["model_selection_csv"] = "model_selection.csv"
+            if figures:
+                from .stats.model_selection_figure import model_selection_figure
+
+                model_selection_figure(selection).savefig(folder / "model_selection.png", dpi=110)
+                written["model_selection_png"] = "model_selection.png"
         if figures:
             for step, (name, figure) in enumerate(make_figures(result).items()):
                 yield 2 + step, n_steps, f"drawing {name}"

@@ -19,11 +19,34 @@ MAX_ITERATIONS = 100_000
 MAX_PERMUTATIONS = 1_000_000
 
 
+def states_option(text: str):
+    """``--states``: a whole number, ``auto`` or a range ``A-B`` (argparse ``type``)."""
+    from ..errors import DataError
+    from ..hmm.selection import parse_states
+
+    whole = f"must be a whole number (from 1 to {MAX_STATES})"
+    if text.strip().lstrip("-").isdigit():
+        if not 1 <= int(text) <= MAX_STATES:
+            raise argparse.ArgumentTypeError(f"{whole}; got {int(text)}")
+        return int(text)
+    try:
+        value = parse_states(text)
+    except DataError:
+        raise argparse.ArgumentTypeError(f"{whole}, 'auto' or a range like 4-12; got {text!r}") from None
+    if max(value) > MAX_STATES:
+        raise argparse.ArgumentTypeError(f"at most {MAX_STATES} states; got {text}")
+    return value
+
+
+states_option.__name__ = "states"
+
+
 def add_feature_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``analyze`` and ``demo``: states, features, fit."""
     parser.add_argument(
-        "--states", type=whole_number(1, MAX_STATES), default=None,
-        help=f"number of HMM states, 1-{MAX_STATES} (default 9, as the reference)",
+        "--states", type=states_option, default=None, metavar="K|auto|A-B",
+        help=f"number of HMM states, 1-{MAX_STATES} (default 9, as the reference); 'auto' chooses among "
+        "2-12 from held-out time blocks, 'A-B' among A to B (writes model_selection.csv and .png)",
     )
     parser.add_argument(
         "--features",
@@ -172,10 +195,18 @@ def print_summary(result, elapsed_s: float) -> None:
             f"{row.n_bouts:4d} bouts, mean bout {row.bout_mean_s:.2f} s{note}"
         )
     print_stability(stability)
+    print_selection(result.info.get("model_selection"))
     if result.files:
         folder = next(iter(result.files.values())).parent
         print(f"  wrote {len(result.files)} files to {folder}: "
               + ", ".join(sorted(p.name for p in result.files.values())))
+
+
+def print_selection(selection: dict | None) -> None:
+    """Which number of states ``--states auto`` / ``A-B`` chose, and why."""
+    if selection:
+        candidates = selection["candidates"]
+        print(f"  states chosen among {candidates[0]}-{candidates[-1]}: {selection['reason']}")
 
 
 def print_stability(stability: dict | None) -> None:
@@ -295,6 +326,7 @@ def print_sessions_summary(result, elapsed_s: float) -> None:
     )
     print(f"  log-likelihood {result.log_likelihood:.6g}")
     print_stability(result.info.get("stability"))
+    print_selection(result.info.get("model_selection"))
     for name, session in zip(result.names, result.results):
         fractions = " ".join(f"{f:4.0%}" for f in session.state_stats["fraction"])
         print(f"  {name}: {session.features.n_valid} frames with a state; fraction per state {fractions}")

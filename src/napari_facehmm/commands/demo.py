@@ -174,7 +174,7 @@ def run(args) -> int:
     print_summary(result, time.perf_counter() - started)
     print(
         f"adjusted Rand index vs the {len(truth.state_names)} true states: "
-        f"{scores['adjusted_rand_index']:.3f} ({n_states} states fitted; purity {scores['purity']:.3f}, "
+        f"{scores['adjusted_rand_index']:.3f} ({result.n_states} states fitted; purity {scores['purity']:.3f}, "
         f"{scores['fraction_with_state']:.1%} of frames have a state; landmarks: {three_d_source})"
     )
     print(f"view it: facehmm view {session_dir} --model {analysis_dir / 'model.json'}")

@@ -142,8 +142,6 @@ def check_inputs(args):
     for video in videos:
         with VideoReader(video, cache_size=1) as reader:
             fps.append(reader.fps)
-    if args.states is not None and args.states < 1:
-        raise DataError(f"--states must be at least 1; got {args.states}")
     calibration = None
     if args.calibration is not None:
         from ..io.anipose import read_calibration

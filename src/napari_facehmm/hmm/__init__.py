@@ -34,6 +34,9 @@ _WHERE = {
     "select_n_states": ".selection",
     "select_n_states_progress": ".selection",
     "split_heldout": ".selection",
+    "choose_n_states": ".selection",
+    "parse_states": ".selection",
+    "AUTO_STATES": ".selection",
 }
 
 __all__ = list(_WHERE)

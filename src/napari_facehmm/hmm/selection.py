@@ -23,7 +23,9 @@ from ..errors import DataError
 from ._validation import check_features
 from .model import FaceHMM
 
-__all__ = ["select_n_states", "select_n_states_progress", "split_heldout"]
+__all__ = [
+    "select_n_states", "select_n_states_progress", "split_heldout", "choose_n_states", "parse_states", "AUTO_STATES",
+]
 
 COLUMNS = [
     "n_states",
@@ -54,10 +56,12 @@ def split_heldout(
     lengths : ndarray of int, shape (n_sequences,)
     fraction : float
         Share of frames to hold out, in [0, 1).
-    scheme : {"tail", "alternate"}
+    scheme : {"tail", "alternate", "blocks"}
         "tail": the last ``fraction`` of each sequence. "alternate": cut each
         sequence into segments of ``segment_frames`` and hold out every
-        ``round(1 / fraction)``-th segment.
+        ``round(1 / fraction)``-th segment. "blocks": the same with blocks of
+        ``segment_frames`` over all frames in order (sequences shorter than a
+        few blocks, as between gaps, still give held-out frames).
     segment_frames : int
         Segment length for "alternate" (e.g. 300 = 10 s at 30 fps).
 
@@ -70,8 +74,8 @@ def split_heldout(
     """
     if not 0 <= fraction < 1:
         raise DataError(f"heldout fraction must be in [0, 1), got {fraction}")
-    if scheme not in ("tail", "alternate"):
-        raise DataError(f"heldout scheme must be 'tail' or 'alternate', got {scheme!r}")
+    if scheme not in ("tail", "alternate", "blocks"):
+        raise DataError(f"heldout scheme must be 'tail', 'alternate' or 'blocks', got {scheme!r}")
     train_mask = np.ones(int(np.sum(lengths)), dtype=bool)
     train_lengths: list[int] = []
     heldout_lengths: list[int] = []
@@ -80,7 +84,11 @@ def split_heldout(
         length = int(length)
         held = np.zeros(length, dtype=bool)
         if fraction > 0:
-            if scheme == "tail":
+            if scheme == "blocks":  # time blocks over all frames, whatever the sequences' lengths
+                period = max(2, int(round(1 / fraction)))
+                position = start + np.arange(length)
+                held = (position // max(1, int(segment_frames))) % period == period - 1
+            elif scheme == "tail":
                 n_held = int(np.floor(length * fraction))
                 if n_held:
                     held[length - n_held :] = True
@@ -138,6 +146,7 @@ def select_n_states_progress(
     per_fit = n_restarts * n_iter
     total = len(candidates) * per_fit
     rows = []
+    segment_lls: dict[int, np.ndarray] = {}
     for index, n_states in enumerate(candidates):
         face_hmm = FaceHMM(
             n_states=n_states,
@@ -159,6 +168,11 @@ def select_n_states_progress(
         decoded = [model.predict(X_train, train_lengths) for model in face_hmm.restart_models_]
         agreements = [adjusted_rand_score(a, b) for a, b in combinations(decoded, 2)]
         heldout_ll = face_hmm.score(X_heldout, heldout_lengths) if len(X_heldout) else np.nan
+        if len(X_heldout):
+            bounds = np.concatenate(([0], np.cumsum(heldout_lengths)))
+            segment_lls[n_states] = np.array(
+                [face_hmm.score(X_heldout[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+            )
         rows.append(
             {
                 "n_states": n_states,
@@ -175,7 +189,88 @@ def select_n_states_progress(
                 "n_heldout_frames": len(X_heldout),
             }
         )
-    return pd.DataFrame(rows, columns=COLUMNS).set_index("n_states", drop=False)
+    table = pd.DataFrame(rows, columns=COLUMNS).set_index("n_states", drop=False)
+    if segment_lls:
+        table["heldout_gap_per_frame"], table["heldout_gap_se"] = _gaps_to_best(segment_lls, heldout_lengths)
+    return table
+
+
+def _gaps_to_best(segment_lls: dict[int, np.ndarray], segment_frames: np.ndarray) -> tuple[list, list]:
+    """Per candidate: held-out log-likelihood per frame below the best candidate's, and its standard error.
+
+    The standard error is that of the paired difference over the held-out
+    segments (the same frames score every candidate), so it says how much of
+    a gap the held-out data can tell apart.
+    """
+    frames = np.asarray(segment_frames, dtype=float)
+    best = max(segment_lls, key=lambda k: segment_lls[k].sum())
+    gaps, errors = [], []
+    for k in segment_lls:
+        difference = (segment_lls[best] - segment_lls[k]) / frames  # per frame, per segment
+        weights = frames / frames.sum()
+        mean = float(np.sum(weights * difference))
+        n = len(difference)
+        spread = float(np.sqrt(np.sum(weights * (difference - mean) ** 2) / max(n - 1, 1))) if n > 1 else np.inf
+        gaps.append(mean)
+        errors.append(spread)
+    return gaps, errors
+
+
+#: ``--states auto``: the state counts tried
+AUTO_STATES = tuple(range(2, 13))
+
+
+def choose_n_states(table) -> tuple[int, str]:
+    """The state count a selection table points to, and why, in words.
+
+    Rule (the one-standard-error rule of cross-validation): among the
+    candidates whose held-out log-likelihood per frame is within one
+    standard error of the best (paired over held-out segments), the
+    smallest. More states that do not predict unseen time blocks better
+    than that are not supported by the data. Without held-out frames: the
+    lowest BIC.
+    """
+    if "heldout_gap_se" not in table or table["heldout_gap_se"].isna().all():
+        k = int(table["bic"].idxmin())
+        return k, f"{k} states: the lowest BIC (no held-out frames)"
+    best = int(table["heldout_gap_per_frame"].idxmin())
+    close = table[table["heldout_gap_per_frame"] <= table["heldout_gap_se"]]
+    k = int(close["n_states"].min())
+    if k == best:
+        return k, f"{k} states: the best held-out log-likelihood per frame"
+    gap = float(table.loc[k, "heldout_gap_per_frame"])
+    return k, (
+        f"{k} states: held-out log-likelihood within one standard error of the best ({best} states; "
+        f"{gap:.3g} per frame lower, standard error {float(table.loc[k, 'heldout_gap_se']):.3g}), "
+        "and fewer states"
+    )
+
+
+def parse_states(text: str) -> int | tuple[int, ...]:
+    """``"9"`` -> 9; ``"auto"`` -> :data:`AUTO_STATES`; ``"4-12"`` -> ``(4, ..., 12)``.
+
+    Raises
+    ------
+    DataError
+        Anything else, a range whose ends are reversed or below 1.
+    """
+    text = str(text).strip().lower()
+    if text == "auto":
+        return AUTO_STATES
+    try:
+        if "-" in text:
+            low, high = (int(part) for part in text.split("-", 1))
+            if low < 1 or high < low:
+                raise ValueError
+            return tuple(range(low, high + 1))
+        value = int(text)
+    except ValueError:
+        raise DataError(
+            f"states must be a whole number, 'auto' or a range like 4-12; got {text!r}"
+        ) from None
+    if value < 1:
+        raise DataError(f"states must be at least 1; got {value}")
+    return value
 
 
 def select_n_states(X, lengths=None, n_states_range: Iterable[int] = range(2, 13), **options):

@@ -1,0 +1,127 @@
+"""The number of states from the data, inside an analysis (``--states auto`` or ``--states 4-12``).
+
+:func:`select_states` fits every candidate state count with restarts on the
+frames outside held-out time blocks (every fifth block of about 2% of the
+frames, in time order, so the held-out frames come from the whole recording,
+not one end of it),
+scores the held-out blocks, and chooses by the one-standard-error rule of
+:func:`~napari_facehmm.hmm.selection.choose_n_states`, with BIC and the
+agreement of restarts beside it. :func:`add_selection` puts the result in an
+:class:`~napari_facehmm.analysis.AnalysisResult` (``model_selection.csv``,
+``model_selection.png`` and a ``model_selection`` block in ``summary.json``).
+
+Selection fits are cheaper than the final fit (a looser tolerance and an
+iteration cap): they only have to rank the candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+from .progress import Progress
+
+__all__ = ["Selection", "select_states", "add_selection", "SELECTION_N_ITER", "SELECTION_TOL"]
+
+#: EM iterations and tolerance of each candidate's fit
+SELECTION_N_ITER = 40
+SELECTION_TOL = 1e-2
+#: every ``HELDOUT_PERIOD``-th time block is held out; a sequence gives about ``BLOCKS`` blocks
+HELDOUT_PERIOD = 5
+BLOCKS = 50
+MIN_BLOCK_FRAMES = 30
+
+
+@dataclass
+class Selection:
+    """Which state count the data support.
+
+    Attributes
+    ----------
+    table
+        One row per candidate (see :func:`~napari_facehmm.hmm.select_n_states`).
+    n_states
+        The chosen count.
+    reason
+        Why, in words.
+    """
+
+    table: pd.DataFrame
+    n_states: int
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "candidates": [int(k) for k in self.table["n_states"]],
+            "chosen": int(self.n_states),
+            "reason": self.reason,
+            "rule": "the fewest states whose held-out log-likelihood per frame is within one standard error "
+            "of the best (held-out: every 5th time block of the frames in order)",
+        }
+
+
+def _block_frames(lengths: np.ndarray) -> int:
+    return max(MIN_BLOCK_FRAMES, int(np.sum(lengths)) // BLOCKS)
+
+
+def select_states(
+    values: np.ndarray,
+    lengths: np.ndarray,
+    candidates: Sequence[int],
+    *,
+    n_restarts: int = 3,
+    seed: int = 0,
+    hmm_options: dict | None = None,
+    start: int = 0,
+    end: int = 100,
+    total: int = 100,
+    check_stop: Callable[[], None] = lambda: None,
+) -> Generator[Progress, None, Selection]:
+    """Fit each of ``candidates`` on the training blocks; progress in ``[start, end]`` of ``total``.
+
+    Raises
+    ------
+    DataError
+        A candidate that the frames cannot support (not more training frames
+        than parameters' worth of states), before any fitting.
+    """
+    from .hmm.selection import choose_n_states, select_n_states_progress
+
+    candidates = sorted({int(k) for k in candidates})
+    n_frames = int(np.sum(lengths))
+    largest = candidates[-1]
+    if n_frames * (1 - 1 / HELDOUT_PERIOD) <= 10 * largest:
+        raise DataError(
+            f"{largest} states cannot be chosen among with {n_frames} frames of features "
+            f"(the training part needs more than {10 * largest}); give a smaller range"
+        )
+    options = {k: v for k, v in (hmm_options or {}).items() if k not in ("n_iter", "tol")}
+    job = select_n_states_progress(
+        values, lengths, candidates, heldout_fraction=1 / HELDOUT_PERIOD, heldout="blocks",
+        segment_frames=_block_frames(lengths), n_restarts=max(2, n_restarts), n_iter=SELECTION_N_ITER,
+        tol=SELECTION_TOL, random_state=seed, **options,
+    )
+    while True:
+        check_stop()
+        try:
+            done, steps, message = next(job)
+        except StopIteration as stop:
+            table = stop.value
+            break
+        yield start + int((end - start) * done / max(steps, 1)), total, f"choosing the number of states: {message}"
+    k, reason = choose_n_states(table)
+    table["chosen"] = table["n_states"] == k
+    return Selection(table.reset_index(drop=True), k, reason)
+
+
+def add_selection(result: Any, selection: Selection | None) -> None:
+    """Keep the selection in ``result.info``: the table for ``model_selection.csv``, the rest for the summary."""
+    if selection is None:
+        return
+    result.info["model_selection"] = selection.to_dict()
+    result.info["model_selection_table"] = selection.table
