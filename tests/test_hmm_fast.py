@@ -136,6 +136,15 @@ def test_emission_log_likelihood_and_outer_sums_match_hmmlearn():
     np.testing.assert_allclose(
         weighted_outer_sums(X, weights), np.einsum("ij,ik,il->jkl", weights, X, X), rtol=1e-12
     )
+    # Sharp posteriors (as after a few EM iterations): each state's sum runs
+    # over its own frames only; the left-out ones weigh 1e-30 each.
+    sharp = np.full((500, 3), 1e-30)
+    sharp[np.arange(500), rng.integers(0, 3, 500)] = 1.0
+    sharp[:7, 2] = 1e-9  # small but above the threshold: leaving them out would show at 1e-13
+    sharp /= sharp.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(
+        weighted_outer_sums(X, sharp), np.einsum("ij,ik,il->jkl", sharp, X, X), rtol=1e-13
+    )
 
 
 def test_singular_covariance_uses_hmmlearn_jitter_and_error():
