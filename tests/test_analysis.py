@@ -159,6 +159,11 @@ def test_demo_writes_outputs_and_scores_against_truth(tmp_path, capsys):
     summary = json.loads((tmp_path / "analysis" / "summary.json").read_text())
     assert summary["three_d_source"] in ("triangulated", "truth")
     assert 0.0 <= summary["purity"] <= 1.0 and -1.0 <= summary["adjusted_rand_index"] <= 1.0
+    # EM convergence in the project's words, one entry per restart (1 here).
+    convergence = summary["convergence"]
+    assert len(convergence["restarts"]) == 1 and convergence["best_restart"] == 0
+    assert convergence["message"].startswith("EM: restart 1/1 (kept) ")
+    assert "Model is not converging" not in capsys.readouterr().err
     assert (tmp_path / "analysis" / "states.csv").exists()
     assert (tmp_path / "analysis" / "model.json").exists()
 

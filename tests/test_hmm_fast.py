@@ -136,6 +136,15 @@ def test_emission_log_likelihood_and_outer_sums_match_hmmlearn():
     np.testing.assert_allclose(
         weighted_outer_sums(X, weights), np.einsum("ij,ik,il->jkl", weights, X, X), rtol=1e-12
     )
+    # Sharp posteriors (as after a few EM iterations): each state's sum runs
+    # over its own frames only; the left-out ones weigh 1e-30 each.
+    sharp = np.full((500, 3), 1e-30)
+    sharp[np.arange(500), rng.integers(0, 3, 500)] = 1.0
+    sharp[:7, 2] = 1e-9  # small but above the threshold: leaving them out would show at 1e-13
+    sharp /= sharp.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(
+        weighted_outer_sums(X, sharp), np.einsum("ij,ik,il->jkl", sharp, X, X), rtol=1e-13
+    )
 
 
 def test_singular_covariance_uses_hmmlearn_jitter_and_error():
@@ -168,3 +177,74 @@ def test_forward_backward_falls_back_to_log_domain_on_underflow():
     ours = fit_from(FastGaussianHMM, X, None, params, 2, covariance_type="full", params="st")
     np.testing.assert_allclose(list(ours.monitor_.history), list(stock.monitor_.history), rtol=1e-10)
     np.testing.assert_allclose(ours.transmat_, stock.transmat_)
+
+
+@pytest.mark.parametrize("implementation", ["log", "scaling"])
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_decode_score_and_posteriors_equal_stock(covariance_type, implementation):
+    # Parameters fitted by stock EM, then copied into both classes: the
+    # applying methods must give stock's answers whatever ``implementation``.
+    X, _ = sample_hmm(900, n_features=5, n_states=3, seed=11, offset=50.0)
+    lengths = [400, 1, 499]
+    params = start_parameters(X, 3, covariance_type, seed=4)
+    fitted = fit_from(GaussianHMM, X, lengths, params, 5, covariance_type=covariance_type)
+    models = {}
+    for cls in (GaussianHMM, FastGaussianHMM):
+        model = cls(n_components=3, covariance_type=covariance_type, implementation=implementation)
+        for name in ("startprob_", "transmat_", "means_", "_covars_"):
+            setattr(model, name, getattr(fitted, name).copy())
+        model.n_features = X.shape[1]
+        models[cls] = model
+    stock, ours = models[GaussianHMM], models[FastGaussianHMM]
+    np.testing.assert_array_equal(ours.predict(X, lengths), stock.predict(X, lengths))
+    assert ours.score(X, lengths) == pytest.approx(stock.score(X, lengths), rel=1e-8)
+    ours_ll, ours_post = ours.score_samples(X, lengths)
+    stock_ll, stock_post = stock.score_samples(X, lengths)
+    assert ours_ll == pytest.approx(stock_ll, rel=1e-8)
+    np.testing.assert_allclose(ours_post, stock_post, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(ours.predict_proba(X, lengths), stock.predict_proba(X, lengths), rtol=0, atol=1e-8)
+    # The posteriors are not trivially uniform: the states are told apart.
+    assert np.mean(ours_post.max(axis=1) > 0.9) > 0.5
+
+
+def test_score_falls_back_to_log_domain_where_the_scaled_pass_underflows():
+    # As in the fit test above: an unreachable state explains the outliers.
+    X = np.r_[np.zeros((20, 1)), np.full((5, 1), 60.0), np.zeros((20, 1))]
+    models = []
+    for cls in (GaussianHMM, FastGaussianHMM):
+        model = cls(n_components=2, covariance_type="full")
+        model.startprob_ = np.array([1.0, 0.0])
+        model.transmat_ = np.eye(2)
+        model.means_ = np.array([[0.0], [60.0]])
+        model.covars_ = np.array([[[0.01]], [[0.01]]])
+        models.append(model)
+    stock, ours = models
+    assert np.isfinite(ours.score(X))
+    assert ours.score(X) == pytest.approx(stock.score(X), rel=1e-10)
+    np.testing.assert_allclose(ours.predict_proba(X), stock.predict_proba(X), atol=1e-10)
+
+
+def test_estep_statistics_of_parts_add_up_to_the_whole():
+    from napari_facehmm.hmm.fast import estep_statistics
+
+    X, _ = sample_hmm(800, n_features=4, n_states=3, seed=21)
+    lengths = [300, 200, 300]
+    model = FastGaussianHMM(n_components=3, covariance_type="full")
+    for name, value in start_parameters(X, 3, "full", seed=6).items():
+        setattr(model, name, value)
+    whole, whole_ll = estep_statistics(model, X, lengths)
+    first, first_ll = estep_statistics(model, X[:500], [300, 200])
+    second, second_ll = estep_statistics(model, X[500:], [300])
+    assert whole_ll == pytest.approx(first_ll + second_ll, rel=1e-12)
+    assert {"nobs", "start", "trans", "post", "obs", "obs*obs.T"} <= set(whole)
+    for key in whole:
+        np.testing.assert_allclose(whole[key], first[key] + second[key], rtol=1e-12, atol=1e-12, err_msg=key)
+    # And they are stock hmmlearn's statistics of the whole.
+    stock = GaussianHMM(n_components=3, covariance_type="full", implementation="scaling")
+    for name in ("startprob_", "transmat_", "means_", "covars_"):
+        setattr(stock, name, getattr(model, name))
+    stock._check()
+    stock_stats, stock_ll = stock._do_estep(X, lengths)
+    assert whole_ll == pytest.approx(stock_ll, rel=1e-10)
+    for key in whole:
+        np.testing.assert_allclose(whole[key], stock_stats[key], rtol=1e-9, atol=1e-9, err_msg=key)

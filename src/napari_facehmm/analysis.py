@@ -429,6 +429,8 @@ def summarize(
         log_likelihood=log_likelihood,
         fitted=fitted,
         state_names=state_names,
+        # How EM converged, per restart (hmm/convergence.py), for summary.json.
+        info={"convergence": model.convergence_} if fitted and getattr(model, "convergence_", None) else {},
     )
 
 

@@ -8,8 +8,11 @@ selection (:func:`select_n_states`), matching states between models
 
 Modules: :mod:`.model` the estimator (:class:`FaceHMM`), :mod:`.em` its EM
 loop (restarts, re-seeding, progress, Cancel), :mod:`.ordering` the state
-order, :mod:`.persistence` saving and loading; :mod:`.fast` the faster
-hmmlearn model, :mod:`.selection` choosing the number of states,
+order, :mod:`.persistence` saving and loading, :mod:`.convergence` how EM
+converged (hmmlearn's warnings counted, reported once); :mod:`.fast` the
+faster hmmlearn model and :func:`estep_statistics` (one E-step, summable over
+parts of the data), :mod:`.recursions` its scaled forward-backward,
+:mod:`.selection` choosing the number of states,
 :mod:`.matching` matching states between models, :mod:`._validation` the
 input checks.
 
@@ -26,6 +29,7 @@ import importlib
 
 _WHERE = {
     "FastGaussianHMM": ".fast",
+    "estep_statistics": ".fast",
     "FaceHMM": ".model",
     "FitProgress": ".model",
     "model_paths": ".model",

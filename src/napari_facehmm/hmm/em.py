@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import DataError
 from ._validation import check_features, check_fittable
+from .convergence import DecreaseCounter, convergence_report, log_report, quiet_monitor, restart_convergence
 
 if TYPE_CHECKING:
     from .model import FaceHMM
@@ -266,6 +267,8 @@ class EMFitMixin:
                 running._check()
                 running.monitor_._reset()
                 pending["running"] = running
+                # hmmlearn's "not converging" lines are counted, not logged.
+                pending["decreases"] = decreases = DecreaseCounter()
                 reseeds = np.zeros(self.n_states, dtype=int)
                 for iteration in range(1, self.n_iter + 1):
                     stats, log_prob = running._do_estep(X, lengths)
@@ -280,7 +283,8 @@ class EMFitMixin:
                             f"state {k} lost all its frames, re-seeded at frame {t}" for k, t in reseeded.items()
                         )
                         _log.warning("restart %d, iteration %d%s", restart + 1, iteration, note)
-                    running.monitor_.report(lower_bound)
+                    with quiet_monitor(decreases):
+                        running.monitor_.report(lower_bound)
                     if reseeded and (reseeds[list(reseeded)] <= _MAX_RESEEDS_PER_STATE).all():
                         # The re-seeded model starts lower; a drop is not convergence.
                         running.monitor_.history.clear()
@@ -312,8 +316,7 @@ class EMFitMixin:
                         "restart": restart,
                         "seed": seed,
                         "log_likelihood": score,
-                        "n_iter": running.monitor_.iter,
-                        "converged": bool(running.monitor_.converged),
+                        **self._restart_convergence(running, decreases),
                         "completed": True,
                         "n_reseeded": int(reseeds.sum()),
                     }
@@ -362,7 +365,7 @@ class EMFitMixin:
                     "restart": index,
                     "seed": pending["seeds"][index],
                     "log_likelihood": partial,
-                    "n_iter": running.monitor_.iter,
+                    **self._restart_convergence(running, pending.get("decreases")),
                     "converged": False,
                     "completed": False,
                 }
@@ -373,6 +376,16 @@ class EMFitMixin:
         if best is not None:
             self._keep(best, pending["X"], pending["lengths"])
         return self
+
+    def _restart_convergence(self, running, decreases: DecreaseCounter | None) -> dict:
+        """``converged``, ``n_iter``, ``final_delta``, ... of a restart (see :mod:`.convergence`)."""
+        return restart_convergence(
+            running.monitor_.history,
+            running.monitor_.iter,
+            self.tol,
+            self.n_iter,
+            decreases.count if decreases is not None else 0,
+        )
 
     def _keep(self, best: tuple[float, int], X: np.ndarray, lengths: np.ndarray) -> None:
         """Adopt restart ``best[1]`` as the model, in canonical state order."""
@@ -390,5 +403,7 @@ class EMFitMixin:
         self.best_restart_ = restart
         self.log_likelihood_ = float(log_likelihood)
         self.converged_ = bool(self.restarts_[restart]["converged"])
+        self.convergence_ = convergence_report(self.restarts_, restart, self.tol)
+        log_report(_log, self.convergence_)
         self.n_frames_fitted_ = len(X)
         self._apply_canonical_order(X, lengths)

@@ -6,21 +6,26 @@ expensive steps of an EM iteration are computed differently:
 * **M-step statistics** (full/tied covariance). hmmlearn sums the weighted
   outer products with ``np.einsum('ij,ik,il->jkl', posteriors, X, X)``, which
   numpy cannot hand to BLAS; at T=108,000, D=66, K=9 this single line takes
-  about three quarters of an iteration. We compute the identical sums
-  ``X.T @ (X * posteriors[:, k])`` for all states at once as one matrix
-  product over row chunks.
+  about three quarters of an iteration. We compute the same sums
+  ``X.T @ (X * posteriors[:, k])`` per state as BLAS products over row
+  chunks, leaving out frames of negligible weight (together at most 1e-14 of
+  the state's total: round-off level), which makes them about K times
+  cheaper once posteriors are sharp.
 * **Emission log-likelihoods** (full/tied covariance). hmmlearn solves a
-  triangular system per state on ``(X - mu).T``. We invert each Cholesky factor
-  once (D x D, cheap) and whiten all states with one matrix product over row
-  chunks; X is centred on its mean first so that ``X @ W - mu @ W`` does not
-  lose digits to cancellation.
-* **Forward-backward**. The log-domain C++ recursions call ``exp``/``log`` for
-  every (frame, state, state) triple. We shift each frame's log-likelihoods by
-  their maximum, exponentiate, and run hmmlearn's scaled C++ recursions, then
-  add the shifts back to the log-likelihood. Posteriors and expected
-  transition counts are invariant to a per-frame factor, so they are the same
-  quantities. If a scaled pass underflows (possible only when transitions are
-  exactly zero), that sequence falls back to the log-domain recursions.
+  triangular system per state on ``(X - mu).T`` for the whole array at once
+  (a threaded BLAS call with a large temporary). We invert each Cholesky
+  factor once (LAPACK ``dtrtri``, D x D) and multiply row chunks of
+  ``X - mu`` that fit in cache by it with BLAS ``dtrmm`` (a triangular
+  product: half the arithmetic of a general one).
+* **Forward-backward** (:mod:`.recursions`): hmmlearn's scaled C++ recursions
+  on per-frame shifted likelihoods instead of the log-domain ones, in
+  ``fit``, ``score``, ``score_samples`` and ``predict_proba`` alike, whatever
+  ``implementation`` says. Viterbi (``predict``, ``decode``) stays in the log
+  domain (it needs no ``exp``) but uses the fast emission densities.
+* **Once per E-step**: emission log-likelihoods and statistics are computed
+  on the concatenated X (the recursions run per sequence), and hmmlearn's
+  per-call validation is not repeated inside the EM loop.
+  :func:`estep_statistics` is that E-step as a function, for distributed EM.
 
 ``covars_prior``, ``covars_weight``, ``means_prior``, ``means_weight``,
 ``min_covar`` and the Dirichlet priors act exactly as in hmmlearn, because the
@@ -30,18 +35,26 @@ M-step itself (:meth:`_do_mstep`) is hmmlearn's, unchanged.
 from __future__ import annotations
 
 import numpy as np
-from hmmlearn import _hmmc, _utils
 from hmmlearn.hmm import GaussianHMM
-from hmmlearn.utils import fill_covars, log_normalize
+from hmmlearn.utils import fill_covars
+from sklearn.utils import check_array
+from sklearn.utils.validation import check_is_fitted
 from scipy import linalg
-from scipy.linalg import lapack
+from scipy.linalg import blas, lapack
 
-__all__ = ["FastGaussianHMM"]
+from .recursions import forward_backward, forward_score, sequence_bounds
+
+__all__ = ["FastGaussianHMM", "estep_statistics"]
 
 # Number of matrix elements a row chunk may produce in one product
-# (chunk_rows * n_states * n_features): about 16 MB of float64, small enough
-# to stay cache- and memory-friendly, large enough for BLAS to run at speed.
-_CHUNK_ELEMENTS = 2_000_000
+# (chunk_rows * n_states * n_features): about 1 MB of float64 at K=9, D=66,
+# so the chunk stays in cache between the product and the reductions after
+# it (measured at T=108,000: 2,048 rows beat 3,400 and 512).
+_CHUNK_ELEMENTS = 1_200_000
+
+# Frames that together weigh at most this fraction of a state's posterior
+# total are left out of its covariance statistics (see weighted_outer_sums).
+_NEGLIGIBLE_WEIGHT = 1e-14
 
 # hmmlearn's own fallback for a covariance whose Cholesky factorisation fails
 # (see hmmlearn.stats._log_multivariate_normal_density_full): note that it is
@@ -82,11 +95,7 @@ def log_gaussian_density_full(X: np.ndarray, means: np.ndarray, covars: np.ndarr
     X = np.asarray(X, dtype=float)
     n_samples, n_features = X.shape
     n_states = len(means)
-    center = X.mean(axis=0) if n_samples else np.zeros(n_features)
-    X_centered = X - center
-    # whiten[:, k*D:(k+1)*D] = L_k^{-T}, so (x - mu_k) @ L_k^{-T} has identity covariance.
-    whiten = np.empty((n_features, n_states * n_features))
-    offset = np.empty(n_states * n_features)
+    inverses = []
     constant = np.empty(n_states)
     for state in range(n_states):
         cholesky = _cholesky_like_hmmlearn(covars[state])
@@ -95,26 +104,36 @@ def log_gaussian_density_full(X: np.ndarray, means: np.ndarray, covars: np.ndarr
         inverse, info = lapack.dtrtri(cholesky, lower=1)
         if info != 0:
             raise ValueError("'covars' must be symmetric, positive-definite")
-        inverse = np.tril(inverse)
-        block = slice(state * n_features, (state + 1) * n_features)
-        whiten[:, block] = inverse.T
-        offset[block] = (means[state] - center) @ inverse.T
+        inverses.append(np.asfortranarray(np.tril(inverse)))
         log_det = 2.0 * np.sum(np.log(np.diagonal(cholesky)))
         constant[state] = n_features * np.log(2 * np.pi) + log_det
-    log_prob = np.empty((n_samples, n_states))
+    mahalanobis = np.empty((n_samples, n_states))
     step = _chunk_rows(n_states, n_features)
     for start in range(0, n_samples, step):
         stop = min(start + step, n_samples)
-        whitened = X_centered[start:stop] @ whiten
-        whitened -= offset
-        whitened *= whitened
-        mahalanobis = whitened.reshape(stop - start, n_states, n_features).sum(axis=2)
-        log_prob[start:stop] = -0.5 * (mahalanobis + constant)
-    return log_prob
+        rows = X[start:stop]
+        for state in range(n_states):
+            # (rows - mu).T is Fortran-ordered (D, n): dtrmm overwrites it
+            # with L^-1 (x - mu) per column, no further copy.
+            whitened = blas.dtrmm(
+                1.0, inverses[state], (rows - means[state]).T, side=0, lower=1, overwrite_b=1
+            )
+            mahalanobis[start:stop, state] = np.einsum("ij,ij->j", whitened, whitened)
+    mahalanobis += constant
+    mahalanobis *= -0.5
+    return mahalanobis
 
 
 def weighted_outer_sums(X: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``sum_t weights[t, k] * outer(X[t], X[t])`` for every k.
+
+    Per state, a BLAS product ``X.T @ (X * w_k)`` over row chunks. Frames
+    whose weight is below ``_NEGLIGIBLE_WEIGHT * sum_t w[t, k] / n_samples``
+    are left out of that state's sum: together they weigh at most
+    ``_NEGLIGIBLE_WEIGHT`` (1e-14) of the state's total, the order of the sums'
+    own round-off. Posteriors of a fitted model are mostly that sharp, so
+    each state's product then runs over its own frames only (about 1/K of the
+    data); when more than half of the frames count, all are used.
 
     Parameters
     ----------
@@ -124,21 +143,26 @@ def weighted_outer_sums(X: np.ndarray, weights: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray, shape (n_states, n_features, n_features)
-        Equal to ``np.einsum('ij,ik,il->jkl', weights, X, X)``.
+        Equal to ``np.einsum('ij,ik,il->jkl', weights, X, X)`` to round-off.
     """
     n_samples, n_features = X.shape
     n_states = weights.shape[1]
-    total = np.zeros((n_features, n_states * n_features))
+    sums = np.zeros((n_states, n_features, n_features))
+    if n_samples == 0:
+        return sums
+    totals = weights.sum(axis=0)
     step = _chunk_rows(n_states, n_features)
-    for start in range(0, n_samples, step):
-        stop = min(start + step, n_samples)
-        rows = X[start:stop]
-        weighted = (weights[start:stop, :, None] * rows[:, None, :]).reshape(
-            stop - start, n_states * n_features
-        )
-        total += rows.T @ weighted
-    # total[j, k*D + l] = sum_t w[t,k] X[t,j] X[t,l]
-    sums = total.reshape(n_features, n_states, n_features).transpose(1, 0, 2)
+    for state in range(n_states):
+        weight = weights[:, state]
+        kept = np.flatnonzero(weight > _NEGLIGIBLE_WEIGHT * totals[state] / n_samples)
+        if len(kept) > n_samples // 2:
+            rows_of_state, weight_of_state = X, weight
+        else:
+            rows_of_state, weight_of_state = X[kept], weight[kept]
+        total = sums[state]
+        for start in range(0, len(rows_of_state), step):
+            rows = rows_of_state[start : start + step]
+            total += rows.T @ (rows * weight_of_state[start : start + step, None])
     # Symmetrise: the exact sums are symmetric, and downstream Cholesky
     # factorisations and hmmlearn's validation expect it.
     return 0.5 * (sums + sums.transpose(0, 2, 1))
@@ -157,11 +181,11 @@ class FastGaussianHMM(GaussianHMM):
     while log-likelihoods still agree to ~1e-9 (see ``bench/hmm_em.py``).
 
     Speed-ups apply to ``covariance_type`` "full" and "tied" (emissions and
-    M-step statistics) and to every covariance type (forward-backward during
-    ``fit``). ``implementation`` ("log" or "scaling") no longer changes how
-    ``fit`` computes: both use the shifted scaled recursions; ``score`` and
-    ``predict_proba`` still follow it. About 10-14x faster per EM iteration
-    than stock at T=108,000, D=66, K=9 on one thread.
+    M-step statistics) and to every covariance type (forward-backward in
+    ``fit``, ``score``, ``score_samples``, ``predict_proba``).
+    ``implementation`` ("log" or "scaling") no longer changes how anything is
+    computed: both use the shifted scaled recursions. ``bench/hmm_em.py``
+    measures the speed-ups against stock in one run.
 
     See the module docstring for what is computed differently and why.
     """
@@ -185,55 +209,71 @@ class FastGaussianHMM(GaussianHMM):
                 stats["obs*obs.T"] += weighted_outer_sums(X, posteriors)
 
     def _do_estep(self, X, lengths):
+        """Statistics and log-likelihood of all sequences (see :func:`estep_statistics`)."""
         stats = self._initialize_sufficient_statistics()
         self._estep_begin()
+        log_frameprob = self._compute_log_likelihood(X)
+        posteriors = np.empty_like(log_frameprob)
         curr_logprob = 0.0
-        for sub_X in _utils.split_X_lengths(X, lengths):
-            log_frameprob = self._compute_log_likelihood(sub_X)
-            logprob, posteriors, xi_sum = self._forward_backward(log_frameprob)
+        for start, stop in sequence_bounds(lengths, len(X)):
+            logprob, posteriors[start:stop], xi_sum = self._forward_backward(log_frameprob[start:stop])
             stats["nobs"] += 1
             if "s" in self.params:
-                stats["start"] += posteriors[0]
+                stats["start"] += posteriors[start]
             # A sequence of length 1 has no transitions (as in hmmlearn).
-            if "t" in self.params and len(sub_X) > 1:
+            if "t" in self.params and stop - start > 1:
                 stats["trans"] += xi_sum
-            self._accumulate_emission_statistics(stats, sub_X, posteriors)
             curr_logprob += logprob
+        self._accumulate_emission_statistics(stats, X, posteriors)
         return stats, curr_logprob
 
     def _forward_backward(self, log_frameprob):
         """Log-likelihood, posteriors and expected transition counts of one sequence.
 
-        Parameters
-        ----------
-        log_frameprob : ndarray, shape (n_samples, n_states)
-
-        Returns
-        -------
-        log_prob : float
-        posteriors : ndarray, shape (n_samples, n_states)
-        xi_sum : ndarray, shape (n_states, n_states)
+        See :func:`.recursions.forward_backward`.
         """
-        shift = log_frameprob.max(axis=1, keepdims=True)
-        if np.all(np.isfinite(shift)):
-            with np.errstate(under="ignore"):
-                frameprob = np.exp(log_frameprob - shift)
-            try:
-                log_prob, fwdlattice, scaling = _hmmc.forward_scaling(
-                    self.startprob_, self.transmat_, frameprob
-                )
-            except ValueError:
-                pass  # underflow: fall back to the log-domain recursions below
-            else:
-                bwdlattice = _hmmc.backward_scaling(self.startprob_, self.transmat_, frameprob, scaling)
-                posteriors = self._compute_posteriors_scaling(fwdlattice, bwdlattice)
-                xi_sum = _hmmc.compute_scaling_xi_sum(fwdlattice, self.transmat_, bwdlattice, frameprob)
-                return log_prob + float(shift.sum()), posteriors, xi_sum
-        log_prob, fwdlattice = _hmmc.forward_log(self.startprob_, self.transmat_, log_frameprob)
-        bwdlattice = _hmmc.backward_log(self.startprob_, self.transmat_, log_frameprob)
-        log_gamma = fwdlattice + bwdlattice
-        log_normalize(log_gamma, axis=1)
-        with np.errstate(under="ignore"):
-            posteriors = np.exp(log_gamma)
-            xi_sum = np.exp(_hmmc.compute_log_xi_sum(fwdlattice, self.transmat_, bwdlattice, log_frameprob))
-        return log_prob, posteriors, xi_sum
+        return forward_backward(self.startprob_, self.transmat_, log_frameprob)
+
+    def _score(self, X, lengths=None, *, compute_posteriors):
+        """``score``/``score_samples``/``predict_proba``: scaled recursions on the fast densities.
+
+        Replaces hmmlearn's ``_score_log``/``_score_scaling`` (chosen by
+        ``implementation``); results equal both to round-off.
+        """
+        check_is_fitted(self, "startprob_")
+        self._check()
+        X = check_array(X)
+        log_frameprob = self._compute_log_likelihood(X)
+        log_prob = 0.0
+        posteriors = np.empty_like(log_frameprob) if compute_posteriors else np.empty((0, self.n_components))
+        for start, stop in sequence_bounds(lengths, len(X)):
+            sub_log_prob, sub_posteriors = forward_score(
+                self.startprob_, self.transmat_, log_frameprob[start:stop], compute_posteriors=compute_posteriors
+            )
+            log_prob += sub_log_prob
+            if compute_posteriors:
+                posteriors[start:stop] = sub_posteriors
+        return log_prob, posteriors
+
+
+def estep_statistics(model: FastGaussianHMM, X, lengths=None) -> tuple[dict, float]:
+    """One E-step of ``model`` over the sequences of X: ``(stats, log_likelihood)``.
+
+    The statistics (hmmlearn's dict: ``nobs``, ``start``, ``trans``,
+    ``post``, ``obs``, ``obs*obs.T`` or ``obs**2``) and the log-likelihood
+    are sums over sequences, so the E-step of a data set split into parts
+    (whole sequences each) is the element-wise sum of the parts' results;
+    ``model._do_mstep(summed_stats)`` then completes the EM iteration.
+
+    Parameters
+    ----------
+    model : FastGaussianHMM
+        With parameters set (``startprob_``, ``transmat_``, ``means_``, ``covars_``).
+    X : ndarray, shape (n_frames, n_features)
+    lengths : array-like of int, optional
+        Frames per sequence; None: one sequence.
+    """
+    X = np.ascontiguousarray(X, dtype=float)
+    model._check()  # validates the parameters and sets n_features
+    stats, log_likelihood = model._do_estep(X, lengths)
+    return stats, float(log_likelihood)

@@ -99,11 +99,18 @@ class FaceHMM(EMFitMixin, StateOrderMixin, PersistenceMixin):
         Training log-likelihood of the kept model.
     restarts_ : list of dict
         Per restart: ``restart``, ``seed``, ``log_likelihood``, ``n_iter``,
-        ``converged``, ``completed``.
+        ``converged``, ``hit_iteration_limit``, ``final_delta``,
+        ``n_decreases``, ``completed``.
     restart_models_ : list of FastGaussianHMM
         Every restart's model (EM state numbering), in restart order.
     best_restart_ : int
     converged_ : bool
+        The kept restart's last log-likelihood gain was below ``tol`` (not
+        merely: it ran out of iterations).
+    convergence_ : dict
+        How EM converged, per restart and as one sentence
+        (:func:`.convergence.convergence_report`); hmmlearn's "Model is not
+        converging" lines are counted there (``n_decreases``) instead of logged.
     cancelled_ : bool
         True if :meth:`fit_progress` was closed before finishing.
     n_features_ : int
