@@ -36,6 +36,8 @@ from hmmlearn.utils import fill_covars, log_normalize
 from scipy import linalg
 from scipy.linalg import lapack
 
+from . import missing
+
 __all__ = ["FastGaussianHMM"]
 
 # Number of matrix elements a row chunk may produce in one product
@@ -144,7 +146,7 @@ def weighted_outer_sums(X: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return 0.5 * (sums + sums.transpose(0, 2, 1))
 
 
-class FastGaussianHMM(GaussianHMM):
+class FastGaussianHMM(missing.MissingValuesMixin, GaussianHMM):
     """:class:`hmmlearn.hmm.GaussianHMM` with faster E- and M-step arithmetic.
 
     Takes exactly the parameters of ``GaussianHMM`` and fits the same model
@@ -167,6 +169,8 @@ class FastGaussianHMM(GaussianHMM):
     """
 
     def _compute_log_likelihood(self, X):
+        if missing.has_missing(X):  # marginal over the observed features (hmm/missing.py)
+            return missing.log_likelihood_missing(self, X)
         if self.covariance_type in ("full", "tied"):
             # Full matrices for both types (tied is broadcast to every state).
             covars = fill_covars(self._covars_, self.covariance_type, self.n_components, self.means_.shape[1])
@@ -175,6 +179,10 @@ class FastGaussianHMM(GaussianHMM):
 
     def _accumulate_emission_statistics(self, stats, X, posteriors):
         """The Gaussian part of hmmlearn's statistics, with the einsum replaced."""
+        if missing.has_missing(X):  # EM with missing values (hmm/missing.py)
+            return missing.accumulate_missing_statistics(
+                self, stats, X, posteriors, self._accumulate_emission_statistics
+            )
         if self._needs_sufficient_statistics_for_mean():
             stats["post"] += posteriors.sum(axis=0)
             stats["obs"] += posteriors.T @ X
