@@ -192,10 +192,24 @@ def test_build_features_layout_and_lengths(series):
     assert "nose1_x" not in features.names
     assert features.lengths.sum() == features.n_valid == features.values.shape[0]
     assert features.valid[100:103].all()
-    assert not features.valid[300:320].any()
-    assert len(features.lengths) == 2
-    np.testing.assert_allclose(features.values.mean(axis=0), 0.0, atol=1e-9)
-    np.testing.assert_allclose(features.values.std(axis=0), 1.0, atol=1e-9)
+    # one keypoint of many missing: the frames keep a state, with NaN in its columns
+    assert features.valid.all() and len(features.lengths) == 1
+    missing_columns = np.isnan(features.values[300:320]).any(axis=0)
+    assert [n for n, m in zip(features.names, missing_columns) if m] == [
+        f"{series.keypoints[15]}_{c}" for c in "xyz"
+    ]
+    assert np.isnan(features.values).sum() == 20 * 3
+    np.testing.assert_allclose(features.observed[300:320], 1 - 3 / features.values.shape[1])
+    assert (features.reasons == "").all()
+    np.testing.assert_allclose(np.nanmean(features.values, axis=0), 0.0, atol=1e-9)
+    np.testing.assert_allclose(np.nanstd(features.values, axis=0), 1.0, atol=1e-9)
+    complete = build_features(
+        gappy, FeatureSettings(mode="egocentric", feature_set="expression+head", min_observed=1.0)
+    )
+    assert not complete.valid[300:320].any()
+    assert len(complete.lengths) == 2
+    assert complete.reasons[305].endswith("of features observed (< 100%)")
+    assert not np.isnan(complete.values).any()
     rigid = build_features(gappy, FeatureSettings(mode="rigid", feature_set="expression+head"))
     assert rigid.names[-2:] == ["head_speed", "head_angular_speed"]
     assert rigid.head_pose["rotations"].shape == (series.n_frames, 3, 3)
@@ -270,7 +284,7 @@ def test_no_valid_frames_is_a_clear_error(series):
     positions[::2, series.keypoint_index("chin")] = np.nan
     positions[1::2, series.keypoint_index("uplip")] = np.nan
     with pytest.raises(DataError, match="no frame"):
-        build_features(series.copy(positions=positions), FeatureSettings(max_gap_frames=0))
+        build_features(series.copy(positions=positions), FeatureSettings(max_gap_frames=0, min_observed=1.0))
 
 
 def test_short_segments_are_dropped_and_frame_jumps_split(series):
@@ -281,10 +295,16 @@ def test_short_segments_are_dropped_and_frame_jumps_split(series):
     frames = np.arange(series.n_frames)
     frames[300:] += 50  # frames 300.. come after a jump in the video
     gappy = series.copy(positions=positions, frame_indices=frames)
-    features = build_features(gappy, FeatureSettings(min_segment_frames=3))
+    # complete frames only (min_observed=1): the chin's gaps leave frames without a state
+    features = build_features(gappy, FeatureSettings(min_segment_frames=3, min_observed=1.0))
     assert not features.valid[110:112].any()  # shorter than min_segment_frames
+    assert features.reasons[110] == "in a run of frames with features shorter than 3 frames"
     assert features.lengths.tolist() == [100, 300 - 122, series.n_frames - 300]
-    kept = build_features(gappy, FeatureSettings(min_segment_frames=2))
+    # by default the chin's gaps do not cost a state (one keypoint of many missing)
+    assert build_features(gappy, FeatureSettings(min_segment_frames=3)).lengths.tolist() == [
+        300, series.n_frames - 300
+    ]
+    kept = build_features(gappy, FeatureSettings(min_segment_frames=2, min_observed=1.0))
     assert kept.valid[110:112].all()
     # velocities never cross the jump: after it they equal those of the part on its own
     head = features.head_pose["translations"]

@@ -228,9 +228,9 @@ def test_wrong_feature_count_says_expected_and_got(known, tmp_path):
         (lambda X: (X[:2], None), "cannot fit 3 states to 2 frames"),
         (
             lambda X: (np.where(np.arange(len(X))[:, None] == 5, np.nan, X), None),
-            "NaN or inf.*row 5.*drop invalid frames",
+            "no observed feature.*row 5.*drop invalid frames",
         ),
-        (lambda X: (np.where(np.arange(len(X))[:, None] == 7, np.inf, X), None), "NaN or inf.*row 7"),
+        (lambda X: (np.where(np.arange(len(X))[:, None] == 7, np.inf, X), None), "inf values.*row 7"),
         (lambda X: (np.c_[X, np.full(len(X), 2.0)], None), r"feature columns 3 \(d\) do not vary"),
         (lambda X: (X, [100, 100]), "lengths sum to 200 but X has 300 frames"),
         (lambda X: (X, [0, 300]), "lengths must all be positive"),

@@ -398,7 +398,9 @@ def summarize(
     if state_names is not None and len(state_names) != n_states:
         state_names = None
     motion = features.kinematics
-    frames = stats.frame_table(states, features.frame_indices, features.fps, posterior)
+    frames = stats.frame_table(
+        states, features.frame_indices, features.fps, posterior, getattr(features, "reasons", None)
+    )
     state_stats = stats.state_table(
         states,
         n_states,

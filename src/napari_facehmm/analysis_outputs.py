@@ -187,7 +187,7 @@ def write_outputs(
     """Write the tables, the model, a summary JSON and the figures into ``out_dir``, as a set.
 
     Files: ``states.csv`` (one row per frame: ``frame, time_s, state,
-    state_probability``; empty state where none), ``state_stats.csv``,
+    state_probability, reason``; empty state where none, and the reason), ``state_stats.csv``,
     ``bouts.csv``, ``transitions.csv``, ``mean_faces.csv``, ``head_motion.csv``
     (head pose and kinematics per frame), ``model.json``/``model.npz``,
     ``summary.json`` and ``<figure>.png`` for :data:`FIGURE_NAMES`; also

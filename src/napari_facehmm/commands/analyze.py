@@ -72,6 +72,9 @@ def add_feature_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-gap", type=whole_number(0), default=5, help="fill gaps up to this many frames, >= 0 (default 5)"
     )
+    from ..features.coverage import MIN_OBSERVED
+
+    parser.add_argument(MIN_OBSERVED.flag, **argument(MIN_OBSERVED))
     parser.add_argument(
         "--min-confidence",
         type=number(0, 1),
@@ -169,6 +172,7 @@ def feature_settings_from_args(args, keypoints):
         rigid_keypoints=rigid,
         max_gap_frames=args.max_gap,
         min_confidence=args.min_confidence,
+        min_observed=args.min_observed,
         drop_empty_keypoints=args.drop_empty_keypoints,
     )
 

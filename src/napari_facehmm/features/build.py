@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Sequence
 
 import numpy as np
@@ -11,6 +11,13 @@ import numpy as np
 from .. import face
 from ..data import COORD_NAMES, LandmarkSeries
 from ..errors import DataError
+from .coverage import (
+    DEFAULT_MIN_OBSERVED,
+    check_min_observed,
+    frames_with_state,
+    no_state_reasons,
+    observed_fraction,
+)
 from .geometry import (
     egocentric,
     face_frame_rotation,
@@ -18,7 +25,8 @@ from .geometry import (
     rigid_align,
     rotation_angles,
 )
-from .kinematics import angular_kinematics, interpolate_gaps, kinematics, segments
+from .kinematics import angular_kinematics, interpolate_gaps, kinematics
+from .scaler import FeatureScaler
 
 MODES = ("egocentric", "rigid")
 FEATURE_SETS = ("expression", "expression+head")
@@ -49,6 +57,10 @@ class FeatureSettings:
         coordinate; longer gaps split the series into segments.
     min_segment_frames
         Valid runs shorter than this are dropped (their frames get no state).
+    min_observed
+        A frame gets a state when at least this fraction of its features is
+        observed (after gap filling); its missing features stay NaN and the
+        HMM uses the observed ones (default 0.5; 1 = complete frames only).
     keypoints
         Keypoints whose coordinates become features; None = all of the series.
     standardize
@@ -71,6 +83,7 @@ class FeatureSettings:
     feature_set: str = "expression+head"
     max_gap_frames: int = 5
     min_segment_frames: int = 3
+    min_observed: float = DEFAULT_MIN_OBSERVED
     keypoints: tuple[str, ...] | None = None
     standardize: bool = True
     drop_empty_keypoints: bool = False
@@ -92,6 +105,7 @@ class FeatureSettings:
         if self.keypoints is not None:
             self.keypoints = tuple(str(k) for k in self.keypoints)
         self.min_confidence = float(self.min_confidence)
+        self.min_observed = check_min_observed(self.min_observed)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (tuples become lists); :meth:`from_dict` is the inverse."""
@@ -112,65 +126,6 @@ class FeatureSettings:
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
         return cls(**values)
-
-
-@dataclass
-class FeatureScaler:
-    """What a fitted session fixes for later sessions: feature layout, z-score, template.
-
-    Parameters
-    ----------
-    names
-        ``D`` feature names, in column order.
-    mean, std
-        ``(D,)`` per-feature mean and SD of the fitting session (zeros and
-        ones when not standardizing).
-    n_dims
-        2 or 3: coordinates per point.
-    template
-        ``(n_rigid, n_dims)`` rigid template (rigid mode) or None.
-    template_keypoints
-        Names of the template points.
-    """
-
-    names: list[str]
-    mean: np.ndarray
-    std: np.ndarray
-    n_dims: int
-    template: np.ndarray | None = None
-    template_keypoints: list[str] = field(default_factory=list)
-
-    def transform(self, values: np.ndarray) -> np.ndarray:
-        """``(values - mean) / std``; ``values`` is ``(n, D)``."""
-        return (values - self.mean) / self.std
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict."""
-        return {
-            "names": list(self.names),
-            "mean": [float(v) for v in self.mean],
-            "std": [float(v) for v in self.std],
-            "n_dims": int(self.n_dims),
-            "template": None if self.template is None else np.asarray(self.template).tolist(),
-            "template_keypoints": list(self.template_keypoints),
-        }
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "FeatureScaler":
-        """Inverse of :meth:`to_dict`."""
-        try:
-            return cls(
-                names=[str(n) for n in values["names"]],
-                mean=np.asarray(values["mean"], dtype=np.float64),
-                std=np.asarray(values["std"], dtype=np.float64),
-                n_dims=int(values["n_dims"]),
-                template=None
-                if values.get("template") is None
-                else np.asarray(values["template"], dtype=np.float64),
-                template_keypoints=[str(k) for k in values.get("template_keypoints", [])],
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(f"stored feature scaler is incomplete or malformed: {exc}") from None
 
 
 @dataclass(eq=False)
@@ -211,6 +166,12 @@ class FeatureMatrix:
         ``angular_speed (T,)`` degrees/s.
     unscaled
         ``(n_valid, D)`` the features before standardization.
+    observed
+        ``(n_frames,)`` fraction of the features observed in each frame;
+        ``values`` keeps NaN where a frame with a state misses a feature.
+    reasons
+        ``(n_frames,)`` why a frame has no state ("" where it has one);
+        see :mod:`.coverage`.
     settings
         The :class:`FeatureSettings` used.
     """
@@ -229,6 +190,8 @@ class FeatureMatrix:
     unscaled: np.ndarray
     settings: FeatureSettings
     skeleton: tuple[tuple[str, str], ...] = ()
+    observed: np.ndarray | None = None
+    reasons: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -295,8 +258,9 @@ def build_features(
 
     Steps: mask low-confidence points; fill interior gaps up to
     ``max_gap_frames``; head-centre (egocentric or rigid); add head kinematics
-    if asked; keep frames where every feature is finite, in runs of at least
-    ``min_segment_frames``; standardize.
+    if asked; keep frames with at least ``min_observed`` of their features
+    observed (missing ones stay NaN), in runs of at least
+    ``min_segment_frames`` (:mod:`.coverage`); standardize.
 
     Parameters
     ----------
@@ -396,21 +360,14 @@ def build_features(
     if not names:
         raise DataError("no features: the keypoint selection leaves nothing to model")
 
-    valid = np.isfinite(all_values).all(axis=1)
-    runs = [
-        (a, b)
-        for a, b in segments(valid, series.frame_indices)
-        if b - a >= settings.min_segment_frames
-    ]
-    valid = np.zeros(len(valid), dtype=bool)
-    for a, b in runs:
-        valid[a:b] = True
+    observed = observed_fraction(all_values)
+    valid, runs = frames_with_state(observed, settings.min_observed, series.frame_indices, settings.min_segment_frames)
     if not valid.any():
         raise DataError(
-            f"no frame has all {len(names)} features"
+            f"no frame has at least {settings.min_observed:.0%} of its {len(names)} features observed"
             f"{f' in {series.source}' if series.source else ''} "
             f"(in runs of >= {settings.min_segment_frames} frames); check for keypoints that are "
-            "mostly missing"
+            "mostly missing, or lower min_observed"
         )
     lengths = np.array([b - a for a, b in runs], dtype=np.int64)
     unscaled = all_values[valid]
@@ -426,16 +383,16 @@ def build_features(
             )
         values = scaler.transform(unscaled)
     else:
-        std = unscaled.std(axis=0)
-        scale_ref = max(float(np.max(np.abs(unscaled))), 1e-300)
-        flat = std <= 1e-9 * scale_ref
+        std = np.nanstd(unscaled, axis=0)  # NaN: features missing in a frame that has a state
+        scale_ref = max(float(np.nanmax(np.abs(unscaled))), 1e-300)
+        flat = ~(std > 1e-9 * scale_ref)  # an all-NaN column counts as flat
         if flat.any():
             raise DataError(
                 f"features with zero variance (constant over all {len(unscaled)} valid frames): "
                 f"{[n for n, f in zip(names, flat) if f]}; drop these keypoints"
             )
         if settings.standardize:
-            scaler = FeatureScaler(names, unscaled.mean(axis=0), std, n_dims)
+            scaler = FeatureScaler(names, np.nanmean(unscaled, axis=0), std, n_dims)
         else:
             scaler = FeatureScaler(names, np.zeros(len(names)), np.ones(len(names)), n_dims)
         scaler.template = template
@@ -457,6 +414,11 @@ def build_features(
         unscaled=unscaled,
         settings=settings,
         skeleton=tuple(series.skeleton),
+        observed=observed,
+        reasons=no_state_reasons(
+            observed, valid, np.isfinite(series.positions).all(axis=2).any(axis=1),
+            settings.min_observed, settings.min_segment_frames,
+        ),
     )
 
 

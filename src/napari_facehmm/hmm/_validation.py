@@ -51,7 +51,8 @@ def check_features(
     Raises
     ------
     DataError
-        Not a 2-D numeric array, no frames, NaN or inf values, a column count
+        Not a 2-D numeric array, no frames, inf values, frames with every
+        value NaN (NaN alone marks a missing value), a column count
         other than ``n_features``, or lengths that are not positive or do not
         sum to ``n_frames``.
     """
@@ -71,14 +72,24 @@ def check_features(
             f"the model expects {n_features} features{names} but X has {X.shape[1]} columns; "
             "build the features with the settings the model was fitted with"
         )
-    finite = np.isfinite(X)
-    if not finite.all():
-        bad_rows = np.flatnonzero(~finite.all(axis=1))
-        bad_columns = np.flatnonzero(~finite.all(axis=0))
+    infinite = np.isinf(X)
+    if infinite.any():
+        bad_rows = np.flatnonzero(infinite.any(axis=1))
+        bad_columns = np.flatnonzero(infinite.any(axis=0))
         raise DataError(
-            f"X has {len(bad_rows)} frames with NaN or inf values (first at row {bad_rows[0]}; "
+            f"X has {len(bad_rows)} frames with inf values (first at row {bad_rows[0]}; "
             f"columns {_describe_columns(bad_columns, feature_names)}); drop invalid frames "
             "before fitting or predicting and pass `lengths` of the remaining contiguous runs"
+        )
+    # NaN marks a missing value: the model uses the observed features of a
+    # frame (hmm/missing.py), but a frame needs at least one of them.
+    empty = np.isnan(X).all(axis=1)
+    if empty.any():
+        bad_rows = np.flatnonzero(empty)
+        raise DataError(
+            f"X has {len(bad_rows)} frames with no observed feature (all NaN; first at row {bad_rows[0]}); "
+            "drop invalid frames before fitting or predicting and pass `lengths` of the remaining "
+            "contiguous runs"
         )
     if lengths is None:
         lengths = np.array([len(X)], dtype=np.int64)
@@ -111,8 +122,15 @@ def check_fittable(
         raise DataError(f"n_states must be at least 1, got {n_states}")
     if len(X) < n_states:
         raise DataError(f"cannot fit {n_states} states to {len(X)} frames: need at least one frame per state")
-    spread = X.std(axis=0)
-    scale = np.maximum(1.0, np.abs(X.mean(axis=0)))
+    observed = (~np.isnan(X)).sum(axis=0)
+    never = np.flatnonzero(observed == 0)
+    if len(never):
+        raise DataError(
+            f"feature columns {_describe_columns(never, feature_names)} are never observed (all NaN); "
+            "remove them before fitting"
+        )
+    spread = np.nanstd(X, axis=0)
+    scale = np.maximum(1.0, np.abs(np.nanmean(X, axis=0)))
     constant = np.flatnonzero(spread <= 1e-10 * scale)
     if len(constant):
         raise DataError(

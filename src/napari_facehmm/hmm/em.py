@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import DataError
 from ._validation import check_features, check_fittable
 from .convergence import DecreaseCounter, convergence_report, log_report, quiet_monitor, restart_convergence
+from .missing import impute_column_means, initial_rows
 
 if TYPE_CHECKING:
     from .model import FaceHMM
@@ -151,14 +152,19 @@ class EMFitMixin:
         return X, lengths
 
     def _kmeans_sample(self, X: np.ndarray, seed: int) -> np.ndarray:
-        """The frames k-means sees: all, or ``_KMEANS_MAX_FRAMES`` drawn with ``seed`` (in frame order)."""
+        """The frames k-means sees: all, or ``_KMEANS_MAX_FRAMES`` drawn with ``seed`` (in frame order).
+
+        With missing values (NaN): the complete frames (see :func:`.missing.initial_rows`).
+        """
+        X = initial_rows(X, self.n_states)
         if len(X) > _KMEANS_MAX_FRAMES:
             rows = np.random.default_rng(seed).choice(len(X), _KMEANS_MAX_FRAMES, replace=False)
             return X[np.sort(rows)]
         return X
 
     def _pooled_covariance(self, X: np.ndarray) -> np.ndarray:
-        """Covariance of all frames plus ``min_covar`` on the diagonal."""
+        """Covariance of all frames (complete ones, with missing values) plus ``min_covar`` on the diagonal."""
+        X = initial_rows(X, X.shape[1] + 1)
         return np.atleast_2d(np.cov(X.T)) + self.min_covar * np.eye(X.shape[1])
 
     def _reseed_candidates(self, running, X: np.ndarray, kept: np.ndarray, count: int):
@@ -198,6 +204,7 @@ class EMFitMixin:
                     break
             else:
                 frame, x = worst
+            x = impute_column_means(np.vstack([x, X]))[0] if np.isnan(x).any() else x
             chosen[int(state)] = int(frame)
             rows[int(frame)] = x
             stats["post"][state] = 1.0

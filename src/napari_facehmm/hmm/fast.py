@@ -42,6 +42,7 @@ from sklearn.utils.validation import check_is_fitted
 from scipy import linalg
 from scipy.linalg import blas, lapack
 
+from . import missing
 from .recursions import forward_backward, forward_score, sequence_bounds
 
 __all__ = ["FastGaussianHMM", "estep_statistics"]
@@ -168,7 +169,7 @@ def weighted_outer_sums(X: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return 0.5 * (sums + sums.transpose(0, 2, 1))
 
 
-class FastGaussianHMM(GaussianHMM):
+class FastGaussianHMM(missing.MissingValuesMixin, GaussianHMM):
     """:class:`hmmlearn.hmm.GaussianHMM` with faster E- and M-step arithmetic.
 
     Takes exactly the parameters of ``GaussianHMM`` and fits the same model
@@ -191,6 +192,8 @@ class FastGaussianHMM(GaussianHMM):
     """
 
     def _compute_log_likelihood(self, X):
+        if missing.has_missing(X):  # marginal over the observed features (hmm/missing.py)
+            return missing.log_likelihood_missing(self, X)
         if self.covariance_type in ("full", "tied"):
             # Full matrices for both types (tied is broadcast to every state).
             covars = fill_covars(self._covars_, self.covariance_type, self.n_components, self.means_.shape[1])
@@ -199,6 +202,10 @@ class FastGaussianHMM(GaussianHMM):
 
     def _accumulate_emission_statistics(self, stats, X, posteriors):
         """The Gaussian part of hmmlearn's statistics, with the einsum replaced."""
+        if missing.has_missing(X):  # EM with missing values (hmm/missing.py)
+            return missing.accumulate_missing_statistics(
+                self, stats, X, posteriors, self._accumulate_emission_statistics
+            )
         if self._needs_sufficient_statistics_for_mean():
             stats["post"] += posteriors.sum(axis=0)
             stats["obs"] += posteriors.T @ X
@@ -242,7 +249,8 @@ class FastGaussianHMM(GaussianHMM):
         """
         check_is_fitted(self, "startprob_")
         self._check()
-        X = check_array(X)
+        # NaN marks a missing value (hmm/missing.py): the marginal density handles it.
+        X = np.asarray(X, dtype=float) if missing.has_missing(X) else check_array(X)
         log_frameprob = self._compute_log_likelihood(X)
         log_prob = 0.0
         posteriors = np.empty_like(log_frameprob) if compute_posteriors else np.empty((0, self.n_components))

@@ -44,8 +44,9 @@ def frame_table(
     frame_indices: np.ndarray,
     fps: float,
     posterior: np.ndarray | None = None,
+    reasons: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """One row per frame: ``frame, time_s, state, state_probability``.
+    """One row per frame: ``frame, time_s, state, state_probability, reason``.
 
     Parameters
     ----------
@@ -57,6 +58,9 @@ def frame_table(
         Frames per second.
     posterior
         ``(n_frames, n_states)`` state probabilities (NaN rows where no state).
+    reasons
+        ``(n_frames,)`` why a frame has no state ("" where it has one), as
+        :func:`napari_facehmm.features.coverage.no_state_reasons` gives.
 
     Returns
     -------
@@ -76,6 +80,8 @@ def frame_table(
     table.loc[states < 0, "state"] = pd.NA
     if posterior is not None:
         table["state_probability"] = state_probability(posterior, states)
+    if reasons is not None:
+        table["reason"] = np.where(states >= 0, "", np.asarray(reasons, dtype=object))
     return table
 
 
