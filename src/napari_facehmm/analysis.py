@@ -342,8 +342,7 @@ def run_analysis(
     check_stop()
     yield _FIT_END, _TOTAL, "decoding states"
     result = summarize(series, features, model, n_states, fitted)
-    if fitted:
-        add_stability(result, stability)
+    add_stability(result, stability if fitted else model.metadata.get("stability"))
     check_stop()
     if out_dir is not None:
         # closing(): a Cancelled raised here closes the writer at once, which
