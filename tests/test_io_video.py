@@ -305,3 +305,27 @@ def test_get_frame_without_copy_is_the_cached_frame_read_only(tmp_path):
         frames = VideoFrames(reader)
         assert frames[5] is reader.get_frame(5, copy=False)
         np.testing.assert_array_equal(frames[7], reader[7])
+
+
+def test_video_writer_writes_a_frame_at_a_time_and_only_a_complete_file(tmp_path):
+    from napari_facehmm.io.video import VideoReader
+    from napari_facehmm.io.video_writer import VideoWriter
+
+    path = tmp_path / "live.mp4"
+    with VideoWriter(path, fps=25, preset="ultrafast") as writer:
+        for value in range(0, 250, 25):
+            writer.write(np.full((48, 64, 3), value, np.uint8))
+            assert not path.exists()  # in place only when complete
+    with VideoReader(path) as reader:
+        assert reader.n_frames == 10 and reader.fps == 25
+        assert abs(int(reader.get_frame(9)[24, 32, 0]) - 225) <= 3
+    before = path.read_bytes()
+    writer = VideoWriter(path, fps=25)
+    writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.abort()  # a run that stops: the earlier file is kept as it was, no temporary is left
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["live.mp4"]
+    with pytest.raises(KeyboardInterrupt):
+        with VideoWriter(tmp_path / "other.mp4", fps=25) as writer:
+            writer.write(np.zeros((48, 64, 3), np.uint8))
+            raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["live.mp4"]

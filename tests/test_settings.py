@@ -14,6 +14,7 @@ from napari_facehmm.cli import build_parser
 from napari_facehmm.errors import DataError
 from napari_facehmm.ranges import Setting, in_range
 from napari_facehmm.tracking import dlc, facemesh_jobs
+from napari_facehmm.tracking.anipose import options as A
 from napari_facehmm.tracking.dlc import settings as S
 
 #: (facehmm subcommand, its options built from a setting)
@@ -27,6 +28,10 @@ CLI_SETTINGS = [
                            S.P_BOUND, S.SNAPSHOT]),
     (("dlc", "add-frames"), [S.ERROR_PX, S.PROBABILITY, S.MAX_FRAMES]),
     (("track",), [facemesh_jobs.MESH]),
+    (("calibrate",), [A.BOARD_SIZE, A.SQUARE_LENGTH, A.MARKER_LENGTH, A.MARKER_BITS, A.DICT_NUMBER, A.SKIP,
+                      A.FISHEYE]),
+    (("triangulate",), [A.SCORE_THRESHOLD, A.OPTIM, A.RANSAC, A.FILTER, A.TRUST_CALIBRATION, A.KEEP_ALL_CAMERAS,
+                        A.FPS]),
 ]
 
 
@@ -78,7 +83,7 @@ def test_the_cli_options_are_the_settings(command, settings):
 
 def test_every_numeric_setting_has_a_default_in_range_and_finite_bounds():
     # the forms need both ends; the defaults must pass the core's own check
-    numeric = [s for _, settings in CLI_SETTINGS for s in settings if s.kind in (int, float)]
+    numeric = [s for _, settings in CLI_SETTINGS for s in settings if s.kind in (int, float) and not s.choices]
     numeric += [labeling.FRAMES_PER_VIDEO]
     for setting in numeric:
         assert setting.minimum is not None and setting.maximum is not None, setting.name

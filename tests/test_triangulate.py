@@ -145,15 +145,22 @@ def test_warns_about_a_camera_far_above_the_others_and_excludes_it(truth):
     short = truth[:30]
     tracks = project_tracks(rig3, short, noise_px=0.3)
     tracks["camC"].positions += np.random.default_rng(5).normal(0, 6.0, tracks["camC"].positions.shape)
-    result = ta.run_to_end(ta.triangulate(tracks, rig3))
+    result = ta.run_to_end(ta.triangulate(tracks, rig3, keep_all_cameras=True))
     errors = result.attrs["camera_errors_px"]
     assert errors["camC"] > max(errors["camA"], errors["camB"])
     best_pair = result.attrs["camera_pair_errors_px"]
     assert best_pair["camC"] > 3 * max(best_pair["camA"], best_pair["camB"])
     assert any("'camC'" in w and "--exclude-camera camC" in w for w in result.attrs["warnings"])
+    assert result.attrs["dropped_cameras"] == {}
     excluded = ta.run_to_end(ta.triangulate(tracks, rig3, exclude_cameras=["camC"]))
     assert excluded.attrs["cameras"] == ("camA", "camB")
     assert _median_error_mm(excluded, short) < _median_error_mm(result, short)
+    # by default the badly tracked camera is left out, as by hand, and the output says so
+    default = ta.run_to_end(ta.triangulate(tracks, rig3))
+    assert default.attrs["cameras"] == ("camA", "camB")
+    np.testing.assert_allclose(default.positions, excluded.positions)
+    assert set(default.attrs["dropped_cameras"]) == {"camC"}
+    assert any("'camC'" in w and "left out" in w for w in default.attrs["warnings"])
 
 
 def test_ransac_with_two_cameras_falls_back_to_dlt_with_a_warning(rig, truth):

@@ -32,10 +32,12 @@ COMMAND_MODULES = (
     "track",
     "synth",
     "analyze",
+    "batch",
     "demo",
     "calibrate",
     "triangulate",
     "view",
+    "live",
     "dlc",
 )
 

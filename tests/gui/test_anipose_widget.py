@@ -209,7 +209,7 @@ def test_cancel_stops_a_calibration(make_napari_viewer, synthetic_session, qtbot
 
 
 def test_flagged_camera_is_excluded_and_rerun(make_napari_viewer, qtbot, tmp_path):
-    """Three cameras, one track shifted by 12 px: the engine warns, one click leaves it out."""
+    """Three cameras, one track shifted by 12 px: left out by default; kept on request, then one click leaves it out."""
     from napari_facehmm.io.anipose import read_pose3d
     from napari_facehmm.io.dlc import write_dlc_analysis
     from napari_facehmm.synthetic import generate_session
@@ -226,6 +226,18 @@ def test_flagged_camera_is_excluded_and_rerun(make_napari_viewer, qtbot, tmp_pat
     widget.pose3d_output.setText(str(output))
     widget.run_triangulation()
     _wait(qtbot, widget)
+    # by default the camera is left out, and the dock says so with both errors
+    assert widget.pose3d.attrs["cameras"] == ("camA", "camB")
+    assert widget.flagged_camera is None and widget.exclude_button.isHidden()
+    status = widget.status.text()
+    assert "camC left out" in status and "without it" in status and "with it" in status
+    assert "camC" in widget.warnings_label.text()
+    # "keep a disagreeing camera": the old behaviour, a warning and the one-click exclusion
+    widget.keep_all_cameras.setChecked(True)
+    widget.trust_calibration.setChecked(True)
+    widget.run_triangulation()
+    _wait(qtbot, widget)
+    assert widget.pose3d.attrs["cameras"] == ("camA", "camB", "camC")
     assert widget.flagged_camera == "camC"
     assert not widget.exclude_button.isHidden() and "camC" in widget.exclude_button.text()
     assert "camC" in widget.warnings_label.text()

@@ -104,3 +104,43 @@ def test_labeling_dock_forms_match_the_core(make_napari_viewer, tmp_path):
     assert (count.minimum(), count.maximum()) == (labeling.FRAMES_PER_VIDEO.minimum, labeling.FRAMES_PER_VIDEO.maximum)
     dock.frames_per_video.setValue(7)
     assert dock.frame_counts_by_video() == {"v": 7}
+
+
+def test_anipose_dock_forms_match_the_cli(make_napari_viewer):
+    from napari_facehmm.tracking import anipose as ta
+    from napari_facehmm.tracking.anipose import options as A
+    from napari_facehmm.widgets.anipose import AniposeWidget
+
+    dock = AniposeWidget(make_napari_viewer())
+    calibrate = _fields(dock.calibrate_form)
+    triangulate = _fields(dock.triangulate_form)
+    board = ta.BoardSpec()
+
+    # the config decides where the CLI's default is None; the form starts from Anipose's defaults
+    for name, value in (("squares_x", board.squares_x), ("squares_y", board.squares_y)):
+        assert calibrate[name].value == value
+        assert (calibrate[name].min, calibrate[name].max) == (A.BOARD_SIZE.minimum, A.BOARD_SIZE.maximum)
+        assert "facehmm calibrate --board-size" in calibrate[name].tooltip
+    _check(calibrate["square_length"], A.SQUARE_LENGTH, "calibrate", default=board.square_length_mm)
+    _check(calibrate["marker_length"], A.MARKER_LENGTH, "calibrate", default=board.marker_length_mm)
+    _check(calibrate["marker_bits"], A.MARKER_BITS, "calibrate", default=board.marker_bits)
+    _check(calibrate["skip"], A.SKIP, "calibrate", default=ta.DEFAULT_DETECTION_SKIP)
+    assert tuple(calibrate["dict_number"].choices) == A.DICT_NUMBER.choices
+    assert calibrate["dict_number"].value == board.dict_number
+    _check(calibrate["fisheye"], A.FISHEYE, "calibrate", default=False)
+
+    score = ta.ANIPOSE_TRIANGULATION_DEFAULTS["score_threshold"]
+    _check(triangulate["score_threshold"], A.SCORE_THRESHOLD, "triangulate", default=score)
+    assert tuple(triangulate["filter"].choices) == (A.NO_FILTER, *A.FILTER.choices)
+    assert triangulate["filter"].value == A.NO_FILTER
+    for setting in (A.OPTIM, A.RANSAC, A.TRUST_CALIBRATION):
+        _check(triangulate[setting.name], setting, "triangulate", default=False)
+
+    # the former attributes are the fields' Qt widgets: setting one is setting the field
+    dock.squares_x.setValue(12)
+    dock.dict_number.setCurrentText("250")
+    dock.filter_combo.setCurrentText("medfilt")
+    dock.score_threshold.setValue(1.5)  # clamped to the core's range
+    assert dock.board().squares_x == 12 and dock.board().dict_number == 250
+    settings = dock.triangulation_settings()
+    assert settings.filter_2d == "medfilt" and settings.score_threshold == A.SCORE_THRESHOLD.maximum

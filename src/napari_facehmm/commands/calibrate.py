@@ -14,11 +14,8 @@ import argparse
 from pathlib import Path
 
 from ..progress import run_with_progress
-from ._options import number, whole_number
-
-#: the ArUco dictionaries OpenCV has: bits per marker side and markers in them
-MARKER_BITS = (4, 7)
-DICT_NUMBERS = (50, 100, 250, 1000)
+from ..tracking.anipose import options as A
+from ._options import argument
 
 
 def add_parser(subparsers) -> None:
@@ -35,28 +32,11 @@ def add_parser(subparsers) -> None:
         "board (defaults: config.toml [calibration], else 10x7 ChArUco, 25/18.75 mm, 4x4_50)"
     )
     board.add_argument("--board-type", choices=["charuco", "checkerboard"])
-    board.add_argument(
-        "--board-size",
-        type=whole_number(2, 100),
-        nargs=2,
-        metavar=("X", "Y"),
-        help="squares (ChArUco) or inner corners (checkerboard), 2-100 each",
-    )
-    board.add_argument(
-        "--square-length", type=number(0, min_open=True), metavar="MM", help="square side length (above 0)"
-    )
-    board.add_argument(
-        "--marker-length", type=number(0, min_open=True), metavar="MM",
-        help="ArUco marker side length (above 0, less than the square's)",
-    )
-    board.add_argument(
-        "--marker-bits", type=whole_number(*MARKER_BITS),
-        help=f"ArUco marker bits, {MARKER_BITS[0]}-{MARKER_BITS[1]} (4 for DICT_4X4_*)",
-    )
-    board.add_argument(
-        "--dict-number", type=int, choices=DICT_NUMBERS,
-        help="markers in the ArUco dictionary (50, 100, 250, 1000)",
-    )
+    board.add_argument("--board-size", **argument(A.BOARD_SIZE, nargs=2, metavar=("X", "Y")))
+    board.add_argument("--square-length", **argument(A.SQUARE_LENGTH, metavar="MM"))
+    board.add_argument("--marker-length", **argument(A.MARKER_LENGTH, metavar="MM"))
+    board.add_argument("--marker-bits", **argument(A.MARKER_BITS))
+    board.add_argument("--dict-number", **argument(A.DICT_NUMBER, type=int))
     board.add_argument(
         "--legacy-pattern",
         action="store_true",
@@ -71,13 +51,15 @@ def add_parser(subparsers) -> None:
         "--videos", type=Path, help="folder of calibration videos (default PROJECT/calibration)"
     )
     parser.add_argument("--output", type=Path, help="calibration file (default PROJECT/calibration/calibration.toml, or config.toml's pipeline.calibration_results)")
+    parser.add_argument("--skip", **argument(A.SKIP))
+    parser.add_argument("--fisheye", **argument(A.FISHEYE))
     parser.add_argument(
-        "--skip",
-        type=whole_number(1),
-        default=None,
-        help="search every N-th frame while no board is seen, >= 1 (default 20, as aniposelib)",
+        "--intrinsics",
+        type=Path,
+        metavar="TOML",
+        help="calibration.toml whose intrinsics (camera matrix, distortion, image size) are kept as they are: "
+        "only the cameras' poses are calibrated",
     )
-    parser.add_argument("--fisheye", action="store_true", default=None, help="fisheye camera model")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -106,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         cam_regex=args.cam_regex,
         skip=args.skip,
         fisheye=args.fisheye,
+        intrinsics=args.intrinsics,
         board_type=args.board_type,
         squares_x=args.board_size[0] if args.board_size else None,
         squares_y=args.board_size[1] if args.board_size else None,
@@ -125,4 +108,6 @@ def run(args: argparse.Namespace) -> int:
             f"(board in {detections.n_detections} of {detections.n_frames_read} frames)"
         )
     print(f"  median error (aniposelib): {result.error_px:.3f} px")
+    if args.intrinsics is not None:
+        print(f"  intrinsics kept from {args.intrinsics}; only the cameras' poses were calibrated")
     return 0

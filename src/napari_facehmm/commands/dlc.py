@@ -179,8 +179,7 @@ def _px(value: float) -> str:
 def run_evaluate(args) -> int:
     from ..tracking import dlc
 
-    result = dlc.evaluate(args.config, shuffle=args.shuffle, trainingsetindex=args.trainingsetindex,
-                          snapshot=args.snapshot)
+    result = dlc.evaluate(args.config, **_model_choice(args))
     print(f"{result.scorer} (epoch {result.epochs})")
     print(f"train error: {_px(result.train_error_px)}   test error: {_px(result.test_error_px)}")
     print(f"with p-cutoff: train {_px(result.train_error_pcutoff_px)}   test {_px(result.test_error_pcutoff_px)}")
@@ -190,15 +189,18 @@ def run_evaluate(args) -> int:
     return 0
 
 
+def _model_choice(args) -> dict:
+    """Which trained model a command uses: the options ``--shuffle``, ``--trainingsetindex``, ``--snapshot``."""
+    return {"shuffle": args.shuffle, "trainingsetindex": args.trainingsetindex, "snapshot": args.snapshot}
+
+
 def run_analyze(args) -> int:
     from ..tracking import dlc
 
     job = dlc.AnalysisJob(
         args.config,
         args.videos,
-        shuffle=args.shuffle,
-        trainingsetindex=args.trainingsetindex,
-        snapshot=args.snapshot,
+        **_model_choice(args),
         destfolder=args.dest,
         overwrite=args.overwrite,
     )
@@ -214,13 +216,11 @@ def run_outliers(args) -> int:
     added = dlc.extract_outlier_frames(
         args.config,
         args.videos,
-        shuffle=args.shuffle,
-        trainingsetindex=args.trainingsetindex,
+        **_model_choice(args),
         algorithm=args.algorithm,
         extraction=args.extraction,
         epsilon_px=args.epsilon,
         p_bound=args.p_bound,
-        snapshot=args.snapshot,
     )
     for video, images in added.items():
         print(f"{video}: {len(images)} frame(s) added to labeled-data/{video}")

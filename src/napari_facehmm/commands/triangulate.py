@@ -5,8 +5,14 @@ names by Anipose's ``cam_regex``), the calibration
 ``DIR/calibration/calibration.toml`` (or ``--calibration``) and the
 ``[triangulation]`` / ``[filter]`` settings of ``DIR/config.toml`` (options
 override them), and writes ``DIR/pose-3d/<session>.csv`` in Anipose's
-format. Prints each camera's reprojection error and warns about a camera
-far above the others.
+format, and beside each table ``<session>.meta.json`` (cameras used or
+left out, errors, warnings). Prints each camera's reprojection error.
+
+With three or more cameras, a camera that disagrees with the others (bad
+calibration or tracking) is left out and the output says so, with the
+median reprojection error without it and with it; ``--keep-all-cameras``
+keeps it and only warns. With two cameras a large error is warned about
+with both cameras' numbers.
 
 Cameras started by hand are not synchronized: ``--offset camB=7`` drops the
 first 7 frames of ``camB`` (it started 7 frames early); ``--offset auto``
@@ -29,6 +35,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..tracking.anipose import options as A
+from ._options import argument
 
 #: ``--offset auto``: estimate the offsets from the 2D tracks.
 AUTO = "auto"
@@ -61,28 +69,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--output-dir", type=Path, help="folder of 3D tables (default PROJECT/pose-3d)")
     parser.add_argument("--session", action="append", default=[], help="only this session (repeatable)")
     parser.add_argument("--cam-regex", help="regular expression whose first group is the camera name")
-    parser.add_argument(
-        "--score-threshold",
-        type=float,
-        help="2D points below this likelihood are dropped (Anipose default 0.8)",
-    )
-    parser.add_argument(
-        "--optim",
-        action="store_true",
-        default=None,
-        help="refine with temporal and skeleton-length constraints (aniposelib triangulate_optim)",
-    )
-    parser.add_argument(
-        "--ransac",
-        action="store_true",
-        default=None,
-        help="per point, drop cameras that disagree (3+ cameras)",
-    )
-    parser.add_argument(
-        "--filter",
-        choices=["medfilt", "viterbi"],
-        help="2D filter before triangulation (Anipose's filter step)",
-    )
+    parser.add_argument("--score-threshold", **argument(A.SCORE_THRESHOLD))
+    parser.add_argument("--optim", **argument(A.OPTIM))
+    parser.add_argument("--ransac", **argument(A.RANSAC))
+    parser.add_argument("--filter", **argument(A.FILTER))
     parser.add_argument(
         "--offset",
         type=_offset,
@@ -108,15 +98,9 @@ def add_parser(subparsers) -> None:
         type=Path,
         help="DeepLabCut config.yaml whose skeleton gives the --optim length constraints",
     )
-    parser.add_argument(
-        "--trust-calibration",
-        action="store_true",
-        help=(
-            "triangulate even when the calibration check finds nonsense (cameras at the same place, "
-            "impossible intrinsics, reprojection errors beyond sense); the problems are printed as warnings"
-        ),
-    )
-    parser.add_argument("--fps", type=float, default=30.0, help="frame rate of the videos (default 30)")
+    parser.add_argument("--trust-calibration", **argument(A.TRUST_CALIBRATION))
+    parser.add_argument("--keep-all-cameras", **argument(A.KEEP_ALL_CAMERAS))
+    parser.add_argument("--fps", **argument(A.FPS))
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -216,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
         constraints=constraints,
         exclude_cameras=args.exclude_camera or None,
         check_calibration=not args.trust_calibration,
+        keep_all_cameras=args.keep_all_cameras,
     )
     try:
         results = _triangulate(args, options, auto)
@@ -234,6 +219,12 @@ def run(args: argparse.Namespace) -> int:
         )
         for name, error in result.attrs["camera_errors_px"].items():
             print(f"  {name}: median reprojection error {error:.3f} px")
+        for name, figures in (result.attrs.get("dropped_cameras") or {}).items():
+            print(
+                f"  {name}: left out, it disagrees with the others ({figures['predicted_px']:.2f} px from their "
+                f"points); median reprojection error {figures['error_px']:.3f} px without it, "
+                f"{figures['error_all_cameras_px']:.3f} px with it (--keep-all-cameras keeps it)"
+            )
         for message in result.attrs["warnings"]:
             print(f"facehmm triangulate: warning: {session}: {message}", file=sys.stderr)
     return 0

@@ -116,13 +116,9 @@ class EMFitMixin:
         # A weak start (one k-means run) often ends EM in a poor local optimum
         # (merged states); 10 runs are cheap on a subsample and the centres
         # of 20,000 frames are as good as those of all frames.
-        sample = X
-        if len(X) > _KMEANS_MAX_FRAMES:
-            rows = np.random.default_rng(seed).choice(len(X), _KMEANS_MAX_FRAMES, replace=False)
-            sample = X[np.sort(rows)]
-        kmeans = KMeans(n_clusters=n_states, n_init=10, random_state=seed).fit(sample)
+        kmeans = KMeans(n_clusters=n_states, n_init=10, random_state=seed).fit(self._kmeans_sample(X, seed))
         model.means_ = kmeans.cluster_centers_
-        pooled = np.atleast_2d(np.cov(X.T)) + self.min_covar * np.eye(n_features)
+        pooled = self._pooled_covariance(X)
         if self.covariance_type == "full":
             model.covars_ = np.tile(pooled, (n_states, 1, 1))
         elif self.covariance_type == "tied":
@@ -140,6 +136,39 @@ class EMFitMixin:
             np.fill_diagonal(model.transmat_, _INITIAL_SELF_TRANSITION)
         return model
 
+    # Data hooks: the one place each reads the training data, so that a fit
+    # whose data lives elsewhere (napari_facehmm.batch: sessions kept on Dask
+    # workers) overrides these and reuses the loop, initialisation included.
+    def _fit_data(self, X, lengths):
+        """Checked ``(X, lengths)`` for :meth:`fit_progress`."""
+        X, lengths = check_features(X, lengths, feature_names=self.feature_names)
+        if self.feature_names is not None and len(self.feature_names) != X.shape[1]:
+            raise DataError(
+                f"{len(self.feature_names)} feature_names were given but X has {X.shape[1]} columns"
+            )
+        check_fittable(X, self.n_states, self.feature_names)
+        return X, lengths
+
+    def _kmeans_sample(self, X: np.ndarray, seed: int) -> np.ndarray:
+        """The frames k-means sees: all, or ``_KMEANS_MAX_FRAMES`` drawn with ``seed`` (in frame order)."""
+        if len(X) > _KMEANS_MAX_FRAMES:
+            rows = np.random.default_rng(seed).choice(len(X), _KMEANS_MAX_FRAMES, replace=False)
+            return X[np.sort(rows)]
+        return X
+
+    def _pooled_covariance(self, X: np.ndarray) -> np.ndarray:
+        """Covariance of all frames plus ``min_covar`` on the diagonal."""
+        return np.atleast_2d(np.cov(X.T)) + self.min_covar * np.eye(X.shape[1])
+
+    def _reseed_candidates(self, running, X: np.ndarray, kept: np.ndarray, count: int):
+        """``(frame, row)`` of the frames the ``kept`` states explain worst, worst first (ties: earlier frame).
+
+        ``count`` is how many are needed at least (the loop stops early); the
+        default yields every frame.
+        """
+        fit = running._compute_log_likelihood(X)[:, kept].max(axis=1)
+        return ((int(frame), X[frame]) for frame in np.argsort(fit, kind="stable"))
+
     def _reseed_empty_states(self, running, X: np.ndarray, stats: dict) -> dict[int, int]:
         """Give states that lost all their frames one pseudo-frame each; ``{state: frame}``.
 
@@ -156,19 +185,20 @@ class EMFitMixin:
         if len(emptied) == 0 or len(emptied) == self.n_states:
             return {}
         kept = np.setdiff1d(np.arange(self.n_states), emptied)
-        fit = running._compute_log_likelihood(X)[:, kept].max(axis=1)
-        n_features = X.shape[1]
-        pooled = np.atleast_2d(np.cov(X.T)) + self.min_covar * np.eye(n_features)
+        pooled = self._pooled_covariance(X)
         chosen: dict[int, int] = {}
-        candidates = iter(np.argsort(fit, kind="stable"))
+        rows: dict[int, np.ndarray] = {}
+        worst = None
+        candidates = iter(self._reseed_candidates(running, X, kept, len(emptied)))
         for state in emptied:
-            for frame in candidates:
-                if not any(np.array_equal(X[frame], X[other]) for other in chosen.values()):
+            for frame, x in candidates:
+                worst = worst or (frame, x)
+                if not any(np.array_equal(x, rows[other]) for other in chosen.values()):
                     break
             else:
-                frame = int(np.argmin(fit))
-            x = X[frame]
+                frame, x = worst
             chosen[int(state)] = int(frame)
+            rows[int(frame)] = x
             stats["post"][state] = 1.0
             stats["obs"][state] = x
             if "obs**2" in stats:
@@ -218,12 +248,7 @@ class EMFitMixin:
         (``_do_estep``, ``_do_mstep``, ``monitor_.report``, as
         ``BaseHMM.fit`` does), so the result equals a plain ``fit``.
         """
-        X, lengths = check_features(X, lengths, feature_names=self.feature_names)
-        if self.feature_names is not None and len(self.feature_names) != X.shape[1]:
-            raise DataError(
-                f"{len(self.feature_names)} feature_names were given but X has {X.shape[1]} columns"
-            )
-        check_fittable(X, self.n_states, self.feature_names)
+        X, lengths = self._fit_data(X, lengths)
         self._check_canonical_order(X.shape[1])
         seeds = self._restart_seeds()
         total = self.n_restarts * self.n_iter

@@ -21,7 +21,7 @@ and is importable from here:
 - :mod:`.dlc_labels`: labeled frames (:class:`LabelData`,
   :func:`read_labels`, :func:`write_labels`) and image names.
 - :mod:`.dlc_config`: the project ``config.yaml`` (:class:`DLCConfig`,
-  :func:`read_dlc_config`).
+  :func:`read_dlc_config`, and :func:`update_dlc_config`, the one writer).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from ..errors import DataError, FileFormatError, UnsupportedFileError
 from ._atomic import atomic_write_path
 from ._checks import check_frame_numbers, frame_order
 from ._csv import write_numeric_csv
-from .dlc_config import DLCConfig, read_dlc_config
+from .dlc_config import DLCConfig, read_dlc_config, update_dlc_config
 from .dlc_labels import (
     LabelData,
     _image_paths,
@@ -57,6 +57,7 @@ __all__ = [
     "read_labels",
     "write_labels",
     "read_dlc_config",
+    "update_dlc_config",
     "read_dlc_table",
     "labels_to_dataframe",
     "image_frame_index",

@@ -19,7 +19,7 @@ Main entry points: :func:`generate_session` (files + truth) and
 - :mod:`.session`: whole sessions generated and written in Anipose's layout, with the truth.
 """
 
-from .cameras import camera_names, make_cameras, project
+from .cameras import camera_names, make_cameras, perturb_extrinsics, project
 from .charuco import (
     BoardMotion,
     board_corners_mm,
@@ -58,6 +58,7 @@ __all__ = [
     "marker_radius_px",
     "neutral_face",
     "observe_2d",
+    "perturb_extrinsics",
     "project",
     "render_board_frames",
     "render_face_frames",

@@ -113,6 +113,42 @@ def make_cameras(
     return cameras
 
 
+def perturb_extrinsics(
+    camera: CameraParams,
+    rotation_deg: float = 3.0,
+    translation_mm: float = 20.0,
+    rng: np.random.Generator | None = None,
+) -> CameraParams:
+    """``camera`` with its pose wrong by ``rotation_deg`` and ``translation_mm``: a badly calibrated camera.
+
+    The rotation error turns the camera about a random axis by exactly
+    ``rotation_deg``; the camera centre moves by exactly ``translation_mm``
+    in a random direction. The intrinsics are kept. The 2D tracks of the
+    true camera triangulated with this calibration disagree with the other
+    cameras by several pixels (a few degrees is tens of pixels at the
+    synthetic cameras' focal length of 1.3 x width).
+    """
+    import dataclasses
+
+    from ..io.anipose import matrix_to_rodrigues, rodrigues_to_matrix
+
+    if rng is None:
+        rng = np.random.default_rng(0)
+    axis = rng.normal(size=3)
+    axis /= np.linalg.norm(axis)
+    angle = np.deg2rad(rotation_deg)
+    skew = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    turn = np.eye(3) + np.sin(angle) * skew + (1 - np.cos(angle)) * skew @ skew
+    rotation = rodrigues_to_matrix(camera.rotation)
+    centre = -rotation.T @ np.asarray(camera.translation, dtype=np.float64)
+    shift = rng.normal(size=3)
+    centre = centre + translation_mm * shift / np.linalg.norm(shift)
+    new_rotation = turn @ rotation
+    return dataclasses.replace(
+        camera, rotation=matrix_to_rodrigues(new_rotation), translation=-new_rotation @ centre
+    )
+
+
 def project(camera, points_3d: np.ndarray) -> np.ndarray:
     """``(..., 2)`` pixels of ``(..., 3)`` world points in ``camera``.
 

@@ -7,6 +7,9 @@
 - :mod:`.qc`: tracking likelihood, reprojection error and worst frames.
 - :mod:`.labeling`: the labeling dock; :mod:`.tracking`: the built-in face
   model and DeepLabCut; :mod:`.anipose`: calibration, triangulation, 3D QC.
-- :mod:`._session`: the state the docks of one window share; :mod:`._layers`:
-  the plugin's layer types; :mod:`._worker`: a dock's long job in a thread.
+- :mod:`._session`: the state the docks of one window share; :mod:`._worker`:
+  a dock's long job in a thread (:class:`~._worker.DockJob`: progress, Cancel,
+  errors); :mod:`.forms`: the parameter forms (magicgui fields built from the
+  core's settings). The layers themselves are built on the napari side,
+  :mod:`napari_facehmm._napari` (:mod:`._layers` re-exports its layer types).
 """

@@ -1,7 +1,7 @@
 """Ethogram dock: the state sequence as a colored band under the canvas.
 
 A plain ``QWidget`` paints the band from an RGBA strip (one pixel column per
-screen pixel, computed by :func:`napari_facehmm.layerdata.state_band_image`)
+screen pixel, computed by :func:`napari_facehmm._napari.state_colors.state_band_image`)
 and a cursor at the current frame. Painting a cached image is far cheaper
 than redrawing a matplotlib figure on every slider step. Clicking or dragging
 on the band moves the time slider. When several tracks were decoded (e.g. one

@@ -73,12 +73,14 @@ def field(setting: Setting, label: str, value=_UNSET, command: str | None = None
         named in the tooltip.
     options
         Passed to the magicgui widget (``choices`` for a combo box whose
-        entries have labels, ``mode``/``filter`` for a file field, ``step``).
+        entries have labels, ``mode``/``filter`` for a file field, ``step``;
+        ``name`` for a second field of the same setting).
     """
     value = setting.default if value is _UNSET else value
-    common = {"name": setting.name, "tooltip": options.pop("tooltip", None) or _tooltip(setting, command)}
+    tooltip = options.pop("tooltip", None) or _tooltip(setting, command)
+    common = {"name": options.pop("name", setting.name), "tooltip": tooltip}
     if setting.kind is bool:
-        return check_box(setting.name, label, value=bool(value), tooltip=common["tooltip"], **options)
+        return check_box(common["name"], label, value=bool(value), tooltip=common["tooltip"], **options)
     if setting.choices or "choices" in options:
         choices = options.pop("choices", setting.choices)
         if value is not None:  # None: no choice yet (an empty list filled later)
@@ -92,7 +94,10 @@ def field(setting: Setting, label: str, value=_UNSET, command: str | None = None
     if setting.kind in (int, float):
         low, high = form_bounds(setting)
         kind = SpinBox if setting.kind is int else FloatSpinBox
-        return kind(value=value, min=low, max=high, label=label, **common, **options)
+        spin = kind(value=value, min=low, max=high, label=label, **common, **options)
+        if setting.unit and hasattr(spin.native, "setSuffix"):
+            spin.native.setSuffix(f" {setting.unit}")
+        return spin
     if setting.kind is Path:
         return FileEdit(value=value, label=label, **common, **options)
     return LineEdit(value="" if value is None else str(value), label=label, **common, **options)

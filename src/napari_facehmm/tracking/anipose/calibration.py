@@ -119,6 +119,7 @@ def calibrate(
     n_samp_iter: int = 1000,
     n_samp_full: int = 5000,
     random_seed: int | None = 0,
+    intrinsics=None,
 ) -> Generator[Progress, None, CalibrationResult]:
     """Calibrate cameras from videos of a calibration board (Anipose's ``calibrate``).
 
@@ -145,6 +146,12 @@ def calibrate(
         Seed of numpy's global generator, which aniposelib's point
         resampling uses, during the bundle adjustment (the previous state is
         restored after); None leaves it alone. Fixed for reproducible results.
+    intrinsics
+        A ``calibration.toml`` (or :class:`~napari_facehmm.io.anipose.Calibration`)
+        whose cameras' intrinsics (matrix, distortions, image size) are kept
+        as they are: only the cameras' poses are fitted
+        (:mod:`~napari_facehmm.tracking.anipose.known_intrinsics`). None:
+        intrinsics are fitted too, as Anipose does.
 
     Yields
     ------
@@ -230,6 +237,12 @@ def calibrate(
     group = CameraGroup.from_names(camera_names, fisheye=fisheye)
     for camera in group.cameras:
         camera.set_size(sizes[camera.get_name()])
+    known = None
+    if intrinsics is not None:
+        from .known_intrinsics import read_intrinsics, set_intrinsics
+
+        known = read_intrinsics(intrinsics, camera_names, sizes)
+        set_intrinsics(group, known)
     log = io.StringIO()
     # aniposelib resamples points with numpy's global generator: seed it for
     # reproducible calibrations, and give the caller's state back afterwards
@@ -241,8 +254,9 @@ def calibrate(
             error = group.calibrate_rows(
                 all_rows,
                 aniposelib_board,
-                init_intrinsics=True,
+                init_intrinsics=known is None,
                 init_extrinsics=True,
+                only_extrinsics=known is not None,
                 verbose=False,
                 n_iters=n_iters,
                 max_nfev=max_nfev,
@@ -256,6 +270,11 @@ def calibrate(
         ) from err
     finally:
         np.random.set_state(saved_random_state)
+    if known is not None:
+        from .known_intrinsics import check_unchanged
+
+        check_unchanged(group, known)
+        group.metadata["intrinsics_from"] = str(intrinsics) if isinstance(intrinsics, (str, Path)) else "given"
     group.metadata["adjusted"] = False
     group.metadata["error"] = float(error)
     camera_errors = _board_camera_errors(group, all_rows, aniposelib_board)

@@ -24,6 +24,15 @@ from .settings import triangulation_options
 from .triangulation import triangulate_files
 
 
+def _open_project(project_dir: str | Path):
+    """``(project_dir, config, layout)`` of an Anipose project folder; DataError if there is no such folder."""
+    project_dir = Path(project_dir)
+    if not project_dir.is_dir():
+        raise DataError(f"{project_dir}: project folder does not exist")
+    config = read_project_config(project_dir)
+    return project_dir, config, project_layout(project_dir, config)
+
+
 def calibrate_project(
     project_dir: str | Path,
     *,
@@ -32,6 +41,7 @@ def calibrate_project(
     cam_regex: str | None = None,
     skip: int | None = None,
     fisheye: bool | None = None,
+    intrinsics: Any = None,
     **board_overrides: Any,
 ) -> Generator[Progress, None, CalibrationResult]:
     """Calibrate an Anipose project folder, as ``anipose calibrate`` (and ``facehmm calibrate``).
@@ -52,6 +62,9 @@ def calibrate_project(
         Override the video folder and the calibration file.
     cam_regex, skip, fisheye
         Override the config (``skip`` default 20, as aniposelib).
+    intrinsics
+        A ``calibration.toml`` whose intrinsics are kept (only the poses
+        are fitted); None fits them too.
 
     Yields
     ------
@@ -63,11 +76,7 @@ def calibrate_project(
     CalibrationResult
         With ``calibration_path`` and ``detections_path`` set.
     """
-    project_dir = Path(project_dir)
-    if not project_dir.is_dir():
-        raise DataError(f"{project_dir}: project folder does not exist")
-    config = read_project_config(project_dir)
-    layout = project_layout(project_dir, config)
+    project_dir, config, layout = _open_project(project_dir)
     cam_regex = cam_regex or layout.cam_regex
     board = BoardSpec.from_config(config, **board_overrides)
     videos_dir = Path(videos_dir) if videos_dir else layout.calibration_videos
@@ -76,7 +85,7 @@ def calibrate_project(
         fisheye = bool(config.get("calibration", {}).get("fisheye", False))
     # where triangulation (Anipose's and ours) looks for it: pipeline.calibration_results
     output = Path(output) if output else layout.calibration
-    return (yield from calibrate_to_files(videos, board, output, skip=skip, fisheye=fisheye))
+    return (yield from calibrate_to_files(videos, board, output, skip=skip, fisheye=fisheye, intrinsics=intrinsics))
 
 
 def calibrate_to_files(
@@ -86,6 +95,7 @@ def calibrate_to_files(
     *,
     skip: int | None = None,
     fisheye: bool = False,
+    intrinsics: Any = None,
 ) -> Generator[Progress, None, CalibrationResult]:
     """Calibrate, then write ``output`` (``calibration.toml``) and ``board-detections.csv`` beside it.
 
@@ -101,7 +111,7 @@ def calibrate_to_files(
         The board.
     output
         The calibration file to write (its folder is created).
-    skip, fisheye
+    skip, fisheye, intrinsics
         As for :func:`calibrate` (``skip`` None: 20, as aniposelib).
 
     Returns
@@ -113,7 +123,8 @@ def calibrate_to_files(
     from ...io.anipose import write_calibration
 
     result = yield from calibrate(
-        videos, board, skip=DEFAULT_DETECTION_SKIP if skip is None else skip, fisheye=fisheye
+        videos, board, skip=DEFAULT_DETECTION_SKIP if skip is None else skip, fisheye=fisheye,
+        intrinsics=intrinsics,
     )
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +152,9 @@ def triangulate_project(
 
     Reads ``<project>/pose-2d/<session>-<cam>.h5``, the calibration
     ``<project>/calibration/calibration.toml`` and ``config.toml``; writes
-    ``<project>/pose-3d/<session>.csv`` in Anipose's format.
+    ``<project>/pose-3d/<session>.csv`` in Anipose's format, and beside it
+    what the run did (cameras used or left out, errors, warnings) in
+    ``<session>.meta.json``.
 
     Parameters
     ----------
@@ -172,11 +185,7 @@ def triangulate_project(
     dict
         ``{session: 3D LandmarkSeries}`` (``source`` = the written table).
     """
-    project_dir = Path(project_dir)
-    if not project_dir.is_dir():
-        raise DataError(f"{project_dir}: project folder does not exist")
-    config = read_project_config(project_dir)
-    layout = project_layout(project_dir, config)
+    project_dir, config, layout = _open_project(project_dir)
     cam_regex = cam_regex or layout.cam_regex
     if calibration is None:
         calibration = layout.calibration
@@ -214,12 +223,15 @@ def triangulate_project(
     # interruption or a refused session leaves the earlier tables, never a mix
     from ...io._atomic import atomic_write_paths
     from ...io.anipose import write_pose3d
+    from ...io.pose3d_metadata import pose3d_metadata_path, pose3d_metadata_text
 
     output_dir.mkdir(parents=True, exist_ok=True)
     paths = [output_dir / f"{session}.csv" for session in results]
-    with atomic_write_paths(paths, backup=False) as temps:
-        for series, temp in zip(results.values(), temps):
+    # each table with its <session>.meta.json, all replaced together
+    with atomic_write_paths(paths + [pose3d_metadata_path(p) for p in paths], backup=False) as temps:
+        for series, temp, meta in zip(results.values(), temps, temps[len(paths):]):
             write_pose3d(series, temp)
+            meta.write_text(pose3d_metadata_text(series), encoding="utf-8")
     for series, path in zip(results.values(), paths):
         series.source = path
     return results

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import DataError
+from .bad_camera import BAD_CAMERA_MIN_PX, BAD_CAMERA_RATIO
 
 
 #: Anipose's ``[triangulation]`` defaults (``anipose/anipose.py`` DEFAULT_CONFIG).
@@ -83,6 +84,16 @@ class TriangulationSettings:
     axes, reference_point
         Anipose's output frame (see :func:`coordinate_frame`); None keeps
         the calibration's world frame (``M`` identity, ``center`` zeros).
+    keep_all_cameras
+        With three or more cameras, :func:`triangulate` leaves out a camera
+        that disagrees with the others (see
+        :mod:`~napari_facehmm.tracking.anipose.bad_camera`) and says so;
+        True keeps every camera and only warns (the old behaviour).
+    bad_camera_ratio, bad_camera_min_px
+        When a camera counts as bad: leaving it out makes the others agree
+        ``bad_camera_ratio`` times better than leaving out any other camera,
+        and it is over ``bad_camera_min_px`` pixels from the point the
+        others triangulate; > 1 and > 0.
     check_calibration
         Refuse a calibration that makes no sense (cameras at the same place
         or too close for the scene distance, impossible intrinsics, and after
@@ -115,6 +126,9 @@ class TriangulationSettings:
     axes: Sequence[Sequence[str]] | None = None
     reference_point: str | None = None
     check_calibration: bool = True
+    keep_all_cameras: bool = False
+    bad_camera_ratio: float = BAD_CAMERA_RATIO
+    bad_camera_min_px: float = BAD_CAMERA_MIN_PX
 
     def __post_init__(self) -> None:
         if self.filter_2d and self.filter_2d not in FILTER_2D_CHOICES:
@@ -152,6 +166,8 @@ _RANGES = (
     ("n_deriv_smooth", "a whole number >= 1", _whole_at_least_1),
     ("optim_chunk_frames", "a whole number >= 1", _whole_at_least_1),
     ("chunk_points", "a whole number >= 1", _whole_at_least_1),
+    ("bad_camera_ratio", "> 1", lambda v: v > 1),
+    ("bad_camera_min_px", "> 0", lambda v: v > 0),
 )
 
 

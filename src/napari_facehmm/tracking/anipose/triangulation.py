@@ -11,8 +11,9 @@ import numpy as np
 
 from ...data import LandmarkSeries
 from ...errors import DataError
-from ...progress import Progress, relay
+from ...progress import Progress, relay, run_to_end
 from .align import align_cameras
+from .bad_camera import leave_one_out
 from .dlt import (
     _best_pair_errors,
     _mean_over_cameras,
@@ -47,7 +48,15 @@ def triangulate(
     (aniposelib ``CameraGroup.triangulate``), or the best camera subset
     (``ransac``, 3+ cameras); optionally refined by aniposelib's
     ``optim_points`` (temporal smoothness plus constant skeleton-edge
-    lengths); last, the median reprojection error checked for sense. Points
+    lengths); last, the median reprojection error checked for sense.
+
+    With three or more cameras, a camera that disagrees with the others
+    (a bad calibration or bad tracking; found by leaving each camera out in
+    turn, see :mod:`~napari_facehmm.tracking.anipose.bad_camera`) is left
+    out before the DLT, and a warning says so with the errors with and
+    without it; ``keep_all_cameras=True`` keeps it and only warns. With two
+    cameras whose median reprojection error is over ``bad_camera_min_px``,
+    a warning gives both cameras' errors (which one is wrong cannot be told). Points
     seen by fewer than two cameras are NaN, also after ``optim`` (which
     would otherwise interpolate them).
 
@@ -92,7 +101,13 @@ def triangulate(
         ``attrs["camera_pair_errors_px"]`` (each camera's two-view error with
         its best partner camera; 3+ cameras, NaN otherwise), ``attrs["cameras"]``,
         ``attrs["method"]`` and ``attrs["warnings"]`` (e.g. a camera whose
-        best-pair error is over 3x the others' median).
+        best-pair error is over 3x the others' median), ``attrs["camera_check_px"]``
+        (each camera left out in turn, :mod:`~napari_facehmm.tracking.anipose.bad_camera`)
+        ``attrs["bad_camera"]`` (the camera found to disagree, left out or
+        kept; None) and ``attrs["dropped_cameras"]`` (``{camera: figures}`` of a camera
+        left out because it disagrees with the others: its error against
+        the others' points, how well they agree without and with it, the
+        median reprojection error with all cameras and without it).
 
     Raises
     ------
@@ -158,6 +173,32 @@ def triangulate(
     names, keypoints, points_px, scores, reference = aligned
     group = _subset_group(group_all, names, calibration_label)
     n_cams, n_frames, n_keypoints, _ = points_px.shape
+
+    # a camera that disagrees with the others is left out before the 3D is made
+    flat_all = np.where((scores < score_threshold)[..., None], np.nan, points_px).reshape(n_cams, -1, 2)
+    check = leave_one_out(group, names, flat_all, chunk_points)
+    bad = check.bad_camera(settings.bad_camera_ratio, settings.bad_camera_min_px)
+    dropped: dict[str, dict[str, float]] = {}
+    if bad is not None and settings.keep_all_cameras:
+        notes.append(
+            f"camera {bad!r} disagrees with the others: {_check_numbers(check, bad)}; kept "
+            f"(--keep-all-cameras); leave it out with --exclude-camera {bad}"
+        )
+    elif bad is not None:
+        c = names.index(bad)
+        all_3d = run_to_end(_triangulate_dlt(group, flat_all, chunk_points))
+        dropped[bad] = {
+            "predicted_px": check.predicted_px[bad],
+            "others_agree_px": check.rest_px[bad],
+            "others_agree_with_it_px": min(v for n, v in check.rest_px.items() if n != bad),
+            "error_all_cameras_px": float(np.nanmedian(_mean_over_cameras(_reprojection_px(group, all_3d, flat_all)))),
+        }
+        keep = [i for i in range(n_cams) if i != c]
+        names = [names[i] for i in keep]
+        points_px, scores = points_px[keep], scores[keep]
+        group = _subset_group(group_all, names, calibration_label)
+        n_cams = len(names)
+
     if ransac and n_cams < 3:
         notes.append(
             f"RANSAC needs three or more cameras to reject one; with {n_cams} ({', '.join(names)}) "
@@ -266,7 +307,25 @@ def triangulate(
     )
     best_pair = _best_pair_errors(group, np.where(used[:, :, None], points_flat, np.nan), chunk_points)
     camera_pair_errors = {name: float(best_pair[c]) for c, name in enumerate(names)}
-    notes.extend(camera_error_warnings(camera_pair_errors))
+    # the leave-one-out check already spoke about the camera it flagged
+    notes.extend(w for w in camera_error_warnings(camera_pair_errors) if bad is None or f"{bad!r}" not in w)
+    finite_error = error[np.isfinite(error)]
+    median_error = float(np.median(finite_error)) if finite_error.size else float("nan")
+    for name, figures in dropped.items():
+        figures["error_px"] = median_error
+        notes.append(
+            f"camera {name!r} disagrees with the others ({_check_numbers(check, name)}): left out. "
+            f"Median reprojection error {median_error:.2f} px with {', '.join(names)}; "
+            f"{figures['error_all_cameras_px']:.2f} px with all {n_cams + 1} cameras "
+            "(--keep-all-cameras keeps it)"
+        )
+    if n_cams == 2 and median_error > settings.bad_camera_min_px:
+        per_camera = ", ".join(f"{n} {e:.2f} px" for n, e in camera_errors.items())
+        notes.append(
+            f"two cameras disagree: median reprojection error {median_error:.2f} px ({per_camera}), over "
+            f"{settings.bad_camera_min_px:g} px; with two cameras the wrong one cannot be told: check both "
+            "calibrations and the tracking, or add a third camera"
+        )
     n_valid = int(np.isfinite(points_3d[:, 0]).sum())
     if n_valid == 0:
         notes.append(
@@ -296,11 +355,23 @@ def triangulate(
             "camera_pair_errors_px": camera_pair_errors,
             "cameras": tuple(names),
             "warnings": notes,
+            "dropped_cameras": dropped,
+            "bad_camera": bad,
+            "camera_check_px": {"predicted": check.predicted_px, "others_agree": check.rest_px},
             "method": ("ransac" if ransac else "dlt") + ("+optim" if optim else ""),
         },
     )
     yield total, total, f"triangulated {n_valid}/{n_points} points"
     return result
+
+
+def _check_numbers(check, name: str) -> str:
+    """The leave-one-out figures of camera ``name`` in words."""
+    others = min(v for n, v in check.rest_px.items() if n != name)
+    return (
+        f"{check.predicted_px[name]:.2f} px from the points the others triangulate; without it they agree "
+        f"to {check.rest_px[name]:.2f} px, with it at best {others:.2f} px"
+    )
 
 
 def triangulate_files(
@@ -320,7 +391,9 @@ def triangulate_files(
     calibration
         ``calibration.toml`` path or calibration object.
     output_path
-        Where to write the Anipose ``pose-3d`` table (None: do not write).
+        Where to write the Anipose ``pose-3d`` table (None: do not write);
+        what the run did goes beside it in ``<stem>.meta.json``
+        (:mod:`~napari_facehmm.io.pose3d_metadata`).
     fps
         Frame rate of the videos (DLC files do not store it).
     **options
@@ -333,6 +406,7 @@ def triangulate_files(
     """
     from ...io.anipose import write_pose3d
     from ...io.dlc import read_dlc_analysis
+    from ...io.pose3d_metadata import write_pose3d_metadata
 
     series, sources = {}, {}
     for name, item in pose_files.items():
@@ -346,5 +420,6 @@ def triangulate_files(
         output_path = Path(output_path)
         output_path.parent.mkdir(parents=True, exist_ok=True)
         write_pose3d(result, output_path)
+        write_pose3d_metadata(result, output_path)
         result.source = output_path
     return result

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 # Every name of the former single module widgets/anipose.py stays importable from here.
 from ._tables import _fit_height, _rows, _set_rows, _table  # noqa: F401
-from .calibrate import ARUCO_MARKER_COUNTS, VIDEO_SEPARATOR, CalibrateTabMixin  # noqa: F401
+from .calibrate import VIDEO_SEPARATOR, CalibrateTabMixin  # noqa: F401
 from .dock import AniposeWidget
 from .qc import MEAN_OF_KEYPOINTS, N_SORTED_FRAMES, QCTabMixin  # noqa: F401
 from .triangulate import FILTER_CHOICES, TriangulateTabMixin  # noqa: F401

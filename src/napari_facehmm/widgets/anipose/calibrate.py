@@ -6,27 +6,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from qtpy.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLineEdit,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from magicgui.widgets import LineEdit
+from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from ...errors import FaceHMMError
 from ...tracking import anipose as ta
 from ...tracking import anipose_qc as qc
+from ...tracking.anipose import options as A
+from ..forms import field, form, qt, row
 from .._session import show_error
 from ._tables import _rows, _set_rows, _table
 
-ARUCO_MARKER_COUNTS = (50, 100, 250, 1000)
 #: between the calibration videos of one camera in the videos table
 VIDEO_SEPARATOR = "; "
 
@@ -53,47 +43,31 @@ class CalibrateTabMixin:
         buttons.addWidget(clear)
         layout.addLayout(buttons)
 
-        form = QFormLayout()
         board = ta.BoardSpec()
-        size_row = QHBoxLayout()
-        self.squares_x = QSpinBox()
-        self.squares_y = QSpinBox()
-        for spin, value in ((self.squares_x, board.squares_x), (self.squares_y, board.squares_y)):
-            spin.setRange(2, 100)
-            spin.setValue(value)
-            size_row.addWidget(spin)
-        form.addRow("Squares x, y", size_row)
-        self.square_mm = QDoubleSpinBox()
-        self.marker_mm = QDoubleSpinBox()
-        for spin, value in ((self.square_mm, board.square_length_mm), (self.marker_mm, board.marker_length_mm)):
-            spin.setRange(0.01, 10000.0)
-            spin.setDecimals(2)
-            spin.setSuffix(" mm")
-            spin.setValue(value)
-        form.addRow("Square side", self.square_mm)
-        form.addRow("Marker side", self.marker_mm)
-        dict_row = QHBoxLayout()
-        self.marker_bits = QSpinBox()
-        self.marker_bits.setRange(4, 7)
-        self.marker_bits.setValue(board.marker_bits)
-        self.marker_bits.setPrefix("bits ")
-        self.dict_number = QComboBox()
-        self.dict_number.addItems([str(n) for n in ARUCO_MARKER_COUNTS])
-        self.dict_number.setCurrentText(str(board.dict_number))
-        dict_row.addWidget(self.marker_bits)
-        dict_row.addWidget(self.dict_number)
-        form.addRow("ArUco dict", dict_row)
-        self.skip = QSpinBox()
-        self.skip.setRange(1, 10000)
-        self.skip.setValue(ta.DEFAULT_DETECTION_SKIP)
-        self.skip.setToolTip("Search every n-th frame for the board while none is in view")
-        form.addRow("Search every", self.skip)
-        self.fisheye = QCheckBox("fisheye lenses")
-        form.addRow("", self.fisheye)
-        self.calibration_output = QLineEdit()
+        command = "calibrate"
+        squares_x = field(A.BOARD_SIZE, "Squares x", board.squares_x, command, name="squares_x")
+        squares_y = field(A.BOARD_SIZE, "Squares y", board.squares_y, command, name="squares_y")
+        marker_bits = field(A.MARKER_BITS, "ArUco bits", board.marker_bits, command)
+        dict_number = field(A.DICT_NUMBER, "ArUco markers", board.dict_number, command)
+        self.calibrate_form = form(
+            row("Squares x, y", squares_x, squares_y),
+            field(A.SQUARE_LENGTH, "Square side", board.square_length_mm, command),
+            field(A.MARKER_LENGTH, "Marker side", board.marker_length_mm, command),
+            row("ArUco dict", marker_bits, dict_number),
+            field(A.SKIP, "Search every", ta.DEFAULT_DETECTION_SKIP, command),
+            field(A.FISHEYE, "fisheye lenses", False, command),
+            LineEdit(name="output", label="Write to", tooltip="calibration.toml to write.\nfacehmm calibrate --output"),
+        )
+        layout.addWidget(self.calibrate_form.native)
+        # the names the rest of the dock (and its tests) use for the fields
+        self.squares_x, self.squares_y = qt(squares_x), qt(squares_y)
+        self.square_mm = qt(self.calibrate_form.square_length)
+        self.marker_mm = qt(self.calibrate_form.marker_length)
+        self.marker_bits, self.dict_number = qt(marker_bits), qt(dict_number)
+        self.skip = qt(self.calibrate_form.skip)
+        self.fisheye = qt(self.calibrate_form.fisheye)
+        self.calibration_output = qt(self.calibrate_form.output)
         self.calibration_output.setPlaceholderText("calibration.toml to write")
-        form.addRow("Write to", self.calibration_output)
-        layout.addLayout(form)
 
         self.calibrate_button = QPushButton("Run calibration")
         self.calibrate_button.clicked.connect(self.run_calibration)

@@ -21,6 +21,7 @@ from qtpy.QtWidgets import (
 from ...data import LandmarkSeries
 from ...errors import FaceHMMError
 from ...tracking import anipose as ta
+from ...tracking.anipose import options as A
 from ...tracking.calibration_checks import CalibrationCheckError
 from .._session import get_session, show_error
 from .._worker import DockJob
@@ -132,7 +133,7 @@ class AniposeWidget(CalibrateTabMixin, TriangulateTabMixin, QCTabMixin, QWidget)
             self.score_threshold.setValue(options["score_threshold"])
             self.optim.setChecked(options["optim"])
             self.ransac.setChecked(options["ransac"])
-            self.filter_combo.setCurrentText(options["filter_2d"] or "none")
+            self.filter_combo.setCurrentText(options["filter_2d"] or A.NO_FILTER)
         except FaceHMMError as exc:
             notes.append(str(exc))
         self._sessions = {}

@@ -7,15 +7,12 @@ from typing import Any
 
 import numpy as np
 from qtpy.QtCore import Qt
+from magicgui.widgets import LineEdit, PushButton
 from qtpy.QtWidgets import (
-    QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -25,11 +22,13 @@ from qtpy.QtWidgets import (
 
 from ...errors import FaceHMMError
 from ...tracking import anipose as ta
+from ...tracking.anipose import options as A
+from ..forms import embed, field, form, qt, row
 from .._session import facehmm_meta, show_error
 from ._tables import _rows, _set_rows, _table
 from .qc import MEAN_OF_KEYPOINTS
 
-FILTER_CHOICES = ("none", "medfilt", "viterbi")
+FILTER_CHOICES = (A.NO_FILTER, *A.FILTER.choices)
 
 
 class TriangulateTabMixin:
@@ -63,44 +62,40 @@ class TriangulateTabMixin:
         buttons.addWidget(clear)
         layout.addLayout(buttons)
 
-        form = QFormLayout()
-        calibration_row = QHBoxLayout()
-        self.calibration_edit = QLineEdit()
-        self.calibration_edit.setPlaceholderText("calibration.toml")
-        pick = QPushButton("...")
-        pick.setMaximumWidth(30)
-        pick.clicked.connect(self._browse_calibration)
-        calibration_row.addWidget(self.calibration_edit, 1)
-        calibration_row.addWidget(pick)
-        form.addRow("Calibration", calibration_row)
-        self.optim = QCheckBox("optimize (triangulate_optim)")
-        form.addRow("", self.optim)
-        self.score_threshold = QDoubleSpinBox()
-        self.score_threshold.setRange(0.0, 1.0)
-        self.score_threshold.setSingleStep(0.05)
-        self.score_threshold.setValue(ta.ANIPOSE_TRIANGULATION_DEFAULTS["score_threshold"])
-        form.addRow("Score threshold", self.score_threshold)
-        self.filter_combo = QComboBox()
-        self.filter_combo.addItems(FILTER_CHOICES)
-        form.addRow("2D filter", self.filter_combo)
-        self.ransac = QCheckBox("RANSAC (3+ cameras)")
-        self.ransac.setToolTip("Per point, the camera subset that reprojects best")
-        self.ransac.setEnabled(False)
-        form.addRow("", self.ransac)
+        command = "triangulate"
+        calibration = LineEdit(name="calibration", tooltip="Anipose calibration file.\nfacehmm triangulate --calibration")
+        pick = PushButton(text="...", tooltip="Choose a calibration file")
+        pick.native.setMaximumWidth(30)
+        pick.changed.connect(self._browse_calibration)
         self.camera_list = QListWidget()
         self.camera_list.setMaximumHeight(70)
-        self.camera_list.setToolTip("Unchecked cameras are left out")
-        form.addRow("Cameras used", self.camera_list)
-        self.pose3d_output = QLineEdit()
-        self.pose3d_output.setPlaceholderText("pose-3d CSV to write")
-        form.addRow("Write to", self.pose3d_output)
-        self.trust_calibration = QCheckBox("trust the calibration")
-        self.trust_calibration.setToolTip(
-            "Triangulate even when the calibration check finds nonsense (cameras at the same place, "
-            "impossible intrinsics, reprojection errors beyond sense); the problems become warnings"
+        self.camera_list.setToolTip("Unchecked cameras are left out.\nfacehmm triangulate --exclude-camera")
+        filter_choice = field(A.FILTER, "2D filter", A.NO_FILTER, command, choices=list(FILTER_CHOICES))
+        self.triangulate_form = form(
+            row("Calibration", calibration, pick),
+            field(A.OPTIM, "optimize (triangulate_optim)", False, command),
+            field(A.SCORE_THRESHOLD, "Score threshold", ta.ANIPOSE_TRIANGULATION_DEFAULTS["score_threshold"],
+                  command, step=0.05),
+            filter_choice,
+            field(A.RANSAC, "RANSAC (3+ cameras)", False, command),
+            embed(self.camera_list, "Cameras used", "cameras"),
+            LineEdit(name="output", label="Write to", tooltip="pose-3d CSV to write"),
+            field(A.TRUST_CALIBRATION, "trust the calibration", command=command),
+            field(A.KEEP_ALL_CAMERAS, "keep a disagreeing camera", command=command),
         )
-        form.addRow("", self.trust_calibration)
-        layout.addLayout(form)
+        layout.addWidget(self.triangulate_form.native)
+        # the names the rest of the dock (and its tests) use for the fields
+        self.calibration_edit = qt(calibration)
+        self.calibration_edit.setPlaceholderText("calibration.toml")
+        self.optim = qt(self.triangulate_form.optim)
+        self.score_threshold = qt(self.triangulate_form.score_threshold)
+        self.filter_combo = qt(filter_choice)
+        self.ransac = qt(self.triangulate_form.ransac)
+        self.ransac.setEnabled(False)
+        self.pose3d_output = qt(self.triangulate_form.output)
+        self.pose3d_output.setPlaceholderText("pose-3d CSV to write")
+        self.trust_calibration = qt(self.triangulate_form.trust_calibration)
+        self.keep_all_cameras = qt(self.triangulate_form.keep_all_cameras)
 
         self.triangulate_button = QPushButton("Run triangulation")
         self.triangulate_button.clicked.connect(self.run_triangulation)
@@ -192,12 +187,13 @@ class TriangulateTabMixin:
             optim=self.optim.isChecked(),
             ransac=self.ransac.isChecked() and self.ransac.isEnabled(),
             # parameters of the chosen filter come from the project's [filter]
-            filter_2d=None if choice == "none" else choice,
+            filter_2d=None if choice == A.NO_FILTER else choice,
         )
-        if choice == "none":  # None above means "as the config says"
+        if choice == A.NO_FILTER:  # None above means "as the config says"
             options.update(filter_2d=None, filter_params=None)
         options["exclude_cameras"] = self.excluded_cameras()
         options["check_calibration"] = not self.trust_calibration.isChecked()
+        options["keep_all_cameras"] = self.keep_all_cameras.isChecked()
         return options
 
     def triangulation_settings(self) -> ta.TriangulationSettings:
@@ -246,8 +242,10 @@ class TriangulateTabMixin:
         _set_rows(self.triangulation_errors, rows)
         notes = list(attrs.get("warnings") or [])
         self.warnings_label.setText("\n".join(notes))
-        # the camera the engine warned about (far above the others' error)
-        self.flagged_camera = next(iter(ta.disagreeing_cameras(pair_errors)), None)
+        # the camera the engine warned about and kept (left out already: nothing to offer)
+        dropped = attrs.get("dropped_cameras") or {}
+        flagged = attrs.get("bad_camera") or next(iter(ta.disagreeing_cameras(pair_errors)), None)
+        self.flagged_camera = None if flagged in dropped else flagged
         self.exclude_button.setVisible(self.flagged_camera is not None)
         if self.flagged_camera:
             self.exclude_button.setText(f"Exclude {self.flagged_camera} and re-run")
@@ -259,7 +257,12 @@ class TriangulateTabMixin:
         self.keypoint_combo.addItems([MEAN_OF_KEYPOINTS, *result.keypoints])
         self.keypoint_combo.blockSignals(False)
         self.refresh_qc()
-        self.status.setText(f"wrote {result.source} ({attrs.get('method', '')})")
+        left_out = "".join(
+            f"; {name} left out: error {figures['error_px']:.2f} px without it, "
+            f"{figures['error_all_cameras_px']:.2f} px with it"
+            for name, figures in dropped.items()
+        )
+        self.status.setText(f"wrote {result.source} ({attrs.get('method', '')}){left_out}")
         if self.session.points_layers() or self._camera_translate(next(iter(self.tracks_2d), "")) is not None:
             self.show_reprojections()
 

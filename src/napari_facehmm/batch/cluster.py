@@ -1,0 +1,49 @@
+"""The Dask cluster of a batch: a LocalCluster of single-threaded process workers, or a scheduler's address.
+
+Process workers start with the spawn method, so the code that starts a
+LocalCluster must run from an importable module (``facehmm batch`` does);
+the workers import this package, which must be installed where they run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+__all__ = ["dask_client"]
+
+
+@contextlib.contextmanager
+def dask_client(n_workers: int | None = None, scheduler: str | None = None) -> Iterator:
+    """A ``distributed.Client``: of ``scheduler`` (``tcp://host:port``), else of a new LocalCluster.
+
+    The LocalCluster has ``n_workers`` (default: one per core) process
+    workers of one thread each (the fast EM code uses one BLAS thread well;
+    two threads in one process would share the GIL). On the way out (also
+    on Ctrl+C) the client is closed and a LocalCluster is shut down, which
+    stops its workers; on a scheduler the client's unfinished tasks are
+    released (the scheduler cancels them).
+    """
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        client = Client(scheduler, timeout="30s")
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    cluster = LocalCluster(
+        n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None,
+        # a worker's BLAS must not start a thread per core beside the other workers
+        env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+    )
+    try:
+        client = Client(cluster)
+        try:
+            yield client
+        finally:
+            client.close()
+    finally:
+        cluster.close()
