@@ -21,6 +21,7 @@ def test_legend_flags_unstable_states(make_napari_viewer, tmp_path, qtbot):
 
     from napari_facehmm._napari.layers import add_layer_data
     from napari_facehmm._napari.readers import landmark_layers
+    from napari_facehmm.hmm.stability import STABILITY_SEEDS
     from napari_facehmm.synthetic import simulate_face
     from napari_facehmm.widgets.app import add_docks, fit_now
 
@@ -31,7 +32,11 @@ def test_legend_flags_unstable_states(make_napari_viewer, tmp_path, qtbot):
     docks = add_docks(viewer)
     states = docks["states"]
     states.set_tracks([states.tracks.item(0).text()])
-    states.stability_seeds.setValue(4)
+    spin = states.stability_seeds  # the dock's field is the core's setting
+    assert (spin.value(), spin.minimum(), spin.maximum()) == (
+        STABILITY_SEEDS.default, STABILITY_SEEDS.minimum, STABILITY_SEEDS.maximum
+    )
+    spin.setValue(4)
     fit_now(states, n_states=8, n_restarts=1, show_progress=False)
 
     stability = states.stability
