@@ -57,6 +57,13 @@ def test_legend_flags_unstable_states(make_napari_viewer, tmp_path, qtbot):
     red = (image[..., 0] > 200) & (image[..., 1] < 140) & (image[..., 2] < 140)
     assert red.sum() > 20, "the unstable flags are not drawn in red"
 
+    # the State summary dock titles the unstable states' mean faces so
+    summary = docks["summary"]
+    titles = [ax.get_title() for ax in summary.figure.axes[:8]]
+    assert [t.endswith("(unstable)") for t in titles] == [k in stability["unstable_states"] for k in range(8)]
+    summary.resize(380, 700)
+    summary.grab().toImage().save(str(out / "summary-stability.png"))
+
     # the check is saved with the model: loading it shows the same flags
     model_path = tmp_path / "model"
     assert states.save_model(model_path)
