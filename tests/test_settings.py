@@ -12,6 +12,7 @@ import pytest
 from napari_facehmm import labeling
 from napari_facehmm.cli import build_parser
 from napari_facehmm.errors import DataError
+from napari_facehmm.hmm.stability import STABILITY_SEEDS
 from napari_facehmm.ranges import Setting, in_range
 from napari_facehmm.tracking import dlc, facemesh_jobs
 from napari_facehmm.tracking.anipose import options as A
@@ -32,6 +33,7 @@ CLI_SETTINGS = [
                       A.FISHEYE]),
     (("triangulate",), [A.SCORE_THRESHOLD, A.OPTIM, A.RANSAC, A.FILTER, A.TRUST_CALIBRATION, A.KEEP_ALL_CAMERAS,
                         A.FPS]),
+    *[((command,), [STABILITY_SEEDS]) for command in ("analyze", "run", "demo")],
 ]
 
 

@@ -69,6 +69,11 @@ def test_clear_states_come_back_in_every_refit(simulation, tmp_path):
     assert summary["stability"]["unstable_states"] == []
     assert f"Jaccard >= {RECURRENCE_JACCARD:g}" in summary["stability"]["rule"]
 
+    # the check is saved with the model; applying it keeps its states' flags
+    applied = analyze(simulation.to_series(), None, None, model=tmp_path / "model.json")
+    assert applied.info["stability"] == block
+    assert list(applied.state_stats["recurrence"]) == list(table["recurrence"])
+
 
 def test_more_states_than_the_truth_are_flagged_unstable(simulation):
     result = analyze(simulation.to_series(), 12, None, n_restarts=1, n_iter=30, stability_seeds=4)

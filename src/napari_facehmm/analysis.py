@@ -363,8 +363,8 @@ def run_analysis(
     check_stop()
     yield _FIT_END, _TOTAL, "decoding states"
     result = summarize(series, features, model, n_states, fitted)
+    add_stability(result, stability if fitted else model.metadata.get("stability"))
     if fitted:
-        add_stability(result, stability)
         add_selection(result, selection)
     check_stop()
     if out_dir is not None:

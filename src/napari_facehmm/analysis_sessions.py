@@ -332,16 +332,15 @@ def run_sessions(
         yield _FIT_END + (_WRITE_START - _FIT_END) * number // len(names), _TOTAL, f"decoding {name}"
         result = summarize(series, matrix, model, n_states, fitted)
         result.info.update(session=name, model=f"../{MODEL_STEM}.json", n_sessions_in_model=len(names))
-        if fitted:
-            add_stability(result, stability)
+        add_stability(result, stability if fitted else model.metadata.get("stability"))
         results.append(result)
         check_stop()
     result = SessionsResult(
         names=names, results=results, model=model, n_states=n_states, fitted=fitted,
         sessions=sessions_table(names, results, groups), groups=dict(groups) if groups else None, notes=notes,
     )
-    if fitted and stability is not None:
-        result.info["stability"] = stability.to_dict()
+    if "stability" in results[0].info:
+        result.info["stability"] = results[0].info["stability"]
     if groups:
         from .stats.groups import group_table, permutation_test
 

@@ -103,18 +103,25 @@ def fit_with_stability(
     return model, report
 
 
-def add_stability(result: AnalysisResult, report: StabilityReport | None) -> None:
-    """Add the report to ``result``: ``recurrence`` and ``unstable`` columns, ``info["stability"]``.
+def add_stability(result: AnalysisResult, report: StabilityReport | dict | None) -> None:
+    """Add a stability check to ``result``: ``recurrence`` and ``unstable`` columns, ``info["stability"]``.
 
-    Nothing when ``report`` is None (no check was made).
+    ``report`` is the check of the fit (also kept in the model's metadata, so
+    a saved model carries it), or the ``stability`` block a saved model's
+    metadata holds (applying it keeps its states' flags). Nothing when it is
+    None (no check was made) or is for another number of states.
     """
-    if report is None:
+    block = report.to_dict() if hasattr(report, "to_dict") else report
+    if not block or len(block.get("recurrence", [])) != result.n_states:
         return
     table = result.state_stats
     states = table["state"].to_numpy().astype(int)
-    table["recurrence"] = report.recurrence[states]
-    table["unstable"] = report.unstable[states]
-    result.info["stability"] = report.to_dict()
+    table["recurrence"] = np.asarray(block["recurrence"], dtype=float)[states]
+    table["unstable"] = np.isin(states, block["unstable_states"])
+    result.info["stability"] = block
+    metadata = getattr(result.model, "metadata", None)
+    if isinstance(metadata, dict) and result.fitted:
+        metadata["stability"] = block
 
 
 def state_stability_label(stability: dict | None, state: int) -> tuple[str, bool]:

@@ -1,7 +1,7 @@
 """The Expression states dock shows which states come back in re-fits with other seeds.
 
 A 4-state synthetic face fitted with 8 states: the legend's "comes back" column
-flags the unstable states in red, as ``state_stats.csv`` does. The PNG goes to
+flags the unstable states in red, as ``state_stats.csv`` does; a saved model keeps them. The PNG goes to
 ``$FACEHMM_SCREENSHOT_DIR`` when set (to look at it), else to the tmp folder.
 Budget: about 20 s.
 """
@@ -21,6 +21,7 @@ def test_legend_flags_unstable_states(make_napari_viewer, tmp_path, qtbot):
 
     from napari_facehmm._napari.layers import add_layer_data
     from napari_facehmm._napari.readers import landmark_layers
+    from napari_facehmm.hmm.stability import STABILITY_SEEDS
     from napari_facehmm.synthetic import simulate_face
     from napari_facehmm.widgets.app import add_docks, fit_now
 
@@ -31,7 +32,11 @@ def test_legend_flags_unstable_states(make_napari_viewer, tmp_path, qtbot):
     docks = add_docks(viewer)
     states = docks["states"]
     states.set_tracks([states.tracks.item(0).text()])
-    states.stability_seeds.setValue(4)
+    spin = states.stability_seeds  # the dock's field is the core's setting
+    assert (spin.value(), spin.minimum(), spin.maximum()) == (
+        STABILITY_SEEDS.default, STABILITY_SEEDS.minimum, STABILITY_SEEDS.maximum
+    )
+    spin.setValue(4)
     fit_now(states, n_states=8, n_restarts=1, show_progress=False)
 
     stability = states.stability
@@ -52,10 +57,17 @@ def test_legend_flags_unstable_states(make_napari_viewer, tmp_path, qtbot):
     red = (image[..., 0] > 200) & (image[..., 1] < 140) & (image[..., 2] < 140)
     assert red.sum() > 20, "the unstable flags are not drawn in red"
 
-    # a saved model applied again carries no stability check: the column empties
+    # the State summary dock titles the unstable states' mean faces so
+    summary = docks["summary"]
+    titles = [ax.get_title() for ax in summary.figure.axes[:8]]
+    assert [t.endswith("(unstable)") for t in titles] == [k in stability["unstable_states"] for k in range(8)]
+    summary.resize(380, 700)
+    summary.grab().toImage().save(str(out / "summary-stability.png"))
+
+    # the check is saved with the model: loading it shows the same flags
     model_path = tmp_path / "model"
     assert states.save_model(model_path)
+    texts = [legend.item(state, 2).text() for state in range(8)]
     assert states.load_model(str(model_path) + ".json")
-    assert states.stability is None
-    assert all(legend.item(state, 2).text() == "" for state in range(8))
-
+    assert states.stability == stability
+    assert [legend.item(state, 2).text() for state in range(8)] == texts

@@ -101,6 +101,10 @@ def add_feature_arguments(parser: argparse.ArgumentParser) -> None:
         help="HMM covariance type (default full)",
     )
     parser.add_argument("--no-figures", action="store_true", help="write tables and model only")
+
+
+def add_stability_argument(parser: argparse.ArgumentParser) -> None:
+    """``--stability-seeds`` of the commands that fit one model (``analyze``, ``run``, ``demo``)."""
     from ..hmm.stability import STABILITY_SEEDS
 
     parser.add_argument(STABILITY_SEEDS.flag, **argument(
@@ -128,6 +132,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("inputs", nargs="+", metavar="input", help="landmark file(s); several: one model over all")
     parser.add_argument("--out", required=True, help="output folder (created)")
     add_feature_arguments(parser)
+    add_stability_argument(parser)
     parser.add_argument(
         "--model", default=None, help="apply this saved model (model.json) instead of fitting"
     )

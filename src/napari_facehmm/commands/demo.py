@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..progress import progress_bar, run_with_progress
 from ._options import fps, number, seed, whole_number
-from .analyze import add_feature_arguments, feature_settings_from_args, print_summary
+from .analyze import add_feature_arguments, add_stability_argument, feature_settings_from_args, print_summary
 from .synth import MAX_SECONDS
 
 
@@ -46,6 +46,7 @@ def add_parser(subparsers) -> None:
         help="skip rendering the face and ChArUco videos (faster; `facehmm view` then shows points only)",
     )
     add_feature_arguments(parser)
+    add_stability_argument(parser)
     parser.set_defaults(run=run)
 
 

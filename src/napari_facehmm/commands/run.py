@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from ..progress import run_with_progress
-from .analyze import add_feature_arguments, feature_settings_from_args, print_summary
+from .analyze import add_feature_arguments, add_stability_argument, feature_settings_from_args, print_summary
 
 #: What a run writes into --out; an --out that holds one of them is an earlier run's result
 RESULT_NAMES = ("session", "analysis")
@@ -61,6 +61,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--dlc", type=Path, default=None, metavar="CONFIG", help="track with this trained DeepLabCut project (config.yaml) instead of the built-in model")
     parser.add_argument("--session", default=None, help="session name (default: the first video's name)")
     add_feature_arguments(parser)
+    add_stability_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
 

@@ -317,7 +317,9 @@ class ExpressionStatesWidget(QWidget):
             show_error(f"Could not load model {Path(path).name}: {type(exc).__name__}: {exc}")
             return False
         self.model_path = Path(path)
-        self.stability = None  # a saved model carries no stability check
+        # the check made when the model was fitted (facehmm analyze or this dock), if any
+        stability = (getattr(model, "metadata", None) or {}).get("stability")
+        self.stability = stability if stability and len(stability.get("n_back", [])) == model.n_states else None
         self._apply(model, decoded)
         self._show_model_settings(model)
         self.status.setText(f"loaded {Path(path).name}" + self._tracks_note([name for name, _ in decoded]))

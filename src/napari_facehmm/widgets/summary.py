@@ -3,7 +3,8 @@
 A matplotlib figure (redrawn only when the states or their names change):
 small multiples of each state's mean head-centred face with the skeleton
 (the analysis figure's drawing: 3D faces seen from the front), bars of time spent per state (absolute seconds and fraction), the median
-bout duration (dwell time) and the transition matrix. Clicking a state's
+bout duration (dwell time) and the transition matrix. A state the seed
+stability check flagged is titled "(unstable)". Clicking a state's
 bar or mean face moves the time slider to the start of its longest bout.
 """
 
@@ -16,6 +17,7 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
+from ..analysis_stability import state_stability_label
 from ..stats.tables import longest_bout_start
 from ._session import get_session, show_error
 
@@ -84,6 +86,8 @@ class StateSummaryWidget(QWidget):
         n_states, states, frames = session.n_states, session.states, session.state_frames
         palette = session.palette()
         names = session.state_names
+        # the model's seed stability check (analysis_stability), when its fit made one
+        stability = (getattr(session.model, "metadata", None) or {}).get("stability")
         fps = float(getattr(session.features, "fps", 30.0) or 30.0)
         table = state_table(states, n_states, fps, frame_indices=frames, state_names=names)
         n_cols = min(n_states, 5)
@@ -111,7 +115,8 @@ class StateSummaryWidget(QWidget):
             for spine in ax.spines.values():
                 spine.set_color(palette[state])
                 spine.set_linewidth(2)
-            ax.set_title(names[state], color=palette[state], fontsize=7)
+            unstable = state_stability_label(stability, state)[1]
+            ax.set_title(names[state] + ("\n(unstable)" if unstable else ""), color=palette[state], fontsize=7)
             ax.set_picker(True)
             self._state_of_artist[ax] = state
             if drawing is not None and not np.isnan(drawing[0][state]).all():
