@@ -113,8 +113,6 @@ def run_batch(
     DataError
         No session, an unusable ``out_dir``, or no session left to fit.
     """
-    from distributed import wait
-
     from ..features import FeatureSettings
     from .distributed_em import DistributedFaceHMM, WorkerFeatures
     from .shared_features import shared_worker_features
@@ -130,11 +128,12 @@ def run_batch(
         yield 1, 1, "every session is complete"
     todo = [s for s in specs if s.name not in skipped]
     failures: list[dict[str, str]] = []
-    total = 2 * len(todo) + (n_restarts * n_iter if model is None else 0) + 1
+    # progress steps: landmarks and decoding of each session (features headers too when fitting), EM iterations
+    total = 2 * len(todo) + (len(todo) + n_restarts * n_iter if model is None else 0) + 1
     done = 0
 
-    def gather_each(futures: dict[str, Any], stage: str) -> dict[str, Any]:
-        """Results by session as they finish; failed sessions recorded and left out."""
+    def collect(futures: dict[str, Any], stage: str) -> Generator[Progress, None, dict[str, Any]]:
+        """Results by session as they finish (a progress step each); failed sessions recorded and left out."""
         from distributed import as_completed
 
         nonlocal done
@@ -144,20 +143,25 @@ def run_batch(
             name = by_key[future.key]
             try:
                 results[name] = future.result()
+                outcome = "done"
             except tasks.SessionError as error:
                 failures.append({"session": name, "stage": error.stage, "error": error.cause})
+                outcome = f"failed ({error.stage})"
             except Exception as error:  # noqa: BLE001 - a session's failure is reported, not raised
                 failures.append({"session": name, "stage": stage, "error": f"{type(error).__name__}: {error}"})
-            if stage in ("landmarks", "decoding"):
-                done += 1
-                yield_messages.append(f"{stage} {name}")
+                outcome = f"failed ({stage})"
+            done += 1
+            yield done, total, f"{stage}: {name} {outcome}"
         return results
 
-    yield_messages: list[str] = []
+    def gather_each(futures: dict[str, Any], stage: str) -> dict[str, Any]:
+        from ..progress import run_to_end
+
+        return run_to_end(collect(futures, stage))
+
     yield done, total, f"{len(specs)} sessions, {len(skipped)} complete, {len(todo)} to do"
     series = {s.name: client.submit(tasks.prepare_session, s, dlc_config, pure=False) for s in todo}
-    wait(list(series.values()))
-    series_ok = gather_each({n: f for n, f in series.items()}, "landmarks")
+    series_ok = yield from collect(series, "landmarks")
     yield done, total, f"landmarks of {len(series_ok)} of {len(todo)} sessions"
     ready = [s.name for s in todo if s.name in series_ok]
     del series_ok  # the series stay on the workers; the client keeps only their futures
@@ -201,9 +205,7 @@ def run_batch(
                          pure=False)
         for n in kept
     }
-    entries_new = gather_each(decoded, "decoding")
-    for message in yield_messages[-len(kept):]:
-        yield done, total, message
+    entries_new = yield from collect(decoded, "decoding")
     entries = [entries_new[n] if n in entries_new else read_session_entry(out_dir, n)
                for n in names if n in entries_new or n in skipped]
     summary = {
