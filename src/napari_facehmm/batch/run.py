@@ -108,6 +108,27 @@ def run_batch(
 ) -> Generator[Progress, None, BatchResult]:
     """Run the whole batch on ``client``'s cluster (see the module docstring).
 
+    Parameters
+    ----------
+    project, out_dir
+        The project folder and the results folder.
+    client
+        A ``distributed.Client`` (:func:`napari_facehmm.batch.cluster.dask_client`).
+    n_states
+        States of a new fit (None: 9); an earlier model in ``out_dir`` with
+        another number of states is not reused. None reuses any.
+    dlc_config
+        Track videos with this DeepLabCut project instead of the built-in tracker.
+    settings
+        ``FeatureSettings``, or a callable of the landmarks' keypoints that
+        returns them (resolved on the first session, as ``facehmm analyze``).
+    n_restarts, n_iter, seed, hmm_options
+        As for :func:`~napari_facehmm.analysis.run_analysis`.
+    figures
+        Draw each session's figures.
+    refit
+        Fit again even if ``out_dir`` holds a reusable model.
+
     Raises
     ------
     DataError
@@ -172,18 +193,20 @@ def run_batch(
             # options resolved against the landmarks, as facehmm analyze does with its first input
             settings = settings(client.submit(_keypoints, series[ready[0]]).result())
         settings = settings if isinstance(settings, FeatureSettings) else FeatureSettings()
-        kept, scaled, headers, problems = shared_worker_features(client, ready, series, settings, n_states, gather_each)
+        fit_states = 9 if n_states is None else int(n_states)
+        kept, scaled, headers, problems = shared_worker_features(client, ready, series, settings, fit_states,
+                                                                 gather_each)
         for name, problem in problems.items():
             failures.append({"session": name, "stage": "features", "error": problem})
         if not kept:
-            write_tables(out_dir, [], failures, {"n_states": n_states, "fitted": False})
+            write_tables(out_dir, [], failures, {"n_states": fit_states, "fitted": False})
             raise DataError(f"no session could be fitted: {len(failures)} failed (see {out_dir / 'failures.csv'})")
         parts = [client.submit(tasks.feature_part, scaled[n]) for n in kept]
         n_rows = [headers[n]["n_valid"] for n in kept]
         data = WorkerFeatures(client, parts, n_rows, len(headers[kept[0]]["names"]))
         from ..analysis import _new_model
 
-        template = _new_model(n_states if n_states is not None else 9, n_restarts, n_iter, seed,
+        template = _new_model(fit_states, n_restarts, n_iter, seed,
                               list(headers[kept[0]]["names"]), **(hmm_options or {}))
         estimator = DistributedFaceHMM.__new__(DistributedFaceHMM)
         estimator.__dict__.update(template.__dict__)
