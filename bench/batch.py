@@ -11,7 +11,7 @@
    ``DistributedFaceHMM`` (2 workers) on the same features, the same number
    of iterations (no early stop), and their log-likelihood difference;
 3. per stage, seconds of one core per hour of 30 fps video (one session
-   timed in this process), from which the README projects 500 hours.
+   timed in this process, one BLAS thread), from which the README projects 500 hours.
 
 Usage: ``PYTHONPATH=src python bench/batch.py [--sessions 8] [--seconds 60] [--states 9]``.
 The machine's load average is printed first: on a shared machine the wall
@@ -137,6 +137,11 @@ def main() -> None:
     parser.add_argument("--states", type=int, default=9)
     parser.add_argument("--iterations", type=int, default=30)
     args = parser.parse_args()
+    from threadpoolctl import threadpool_limits
+
+    # one BLAS thread here too, as in each worker: the one-process EM and the client's M-step
+    # are compared with single-threaded workers (and a busy machine punishes oversubscription)
+    threadpool_limits(1)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     fit = {"n_states": args.states, "n_restarts": 1, "n_iter": args.iterations, "seed": 0}
     with tempfile.TemporaryDirectory() as root:

@@ -8,8 +8,9 @@ the features never travel to the client. The client adds the parts' results
 in a fixed order (:func:`add_statistics`).
 
 The E-step is :class:`~napari_facehmm.hmm.fast.FastGaussianHMM`'s own
-``_do_estep`` (the fast emission densities, scaled forward-backward and
-BLAS outer-product sums), on a plain copy of the running model
+(``estep_statistics``, or ``_do_estep`` where that function is not there
+yet: the fast emission densities, scaled forward-backward and BLAS
+outer-product sums), on a plain copy of the running model
 (:func:`plain_model`), so a part's statistics are the one-process fit's
 statistics of the same sequences.
 """
@@ -49,9 +50,17 @@ def plain_model(model: Any):
 
 
 def part_estep(model: Any, part: tuple[np.ndarray, np.ndarray]) -> tuple[dict[str, Any], float]:
-    """E-step sufficient statistics and log-likelihood of one part under ``model``."""
+    """E-step sufficient statistics and log-likelihood of one part under ``model``.
+
+    ``hmm.fast.estep_statistics`` when the package has it (the E-step as a
+    public function), else the model's own ``_do_estep``: the same sums.
+    """
     X, lengths = part
-    return model._do_estep(X, lengths)
+    try:
+        from ..hmm.fast import estep_statistics
+    except ImportError:
+        return model._do_estep(X, lengths)
+    return estep_statistics(model, X, lengths)
 
 
 def add_statistics(items: list[tuple[dict[str, Any], float]]) -> tuple[dict[str, Any], float]:

@@ -108,13 +108,32 @@ def run_batch(
 ) -> Generator[Progress, None, BatchResult]:
     """Run the whole batch on ``client``'s cluster (see the module docstring).
 
+    Parameters
+    ----------
+    project, out_dir
+        The project folder and the results folder.
+    client
+        A ``distributed.Client`` (:func:`napari_facehmm.batch.cluster.dask_client`).
+    n_states
+        States of a new fit (None: 9); an earlier model in ``out_dir`` with
+        another number of states is not reused. None reuses any.
+    dlc_config
+        Track videos with this DeepLabCut project instead of the built-in tracker.
+    settings
+        ``FeatureSettings``, or a callable of the landmarks' keypoints that
+        returns them (resolved on the first session, as ``facehmm analyze``).
+    n_restarts, n_iter, seed, hmm_options
+        As for :func:`~napari_facehmm.analysis.run_analysis`.
+    figures
+        Draw each session's figures.
+    refit
+        Fit again even if ``out_dir`` holds a reusable model.
+
     Raises
     ------
     DataError
         No session, an unusable ``out_dir``, or no session left to fit.
     """
-    from distributed import wait
-
     from ..features import FeatureSettings
     from .distributed_em import DistributedFaceHMM, WorkerFeatures
     from .shared_features import shared_worker_features
@@ -130,11 +149,12 @@ def run_batch(
         yield 1, 1, "every session is complete"
     todo = [s for s in specs if s.name not in skipped]
     failures: list[dict[str, str]] = []
-    total = 2 * len(todo) + (n_restarts * n_iter if model is None else 0) + 1
+    # progress steps: landmarks and decoding of each session (features headers too when fitting), EM iterations
+    total = 2 * len(todo) + (len(todo) + n_restarts * n_iter if model is None else 0) + 1
     done = 0
 
-    def gather_each(futures: dict[str, Any], stage: str) -> dict[str, Any]:
-        """Results by session as they finish; failed sessions recorded and left out."""
+    def collect(futures: dict[str, Any], stage: str) -> Generator[Progress, None, dict[str, Any]]:
+        """Results by session as they finish (a progress step each); failed sessions recorded and left out."""
         from distributed import as_completed
 
         nonlocal done
@@ -144,20 +164,25 @@ def run_batch(
             name = by_key[future.key]
             try:
                 results[name] = future.result()
+                outcome = "done"
             except tasks.SessionError as error:
                 failures.append({"session": name, "stage": error.stage, "error": error.cause})
+                outcome = f"failed ({error.stage})"
             except Exception as error:  # noqa: BLE001 - a session's failure is reported, not raised
                 failures.append({"session": name, "stage": stage, "error": f"{type(error).__name__}: {error}"})
-            if stage in ("landmarks", "decoding"):
-                done += 1
-                yield_messages.append(f"{stage} {name}")
+                outcome = f"failed ({stage})"
+            done += 1
+            yield done, total, f"{stage}: {name} {outcome}"
         return results
 
-    yield_messages: list[str] = []
+    def gather_each(futures: dict[str, Any], stage: str) -> dict[str, Any]:
+        from ..progress import run_to_end
+
+        return run_to_end(collect(futures, stage))
+
     yield done, total, f"{len(specs)} sessions, {len(skipped)} complete, {len(todo)} to do"
     series = {s.name: client.submit(tasks.prepare_session, s, dlc_config, pure=False) for s in todo}
-    wait(list(series.values()))
-    series_ok = gather_each({n: f for n, f in series.items()}, "landmarks")
+    series_ok = yield from collect(series, "landmarks")
     yield done, total, f"landmarks of {len(series_ok)} of {len(todo)} sessions"
     ready = [s.name for s in todo if s.name in series_ok]
     del series_ok  # the series stay on the workers; the client keeps only their futures
@@ -168,18 +193,20 @@ def run_batch(
             # options resolved against the landmarks, as facehmm analyze does with its first input
             settings = settings(client.submit(_keypoints, series[ready[0]]).result())
         settings = settings if isinstance(settings, FeatureSettings) else FeatureSettings()
-        kept, scaled, headers, problems = shared_worker_features(client, ready, series, settings, n_states, gather_each)
+        fit_states = 9 if n_states is None else int(n_states)
+        kept, scaled, headers, problems = shared_worker_features(client, ready, series, settings, fit_states,
+                                                                 gather_each)
         for name, problem in problems.items():
             failures.append({"session": name, "stage": "features", "error": problem})
         if not kept:
-            write_tables(out_dir, [], failures, {"n_states": n_states, "fitted": False})
+            write_tables(out_dir, [], failures, {"n_states": fit_states, "fitted": False})
             raise DataError(f"no session could be fitted: {len(failures)} failed (see {out_dir / 'failures.csv'})")
         parts = [client.submit(tasks.feature_part, scaled[n]) for n in kept]
         n_rows = [headers[n]["n_valid"] for n in kept]
         data = WorkerFeatures(client, parts, n_rows, len(headers[kept[0]]["names"]))
         from ..analysis import _new_model
 
-        template = _new_model(n_states if n_states is not None else 9, n_restarts, n_iter, seed,
+        template = _new_model(fit_states, n_restarts, n_iter, seed,
                               list(headers[kept[0]]["names"]), **(hmm_options or {}))
         estimator = DistributedFaceHMM.__new__(DistributedFaceHMM)
         estimator.__dict__.update(template.__dict__)
@@ -201,9 +228,7 @@ def run_batch(
                          pure=False)
         for n in kept
     }
-    entries_new = gather_each(decoded, "decoding")
-    for message in yield_messages[-len(kept):]:
-        yield done, total, message
+    entries_new = yield from collect(decoded, "decoding")
     entries = [entries_new[n] if n in entries_new else read_session_entry(out_dir, n)
                for n in names if n in entries_new or n in skipped]
     summary = {

@@ -48,7 +48,7 @@ def _run_on_cluster(args):
     with dask_client(args.workers, args.scheduler) as client:
         job = run_batch(
             args.project, args.out, client,
-            n_states=args.states if args.states is not None else 9,
+            n_states=args.states,  # None: 9 for a new fit, or the saved model's on a rerun
             dlc_config=args.dlc,
             settings=lambda keypoints: feature_settings_from_args(args, keypoints),
             n_restarts=args.restarts, n_iter=args.iterations, seed=args.seed,
