@@ -133,3 +133,31 @@ def label_errors(cameras: Mapping[str, object], points: Mapping[str, np.ndarray]
     points_3d = triangulate_labels(cameras, points)
     hints = reproject({n: cameras[n] for n in points if n in cameras}, points_3d)
     return {n: np.linalg.norm(hints[n] - np.asarray(points[n], dtype=np.float64), axis=1) for n in hints}
+
+
+def camera_of_folder(video: str, camera_names) -> str | None:
+    """The calibration camera a ``labeled-data/<video>`` folder belongs to (its name contains it); longest match."""
+    found = [name for name in camera_names if name in video]
+    return max(found, key=len) if found else None
+
+
+def sibling_folders(video: str, camera_names, folders) -> dict[str, str]:
+    """``{camera: folder}`` of the same recording's other cameras among ``folders``.
+
+    The folder of camera B is ``video`` with A's camera name replaced by B's
+    (``session1-camA`` -> ``session1-camB``), as DeepLabCut names folders
+    after videos and Anipose names videos ``<session>-<cam>``. Empty when
+    ``video`` names no calibration camera.
+    """
+    own = camera_of_folder(video, camera_names)
+    if own is None:
+        return {}
+    available = set(folders)
+    out = {}
+    for name in camera_names:
+        if name == own:
+            continue
+        candidate = video.replace(own, name)
+        if candidate in available:
+            out[name] = candidate
+    return out
