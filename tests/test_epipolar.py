@@ -58,6 +58,9 @@ def test_epipolar_curve_passes_through_the_true_point_with_distortion(cameras, p
         assert len(curve) > 100
         # distance from the true point to the polyline (dense: vertices suffice)
         assert np.min(np.linalg.norm(curve - truth_b, axis=1)) < 0.5
+        # one stroke, no fold-back: successive vertices move one way along the line
+        steps = np.diff(curve, axis=0)
+        assert np.all(steps @ steps[len(steps) // 2] > 0)
         # and in undistorted pixels the straight line from F holds exactly
         line = ep.epipolar_line(a, b, point_a)
         truth_undistorted = ep.undistort_pixels(b, truth_b[None])[0]

@@ -107,3 +107,50 @@ def test_labels_in_two_cameras_give_hints_and_errors(session_widget):
     assert errors["camB"][1] > 3.0
     assert "Reprojection error" in widget.epipolar_label.text()
     assert len(widget.epipolar["lines"].data) == 3  # one curve per landmark placed in camA
+
+
+def test_epipolar_view_screenshot(make_napari_viewer, qtbot, tmp_path):
+    """Three cameras, camB labeled: curves in camA and camC; camA partly labeled: hints in camC.
+
+    Set ``FACEHMM_SCREENSHOT=docs/screenshot-epipolar.png`` to write the README image.
+    """
+    import os
+
+    from napari_facehmm.synthetic import generate_session
+    from napari_facehmm.widgets.labeling import LabelingWidget
+
+    truth = generate_session(tmp_path / "rig", n_cameras=3, seconds=1.0, seed=0, size=(320, 240))
+    config = labeling.create_project(
+        "face", "tester", list(truth.video_paths.values()), tmp_path / "work", use_deeplabcut=False
+    )
+    labeling.run_to_end(
+        labeling.extract_frames(config, n_frames=3, algorithm="uniform", synchronized=True, use_deeplabcut=False)
+    )
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1500, 800)
+    widget = LabelingWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Label landmarks")
+    widget.open_project(config)
+    widget.open_folder("session1-camB")
+    widget.show_epipolar(truth.calibration_path)
+    row = widget.current_row
+    image = Path(widget.labels.images[row]).name
+    frame = int(Path(image).stem.removeprefix("img"))
+    camera_a = widget.epipolar["others"]["camA"]
+    a_row = [Path(n).name for n in camera_a.images].index(image)
+    for k in (0, 4, 8):  # a few landmarks already labeled in camA
+        camera_a.set_point(a_row, k, *truth.points_2d_true["camA"][frame, k])
+    for k in (0, 4, 8, 12):
+        widget.set_current_keypoint(k)
+        widget.place(*truth.points_2d_true["camB"][frame, k])
+    viewer.layers.selection.active.selected_data = set()
+    qtbot.wait(300)
+    viewer.reset_view()
+    qtbot.wait(100)
+    hints = widget.epipolar["hints"].data
+    assert len(hints) == 3  # 0, 4, 8 seen by camA and camB: reprojected into camC
+    assert len(widget.epipolar["lines"].data) == 8  # 4 landmarks x 2 other cameras
+    path = Path(os.environ.get("FACEHMM_SCREENSHOT", tmp_path / "epipolar.png"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shot = viewer.screenshot(str(path), canvas_only=False)
+    assert shot[..., :3].std() > 10

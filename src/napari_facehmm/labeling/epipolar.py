@@ -74,16 +74,28 @@ def epipolar_curve(
 
     Points of A's viewing ray at depths ``depth_range_mm`` (sampled evenly
     in inverse depth, so near and far are both drawn finely) projected into
-    B; the part in front of B and inside its image is kept. Empty when the
-    line misses B's image.
+    B; the part in front of B and inside its image is kept (and only points
+    whose distortion-free image is near the frame, where the lens model is
+    one-to-one). Empty when the line misses B's image.
     """
     ray = np.append(_normalized(camera_a, np.asarray(point_a).reshape(1, 2))[0], 1.0)
     inverse = np.linspace(1.0 / depth_range_mm[0], 1.0 / depth_range_mm[1], n_points)
     in_a = ray[None, :] / inverse[:, None]
     world = (in_a - camera_a.translation) @ camera_a.rotation_matrix  # R^T (x - t)
-    in_front = camera_b.to_camera_frame(world)[:, 2] > 0
-    pixels = camera_b.project(world[in_front])
+    in_b = camera_b.to_camera_frame(world)
     width, height = camera_b.size
+    # the lens model folds far-off points back into the image (a barrel k1 < 0
+    # turns round beyond the field of view): only points whose pinhole image is
+    # near the frame are projected through it
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pinhole = (in_b[:, :2] / in_b[:, 2:3]) @ camera_b.matrix[:2, :2].T + camera_b.matrix[:2, 2]
+    margin = 0.15 * max(width, height)
+    near = (
+        (in_b[:, 2] > 0)
+        & (pinhole[:, 0] >= -margin) & (pinhole[:, 0] <= width + margin)
+        & (pinhole[:, 1] >= -margin) & (pinhole[:, 1] <= height + margin)
+    )
+    pixels = camera_b.project(world[near])
     inside = (
         (pixels[:, 0] >= -0.5) & (pixels[:, 0] <= width - 0.5) & (pixels[:, 1] >= -0.5) & (pixels[:, 1] <= height - 0.5)
     )
