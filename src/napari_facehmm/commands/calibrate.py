@@ -6,11 +6,19 @@ more videos per camera named by Anipose's ``cam_regex``, and the board from
 ``DIR/calibration/calibration.toml`` (aniposelib's layout) and
 ``DIR/calibration/board-detections.csv`` (the corners found, for QC), and
 prints each camera's reprojection error.
+
+Cameras not started together: each camera's frame offset is estimated from
+the board's motion first (it turns and moves the same in every view); a sure
+offset is applied and printed, an unsure one printed as a warning.
+``--frames-in-sync`` matches frames by number, as Anipose does.
+``--intrinsics known.toml`` keeps those intrinsics bit-for-bit and
+calibrates the cameras' poses only.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..progress import run_with_progress
@@ -60,6 +68,11 @@ def add_parser(subparsers) -> None:
         help="calibration.toml whose intrinsics (camera matrix, distortion, image size) are kept as they are: "
         "only the cameras' poses are calibrated",
     )
+    parser.add_argument(
+        "--frames-in-sync",
+        action="store_true",
+        help="match the cameras' frames by number without estimating their offset from the board's motion",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -89,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         skip=args.skip,
         fisheye=args.fisheye,
         intrinsics=args.intrinsics,
+        synchronize=not args.frames_in_sync,
         board_type=args.board_type,
         squares_x=args.board_size[0] if args.board_size else None,
         squares_y=args.board_size[1] if args.board_size else None,
@@ -108,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
             f"(board in {detections.n_detections} of {detections.n_frames_read} frames)"
         )
     print(f"  median error (aniposelib): {result.error_px:.3f} px")
+    for message in result.warnings:
+        print(f"facehmm calibrate: warning: {message}", file=sys.stderr)
     if args.intrinsics is not None:
         print(f"  intrinsics kept from {args.intrinsics}; only the cameras' poses were calibrated")
     return 0

@@ -37,6 +37,10 @@ runs and is tested without a window. One module per job:
 
 Long work (frame extraction) is a generator yielding ``(done, total,
 message)`` and returning its result (``StopIteration.value``).
+- :mod:`.epipolar`: epipolar help for synchronized calibrated cameras:
+  fundamental matrices, a landmark's epipolar line (as a curve in
+  distorted pixels) in the other cameras, the reprojection hint of a
+  landmark labeled in two cameras and every label's reprojection error.
 """
 
 from ..progress import run_to_end

@@ -30,7 +30,7 @@ however the ratios fall.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +62,14 @@ class LeaveOneOut:
     predicted_px: dict[str, float]
     rest_px: dict[str, float]
 
+    def describe(self, name: str) -> str:
+        """Camera ``name``'s figures in words."""
+        others = min(v for n, v in self.rest_px.items() if n != name)
+        return (
+            f"{self.predicted_px[name]:.2f} px from the points the others triangulate; without it they agree "
+            f"to {self.rest_px[name]:.2f} px, with it at best {others:.2f} px"
+        )
+
     def bad_camera(self, ratio: float = BAD_CAMERA_RATIO, min_px: float = BAD_CAMERA_MIN_PX) -> str | None:
         """The camera whose absence makes the others agree ``ratio`` x better than any other's, over ``min_px``.
 
@@ -75,6 +83,16 @@ class LeaveOneOut:
         if self.predicted_px[best] > min_px and others > ratio * max(self.rest_px[best], 1e-9):
             return best
         return None
+
+
+def two_cameras_note(median_error_px: float, camera_errors_px: Mapping[str, float], min_px: float) -> str:
+    """The warning for two cameras that disagree: which one is wrong cannot be told, so both numbers."""
+    per_camera = ", ".join(f"{n} {e:.2f} px" for n, e in camera_errors_px.items())
+    return (
+        f"two cameras disagree: median reprojection error {median_error_px:.2f} px ({per_camera}), over "
+        f"{min_px:g} px; with two cameras the wrong one cannot be told: check both calibrations and the "
+        "tracking, or add a third camera"
+    )
 
 
 def leave_one_out(

@@ -10,7 +10,7 @@ import contextlib
 import io
 import itertools
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,15 @@ class CalibrationResult:
         :class:`BoardDetections` per camera.
     log
         What aniposelib printed while calibrating.
+    frame_offsets
+        ``{camera: frames}`` applied to videos found not synchronized
+        (:mod:`~napari_facehmm.tracking.anipose.calibration_sync`; frame
+        ``t + d`` of the camera was matched with frame ``t`` of the first
+        camera); empty when they were in sync. Also in the calibration's
+        ``metadata["frame_offsets"]``.
+    warnings
+        What the user must know: offsets applied, or videos that look out of
+        sync by an amount that could not be told for sure.
     calibration_path, detections_path
         Files written by :func:`calibrate_project` (None from :func:`calibrate`).
     """
@@ -62,6 +71,8 @@ class CalibrationResult:
     log: str = ""
     calibration_path: Path | None = None
     detections_path: Path | None = None
+    frame_offsets: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _video_frame_count(capture) -> int:
@@ -120,6 +131,7 @@ def calibrate(
     n_samp_full: int = 5000,
     random_seed: int | None = 0,
     intrinsics=None,
+    synchronize: bool = True,
 ) -> Generator[Progress, None, CalibrationResult]:
     """Calibrate cameras from videos of a calibration board (Anipose's ``calibrate``).
 
@@ -152,6 +164,11 @@ def calibrate(
         as they are: only the cameras' poses are fitted
         (:mod:`~napari_facehmm.tracking.anipose.known_intrinsics`). None:
         intrinsics are fitted too, as Anipose does.
+    synchronize
+        Estimate each camera's frame offset from the board's motion before
+        calibrating; a sure non-zero offset is applied (and said in
+        ``warnings``), an unsure one only said. False matches frames by
+        number, as Anipose does.
 
     Yields
     ------
@@ -229,6 +246,17 @@ def calibrate(
         all_rows.append(rows_camera)
         detections[name] = _detections_from_rows(name, video_lists[name], rows_camera, board, frames_read)
 
+    known = None
+    if intrinsics is not None:
+        from .known_intrinsics import read_intrinsics
+
+        known = read_intrinsics(intrinsics, camera_names, sizes)
+    warnings: list[str] = []
+    frame_offsets: dict[str, int] = {}
+    if synchronize:
+        from .calibration_sync import synchronize_rows
+
+        frame_offsets = synchronize_rows(all_rows, camera_names, detections, aniposelib_board, sizes, known, warnings)
     _check_detections(camera_names, all_rows, video_lists)
     yield done, total, "bundle adjustment"
 
@@ -237,11 +265,9 @@ def calibrate(
     group = CameraGroup.from_names(camera_names, fisheye=fisheye)
     for camera in group.cameras:
         camera.set_size(sizes[camera.get_name()])
-    known = None
-    if intrinsics is not None:
-        from .known_intrinsics import read_intrinsics, set_intrinsics
+    if known is not None:
+        from .known_intrinsics import set_intrinsics
 
-        known = read_intrinsics(intrinsics, camera_names, sizes)
         set_intrinsics(group, known)
     log = io.StringIO()
     # aniposelib resamples points with numpy's global generator: seed it for
@@ -275,6 +301,8 @@ def calibrate(
 
         check_unchanged(group, known)
         group.metadata["intrinsics_from"] = str(intrinsics) if isinstance(intrinsics, (str, Path)) else "given"
+    if frame_offsets:
+        group.metadata["frame_offsets"] = dict(frame_offsets)
     group.metadata["adjusted"] = False
     group.metadata["error"] = float(error)
     camera_errors = _board_camera_errors(group, all_rows, aniposelib_board)
@@ -286,7 +314,10 @@ def calibrate(
         error_px=float(error),
         detections=detections,
         log=log.getvalue(),
+        frame_offsets=frame_offsets,
+        warnings=warnings,
     )
+
 
 
 def _detections_from_rows(

@@ -42,6 +42,7 @@ def calibrate_project(
     skip: int | None = None,
     fisheye: bool | None = None,
     intrinsics: Any = None,
+    synchronize: bool = True,
     **board_overrides: Any,
 ) -> Generator[Progress, None, CalibrationResult]:
     """Calibrate an Anipose project folder, as ``anipose calibrate`` (and ``facehmm calibrate``).
@@ -65,6 +66,8 @@ def calibrate_project(
     intrinsics
         A ``calibration.toml`` whose intrinsics are kept (only the poses
         are fitted); None fits them too.
+    synchronize
+        Estimate and apply the videos' frame offsets first (:func:`calibrate`).
 
     Yields
     ------
@@ -85,7 +88,8 @@ def calibrate_project(
         fisheye = bool(config.get("calibration", {}).get("fisheye", False))
     # where triangulation (Anipose's and ours) looks for it: pipeline.calibration_results
     output = Path(output) if output else layout.calibration
-    return (yield from calibrate_to_files(videos, board, output, skip=skip, fisheye=fisheye, intrinsics=intrinsics))
+    return (yield from calibrate_to_files(videos, board, output, skip=skip, fisheye=fisheye, intrinsics=intrinsics,
+                                          synchronize=synchronize))
 
 
 def calibrate_to_files(
@@ -96,6 +100,7 @@ def calibrate_to_files(
     skip: int | None = None,
     fisheye: bool = False,
     intrinsics: Any = None,
+    synchronize: bool = True,
 ) -> Generator[Progress, None, CalibrationResult]:
     """Calibrate, then write ``output`` (``calibration.toml``) and ``board-detections.csv`` beside it.
 
@@ -111,7 +116,7 @@ def calibrate_to_files(
         The board.
     output
         The calibration file to write (its folder is created).
-    skip, fisheye, intrinsics
+    skip, fisheye, intrinsics, synchronize
         As for :func:`calibrate` (``skip`` None: 20, as aniposelib).
 
     Returns
@@ -124,7 +129,7 @@ def calibrate_to_files(
 
     result = yield from calibrate(
         videos, board, skip=DEFAULT_DETECTION_SKIP if skip is None else skip, fisheye=fisheye,
-        intrinsics=intrinsics,
+        intrinsics=intrinsics, synchronize=synchronize,
     )
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from ...data import LandmarkSeries
 from ...errors import DataError
 from ...progress import Progress, relay, run_to_end
 from .align import align_cameras
-from .bad_camera import leave_one_out
+from .bad_camera import leave_one_out, two_cameras_note
 from .dlt import (
     _best_pair_errors,
     _mean_over_cameras,
@@ -181,7 +181,7 @@ def triangulate(
     dropped: dict[str, dict[str, float]] = {}
     if bad is not None and settings.keep_all_cameras:
         notes.append(
-            f"camera {bad!r} disagrees with the others: {_check_numbers(check, bad)}; kept "
+            f"camera {bad!r} disagrees with the others: {check.describe(bad)}; kept "
             f"(--keep-all-cameras); leave it out with --exclude-camera {bad}"
         )
     elif bad is not None:
@@ -314,18 +314,13 @@ def triangulate(
     for name, figures in dropped.items():
         figures["error_px"] = median_error
         notes.append(
-            f"camera {name!r} disagrees with the others ({_check_numbers(check, name)}): left out. "
+            f"camera {name!r} disagrees with the others ({check.describe(name)}): left out. "
             f"Median reprojection error {median_error:.2f} px with {', '.join(names)}; "
             f"{figures['error_all_cameras_px']:.2f} px with all {n_cams + 1} cameras "
             "(--keep-all-cameras keeps it)"
         )
     if n_cams == 2 and median_error > settings.bad_camera_min_px:
-        per_camera = ", ".join(f"{n} {e:.2f} px" for n, e in camera_errors.items())
-        notes.append(
-            f"two cameras disagree: median reprojection error {median_error:.2f} px ({per_camera}), over "
-            f"{settings.bad_camera_min_px:g} px; with two cameras the wrong one cannot be told: check both "
-            "calibrations and the tracking, or add a third camera"
-        )
+        notes.append(two_cameras_note(median_error, camera_errors, settings.bad_camera_min_px))
     n_valid = int(np.isfinite(points_3d[:, 0]).sum())
     if n_valid == 0:
         notes.append(
@@ -363,15 +358,6 @@ def triangulate(
     )
     yield total, total, f"triangulated {n_valid}/{n_points} points"
     return result
-
-
-def _check_numbers(check, name: str) -> str:
-    """The leave-one-out figures of camera ``name`` in words."""
-    others = min(v for n, v in check.rest_px.items() if n != name)
-    return (
-        f"{check.predicted_px[name]:.2f} px from the points the others triangulate; without it they agree "
-        f"to {check.rest_px[name]:.2f} px, with it at best {others:.2f} px"
-    )
 
 
 def triangulate_files(

@@ -81,6 +81,18 @@ class LabelTab:
         layout.addLayout(confirm_row)
         self.frame_label = QLabel("")
         layout.addWidget(self.frame_label)
+        epipolar_row = QHBoxLayout()
+        self.epipolar_button = QPushButton("Epipolar help...")
+        self.epipolar_button.setToolTip(
+            "Choose the cameras' calibration.toml: the other cameras' frames of the same instant are shown "
+            "beside this one, with each placed landmark's epipolar line, reprojection hints and errors"
+        )
+        self.epipolar_button.clicked.connect(self._browse_epipolar_calibration)
+        epipolar_row.addWidget(self.epipolar_button)
+        self.epipolar_label = QLabel("")
+        self.epipolar_label.setWordWrap(True)
+        epipolar_row.addWidget(self.epipolar_label, 1)
+        layout.addLayout(epipolar_row)
         self.keypoint_list = QListWidget()
         self.keypoint_list.currentRowChanged.connect(self._keypoint_row_changed)
         layout.addWidget(self.keypoint_list, 1)
@@ -236,7 +248,15 @@ class LabelTab:
             self.keypoint_list.addItem(item)
         self.keypoint_list.blockSignals(False)
 
+    def _browse_epipolar_calibration(self) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(self, "Calibration", "", "Anipose calibration (*.toml)")
+        if path:
+            self.show_epipolar(path)
+
     def _remove_layers(self) -> None:
+        self._remove_epipolar_layers()
         layers = [self.points_layer, self.skeleton_layer, self.image_layer]
         self.points_layer = self.skeleton_layer = self.image_layer = None
         for layer in layers:

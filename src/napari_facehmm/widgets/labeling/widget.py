@@ -12,6 +12,7 @@ from qtpy.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 from ... import labeling
 from ...errors import FaceHMMError
 from .._worker import DockJob
+from .epipolar_view import EpipolarHelp
 from .extract_tab import ExtractTab
 from .label_tab import LabelTab
 from .points import PointsEditing, keypoint_colors
@@ -35,7 +36,7 @@ class _CloseWatcher(QObject):
         return False
 
 
-class LabelingWidget(ProjectTab, ExtractTab, LabelTab, PointsEditing, Prelabeling, QWidget):
+class LabelingWidget(ProjectTab, ExtractTab, LabelTab, PointsEditing, Prelabeling, EpipolarHelp, QWidget):
     """Create or open a DeepLabCut project, extract frames, label face landmarks.
 
     Parameters
