@@ -81,13 +81,16 @@ def first_run(project, client, tmp_path_factory):
     return out, result
 
 
-def test_distributed_em_equals_the_one_process_fit(client):
+@pytest.mark.parametrize("missing", [0, 5], ids=["complete", "nan-rows"])
+def test_distributed_em_equals_the_one_process_fit(client, missing):
     rng = np.random.default_rng(3)
     centers = rng.normal(size=(3, 4)) * 3
     parts, lengths = [], []
-    for n_frames in (300, 420, 250):
+    for n_frames in (300, 420, 250, 180):
         states = np.repeat(rng.integers(0, 3, n_frames // 15 + 1), 15)[:n_frames]
         parts.append(centers[states] + rng.normal(size=(n_frames, 4)))
+        # features missing in some frames (as a hidden keypoint gives): the fit starts on the complete rows
+        parts[-1][rng.choice(n_frames, missing, replace=False), rng.integers(0, 4)] = np.nan
         lengths.append(np.array([n_frames - 40, 40]))
     settings = {"n_states": 3, "n_restarts": 2, "n_iter": 25, "random_state": 0}
     one = FaceHMM(**settings).fit(np.concatenate(parts), np.concatenate(lengths))
