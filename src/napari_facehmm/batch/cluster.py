@@ -16,7 +16,7 @@ __all__ = ["WORKER_ENV", "dask_client"]
 #: environment of LocalCluster workers: one thread for every numeric library (one worker per core)
 WORKER_ENV = {
     "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
 }
 
 
