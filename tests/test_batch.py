@@ -201,3 +201,44 @@ def test_the_command_exits_non_zero_and_names_the_failed_session(project, tmp_pa
     assert "s4: triangulation: FileFormatError" in captured.err and "3 sessions in" in captured.out
     assert pd.read_csv(out / "failures.csv").session.tolist() == ["s4"]
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["s1", "s2", "s3"]
+
+
+def test_adjusted_rand_index_from_summed_contingency_tables_is_scikit_learns():
+    from sklearn.metrics import adjusted_rand_score
+
+    from napari_facehmm.batch.state_selection import adjusted_rand_from_contingency
+
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 4, 500), rng.integers(0, 4, 500)
+    b[:300] = a[:300]  # partly agreeing
+    tables = [np.bincount(a[s] * 4 + b[s], minlength=16).reshape(4, 4) for s in (slice(0, 200), slice(200, 500))]
+    assert adjusted_rand_from_contingency(sum(tables)) == pytest.approx(adjusted_rand_score(a, b), rel=1e-12)
+    assert adjusted_rand_from_contingency(np.diag([5, 7, 0, 3])) == 1.0
+
+
+def test_states_auto_chooses_as_the_one_process_selection(project, client, tmp_path):
+    from napari_facehmm.analysis import load_series
+    from napari_facehmm.analysis_selection import select_states
+    from napari_facehmm.analysis_sessions import shared_features
+
+    out = tmp_path / "result"
+    result = run_to_end(run_batch(project, out, client, n_states=(2, 3), n_restarts=2, n_iter=10, seed=0,
+                                  figures=False))
+    names = ["s1", "s2", "s3"]
+    series = [load_series(project / n / "pose-3d" / f"{n}.csv", fps=30.0) for n in names]
+    features = shared_features(series, names, FeatureSettings(), 3)
+    values = np.concatenate([f.values for f in features])
+    lengths = np.concatenate([f.lengths for f in features])
+    expected = run_to_end(select_states(values, lengths, [2, 3], n_restarts=2, seed=0))
+
+    table = pd.read_csv(out / "model_selection.csv")
+    assert not table.isna().any().any()  # every column computed (NaN would compare equal below)
+    columns = ["n_states", "log_likelihood", "bic", "heldout_log_likelihood", "restart_ari_mean",
+               "heldout_gap_per_frame", "n_train_frames", "n_heldout_frames"]
+    np.testing.assert_allclose(table[columns].to_numpy(float), expected.table[columns].to_numpy(float),
+                               rtol=1e-6, atol=1e-9)
+    assert table.chosen.tolist() == expected.table.chosen.tolist()
+    assert result.model.n_states == expected.n_states
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model_selection"]["chosen"] == expected.n_states
+    assert [f["session"] for f in result.failures] == ["s4"]

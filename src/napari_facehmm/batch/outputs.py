@@ -72,6 +72,26 @@ def _atomic_text(path: Path, text: str) -> None:
     os.replace(temp, path)
 
 
+def write_selection(out_dir: Path, selection, figures: bool) -> dict[str, Path]:
+    """``model_selection.csv`` (and ``.png``) of ``--states auto|A-B``, as ``facehmm analyze`` writes them."""
+    files = {"model_selection_csv": out_dir / "model_selection.csv"}
+    _atomic_text(files["model_selection_csv"], selection.table.to_csv(index=False))
+    if figures:
+        import matplotlib.pyplot as plt
+
+        from ..stats.model_selection_figure import model_selection_figure
+
+        figure = model_selection_figure(selection.table)
+        temp = out_dir / f".model_selection.tmp-{os.getpid()}.png"
+        try:
+            figure.savefig(temp, dpi=110)
+        finally:
+            plt.close(figure)
+        os.replace(temp, out_dir / "model_selection.png")
+        files["model_selection_png"] = out_dir / "model_selection.png"
+    return files
+
+
 def write_tables(
     out_dir: Path,
     entries: list[dict[str, Any]],
