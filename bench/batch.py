@@ -32,6 +32,12 @@ from __future__ import annotations
 
 import argparse
 import os
+
+# one thread for every numeric library here too, before numpy and scipy load theirs (threadpoolctl
+# limits only the libraries already loaded): the one-process EM is compared with single-threaded
+# workers, and on a busy machine a 2-thread BLAS on small matrices is hundreds of times slower
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ[_name] = "1"
 import shutil
 import tempfile
 import time
@@ -89,6 +95,8 @@ def whole_batch(project: Path, out: Path, n_workers: int, fit: dict, own_session
         tiny = make_project(out.parent / f"warm-{out.name}", n_workers, 2)
         client.run(_warm_worker, str(tiny), workers)
         ready = time.perf_counter()
+        worker_cpu = client.run(time.process_time)
+        client_cpu = time.process_time()
         stages: dict[str, float] = {}
         last = ready
         job = run_batch(project, out, client, figures=False, **fit)
@@ -102,7 +110,10 @@ def whole_batch(project: Path, out: Path, n_workers: int, fit: dict, own_session
         except StopIteration as stop:
             result = stop.value
         elapsed = time.perf_counter() - ready
-    return {"start": ready - started, "batch": elapsed, "stages": stages, "log_likelihood": result.log_likelihood}
+        client_cpu = time.process_time() - client_cpu
+        worker_cpu = [after - worker_cpu[worker] for worker, after in client.run(time.process_time).items()]
+    return {"start": ready - started, "batch": elapsed, "stages": stages, "log_likelihood": result.log_likelihood,
+            "client_cpu": client_cpu, "worker_cpu": worker_cpu}
 
 
 def em_per_iteration(project: Path, n_states: int, n_iter: int) -> None:
@@ -218,13 +229,8 @@ def main() -> None:
     parser.add_argument("--track-seconds", type=float, default=5, help="video for the tracking cost (0: skip)")
     parser.add_argument("--same-session", action="store_true", help="workers stay in this session (autogroup)")
     args = parser.parse_args()
-    from threadpoolctl import threadpool_limits
-
     from napari_facehmm.hmm import FaceHMM
 
-    # one BLAS thread here too, as in each worker: the one-process EM and the client's M-step
-    # are compared with single-threaded workers (and a busy machine punishes oversubscription)
-    threadpool_limits(1)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     fit = {"n_states": args.states, "n_restarts": 1, "n_iter": args.iterations, "seed": 0}
     with tempfile.TemporaryDirectory() as root:
@@ -241,11 +247,17 @@ def main() -> None:
                 stages = ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in run["stages"].items())
                 print(f"  {n} worker(s): start + warm-up {run['start']:5.1f} s, batch {run['batch']:6.1f} s ({stages}); "
                       f"log-likelihood {run['log_likelihood']:.10g}")
+                print(f"      CPU s: client {run['client_cpu']:.1f}, workers "
+                      f"{' + '.join(f'{c:.1f}' for c in run['worker_cpu'])}")
             speedup = runs[1]["batch"] / runs[2]["batch"]
             whole = (runs[1]["start"] + runs[1]["batch"]) / (runs[2]["start"] + runs[2]["batch"])
             speedups.append(speedup)
+            # on idle cores a batch takes about the client's CPU plus the busiest worker's (they mostly
+            # alternate: M-step / E-step); an estimate, not a measurement
+            idle = [runs[n]["client_cpu"] + max(runs[n]["worker_cpu"]) for n in (1, 2)]
             print(f"speedup {speedup:.2f}  (goal >= 1.6; with start-up and warm-up {whole:.2f}); "
-                  f"load average {os.getloadavg()[0]:.1f}")
+                  f"load average {os.getloadavg()[0]:.1f}; from CPU times (client + busiest worker) "
+                  f"{idle[0]:.1f} / {idle[1]:.1f} s = {idle[0] / idle[1]:.2f}")
         print(f"speedups {' '.join(f'{v:.2f}' for v in speedups)}")
         em_per_iteration(project, args.states, args.iterations)
         stage_costs(project, args.states, args.track_seconds)

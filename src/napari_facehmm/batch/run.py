@@ -65,6 +65,8 @@ class BatchResult:
         Files written beside the session folders, by role.
     folders
         The project's folder of every session (what ``facehmm view`` opens).
+    selection
+        With ``--states auto|A-B``: the ``Selection`` that chose the states (else None).
     """
 
     names: list[str]
@@ -75,6 +77,7 @@ class BatchResult:
     log_likelihood: float
     files: dict[str, Path] = field(default_factory=dict)
     folders: dict[str, Path] = field(default_factory=dict)
+    selection: Any = None
 
 
 def _keypoints(series) -> list[str]:
@@ -225,30 +228,34 @@ def run_batch(
         parts = [client.submit(tasks.feature_part, scaled[n]) for n in kept]
         n_rows = [headers[n]["n_valid"] for n in kept]
         data = WorkerFeatures(client, parts, n_rows, len(headers[kept[0]]["names"]))
+        from threadpoolctl import threadpool_limits
+
         from ..analysis import _new_model
 
-        if candidates:
-            from .state_selection import select_states_on_workers
+        # the client's k-means and M-steps on one BLAS/OpenMP thread: the workers use the cores (a
+        # multi-threaded BLAS on small matrices beside busy workers is many times slower, not faster)
+        with threadpool_limits(limits=1):
+            if candidates:
+                from .state_selection import select_states_on_workers
 
+                base = done
+                job = select_states_on_workers(data, candidates, n_restarts=n_restarts, seed=seed,
+                                               hmm_options=hmm_options)
+                selection = yield from relay(job, lambda item: (base + item[0], total, item[2]))
+                done = base + selecting
+                fit_states = selection.n_states
+                yield done, total, f"choosing the number of states: {selection.reason}"
+            template = _new_model(fit_states, n_restarts, n_iter, seed,
+                                  list(headers[kept[0]]["names"]), **(hmm_options or {}))
+            estimator = DistributedFaceHMM.__new__(DistributedFaceHMM)
+            estimator.__dict__.update(template.__dict__)
+            estimator.metadata.update(client.submit(model_metadata, settings, scaled[kept[0]], series[kept[0]]).result())
+            estimator.metadata["source"] = None
+            estimator.metadata["sessions"] = [{"session": n, "source": headers[n]["source"]} for n in kept]
             base = done
-            selection = yield from relay(
-                select_states_on_workers(data, candidates, n_restarts=n_restarts, seed=seed, hmm_options=hmm_options),
-                lambda item: (base + item[0], total, item[2]),
-            )
-            done = base + selecting
-            fit_states = selection.n_states
-            yield done, total, f"choosing the number of states: {selection.reason}"
-        template = _new_model(fit_states, n_restarts, n_iter, seed,
-                              list(headers[kept[0]]["names"]), **(hmm_options or {}))
-        estimator = DistributedFaceHMM.__new__(DistributedFaceHMM)
-        estimator.__dict__.update(template.__dict__)
-        estimator.metadata.update(client.submit(model_metadata, settings, scaled[kept[0]], series[kept[0]]).result())
-        estimator.metadata["source"] = None
-        estimator.metadata["sessions"] = [{"session": n, "source": headers[n]["source"]} for n in kept]
-        base = done
-        for item in estimator.fit_progress(data):
-            yield base + item.done, total, f"fitting {len(kept)} sessions: {item.message}"
-        done = base + n_restarts * n_iter
+            for item in estimator.fit_progress(data):
+                yield base + item.done, total, f"fitting {len(kept)} sessions: {item.message}"
+            done = base + n_restarts * n_iter
         model = estimator.as_face_hmm()
         save_model(model, out_dir)
         if selection is not None:
@@ -285,5 +292,5 @@ def run_batch(
     return BatchResult(
         names=[e["session"] for e in entries], skipped=skipped, failures=sorted(failures, key=lambda f: f["session"]),
         model=model, fitted=fitted, log_likelihood=float(sum(e["log_likelihood"] for e in entries)), files=files,
-        folders={s.name: s.folder for s in specs},
+        folders={s.name: s.folder for s in specs}, selection=selection,
     )
