@@ -242,3 +242,16 @@ def test_states_auto_chooses_as_the_one_process_selection(project, client, tmp_p
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model_selection"]["chosen"] == expected.n_states
     assert [f["session"] for f in result.failures] == ["s4"]
+
+
+def test_sessions_are_grouped_one_group_per_worker_with_about_equal_frames():
+    from napari_facehmm.batch.distributed_em import balanced_groups
+
+    # 8 equal sessions, 5 held by worker a: one moves to b; groups list their parts in order
+    groups = balanced_groups([100] * 8, ["a", "a", "b", "a", "b", "a", "b", "a"], ["a", "b"])
+    assert groups == [("a", [0, 1, 3, 5]), ("b", [2, 4, 6, 7])]
+    # unequal sessions: the largest first to the least loaded worker; no empty group
+    groups = balanced_groups([500, 100, 100, 100, 100, 100], [None] * 6, ["a", "b"])
+    assert sorted(sum(sizes) for sizes in ([[500, 100, 100, 100, 100, 100][i] for i in g] for _, g in groups)) == [
+        500, 500]
+    assert balanced_groups([10], ["a"], ["a", "b"]) == [("a", [0])]
