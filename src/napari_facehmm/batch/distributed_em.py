@@ -43,8 +43,9 @@ class WorkerFeatures:
     Every EM iteration is one task per worker (:meth:`estep`): on first use
     the parts are split into groups of about equal frames, one per worker,
     leaving each part where it is when that keeps the balance
-    (:func:`balanced_groups`); a group is a future on its worker. Sums over
-    all rows (for the start of a fit) are one task per part.
+    (:func:`balanced_groups`); a group is a future on its worker (a lost
+    worker's group is rebuilt elsewhere by Dask; workers that join later get
+    none). Sums over all rows (for the start of a fit) are one task per part.
 
     Parameters
     ----------
@@ -185,7 +186,9 @@ def _worst_of_part(part, model, kept, count):
     return estep.part_worst_frames(model, part, kept, count)
 
 
-def balanced_groups(sizes: Sequence[int], holders: Sequence[Any], workers: Sequence[Any]) -> list[tuple[Any, list[int]]]:
+def balanced_groups(
+    sizes: Sequence[int], holders: Sequence[Any], workers: Sequence[Any]
+) -> list[tuple[Any, list[int]]]:
     """``[(worker, part indices), ...]``: parts split over workers in groups of about equal size.
 
     A part stays with its holder while that worker's group is below an even
