@@ -54,7 +54,8 @@ class WorkerFeatures:
         self.n_rows = np.asarray(n_rows, dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.n_rows)])
         self.shape = (int(self.offsets[-1]), int(n_features))
-        self._mean_covariance: tuple[np.ndarray, np.ndarray] | None = None
+        self._mean_covariance: dict[bool, tuple[np.ndarray, np.ndarray]] = {}
+        self._complete_rows: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -75,17 +76,27 @@ class WorkerFeatures:
     def occupancy(self, model) -> np.ndarray:
         return np.sum(self._map(estep.part_occupancy, estep.plain_model(model)), axis=0)
 
-    def mean_covariance(self) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and covariance (``np.cov``'s, n - 1) of all rows, in two passes over the parts."""
-        if self._mean_covariance is None:
-            n_frames = len(self)
-            mean = np.sum(self._map(estep.part_sums), axis=0) / n_frames
+    def complete_rows(self) -> np.ndarray:
+        """Global frame numbers of the rows without a missing value (NaN), ascending."""
+        if self._complete_rows is None:
+            masks = self._map(estep.part_complete)
+            self._complete_rows = np.concatenate(
+                [np.flatnonzero(mask) + offset for mask, offset in zip(masks, self.offsets)]
+            ).astype(np.int64)
+        return self._complete_rows
+
+    def mean_covariance(self, complete_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and covariance (``np.cov``'s, n - 1) of all rows (or the complete ones), two passes over the parts."""
+        if complete_only not in self._mean_covariance:
+            n_frames = len(self.complete_rows()) if complete_only else len(self)
+            mean = np.sum(self._map(estep.part_sums, complete_only=complete_only), axis=0) / n_frames
             futures = [
-                self.client.submit(estep.part_centered_products, part, mean, pure=False) for part in self.parts
+                self.client.submit(estep.part_centered_products, part, mean, complete_only, pure=False)
+                for part in self.parts
             ]
             products = np.sum(self.client.gather(futures), axis=0)
-            self._mean_covariance = mean, products / max(n_frames - 1, 1)
-        return self._mean_covariance
+            self._mean_covariance[complete_only] = mean, products / max(n_frames - 1, 1)
+        return self._mean_covariance[complete_only]
 
     def rows(self, global_rows: np.ndarray) -> np.ndarray:
         """Rows by global frame number (in the given order, which must be ascending)."""
@@ -151,15 +162,29 @@ class DistributedFaceHMM(FaceHMM):
         return X, None
 
     def _kmeans_sample(self, X, seed):
+        """As the one-process fit: the complete frames (no NaN), or a sample of them drawn with ``seed``."""
         from ..hmm.em import _KMEANS_MAX_FRAMES
 
-        if len(X) > _KMEANS_MAX_FRAMES:
-            rows = np.random.default_rng(seed).choice(len(X), _KMEANS_MAX_FRAMES, replace=False)
-            return X.rows(np.sort(rows))
-        return X.rows(np.arange(len(X)))
+        rows = self._complete(X, self.n_states)
+        if len(rows) > _KMEANS_MAX_FRAMES:
+            rows = rows[np.sort(np.random.default_rng(seed).choice(len(rows), _KMEANS_MAX_FRAMES, replace=False))]
+        return X.rows(rows)
 
     def _pooled_covariance(self, X):
-        return np.atleast_2d(X.mean_covariance()[1]) + self.min_covar * np.eye(X.shape[1])
+        complete_only = len(self._complete(X, X.shape[1] + 1)) < len(X)
+        return np.atleast_2d(X.mean_covariance(complete_only)[1]) + self.min_covar * np.eye(X.shape[1])
+
+    @staticmethod
+    def _complete(X, at_least: int) -> np.ndarray:
+        """Global numbers of the complete frames; a clear error where the one-process fit would impute means."""
+        rows = X.complete_rows()
+        if len(rows) < max(at_least, 2):
+            raise DataError(
+                f"only {len(rows)} frames over all sessions have every feature observed; the distributed fit "
+                f"starts from complete frames and needs at least {max(at_least, 2)}: fit these sessions with "
+                "facehmm analyze, or lower the missing data (e.g. --min-observed)"
+            )
+        return rows
 
     def _reseed_candidates(self, running, X, kept, count):
         # a few more than the emptied states: candidates equal to an already chosen frame are skipped

@@ -86,14 +86,23 @@ def part_occupancy(model: Any, part: tuple[np.ndarray, np.ndarray]) -> np.ndarra
     return np.bincount(model.predict(X, lengths), minlength=model.n_components)
 
 
-def part_sums(part: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Column sums of the part's features, ``(n_features,)``."""
-    return part[0].sum(axis=0)
+def part_complete(part: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Which of the part's rows have no missing value (NaN), ``(n_rows,)`` bool."""
+    return ~np.isnan(part[0]).any(axis=1)
 
 
-def part_centered_products(part: tuple[np.ndarray, np.ndarray], mean: np.ndarray) -> np.ndarray:
+def part_sums(part: tuple[np.ndarray, np.ndarray], complete_only: bool = False) -> np.ndarray:
+    """Column sums of the part's features (of its complete rows only), ``(n_features,)``."""
+    X = part[0][part_complete(part)] if complete_only else part[0]
+    return X.sum(axis=0)
+
+
+def part_centered_products(
+    part: tuple[np.ndarray, np.ndarray], mean: np.ndarray, complete_only: bool = False
+) -> np.ndarray:
     """``(X - mean).T @ (X - mean)``: the part's share of the pooled covariance (times n - 1)."""
-    centered = part[0] - mean
+    X = part[0][part_complete(part)] if complete_only else part[0]
+    centered = X - mean
     return centered.T @ centered
 
 
