@@ -44,15 +44,9 @@ def _check(session_dir: Path, analysis_dir: Path, to: str, out_path: Path, overw
         raise DataError(f"{analysis_dir}: no such analysis folder (run facehmm analyze first)")
     if not (analysis_dir / "states.csv").is_file():
         raise DataError(f"{analysis_dir}: no analysis here (states.csv is missing); run facehmm analyze first")
-    suffix = EXPORT_FORMATS[to]
-    if out_path.suffix.lower() != suffix:
-        raise DataError(f"{out_path}: a {to} export's file name ends in {suffix}")
-    if not out_path.parent.is_dir():
-        raise DataError(f"{out_path.parent}: no such folder for the output")
-    if out_path.is_dir():
-        raise DataError(f"{out_path} is a folder; give a file name ending in {suffix}")
-    if out_path.exists() and not overwrite:
-        raise DataError(f"{out_path} exists; choose another name or overwrite it (--overwrite)")
+    from .session_inputs import check_output_file
+
+    check_output_file(out_path, EXPORT_FORMATS[to], f"a {to} export", overwrite)
 
 
 def export_session(

@@ -31,9 +31,8 @@ from typing import Any, Generator
 
 import numpy as np
 
-from ..errors import DataError
 from ..progress import Progress
-from .session_inputs import TRACK_3D, ExportInputs, read_export_inputs
+from .session_inputs import TRACK_3D, ExportInputs, check_output_file, read_export_inputs
 
 __all__ = ["to_movement_dataset", "write_movement"]
 
@@ -105,11 +104,7 @@ def write_movement(
     """
     from ..io._atomic import atomic_write_path
 
-    out_path = Path(out_path)
-    if out_path.suffix.lower() != ".nc":
-        raise DataError(f"{out_path}: a netCDF file's name ends in .nc")
-    if out_path.exists() and not overwrite:
-        raise DataError(f"{out_path} exists; choose another name or overwrite it (--overwrite)")
+    out_path = check_output_file(out_path, ".nc", "a netCDF file", overwrite)
     yield 0, 3, "reading the session and its analysis"
     inputs = read_export_inputs(session_dir, analysis_dir)
     yield 1, 3, "building movement's poses dataset"

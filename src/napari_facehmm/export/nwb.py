@@ -38,9 +38,8 @@ from typing import Any, Generator
 import numpy as np
 
 from ..data import LandmarkSeries
-from ..errors import DataError
 from ..progress import Progress
-from .session_inputs import TRACK_3D, ExportInputs, read_export_inputs
+from .session_inputs import TRACK_3D, ExportInputs, check_output_file, read_export_inputs
 
 __all__ = ["build_nwbfile", "write_nwb", "pose_estimation_name", "PRIMARY_NAME", "STATES_TABLE"]
 
@@ -164,26 +163,22 @@ def _state_tables(nwbfile: Any, module: Any, inputs: ExportInputs) -> None:
             state_name=names[int(state)] if 0 <= int(state) < len(names) else f"state {int(state)}",
         )
     nwbfile.add_time_intervals(intervals)
-    module.add(
-        TimeSeries(
-            name=STATE_SERIES,
-            description=f"decoded expression state of every video frame, -1 where none; names in {STATES_TABLE}",
-            data=inputs.states.astype(np.int64),
-            unit="n.a.",
-            rate=float(inputs.fps),
-            starting_time=0.0,
+    per_frame = {
+        STATE_SERIES: (
+            inputs.states.astype(np.int64),
+            f"decoded expression state of every video frame, -1 where none; names in {STATES_TABLE}",
+        ),
+        f"{STATE_SERIES}_probability": (
+            inputs.state_probability.astype(np.float64),
+            "posterior probability of each frame's decoded state, NaN where none",
+        ),
+    }
+    for name, (values, description) in per_frame.items():
+        module.add(
+            TimeSeries(
+                name=name, description=description, data=values, unit="n.a.", rate=float(inputs.fps), starting_time=0.0
+            )
         )
-    )
-    module.add(
-        TimeSeries(
-            name=f"{STATE_SERIES}_probability",
-            description="posterior probability of each frame's decoded state, NaN where none",
-            data=inputs.state_probability.astype(np.float64),
-            unit="n.a.",
-            rate=float(inputs.fps),
-            starting_time=0.0,
-        )
-    )
     module.add(
         DynamicTable(
             name=f"{STATE_SERIES}_names",
@@ -268,11 +263,7 @@ def write_nwb(
 
     from ..io._atomic import atomic_write_path
 
-    out_path = Path(out_path)
-    if out_path.suffix.lower() != ".nwb":
-        raise DataError(f"{out_path}: an NWB file's name ends in .nwb")
-    if out_path.exists() and not overwrite:
-        raise DataError(f"{out_path} exists; choose another name or overwrite it (--overwrite)")
+    out_path = check_output_file(out_path, ".nwb", "an NWB file", overwrite)
     yield 0, 3, "reading the session and its analysis"
     inputs = read_export_inputs(session_dir, analysis_dir)
     yield 1, 3, f"building the NWB file ({len(inputs.tracks)} tracks, {inputs.n_frames} frames)"

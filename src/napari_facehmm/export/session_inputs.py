@@ -29,7 +29,7 @@ from ..data import LandmarkSeries
 from ..errors import DataError
 from .video import AnalysisStates, _by_camera, read_analysis_states
 
-__all__ = ["ExportInputs", "read_export_inputs", "on_every_frame", "TRACK_3D"]
+__all__ = ["ExportInputs", "read_export_inputs", "on_every_frame", "check_output_file", "TRACK_3D"]
 
 #: the name of the 3D track among the tracks of a session (cameras use their names)
 TRACK_3D = "3d"
@@ -94,6 +94,20 @@ class ExportInputs:
         if name not in self.tracks:
             raise DataError(f"{self.session_dir}: no track {name!r}; the session has {list(self.tracks)}")
         return self.tracks[name]
+
+
+def check_output_file(out_path: str | Path, suffix: str, what: str, overwrite: bool) -> Path:
+    """``out_path`` as a Path, or :class:`DataError`: wrong suffix, no such folder, a folder, or existing unless ``overwrite``."""
+    out_path = Path(out_path)
+    if out_path.suffix.lower() != suffix:
+        raise DataError(f"{out_path}: {what}'s name ends in {suffix}")
+    if not out_path.parent.is_dir():
+        raise DataError(f"{out_path.parent}: no such folder for the output")
+    if out_path.is_dir():
+        raise DataError(f"{out_path} is a folder; give a file name ending in {suffix}")
+    if out_path.exists() and not overwrite:
+        raise DataError(f"{out_path} exists; choose another name or overwrite it (--overwrite)")
+    return out_path
 
 
 def on_every_frame(series: LandmarkSeries, n_frames: int) -> LandmarkSeries:
