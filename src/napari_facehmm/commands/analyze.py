@@ -118,7 +118,8 @@ def add_parser(subparsers) -> None:
         "analyze",
         help="fit a Gaussian HMM to face landmarks and write states, statistics and figures",
         description=(
-            "Read face landmarks (Anipose pose-3d CSV, DeepLabCut .h5/.csv, or OpenFace CSV), "
+            "Read face landmarks (Anipose pose-3d CSV, DeepLabCut .h5/.csv, OpenFace CSV, NWB .nwb with "
+            "ndx-pose or movement's netCDF .nc), "
             "build head-centred features, fit a Gaussian HMM (or apply a saved one with --model) "
             "and write states.csv (frame,time_s,state,state_probability; empty state where a frame "
             "has no valid features), state_stats.csv, bouts.csv, transitions.csv, mean_faces.csv, "
@@ -137,8 +138,11 @@ def add_parser(subparsers) -> None:
         "--model", default=None, help="apply this saved model (model.json) instead of fitting"
     )
     parser.add_argument("--fps", type=fps, default=None, help="override the frame rate (above 0)")
-    parser.add_argument("--camera", default=None, help="camera name to record with the series")
-    parser.add_argument("--individual", default=None, help="individual of a multi-animal DLC file")
+    parser.add_argument(
+        "--camera", default=None,
+        help="camera name to record with the series; of an NWB (.nwb) or movement (.nc) file, the camera's track to read",
+    )
+    parser.add_argument("--individual", default=None, help="individual of a multi-animal DLC or movement file")
     parser.add_argument(
         "--groups", default=None, metavar="CSV",
         help="with several inputs: a CSV 'session,group' naming every session once; writes groups.csv "
@@ -265,7 +269,11 @@ def read_series(args, path):
     """One input as the options say (``--fps``, ``--individual``, ``--camera``), repairs printed."""
     from ..analysis import load_series
 
-    series = read_input(load_series, Path(path), fps=args.fps, individual=args.individual)
+    path = Path(path)
+    if path.suffix.lower() in (".nwb", ".nc"):
+        # these files hold several tracks (cameras, 3D): --camera chooses one
+        return read_input(load_series, path, fps=args.fps, camera=args.camera, individual=args.individual)
+    series = read_input(load_series, path, fps=args.fps, individual=args.individual)
     return series.copy(camera=args.camera) if args.camera is not None else series
 
 
