@@ -185,6 +185,7 @@ def write_outputs(
     figures: bool = True,
     extra_tables: dict[str, pd.DataFrame] | None = None,
     save_model: bool = True,
+    final_dir: str | Path | None = None,
 ) -> Generator[Progress, None, dict[str, Path]]:
     """Write the tables, the model, a summary JSON and the figures into ``out_dir``, as a set.
 
@@ -199,6 +200,9 @@ def write_outputs(
     :data:`OUTPUT_NAMES`, such as ``facehmm demo``'s ``truth_confusion``),
     in the same set. ``save_model=False`` leaves the model out (the sessions
     of a multi-session fit share one model, saved beside their folders).
+    ``final_dir`` is where ``out_dir`` will be once a caller's own result set
+    is swapped in (a session folder of a multi-session result), named on the
+    report page; default ``out_dir``.
 
     Everything is written into a hidden folder beside ``out_dir`` and swapped
     in when complete (:func:`napari_facehmm.io._atomic.results_folder`): an
@@ -276,7 +280,7 @@ def write_outputs(
                 figure.savefig(folder / f"{name}.png", dpi=110)
                 written[f"{name}_png"] = f"{name}.png"
         yield n_steps - 1, n_steps, "writing report.html"
-        written["report"] = write_report(folder, shown_dir=out_dir).name
+        written["report"] = write_report(folder, shown_dir=final_dir or out_dir).name
     files = {role: out_dir / name for role, name in written.items()}
     result.files.update(files)
     yield n_steps, n_steps, "outputs written"

@@ -130,7 +130,7 @@ def write_sessions_outputs(
                 return offset + item[0], total, f"{name}: {item[2]}"
 
             session_files[name] = yield from relay(
-                write_outputs(session, folder / name, figures=figures, save_model=False), step
+                write_outputs(session, folder / name, figures=figures, save_model=False, final_dir=out_dir / name), step
             )
         yield total - 1, total, "writing tables"
         tables = {"sessions": result.sessions, "groups": result.group_summary, "group_tests": result.group_tests}
