@@ -199,15 +199,20 @@ def _stability_section(summary: dict[str, Any], folder: Path) -> str:
     if sentence:
         css = " class=warn" if stability.get("unstable_states") else ""
         parts.append(f"<p{css}><b>{h.text(sentence)}</b></p>")
-    parts.append(h.key_values({k: v for k, v in stability.items() if k not in ("recurrence", "n_back")}))
+    shown = {k: v for k, v in stability.items() if k not in ("recurrence", "n_back")}
+    if "unstable_states" in shown and not shown["unstable_states"]:
+        shown["unstable_states"] = "none"
+    parts.append(h.key_values(shown))
     recurrence, n_back = stability.get("recurrence"), stability.get("n_back")
+    n_refits = int(stability.get("n_seeds", 1)) - 1
     if isinstance(recurrence, list) and recurrence:
         unstable = set(stability.get("unstable_states") or [])
         rows = {
             "state": list(range(len(recurrence))),
             "name": names if names and len(names) == len(recurrence) else [f"state {k}" for k in range(len(recurrence))],
             "recurrence": recurrence,
-            "back in re-fits": n_back if isinstance(n_back, list) and len(n_back) == len(recurrence) else None,
+            "back in re-fits": [f"{n} of {n_refits}" for n in n_back]
+            if isinstance(n_back, list) and len(n_back) == len(recurrence) else None,
             "unstable": [k in unstable for k in range(len(recurrence))],
         }
         parts.append(h.table(pd.DataFrame({k: v for k, v in rows.items() if v is not None}), "Per state"))

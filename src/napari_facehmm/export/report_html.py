@@ -32,7 +32,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;mar
 color:#222;padding:0 1em;line-height:1.4}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ddd;padding:.2em .5em;text-align:right}
-th{background:#f3f3f3}td.k,th.k{text-align:left}figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
+th{background:#f3f3f3}td{white-space:nowrap}td.k,th.k{text-align:left;white-space:normal}figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.9em;color:#555}.note{color:#666;font-size:.9em}details{margin:.5em 0}summary{cursor:pointer}
 .warn{color:#a30}.wide{overflow-x:auto}
 """
