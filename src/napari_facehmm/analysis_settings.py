@@ -138,7 +138,8 @@ def model_values(model: Any) -> dict[str, Any]:
 
     The feature options come from the settings stored in its metadata
     (:func:`~napari_facehmm.analysis.model_feature_settings`), the fit
-    options from the model itself; ``n_states`` is its number of states.
+    options from the model itself (``stability_seeds`` from its stability check,
+    if it had one); ``n_states`` is its number of states.
     An option the model does not record is left out.
 
     Raises
@@ -165,4 +166,7 @@ def model_values(model: Any) -> dict[str, Any]:
     }
     if isinstance(getattr(model, "random_state", None), int):
         values[SEED.name] = int(model.random_state)
+    stability = (getattr(model, "metadata", None) or {}).get("stability") or {}
+    if "n_seeds" in stability:  # the seed stability check made when it was fitted
+        values[STABILITY_SEEDS.name] = int(stability["n_seeds"])
     return values
