@@ -131,6 +131,7 @@ class SelectionCurve(QWidget):
             for spine in axis.spines.values():
                 spine.set_color("#555a66")
         ax.set_xticks(k)
+        ax.margins(x=0.08, y=0.15)  # room for the rings around the end points
         index = {int(value): i for i, value in enumerate(k)}
         if self.chosen in index:
             ax.axvline(self.chosen, color=_CHOSEN, linestyle=":", lw=1)

@@ -92,6 +92,8 @@ class AnalysisForm(QWidget):
         self.more_button = QToolButton()
         self.more_button.setText("more options")
         self.more_button.setCheckable(True)
+        self.more_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.more_button.setAutoRaise(True)
         self.more_button.toggled.connect(self._show_more)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
