@@ -8,8 +8,8 @@ import time
 import warnings
 from pathlib import Path
 
-# most HMM states, EM restarts and EM iterations a fit takes: the core's, as the dock's form
-from ..analysis_settings import MAX_ITERATIONS, MAX_RESTARTS, MAX_STATES  # noqa: F401
+# the most HMM states a fit takes: the core's, as the dock's form
+from ..analysis_settings import MAX_STATES
 from ..progress import run_with_progress
 from ._options import argument, fps, whole_number
 

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 from qtpy.QtCore import Qt
-from qtpy.QtGui import QColor
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -31,20 +30,18 @@ from qtpy.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from ..data import LandmarkSeries
 from ..errors import Cancelled, DataError, FaceHMMError
-from ..analysis_stability import state_stability_label
 from ..hmm.stability import STABILITY_SEEDS
 from ._session import facehmm_meta, get_session, show_error
 from ._worker import DockJob
 from .selection_curve import SelectionCurve
 from .states_form import AnalysisForm
+from .states_legend import StateLegend
 
 #: label of the track that is the session's 3D series
 POSE3D_TRACK = "3D pose (session)"
@@ -101,12 +98,7 @@ class ExpressionStatesWidget(QWidget):
         self.progress.setRange(0, 100)
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        self.legend = QTableWidget(0, 3)
-        self.legend.setHorizontalHeaderLabels(["", "state name (editable)", "comes back"])
-        self.legend.horizontalHeader().setStretchLastSection(True)
-        self.legend.setColumnWidth(1, 150)
-        self.legend.verticalHeader().setVisible(False)
-        self.legend.setColumnWidth(0, 24)
+        self.legend = StateLegend()
         self.job = DockJob(
             buttons=[self.fit_button], cancel_button=self.cancel_button, progress_bar=self.progress, status=self.status
         )
@@ -132,7 +124,7 @@ class ExpressionStatesWidget(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.load_button.clicked.connect(self._ask_load)
         self.save_button.clicked.connect(self._ask_save)
-        self.legend.itemChanged.connect(self._on_legend_edit)
+        self.legend.renamed.connect(self.rename_state)
         self.curve.refit_requested.connect(self.refit)
         self.viewer.layers.events.inserted.connect(self.refresh_tracks)
         self.viewer.layers.events.removed.connect(self.refresh_tracks)
@@ -370,38 +362,9 @@ class ExpressionStatesWidget(QWidget):
 
     # ------------------------------------------------------------- legend
     def _fill_legend(self) -> None:
-        self.legend.blockSignals(True)
-        try:
-            palette = self.session.palette()
-            self.legend.setRowCount(self.session.n_states)
-            for state in range(self.session.n_states):
-                swatch = QTableWidgetItem("")
-                swatch.setFlags(Qt.ItemFlag.ItemIsEnabled)
-                swatch.setBackground(QColor.fromRgbF(*palette[state]))
-                self.legend.setItem(state, 0, swatch)
-                self.legend.setItem(state, 1, QTableWidgetItem(self.session.state_names[state]))
-                text, unstable = state_stability_label(self.stability, state)
-                cell = QTableWidgetItem(text)
-                cell.setFlags(Qt.ItemFlag.ItemIsEnabled)
-                if unstable:
-                    cell.setForeground(QColor("#ff6b6b"))
-                if self.stability:
-                    cell.setToolTip(self.stability.get("rule", ""))
-                self.legend.setItem(state, 2, cell)
-        finally:
-            self.legend.blockSignals(False)
-
-    def _on_legend_edit(self, item: QTableWidgetItem) -> None:
-        if item.column() == 1:
-            self.rename_state(item.row(), item.text())
+        self.legend.fill(self.session.palette(), list(self.session.state_names), self.stability)
 
     def rename_state(self, state: int, name: str) -> None:
         name = name.strip() or f"state {state}"
         self.session.rename_state(state, name)
-        self.legend.blockSignals(True)
-        try:
-            cell = self.legend.item(state, 1)
-            if cell is not None and cell.text() != name:
-                cell.setText(name)
-        finally:
-            self.legend.blockSignals(False)
+        self.legend.set_name(state, name)
