@@ -87,3 +87,16 @@ def test_several_tracks_choose_the_number_of_states_together(two_cameras):
     table = results[1].info["model_selection_table"]
     assert table["n_states"].tolist() == [2, 3] and table["chosen"].sum() == 1
     assert np.isfinite(table["heldout_log_likelihood_per_frame"]).all()
+
+
+def test_the_number_of_states_has_the_range_of_the_states_option():
+    import argparse
+
+    from napari_facehmm.commands.analyze import states_option
+
+    assert states_option(str(O.N_STATES.minimum)) == O.N_STATES.minimum == 1
+    assert states_option(str(O.N_STATES.maximum)) == O.N_STATES.maximum == O.MAX_STATES
+    for outside in (O.N_STATES.minimum - 1, O.N_STATES.maximum + 1):
+        with pytest.raises(argparse.ArgumentTypeError):
+            states_option(str(outside))
+    assert O.N_STATES.default == O.DEFAULT_STATES == 9  # as the reference analysis
