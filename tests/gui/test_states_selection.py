@@ -166,3 +166,11 @@ def test_load_model_shows_its_options(make_napari_viewer, face, tmp_path):
         assert form.value(name) == value, name
     assert form.states_text() == "4" and states.session.n_states == 4
     assert states.curve.isHidden()
+
+
+def test_an_option_that_does_not_fit_the_data_is_refused_before_any_work(make_napari_viewer, face, notifications):
+    viewer, docks, states = _dock(make_napari_viewer, face)
+    states.form.set_values({"reference": "tail"})
+    assert states.fit() is None and states.worker is None
+    assert any("--reference: no keypoint 'tail'" in message for message in notifications), notifications
+    assert states.session.states is None and states.fit_button.isEnabled()
