@@ -113,6 +113,10 @@ def test_batch_equals_the_one_process_analysis_and_names_the_broken_session(proj
     failures = pd.read_csv(out / "failures.csv")
     assert failures.session.tolist() == ["s4"] and "not a readable HDF5 file" in failures.error[0]
     assert not (out / "s4").exists()
+    report = (out / "report.html").read_text(encoding="utf-8")  # the page of the whole, linking each session's
+    for name in ("s1", "s2", "s3"):
+        assert f'<a href="{name}/report.html">{name}</a>' in report and (out / name / "report.html").is_file()
+    assert "Failed sessions (failures.csv)" in report and "<td>s4</td><td>triangulation</td>" in report
 
     sources = [project / name / "pose-3d" / f"{name}.csv" for name in ("s1", "s2", "s3")]
     one = run_to_end(run_sessions(sources, FIT["n_states"], tmp_path / "one", settings=FeatureSettings(),

@@ -2,8 +2,9 @@
 
 Layout of ``--out`` (as ``facehmm analyze IN1 IN2 ... --out DIR``):
 ``model.json``/``model.npz``, ``<session>/`` (written by the workers, each
-folder as a set), ``sessions.csv``, ``summary.json`` and, when sessions
-failed, ``failures.csv`` (``session, stage, error``). A session folder with
+folder as a set, with its ``report.html``), ``sessions.csv``, ``summary.json``,
+``report.html`` (the page of the whole, linking each session's) and, when
+sessions failed, ``failures.csv`` (``session, stage, error``). A session folder with
 a ``summary.json`` is complete (folders appear whole: hidden, then renamed).
 """
 
@@ -27,7 +28,7 @@ __all__ = [
 
 FAILURES_NAME = "failures.csv"
 #: files of a batch result beside its session folders
-BATCH_FILES = (f"{MODEL_STEM}.json", f"{MODEL_STEM}.npz", "summary.json", "sessions.csv", FAILURES_NAME)
+BATCH_FILES = (f"{MODEL_STEM}.json", f"{MODEL_STEM}.npz", "summary.json", "sessions.csv", FAILURES_NAME, "report.html")
 
 
 def check_out_dir(out_dir: Path) -> None:
@@ -98,7 +99,9 @@ def write_tables(
     failures: list[dict[str, str]],
     summary: dict[str, Any],
 ) -> dict[str, Path]:
-    """``sessions.csv`` (per session and state), ``summary.json`` and ``failures.csv`` (removed when none)."""
+    """``sessions.csv`` (per session and state), ``summary.json``, ``failures.csv`` (removed when none), ``report.html``."""
+    from ..export.report import write_report
+
     columns = ["state", "name", "n_frames", "fraction", "n_bouts", "bout_mean_s"]
     files = {}
     if entries:
@@ -121,6 +124,7 @@ def write_tables(
         files["failures"] = failures_path
     elif failures_path.exists():
         failures_path.unlink()
+    files["report"] = write_report(out_dir)
     return files
 
 
