@@ -43,6 +43,7 @@ from scipy import linalg
 from scipy.linalg import blas, lapack
 
 from . import missing
+from .missing_estep import MissingEStep
 from .recursions import forward_backward, forward_score, sequence_bounds
 
 __all__ = ["FastGaussianHMM", "estep_statistics"]
@@ -78,6 +79,35 @@ def _cholesky_like_hmmlearn(covariance: np.ndarray) -> np.ndarray:
             raise ValueError("'covars' must be symmetric, positive-definite") from None
 
 
+def inverse_choleskys(covars: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Inverse lower Cholesky factors and log-determinants of a stack of covariances.
+
+    Parameters
+    ----------
+    covars : ndarray, shape (n_states, n_features, n_features)
+
+    Returns
+    -------
+    inverses : list of ndarray, shape (n_features, n_features)
+        ``L_k^-1`` (lower triangular, Fortran-ordered for BLAS ``dtrmm``), with
+        ``covars[k] = L_k L_k^T`` (hmmlearn's jitter retry if needed).
+    log_dets : ndarray, shape (n_states,)
+        ``log det covars[k]``.
+    """
+    inverses = []
+    log_dets = np.empty(len(covars))
+    for state, covariance in enumerate(covars):
+        cholesky = _cholesky_like_hmmlearn(covariance)
+        # LAPACK's triangular inverse: scipy's solve_triangular goes through a
+        # threaded BLAS trsm whose start-up costs milliseconds on a busy machine.
+        inverse, info = lapack.dtrtri(cholesky, lower=1)
+        if info != 0:
+            raise ValueError("'covars' must be symmetric, positive-definite")
+        inverses.append(np.asfortranarray(np.tril(inverse)))
+        log_dets[state] = 2.0 * np.sum(np.log(np.diagonal(cholesky)))
+    return inverses, log_dets
+
+
 def log_gaussian_density_full(X: np.ndarray, means: np.ndarray, covars: np.ndarray) -> np.ndarray:
     """Gaussian log-densities of every row of X under every state.
 
@@ -93,21 +123,17 @@ def log_gaussian_density_full(X: np.ndarray, means: np.ndarray, covars: np.ndarr
         ``log N(X[t] | means[k], covars[k])``, equal to
         ``hmmlearn.stats.log_multivariate_normal_density(X, means, covars, "full")``.
     """
+    return log_gaussian_density_factored(X, means, *inverse_choleskys(covars))
+
+
+def log_gaussian_density_factored(
+    X: np.ndarray, means: np.ndarray, inverses: list[np.ndarray], log_dets: np.ndarray
+) -> np.ndarray:
+    """:func:`log_gaussian_density_full` with the factors of :func:`inverse_choleskys` given."""
     X = np.asarray(X, dtype=float)
     n_samples, n_features = X.shape
     n_states = len(means)
-    inverses = []
-    constant = np.empty(n_states)
-    for state in range(n_states):
-        cholesky = _cholesky_like_hmmlearn(covars[state])
-        # LAPACK's triangular inverse: scipy's solve_triangular goes through a
-        # threaded BLAS trsm whose start-up costs milliseconds on a busy machine.
-        inverse, info = lapack.dtrtri(cholesky, lower=1)
-        if info != 0:
-            raise ValueError("'covars' must be symmetric, positive-definite")
-        inverses.append(np.asfortranarray(np.tril(inverse)))
-        log_det = 2.0 * np.sum(np.log(np.diagonal(cholesky)))
-        constant[state] = n_features * np.log(2 * np.pi) + log_det
+    constant = n_features * np.log(2 * np.pi) + log_dets
     mahalanobis = np.empty((n_samples, n_states))
     step = _chunk_rows(n_states, n_features)
     for start in range(0, n_samples, step):
@@ -219,7 +245,10 @@ class FastGaussianHMM(missing.MissingValuesMixin, GaussianHMM):
         """Statistics and log-likelihood of all sequences (see :func:`estep_statistics`)."""
         stats = self._initialize_sufficient_statistics()
         self._estep_begin()
-        log_frameprob = self._compute_log_likelihood(X)
+        # With NaN: each missing-pattern factorised once for both the
+        # likelihood and the statistics (hmm/missing_estep.py).
+        with_missing = MissingEStep(self, X) if missing.has_missing(X) else None
+        log_frameprob = self._compute_log_likelihood(X) if with_missing is None else with_missing.log_likelihood()
         posteriors = np.empty_like(log_frameprob)
         curr_logprob = 0.0
         for start, stop in sequence_bounds(lengths, len(X)):
@@ -231,7 +260,10 @@ class FastGaussianHMM(missing.MissingValuesMixin, GaussianHMM):
             if "t" in self.params and stop - start > 1:
                 stats["trans"] += xi_sum
             curr_logprob += logprob
-        self._accumulate_emission_statistics(stats, X, posteriors)
+        if with_missing is None:
+            self._accumulate_emission_statistics(stats, X, posteriors)
+        else:
+            with_missing.accumulate(stats, posteriors, self._accumulate_emission_statistics)
         return stats, curr_logprob
 
     def _forward_backward(self, log_frameprob):

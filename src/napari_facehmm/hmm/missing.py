@@ -17,10 +17,12 @@ so the expected sufficient statistics are ``post * xhat`` for the means and
 ``post * (xhat xhat^T + C)`` (C zero outside the missing block) for the
 outer-product sums; hmmlearn's own M-step then gives the exact EM update.
 
-Speed: rows are grouped by their missing-pattern, so each pattern's
-sub-covariance Cholesky factors and regression matrices are computed once
-per state; complete rows go through the ordinary (fast) path unchanged, and
-with no NaN at all nothing here runs (results are identical to before).
+Speed (:mod:`.missing_estep`): rows are grouped by their missing-pattern,
+each pattern is factorised once per E-step for all states (from the
+precision matrices: an n_miss x n_miss inverse) and the factors serve both
+the likelihood and the statistics; complete rows go through the ordinary
+(fast) path unchanged, and with no NaN at all nothing here runs (results are
+identical to before).
 """
 
 from __future__ import annotations
@@ -69,12 +71,6 @@ def missing_patterns(X: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(rows, observed[rows[0]]) for rows in groups]
 
 
-def _full_covars(model) -> np.ndarray:
-    from hmmlearn.utils import fill_covars
-
-    return fill_covars(model._covars_, model.covariance_type, model.n_components, model.means_.shape[1])
-
-
 def log_likelihood_missing(model, X: np.ndarray) -> np.ndarray:
     """``log N(x_o | mu_o, S_oo)`` of every row under every state of a Gaussian HMM.
 
@@ -90,35 +86,9 @@ def log_likelihood_missing(model, X: np.ndarray) -> np.ndarray:
         evidence) for a row with nothing observed. Equal to the full density
         for complete rows.
     """
-    from .fast import log_gaussian_density_full
+    from .missing_estep import MissingEStep
 
-    X = np.asarray(X, dtype=float)
-    means = model.means_
-    covars = _full_covars(model)
-    out = np.zeros((len(X), model.n_components))
-    for rows, observed in missing_patterns(X):
-        if not observed.any():
-            continue
-        sub_means = means[:, observed]
-        sub_covars = covars[:, observed][:, :, observed]
-        out[rows] = log_gaussian_density_full(X[np.ix_(rows, observed)], sub_means, sub_covars)
-    return out
-
-
-def _conditional(mean: np.ndarray, covar: np.ndarray, observed: np.ndarray):
-    """Regression ``B = S_mo S_oo^-1`` (n_miss, n_obs) and conditional covariance ``C_mm`` of one state."""
-    from scipy import linalg
-
-    missing = ~observed
-    s_oo = covar[np.ix_(observed, observed)]
-    s_mo = covar[np.ix_(missing, observed)]
-    s_mm = covar[np.ix_(missing, missing)]
-    if not observed.any():
-        return np.zeros((missing.sum(), 0)), s_mm
-    factor = linalg.cho_factor(s_oo, lower=True)
-    regression = linalg.cho_solve(factor, s_mo.T).T
-    conditional = s_mm - regression @ s_mo.T
-    return regression, 0.5 * (conditional + conditional.T)
+    return MissingEStep(model, X).log_likelihood()
 
 
 def accumulate_missing_statistics(model, stats: dict, X: np.ndarray, posteriors: np.ndarray, complete_path) -> None:
@@ -141,47 +111,12 @@ def accumulate_missing_statistics(model, stats: dict, X: np.ndarray, posteriors:
     posteriors : ndarray, shape (n_samples, n_states)
     complete_path : callable
     """
-    X = np.asarray(X, dtype=float)
-    complete = ~np.isnan(X).any(axis=1)
-    if complete.any():
-        complete_path(stats, X[complete], posteriors[complete])
-    if complete.all():
+    from .missing_estep import MissingEStep
+
+    if not has_missing(X):
+        complete_path(stats, np.asarray(X, dtype=float), posteriors)
         return
-    needs_mean = model._needs_sufficient_statistics_for_mean()
-    needs_covars = model._needs_sufficient_statistics_for_covars()
-    square_sums = model.covariance_type in ("spherical", "diag")
-    means = model.means_
-    covars = _full_covars(model)
-    n_features = X.shape[1]
-    for rows, observed in missing_patterns(X):
-        if observed.all():
-            continue
-        missing = ~observed
-        x_obs = X[np.ix_(rows, observed)]
-        weights = posteriors[rows]
-        if needs_mean:  # as hmmlearn: "post" is counted with the means' statistics
-            stats["post"] += weights.sum(axis=0)
-        for state in range(model.n_components):
-            w = weights[:, state]
-            total = w.sum()
-            if total <= 0:
-                continue
-            regression, conditional = _conditional(means[state], covars[state], observed)
-            filled = np.empty((len(rows), n_features))
-            filled[:, observed] = x_obs
-            filled[:, missing] = means[state, missing] + (x_obs - means[state, observed]) @ regression.T
-            if needs_mean:
-                stats["obs"][state] += w @ filled
-            if not needs_covars:
-                continue
-            if square_sums:
-                squares = w @ filled**2
-                squares[missing] += total * np.diag(conditional)
-                stats["obs**2"][state] += squares
-            else:
-                outer = filled.T @ (filled * w[:, None])
-                outer[np.ix_(missing, missing)] += total * conditional
-                stats["obs*obs.T"][state] += 0.5 * (outer + outer.T)
+    MissingEStep(model, X).accumulate(stats, posteriors, complete_path)
 
 
 def impute_column_means(X: np.ndarray) -> np.ndarray:
