@@ -93,7 +93,12 @@ def test_estep_shares_factors_and_equals_the_separate_hooks(monkeypatch):
     X = _data(model, seed=4)
     calls = []
     original = missing_estep._pattern_factors
-    monkeypatch.setattr(missing_estep, "_pattern_factors", lambda *a: calls.append(1) or original(*a))
+
+    def counting(precisions, missing, observed):  # patterns factorised (one, or a stack of them)
+        calls.extend([1] * (len(missing) if missing.ndim == 2 else 1))
+        return original(precisions, missing, observed)
+
+    monkeypatch.setattr(missing_estep, "_pattern_factors", counting)
     stats, log_prob = model._do_estep(X, [150, 250])
     n_incomplete = sum(1 for _, observed in missing_patterns(X) if not observed.all())
     assert len(calls) == n_incomplete  # once per pattern, for likelihood and statistics together

@@ -33,11 +33,6 @@ __all__ = ["MissingEStep"]
 # row has its own pattern with many missing features) they are recomputed.
 _KEPT_FACTOR_VALUES = 32_000_000
 
-# Row chunks of a pattern below this size are whitened with one batched
-# matrix product over all states (fewer calls); larger ones with BLAS dtrmm
-# per state (a triangular product: half the arithmetic).
-_SMALL_CHUNK_ROWS = 64
-
 
 def _full_covars(model) -> np.ndarray:
     from hmmlearn.utils import fill_covars
@@ -46,21 +41,24 @@ def _full_covars(model) -> np.ndarray:
 
 
 def _pattern_factors(precisions: np.ndarray, missing: np.ndarray, observed: np.ndarray):
-    """``(gain, conditional, log_det_p_mm)`` of one pattern for every state.
+    """``(gain, conditional, log_det_p_mm)`` of patterns for every state.
 
-    ``gain`` (n_states, n_miss, n_obs) is ``C_mm P_mo``, ``conditional``
-    (n_states, n_miss, n_miss) is ``C_mm = P_mm^-1``, ``log_det_p_mm``
-    (n_states,) is ``log det P_mm``.
+    ``missing`` (..., n_miss) and ``observed`` (..., n_obs): column indices
+    of one pattern, or of several with as many missing (leading axis: one
+    row per pattern, then the results have an axis of patterns after the
+    states'). ``gain`` (n_states, ..., n_miss, n_obs) is ``C_mm P_mo``,
+    ``conditional`` (n_states, ..., n_miss, n_miss) is ``C_mm = P_mm^-1``,
+    ``log_det_p_mm`` (n_states, ...) is ``log det P_mm``.
     """
-    p_mm = precisions[:, missing[:, None], missing]
+    p_mm = precisions[:, missing[..., :, None], missing[..., None, :]]
     try:
         cholesky = np.linalg.cholesky(p_mm)
     except np.linalg.LinAlgError:
         raise ValueError("'covars' must be symmetric, positive-definite") from None
-    log_det = 2.0 * np.log(np.diagonal(cholesky, axis1=1, axis2=2)).sum(axis=1)
+    log_det = 2.0 * np.log(np.diagonal(cholesky, axis1=-2, axis2=-1)).sum(axis=-1)
     conditional = np.linalg.inv(p_mm)
-    conditional = 0.5 * (conditional + conditional.transpose(0, 2, 1))
-    gain = conditional @ precisions[:, missing[:, None], observed]
+    conditional = 0.5 * (conditional + np.swapaxes(conditional, -1, -2))
+    gain = conditional @ precisions[:, missing[..., :, None], observed[..., None, :]]
     return gain, conditional, log_det
 
 
@@ -94,7 +92,22 @@ class MissingEStep:
             else:
                 self.patterns.append((rows, np.flatnonzero(observed), np.flatnonzero(~observed)))
         size = sum(self.n_states * len(m) * self.n_features for _, _, m in self.patterns)
-        self._factors = {} if size <= _KEPT_FACTOR_VALUES else None
+        self._factors = None
+        if size <= _KEPT_FACTOR_VALUES:
+            self._factors = {}
+            self._factorise_all()
+
+    def _factorise_all(self) -> None:
+        """Every pattern's factors, in one stacked computation per number of missing features."""
+        by_count: dict[int, list[int]] = {}
+        for index, (_, _, missing) in enumerate(self.patterns):
+            by_count.setdefault(len(missing), []).append(index)
+        for indices in by_count.values():
+            missing = np.array([self.patterns[i][2] for i in indices])
+            observed = np.array([self.patterns[i][1] for i in indices]).reshape(len(indices), -1)
+            gain, conditional, log_det = _pattern_factors(self.precisions, missing, observed)
+            for j, index in enumerate(indices):
+                self._factors[index] = (gain[:, j], conditional[:, j], log_det[:, j])
 
     def factors(self, index: int):
         """:func:`_pattern_factors` of pattern ``index``, computed once when they fit in memory."""
@@ -106,11 +119,38 @@ class MissingEStep:
             self._factors[index] = factors
         return factors
 
-    def _completed_residuals(self, x: np.ndarray, observed, missing, gain) -> np.ndarray:
-        """``xhat - mu`` (n_states, n_rows, n_features): rows completed by each state's conditional mean."""
-        residuals = x[None, :, :] - self.means[:, None, :]
-        residuals[:, :, missing] = -(residuals[:, :, observed] @ gain.transpose(0, 2, 1))
-        return residuals
+    def _blocks(self, skip_unobserved: bool):
+        """Incomplete rows in blocks of up to ``step``: ``(rows, residuals, pieces)``.
+
+        ``residuals`` (n_states, n_rows, n_features) are ``xhat - mu``, each
+        row completed by each state's conditional mean; rows of many (small)
+        patterns share a block, so the BLAS work runs on blocks that fit in
+        cache whatever the patterns. ``pieces`` lists ``(pattern index, start,
+        stop, factors)`` of the block (factors: :func:`_pattern_factors`).
+        The buffer is reused: use a block before the next.
+        """
+        buffer = np.empty((self.n_states, self.step, self.n_features))
+        rows_of_block, pieces, filled = [], [], 0
+        for index, (rows, observed, missing) in enumerate(self.patterns):
+            if skip_unobserved and not len(observed):
+                continue
+            factors = self.factors(index)
+            gain = factors[0]
+            start = 0
+            while start < len(rows):
+                part = rows[start : start + self.step - filled]
+                block = buffer[:, filled : filled + len(part)]
+                np.subtract(self.X[part][None, :, :], self.means[:, None, :], out=block)
+                block[:, :, missing] = -(block[:, :, observed] @ gain.transpose(0, 2, 1))
+                rows_of_block.append(part)
+                pieces.append((index, filled, filled + len(part), factors))
+                filled += len(part)
+                start += len(part)
+                if filled == self.step:
+                    yield np.concatenate(rows_of_block), buffer, pieces
+                    rows_of_block, pieces, filled = [], [], 0
+        if filled:
+            yield np.concatenate(rows_of_block), buffer[:, :filled], pieces
 
     def log_likelihood(self) -> np.ndarray:
         """``log N(x_o | mu_o, S_oo)``, shape (n_samples, n_states); 0 for rows with nothing observed."""
@@ -123,30 +163,23 @@ class MissingEStep:
             out[self.complete] = log_gaussian_density_factored(
                 self.X[self.complete], self.means, self.inverses, self.log_dets
             )
-        inverse_t = np.array(self.inverses).transpose(0, 2, 1)
-        for index, (rows, observed, missing) in enumerate(self.patterns):
-            if not len(observed):
-                continue  # nothing observed: no evidence
-            gain, _, log_det_p_mm = self.factors(index)
-            constant = len(observed) * np.log(2 * np.pi) + self.log_dets + log_det_p_mm
-            for start in range(0, len(rows), self.step):
-                chunk = rows[start : start + self.step]
-                residuals = self._completed_residuals(self.X[chunk], observed, missing, gain)
-                if len(chunk) < _SMALL_CHUNK_ROWS:
-                    whitened = residuals @ inverse_t
-                    mahalanobis = np.einsum("knd,knd->nk", whitened, whitened)
-                else:
-                    mahalanobis = np.empty((len(chunk), self.n_states))
-                    for state in range(self.n_states):
-                        whitened = blas.dtrmm(
-                            1.0, self.inverses[state], residuals[state].T, side=0, lower=1, overwrite_b=1
-                        )
-                        mahalanobis[:, state] = np.einsum("ij,ij->j", whitened, whitened)
-                out[chunk] = -0.5 * (mahalanobis + constant)
+        for rows, residuals, pieces in self._blocks(skip_unobserved=True):
+            constant = np.empty((len(rows), self.n_states))
+            for index, start, stop, (_, _, log_det_p_mm) in pieces:
+                n_observed = len(self.patterns[index][1])
+                constant[start:stop] = n_observed * np.log(2 * np.pi) + self.log_dets + log_det_p_mm
+            for state in range(self.n_states):
+                # residuals[state] is C-ordered (n, D): its transpose is the
+                # Fortran (D, n) dtrmm overwrites with L^-1 (xhat - mu).
+                whitened = blas.dtrmm(1.0, self.inverses[state], residuals[state].T, side=0, lower=1, overwrite_b=1)
+                constant[:, state] += np.einsum("ij,ij->j", whitened, whitened)
+            out[rows] = -0.5 * constant
         return out
 
     def accumulate(self, stats: dict, posteriors: np.ndarray, complete_path) -> None:
         """Add the emission statistics to hmmlearn's ``stats`` (see :func:`.missing.accumulate_missing_statistics`)."""
+        from .fast import _NEGLIGIBLE_WEIGHT
+
         model = self.model
         if len(self.complete):
             complete_path(stats, self.X[self.complete], posteriors[self.complete])
@@ -155,24 +188,31 @@ class MissingEStep:
         if not (needs_mean or needs_covars):
             return
         square_sums = model.covariance_type in ("spherical", "diag")
-        for index, (rows, observed, missing) in enumerate(self.patterns):
-            gain, conditional, _ = self.factors(index)
-            for start in range(0, len(rows), self.step):
-                chunk = rows[start : start + self.step]
-                weights = posteriors[chunk]  # (n, K)
-                totals = weights.sum(axis=0)
-                filled = self._completed_residuals(self.X[chunk], observed, missing, gain)
-                filled += self.means[:, None, :]
-                if needs_mean:  # as hmmlearn: "post" is counted with the means' statistics
-                    stats["post"] += totals
-                    stats["obs"] += np.einsum("nk,knd->kd", weights, filled)
-                if not needs_covars:
-                    continue
+        outer = np.zeros((self.n_states, self.n_features, self.n_features))
+        for rows, filled, pieces in self._blocks(skip_unobserved=False):
+            filled += self.means[:, None, :]
+            weights = posteriors[rows]  # (n, K)
+            totals = weights.sum(axis=0)
+            if needs_mean:  # as hmmlearn: "post" is counted with the means' statistics
+                stats["post"] += totals
+                stats["obs"] += np.einsum("nk,knd->kd", weights, filled)
+            if not needs_covars:
+                continue
+            if square_sums:
+                stats["obs**2"] += np.einsum("nk,knd->kd", weights, filled**2)
+            else:
+                for state in range(self.n_states):
+                    # as fast.weighted_outer_sums: rows of negligible weight left out
+                    weight = weights[:, state]
+                    kept = weight > _NEGLIGIBLE_WEIGHT * totals[state] / len(rows)
+                    values = filled[state][kept]
+                    outer[state] += values.T @ (values * weight[kept, None])
+            for index, start, stop, (_, conditional, _) in pieces:  # + posterior * C_mm on the missing block
+                _, _, missing = self.patterns[index]
+                conditional = conditional * weights[start:stop].sum(axis=0)[:, None, None]
                 if square_sums:
-                    squares = np.einsum("nk,knd->kd", weights, filled**2)
-                    squares[:, missing] += totals[:, None] * np.diagonal(conditional, axis1=1, axis2=2)
-                    stats["obs**2"] += squares
+                    stats["obs**2"][:, missing] += np.diagonal(conditional, axis1=1, axis2=2)
                 else:
-                    outer = filled.transpose(0, 2, 1) @ (filled * weights.T[:, :, None])
-                    outer[:, missing[:, None], missing] += totals[:, None, None] * conditional
-                    stats["obs*obs.T"] += 0.5 * (outer + outer.transpose(0, 2, 1))
+                    outer[:, missing[:, None], missing] += conditional
+        if needs_covars and not square_sums:
+            stats["obs*obs.T"] += 0.5 * (outer + outer.transpose(0, 2, 1))
