@@ -22,6 +22,10 @@ expensive steps of an EM iteration are computed differently:
   ``fit``, ``score``, ``score_samples`` and ``predict_proba`` alike, whatever
   ``implementation`` says. Viterbi (``predict``, ``decode``) stays in the log
   domain (it needs no ``exp``) but uses the fast emission densities.
+* **Missing values** (NaN, :mod:`.missing_estep`): each missing-pattern is
+  factorised once per E-step for all states and serves both the likelihood
+  and the statistics; incomplete rows are whitened with the same ``L^-1``
+  as complete rows, in shared cache-sized blocks (``bench/hmm_missing.py``).
 * **Once per E-step**: emission log-likelihoods and statistics are computed
   on the concatenated X (the recursions run per sequence), and hmmlearn's
   per-call validation is not repeated inside the EM loop.
