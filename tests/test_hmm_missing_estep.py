@@ -94,9 +94,9 @@ def test_estep_shares_factors_and_equals_the_separate_hooks(monkeypatch):
     calls = []
     original = missing_estep._pattern_factors
 
-    def counting(precisions, missing, observed):  # patterns factorised (one, or a stack of them)
+    def counting(precisions, missing):  # patterns factorised (one, or a stack of them)
         calls.extend([1] * (len(missing) if missing.ndim == 2 else 1))
-        return original(precisions, missing, observed)
+        return original(precisions, missing)
 
     monkeypatch.setattr(missing_estep, "_pattern_factors", counting)
     stats, log_prob = model._do_estep(X, [150, 250])

@@ -40,13 +40,14 @@ def _full_covars(model) -> np.ndarray:
     return fill_covars(model._covars_, model.covariance_type, model.n_components, model.means_.shape[1])
 
 
-def _pattern_factors(precisions: np.ndarray, missing: np.ndarray, observed: np.ndarray):
+def _pattern_factors(precisions: np.ndarray, missing: np.ndarray):
     """``(gain, conditional, log_det_p_mm)`` of patterns for every state.
 
-    ``missing`` (..., n_miss) and ``observed`` (..., n_obs): column indices
-    of one pattern, or of several with as many missing (leading axis: one
-    row per pattern, then the results have an axis of patterns after the
-    states'). ``gain`` (n_states, ..., n_miss, n_obs) is ``C_mm P_mo``,
+    ``missing`` (..., n_miss): missing column indices of one pattern, or of
+    several with as many missing (leading axis: one row per pattern, then the
+    results have an axis of patterns after the states'). ``gain``
+    (n_states, ..., n_miss, n_features) is ``C_mm P_m.``: applied to a
+    residual with zeros in the missing columns it gives ``C_mm P_mo r_o``,
     ``conditional`` (n_states, ..., n_miss, n_miss) is ``C_mm = P_mm^-1``,
     ``log_det_p_mm`` (n_states, ...) is ``log det P_mm``.
     """
@@ -58,7 +59,7 @@ def _pattern_factors(precisions: np.ndarray, missing: np.ndarray, observed: np.n
     log_det = 2.0 * np.log(np.diagonal(cholesky, axis1=-2, axis2=-1)).sum(axis=-1)
     conditional = np.linalg.inv(p_mm)
     conditional = 0.5 * (conditional + np.swapaxes(conditional, -1, -2))
-    gain = conditional @ precisions[:, missing[..., :, None], observed[..., None, :]]
+    gain = conditional @ precisions[:, missing, :]
     return gain, conditional, log_det
 
 
@@ -104,8 +105,7 @@ class MissingEStep:
             by_count.setdefault(len(missing), []).append(index)
         for indices in by_count.values():
             missing = np.array([self.patterns[i][2] for i in indices])
-            observed = np.array([self.patterns[i][1] for i in indices]).reshape(len(indices), -1)
-            gain, conditional, log_det = _pattern_factors(self.precisions, missing, observed)
+            gain, conditional, log_det = _pattern_factors(self.precisions, missing)
             for j, index in enumerate(indices):
                 self._factors[index] = (gain[:, j], conditional[:, j], log_det[:, j])
 
@@ -113,8 +113,7 @@ class MissingEStep:
         """:func:`_pattern_factors` of pattern ``index``, computed once when they fit in memory."""
         if self._factors is not None and index in self._factors:
             return self._factors[index]
-        _, observed, missing = self.patterns[index]
-        factors = _pattern_factors(self.precisions, missing, observed)
+        factors = _pattern_factors(self.precisions, self.patterns[index][2])
         if self._factors is not None:
             self._factors[index] = factors
         return factors
@@ -141,7 +140,8 @@ class MissingEStep:
                 part = rows[start : start + self.step - filled]
                 block = buffer[:, filled : filled + len(part)]
                 np.subtract(self.X[part][None, :, :], self.means[:, None, :], out=block)
-                block[:, :, missing] = -(block[:, :, observed] @ gain.transpose(0, 2, 1))
+                block[:, :, missing] = 0.0  # (NaN): the gain then acts on the observed part only
+                block[:, :, missing] = -(block @ gain.transpose(0, 2, 1))
                 rows_of_block.append(part)
                 pieces.append((index, filled, filled + len(part), factors))
                 filled += len(part)
