@@ -20,6 +20,11 @@ Usage::
     python bench/hmm_missing.py --frames 4000 --iterations 2 --repeats 1
     python bench/hmm_missing.py --run 30         # missing in runs of 30 frames: fewer patterns
 
+Measured 2026-12-05 (2 shared cores, load average about 3: noisy), T=14,400,
+3 iterations, against f770673: 2.22 -> 0.20 s/iter (x11) with independent
+frames (1,318 patterns), 0.37 -> 0.10 s/iter (x3.6) with ``--run 30`` (159
+patterns); without NaN 0.057 s/iter. Log-likelihoods agree to 2e-16.
+
 Last lines printed::
 
     before_s_per_iter <float>
