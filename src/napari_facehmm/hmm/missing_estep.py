@@ -93,21 +93,37 @@ class MissingEStep:
             else:
                 self.patterns.append((rows, np.flatnonzero(observed), np.flatnonzero(~observed)))
         size = sum(self.n_states * len(m) * self.n_features for _, _, m in self.patterns)
-        self._factors = None
-        if size <= _KEPT_FACTOR_VALUES:
-            self._factors = {}
-            self._factorise_all()
-
-    def _factorise_all(self) -> None:
-        """Every pattern's factors, in one stacked computation per number of missing features."""
         by_count: dict[int, list[int]] = {}
         for index, (_, _, missing) in enumerate(self.patterns):
             by_count.setdefault(len(missing), []).append(index)
-        for indices in by_count.values():
-            missing = np.array([self.patterns[i][2] for i in indices])
-            gain, conditional, log_det = _pattern_factors(self.precisions, missing)
-            for j, index in enumerate(indices):
-                self._factors[index] = (gain[:, j], conditional[:, j], log_det[:, j])
+        # patterns with as many missing features: (indices, missing columns (n_p, n_miss))
+        self._groups = [
+            (np.array(indices), np.array([self.patterns[i][2] for i in indices])) for indices in by_count.values()
+        ]
+        self._factors = None
+        self._group_conditionals = []
+        if size <= _KEPT_FACTOR_VALUES:
+            self._factors = {}
+            for indices, missing in self._groups:  # one stacked computation per group
+                gain, conditional, log_det = _pattern_factors(self.precisions, missing)
+                self._group_conditionals.append(conditional)
+                for j, index in enumerate(indices):
+                    self._factors[index] = (gain[:, j], conditional[:, j], log_det[:, j])
+
+    def _stacked_conditionals(self):
+        """``(indices, missing, C_mm)`` per group of patterns, C_mm (n_states, n_p, n_miss, n_miss).
+
+        The kept factors; when they were not kept, computed again in chunks
+        of patterns that fit the memory budget.
+        """
+        for number, (indices, missing) in enumerate(self._groups):
+            if self._factors is not None:
+                yield indices, missing, self._group_conditionals[number]
+                continue
+            per_chunk = max(1, _KEPT_FACTOR_VALUES // (self.n_states * max(1, missing.shape[1]) * self.n_features))
+            for start in range(0, len(indices), per_chunk):
+                chunk = missing[start : start + per_chunk]
+                yield indices[start : start + per_chunk], chunk, _pattern_factors(self.precisions, chunk)[1]
 
     def factors(self, index: int):
         """:func:`_pattern_factors` of pattern ``index``, computed once when they fit in memory."""
@@ -207,12 +223,23 @@ class MissingEStep:
                     kept = weight > _NEGLIGIBLE_WEIGHT * totals[state] / len(rows)
                     values = filled[state][kept]
                     outer[state] += values.T @ (values * weight[kept, None])
-            for index, start, stop, (_, conditional, _) in pieces:  # + posterior * C_mm on the missing block
-                _, _, missing = self.patterns[index]
-                conditional = conditional * weights[start:stop].sum(axis=0)[:, None, None]
-                if square_sums:
-                    stats["obs**2"][:, missing] += np.diagonal(conditional, axis1=1, axis2=2)
-                else:
-                    outer[:, missing[:, None], missing] += conditional
-        if needs_covars and not square_sums:
+        if not needs_covars or not self.patterns:
+            return
+        # + sum over rows of posterior * C_mm on each row's missing block:
+        # posterior totals per pattern, then one scatter-add per group
+        order = np.concatenate([rows for rows, _, _ in self.patterns])
+        starts = np.cumsum([0] + [len(rows) for rows, _, _ in self.patterns[:-1]])
+        pattern_totals = np.add.reduceat(posteriors[order], starts, axis=0)  # (n_patterns, K)
+        sums = stats["obs**2"] if square_sums else outer
+        states = np.arange(self.n_states)
+        for indices, missing, conditional in self._stacked_conditionals():
+            weighted = conditional * pattern_totals[indices].T[:, :, None, None]
+            if square_sums:  # flat indices into (K, D)
+                weighted = np.diagonal(weighted, axis1=2, axis2=3)
+                flat = states[:, None, None] * self.n_features + missing[None]
+            else:  # flat indices into (K, D, D)
+                flat = (states[:, None, None, None] * self.n_features + missing[None, :, :, None]) * self.n_features
+                flat = flat + missing[None, :, None, :]
+            sums += np.bincount(flat.ravel(), weights=weighted.ravel(), minlength=sums.size).reshape(sums.shape)
+        if not square_sums:
             stats["obs*obs.T"] += 0.5 * (outer + outer.transpose(0, 2, 1))
