@@ -146,27 +146,32 @@ class MissingEStep:
         """
         buffer = np.empty((self.n_states, self.step, self.n_features))
         rows_of_block, pieces, filled = [], [], 0
-        for index, (rows, observed, missing) in enumerate(self.patterns):
+        for index, (rows, observed, _) in enumerate(self.patterns):
             if skip_unobserved and not len(observed):
                 continue
             factors = self.factors(index)
-            gain = factors[0]
             start = 0
             while start < len(rows):
                 part = rows[start : start + self.step - filled]
-                block = buffer[:, filled : filled + len(part)]
-                np.subtract(self.X[part][None, :, :], self.means[:, None, :], out=block)
-                block[:, :, missing] = 0.0  # (NaN): the gain then acts on the observed part only
-                block[:, :, missing] = -(block @ gain.transpose(0, 2, 1))
                 rows_of_block.append(part)
                 pieces.append((index, filled, filled + len(part), factors))
                 filled += len(part)
                 start += len(part)
                 if filled == self.step:
-                    yield np.concatenate(rows_of_block), buffer, pieces
+                    yield self._fill(buffer, np.concatenate(rows_of_block), pieces)
                     rows_of_block, pieces, filled = [], [], 0
         if filled:
-            yield np.concatenate(rows_of_block), buffer[:, :filled], pieces
+            yield self._fill(buffer[:, :filled], np.concatenate(rows_of_block), pieces)
+
+    def _fill(self, block: np.ndarray, rows: np.ndarray, pieces: list):
+        """``(rows, block, pieces)`` with ``block`` set to the completed residuals of ``rows``."""
+        np.subtract(self.X[rows][None, :, :], self.means[:, None, :], out=block)
+        for index, start, stop, (gain, _, _) in pieces:
+            missing = self.patterns[index][2]
+            piece = block[:, start:stop]
+            piece[:, :, missing] = 0.0  # (was NaN): the gain then acts on the observed part only
+            piece[:, :, missing] = -(piece @ gain.transpose(0, 2, 1))
+        return rows, block, pieces
 
     def log_likelihood(self) -> np.ndarray:
         """``log N(x_o | mu_o, S_oo)``, shape (n_samples, n_states); 0 for rows with nothing observed."""
