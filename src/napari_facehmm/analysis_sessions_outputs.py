@@ -8,6 +8,7 @@ Layout of ``out_dir`` (``facehmm analyze IN1 IN2 ... --out DIR``):
   which its ``summary.json`` points to (``"model": "../model.json"``);
 - ``sessions.csv``: per session and state, frames, fraction, bouts and mean
   bout length; ``groups.csv`` and ``group_tests.csv`` with groups;
+- ``model_selection.csv`` and ``.png`` with ``--states auto`` or a range;
 - ``summary.json``: the fit as a whole and one entry per session.
 
 All of it is written into a hidden folder and swapped in whole
@@ -22,7 +23,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generator
 
-from .analysis_outputs import FIGURE_NAMES, MODEL_STEM, OUTPUT_NAMES, _is_jsonable, write_outputs
+from .analysis_outputs import FIGURE_NAMES, MODEL_STEM, OUTPUT_NAMES, _is_jsonable, write_outputs, write_selection
 from .progress import Progress, relay
 
 if TYPE_CHECKING:
@@ -134,6 +135,9 @@ def write_sessions_outputs(
             if table is not None:
                 table.to_csv(folder / f"{name}.csv", index=False)
                 written[f"{name}_csv"] = f"{name}.csv"
+        selection = result.info.get("model_selection_table")
+        if selection is not None:
+            written.update(write_selection(selection, folder, figures))
         (folder / "summary.json").write_text(json.dumps(_summary(result), indent=2))
         written["summary"] = "summary.json"
     # the session writers reported paths inside the temporary folder

@@ -35,7 +35,7 @@ from ._validation import check_features
 from .model import FaceHMM
 
 __all__ = [
-    "select_n_states", "select_n_states_progress", "split_heldout", "choose_n_states", "parse_states", "AUTO_STATES",
+    "select_n_states", "select_n_states_progress", "split_heldout", "heldout_runs", "choose_n_states", "parse_states", "AUTO_STATES",
     "independent_columns",
 ]
 
@@ -100,7 +100,7 @@ def split_heldout(
         ``segment_frames`` over all frames in order (sequences shorter than a
         few blocks, as between gaps, still give held-out frames).
     segment_frames : int
-        Segment length for "alternate" (e.g. 300 = 10 s at 30 fps).
+        Segment length for "alternate" and "blocks" (e.g. 300 = 10 s at 30 fps).
 
     Returns
     -------
@@ -113,9 +113,7 @@ def split_heldout(
         raise DataError(f"heldout fraction must be in [0, 1), got {fraction}")
     if scheme not in ("tail", "alternate", "blocks"):
         raise DataError(f"heldout scheme must be 'tail', 'alternate' or 'blocks', got {scheme!r}")
-    train_mask = np.ones(int(np.sum(lengths)), dtype=bool)
-    train_lengths: list[int] = []
-    heldout_lengths: list[int] = []
+    held_parts = []
     start = 0
     for length in lengths:
         length = int(length)
@@ -133,19 +131,41 @@ def split_heldout(
                 period = max(2, int(round(1 / fraction)))
                 segment = np.arange(length) // max(1, int(segment_frames))
                 held = segment % period == period - 1
-        train_mask[start : start + length] = ~held
-        # Run lengths of each part within this sequence.
+        held_parts.append(held)
+        start += length
+    heldout_mask = np.concatenate(held_parts) if held_parts else np.zeros(0, dtype=bool)
+    train_lengths, heldout_lengths = heldout_runs(heldout_mask, lengths)
+    return ~heldout_mask, train_lengths, heldout_lengths, heldout_mask
+
+
+def heldout_runs(heldout_mask: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lengths of the contiguous runs of training and of held-out frames, within each sequence.
+
+    Parameters
+    ----------
+    heldout_mask : ndarray of bool, shape (n_frames,)
+    lengths : ndarray of int, shape (n_sequences,), summing to ``n_frames``
+
+    Returns
+    -------
+    train_lengths, heldout_lengths : ndarray of int
+        The sequences of ``X[~heldout_mask]`` and of ``X[heldout_mask]``: a
+        run never spans two sequences.
+    """
+    heldout_mask = np.asarray(heldout_mask, dtype=bool)
+    if len(heldout_mask) != int(np.sum(lengths)):
+        raise DataError(f"the held-out mask has {len(heldout_mask)} frames, the sequences {int(np.sum(lengths))}")
+    train_lengths: list[int] = []
+    heldout_lengths: list[int] = []
+    start = 0
+    for length in lengths:
+        held = heldout_mask[start : start + int(length)]
         for part, out in ((~held, train_lengths), (held, heldout_lengths)):
             if part.any():
                 edges = np.flatnonzero(np.diff(np.concatenate(([0], part.astype(np.int8), [0]))))
                 out.extend((edges[1::2] - edges[::2]).tolist())
-        start += length
-    return (
-        train_mask,
-        np.asarray(train_lengths, dtype=np.int64),
-        np.asarray(heldout_lengths, dtype=np.int64),
-        ~train_mask,
-    )
+        start += int(length)
+    return np.asarray(train_lengths, dtype=np.int64), np.asarray(heldout_lengths, dtype=np.int64)
 
 
 def select_n_states_progress(
@@ -160,9 +180,14 @@ def select_n_states_progress(
     n_iter: int = 100,
     tol: float = 1e-3,
     random_state: int | None = 0,
+    heldout_mask: np.ndarray | None = None,
     **face_hmm_options,
 ) -> Iterator[tuple[int, int, str]]:
     """Generator form of :func:`select_n_states`.
+
+    ``heldout_mask`` (bool, one per frame), when given, says which frames are
+    held out instead of ``heldout_fraction``, ``heldout`` and
+    ``segment_frames`` (e.g. time blocks within each of several sessions).
 
     Yields ``(done, total, message)`` after every EM iteration (``total`` =
     state counts x restarts x ``n_iter``, an upper bound); returns the
@@ -176,9 +201,16 @@ def select_n_states_progress(
     candidates = [int(k) for k in n_states_range]
     if not candidates:
         raise DataError("n_states_range is empty")
-    train_mask, train_lengths, heldout_lengths, heldout_mask = split_heldout(
-        lengths, heldout_fraction, heldout, segment_frames
-    )
+    if heldout_mask is None:
+        train_mask, train_lengths, heldout_lengths, heldout_mask = split_heldout(
+            lengths, heldout_fraction, heldout, segment_frames
+        )
+    else:
+        heldout_mask = np.asarray(heldout_mask, dtype=bool)
+        train_mask = ~heldout_mask
+        train_lengths, heldout_lengths = heldout_runs(heldout_mask, lengths)
+        if not train_mask.any():
+            raise DataError("every frame is held out: nothing to fit the candidates to")
     columns = independent_columns(X[train_mask])
     if np.isnan(X[:, columns]).all(axis=1).any():  # a frame seen only in dropped columns: keep them all
         columns = np.arange(X.shape[1])
