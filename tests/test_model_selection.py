@@ -164,3 +164,130 @@ def test_independent_columns_drop_linear_combinations_and_constants():
     X_missing[::3, 2] = np.nan
     assert len(independent_columns(X_missing)) == 5
     assert np.array_equal(independent_columns(X[:5]), np.arange(X.shape[1]))
+
+
+# ------------------------------------------------------------- end to end
+TRUE_STATES = 4
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory):
+    """Two synthetic sessions with 4 true states (60 s and 40 s, tracks and truth, no video), as pose-3d CSVs."""
+    import shutil
+
+    from napari_facehmm.synthetic import generate_session
+
+    out = tmp_path_factory.mktemp("selection_sessions")
+    paths, truths = [], []
+    for name, seconds, seed in (("first", 60.0, 0), ("second", 40.0, 1)):
+        truth = generate_session(
+            out / name, n_cameras=1, seconds=seconds, seed=seed, render_video=False, n_states=TRUE_STATES
+        )
+        path = out / f"{name}.csv"
+        shutil.copy(truth.pose3d_path, path)
+        paths.append(path)
+        truths.append(truth)
+    return paths, truths
+
+
+def _ari(a, b) -> float:
+    from sklearn.metrics import adjusted_rand_score
+
+    return float(adjusted_rand_score(a, b))
+
+
+def test_analyze_states_range_chooses_the_true_count_and_fits_it(sessions, tmp_path, capsys):
+    """``facehmm analyze --states 3-5``: the table, the figure, the choice and why, then the fit with that K.
+
+    The range holds the true count with one on either side, so a selection
+    that always takes the fewest or the most candidates fails.
+    """
+    from napari_facehmm.cli import main
+
+    paths, truths = sessions
+    out = tmp_path / "out"
+    code = main(["analyze", str(paths[0]), "--states", "3-5", "--covariance", "diag", "--restarts", "2",
+                 "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    table = pd.read_csv(out / "model_selection.csv")
+    assert table["n_states"].tolist() == [3, 4, 5]
+    assert table["chosen"].sum() == 1
+    chosen = int(table.loc[table["chosen"], "n_states"].iloc[0])
+    with capsys.disabled():
+        print("\n" + table[["n_states", "heldout_log_likelihood_per_frame", "heldout_gap_per_frame",
+                            "heldout_gap_se", "bic"]].round(3).to_string(index=False))
+    assert chosen == TRUE_STATES
+    assert (out / "model_selection.png").stat().st_size > 10_000
+    # rigid alignment ties 6 coordinates to the rest: the selection fits the independent ones
+    assert (table["n_features"] == 59).all()
+    assert (table["n_heldout_frames"] > 0.15 * 1800).all()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model_selection"]["chosen"] == chosen
+    assert summary["model_selection"]["candidates"] == [3, 4, 5]
+    assert f"states chosen among 3-5: {chosen} states" in printed
+    # the fit continued with the chosen K, on every frame
+    assert summary["n_states"] == chosen
+    model = json.loads((out / "model.json").read_text())
+    assert model["n_states"] == chosen
+    states = pd.read_csv(out / "states.csv")
+    labelled = states["state"].notna().to_numpy()
+    assert states["state"].max() == chosen - 1
+    assert _ari(truths[0].states[labelled], states["state"][labelled].astype(int)) >= 0.9
+
+
+def test_selection_is_cancelled_between_fits(sessions, tmp_path):
+    from napari_facehmm.analysis import run_analysis
+
+    paths, _ = sessions
+    stop = {"asked": False}
+    job = run_analysis(paths[0], (2, 3, 4), tmp_path / "out", fps=30.0, should_stop=lambda: stop["asked"],
+                       hmm_options={"covariance_type": "diag"})
+    messages = []
+    with pytest.raises(Cancelled):
+        for _, _, message in job:
+            messages.append(message)
+            if "choosing the number of states: 2 states" in message and "iteration 2" in message:
+                stop["asked"] = True
+    assert stop["asked"]
+    assert "iteration 3" not in messages[-1] and "3 states" not in messages[-1]  # stopped at once
+    assert not (tmp_path / "out").exists()
+
+
+def test_states_larger_than_the_frames_allow_is_refused_before_fitting(sessions):
+    from napari_facehmm.analysis import run_analysis
+    from napari_facehmm.io.anipose import read_pose3d
+
+    paths, _ = sessions
+    short = read_pose3d(paths[0]).select_frames(slice(0, 40))
+    job = run_analysis(short, (2, 3, 5), None, fps=30.0)
+    with pytest.raises(DataError, match="5 states cannot be chosen among with 40 frames"):
+        for _, _, message in job:
+            assert "choosing" not in message
+
+
+def test_several_sessions_choose_one_count_from_blocks_of_each(sessions, tmp_path, capsys):
+    from napari_facehmm.cli import main
+
+    paths, truths = sessions
+    out = tmp_path / "both"
+    code = main(["analyze", str(paths[0]), str(paths[1]), "--states", "3-5", "--covariance", "diag",
+                 "--restarts", "2", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    table = pd.read_csv(out / "model_selection.csv")
+    assert (out / "model_selection.png").stat().st_size > 10_000
+    chosen = int(table.loc[table["chosen"], "n_states"].iloc[0])
+    assert chosen == TRUE_STATES
+    # held-out blocks within each session: about a fifth of each session's frames
+    assert table["n_heldout_frames"].iloc[0] == pytest.approx((1800 + 1200) / HELDOUT_PERIOD, rel=0.1)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model_selection"]["chosen"] == chosen == summary["n_states"]
+    assert f"states chosen among 3-5: {chosen} states" in printed
+    sessions_table = pd.read_csv(out / "sessions.csv")
+    assert sorted(sessions_table["state"].unique()) == list(range(chosen))
+    for name, truth in zip(("first", "second"), truths):
+        states = pd.read_csv(out / name / "states.csv")
+        labelled = states["state"].notna().to_numpy()
+        assert _ari(truth.states[labelled], states["state"][labelled].astype(int)) >= 0.9
+        assert not (out / name / "model_selection.csv").exists()
