@@ -10,7 +10,7 @@ agreement of restarts beside it. :func:`add_selection` puts the result in an
 :class:`~napari_facehmm.analysis.AnalysisResult` (``model_selection.csv``,
 ``model_selection.png`` and a ``model_selection`` block in ``summary.json``).
 
-Selection fits are cheaper than the final fit (a looser tolerance and an
+Selection fits are cheaper than the final fit (a tolerance per frame and an
 iteration cap): they only have to rank the candidates.
 """
 
@@ -28,9 +28,10 @@ from .progress import Progress
 
 __all__ = ["Selection", "select_states", "add_selection", "heldout_blocks", "SELECTION_N_ITER", "SELECTION_TOL"]
 
-#: EM iterations and tolerance of each candidate's fit
+#: EM iterations and tolerance of each candidate's fit: EM stops when the training log-likelihood gains
+#: less than ``SELECTION_TOL`` per training frame (candidates differ by hundredths of a unit per frame and more)
 SELECTION_N_ITER = 40
-SELECTION_TOL = 1e-2
+SELECTION_TOL = 1e-4
 #: every ``HELDOUT_PERIOD``-th time block is held out; a sequence gives about ``BLOCKS`` blocks
 HELDOUT_PERIOD = 5
 BLOCKS = 50
@@ -129,9 +130,11 @@ def select_states(
             f"(the training part needs more than {10 * largest}); give a smaller range"
         )
     options = {k: v for k, v in (hmm_options or {}).items() if k not in ("n_iter", "tol")}
+    heldout_mask = heldout_blocks(lengths, sessions)
     job = select_n_states_progress(
-        values, lengths, candidates, heldout_mask=heldout_blocks(lengths, sessions),
-        n_restarts=max(2, n_restarts), n_iter=SELECTION_N_ITER, tol=SELECTION_TOL, random_state=seed, **options,
+        values, lengths, candidates, heldout_mask=heldout_mask, n_restarts=max(2, n_restarts),
+        n_iter=SELECTION_N_ITER, tol=SELECTION_TOL * max(1, int(np.sum(~heldout_mask))), random_state=seed,
+        **options,
     )
     while True:
         check_stop()
