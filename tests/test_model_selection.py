@@ -2,14 +2,17 @@
 
 Known answers come from synthetic sessions (``generate_session(..., n_states=K)``)
 through the real selection path (``facehmm analyze --states ...``). Budget:
-the fast tests take seconds; the end-to-end ones fit a few candidates on one
-minute of frames each (about a minute apiece on 2 busy cores); the known
-answer over the whole ``auto`` range is marked slow.
+the fast tests take seconds; the end-to-end ones fit three candidates on one
+minute of frames (diagonal covariance; about a minute apiece on 2 busy cores);
+the issue's known answers with the default full covariance need long sessions:
+4 true states in 15 minutes of frames is marked slow (about 5 minutes here),
+6 and 9 true states (30 and 60 minutes) run only with ``FACEHMM_LONG_TESTS=1``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -294,34 +297,38 @@ def test_several_sessions_choose_one_count_from_blocks_of_each(sessions, tmp_pat
 
 
 # ------------------------------------------------------- the issue's known answers
-@pytest.mark.slow
-@pytest.mark.parametrize("true_states", [4, 6, 9])
-def test_selection_finds_the_true_number_of_states(true_states, tmp_path, capsys):
-    """5-minute synthetic sessions with 4, 6 and 9 true states: the selection chooses the true count.
+_LONG = pytest.mark.skipif(
+    not os.environ.get("FACEHMM_LONG_TESTS"),
+    reason="fits 30-60 minutes of frames (10-40 minutes on 2 busy cores): set FACEHMM_LONG_TESTS=1 to run",
+)
 
-    The real path of ``facehmm analyze --states A-B --covariance tied``
-    (features as the analysis builds them, :func:`select_states`), among the
-    true count and three on either side. Tied covariance: one within-state
-    covariance for all states, as the generator makes them (the same
-    landmark jitter in every expression). With full covariance (the default)
-    the held-out likelihood needs far longer sessions to support the true
-    count (README, "How many states"). About 4 minutes a session on 2 busy cores.
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "true_states, minutes", [(4, 15), pytest.param(6, 30, marks=_LONG), pytest.param(9, 60, marks=_LONG)]
+)
+def test_selection_finds_the_true_number_of_states(true_states, minutes, capsys):
+    """Synthetic sessions with 4, 6 and 9 true states: the selection chooses the true count.
+
+    The real path of ``facehmm analyze --states A-B`` with the default
+    full covariance (features as the analysis builds them,
+    :func:`select_states`), among the true count and one on either side, on
+    sessions as long as full covariance needs here (README, "How many
+    states": shorter ones give fewer states, tied or diagonal covariances
+    more). The truth is the one ``facehmm synth --states K`` writes
+    (:func:`simulate_face`, seed 0). 15 min of frames take about 5 minutes
+    on 2 busy cores (2.5 min of CPU); the 30 and 60 min sessions run with
+    ``FACEHMM_LONG_TESTS=1``.
     """
-    from napari_facehmm.analysis import load_series
     from napari_facehmm.analysis_selection import select_states
     from napari_facehmm.features import FeatureSettings, build_features
     from napari_facehmm.progress import run_to_end
-    from napari_facehmm.synthetic import generate_session
+    from napari_facehmm.synthetic.face import simulate_face
 
-    truth = generate_session(
-        tmp_path, n_cameras=1, seconds=300.0, seed=0, render_video=False, n_states=true_states
-    )
-    features = build_features(load_series(truth.pose3d_path, fps=30.0), FeatureSettings())
-    candidates = range(max(2, true_states - 3), true_states + 4)
-    selection = run_to_end(
-        select_states(features.values, features.lengths, candidates, n_restarts=3, seed=0,
-                      hmm_options={"covariance_type": "tied"})
-    )
+    simulation = simulate_face(int(minutes * 60 * 30), fps=30.0, seed=0, n_states=true_states)
+    features = build_features(simulation.to_series(), FeatureSettings())
+    candidates = (true_states - 1, true_states, true_states + 1)
+    selection = run_to_end(select_states(features.values, features.lengths, candidates, n_restarts=3, seed=0))
     with capsys.disabled():
-        print(f"\n{true_states} true states: {selection.reason}")
+        print(f"\n{true_states} true states, {minutes} min: {selection.reason}")
     assert selection.n_states == true_states, selection.table.to_string()

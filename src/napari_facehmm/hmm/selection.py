@@ -360,9 +360,11 @@ def select_n_states(X, lengths=None, n_states_range: Iterable[int] = range(2, 13
     heldout_fraction : float, default 0.2
         Share of frames held out for the held-out likelihood (0: none; then
         BIC is computed on all frames).
-    heldout : {"tail", "alternate"}, default "tail"
+    heldout : {"tail", "alternate", "blocks"}, default "tail"
     segment_frames : int, default 300
-        Segment length for ``heldout="alternate"``.
+        Segment length for ``heldout="alternate"`` and ``"blocks"``.
+    heldout_mask : ndarray of bool, optional
+        The held-out frames, instead of the three options above.
     n_restarts, n_iter, tol, random_state
         As in :class:`FaceHMM`; other keyword arguments go to FaceHMM too
         (e.g. ``covariance_type``, ``sticky``).
@@ -375,7 +377,11 @@ def select_n_states(X, lengths=None, n_states_range: Iterable[int] = range(2, 13
         ``bic, aic`` (training; lower is better),
         ``heldout_log_likelihood, heldout_log_likelihood_per_frame`` (higher
         is better), ``restart_ari_mean, restart_ari_min`` (NaN with one
-        restart), ``converged, n_train_frames, n_heldout_frames``.
+        restart), ``converged, n_train_frames, n_heldout_frames``,
+        ``n_features`` (the linearly independent columns fitted, see
+        :func:`independent_columns`); with held-out frames also
+        ``heldout_gap_per_frame, heldout_gap_se`` (below the best candidate,
+        and the standard error of that paired difference over the held-out runs).
     """
     from ..progress import run_to_end
 
