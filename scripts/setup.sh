@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything napari-facehmm needs on a fresh Debian machine with Python 3.11:
-# the Debian libraries headless Qt needs, PyTorch (pinned) before DeepLabCut, and the
+# the Debian libraries headless Qt needs, Chromium (tests/test_report.py opens report.html in it), PyTorch (pinned) before DeepLabCut, and the
 # package itself with its test tools. Safe to run again: pip skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,8 @@ if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
 APT_PACKAGES="xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libxcb-cursor0 libgl1 libegl1
  libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-shape0 libxcb-xkb1
- libxkbcommon0 libfontconfig1 libdbus-1-3"
+ libxkbcommon0 libfontconfig1 libdbus-1-3
+ chromium"
 missing=""
 for p in $APT_PACKAGES; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

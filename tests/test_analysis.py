@@ -50,7 +50,7 @@ def fitted_3d(session, tmp_path_factory):
 
 def test_analyze_3d_recovers_true_states(session, fitted_3d, capsys):
     states = pd.read_csv(fitted_3d / "states.csv")
-    assert list(states.columns) == ["frame", "time_s", "state", "state_probability"]
+    assert list(states.columns) == ["frame", "time_s", "state", "state_probability", "reason"]
     assert len(states) == session.n_frames
     labelled = states["state"].notna().to_numpy()
     ari = _ari(session.states[labelled], states["state"][labelled].astype(int))

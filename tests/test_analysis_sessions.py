@@ -84,7 +84,7 @@ def test_one_model_writes_a_folder_per_session_and_recovers_the_states(sessions,
     assert "note: 2 inputs are named 'pose'" in printed and "day1 (" in printed
     top = {p.name for p in out.iterdir()}
     assert top == {"model.json", "model.npz", "summary.json", "sessions.csv", "groups.csv", "group_tests.csv",
-                   "day1", "day2", "extra"}
+                   "report.html", "day1", "day2", "extra"}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_sessions"] == 3 and [s["session"] for s in summary["sessions"]] == ["day1", "day2", "extra"]
     assert summary["notes"] and summary["fitted"] and summary["n_states"] == N_STATES
@@ -96,7 +96,7 @@ def test_one_model_writes_a_folder_per_session_and_recovers_the_states(sessions,
     for name, truth in zip(["day1", "day2", "extra"], truths):
         folder = out / name
         assert {"states.csv", "state_stats.csv", "bouts.csv", "transitions.csv", "mean_faces.csv",
-                "head_motion.csv", "summary.json"} == {p.name for p in folder.iterdir()}
+                "head_motion.csv", "summary.json", "report.html"} == {p.name for p in folder.iterdir()}
         assert not (folder / "model.json").exists()
         assert json.loads((folder / "summary.json").read_text())["model"] == "../model.json"
         states = pd.read_csv(folder / "states.csv")

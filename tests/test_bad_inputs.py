@@ -304,7 +304,7 @@ CLI_CASES = [
      r"argument --fps: must be a number \(greater than 0"),
     ("analyze-fps-nan", ["analyze", "POSE3D", "--out", "OUT", "--fps", "nan"], 2, "argument --fps"),
     ("analyze-max-gap-negative", ["analyze", "POSE3D", "--out", "OUT", "--max-gap", "-3"], 2,
-     r"argument --max-gap: must be a whole number \(at least 0\); got -3"),
+     r"argument --max-gap: must be a whole number \(from 0 to 100000\); got -3"),
     ("analyze-min-confidence-2", ["analyze", "POSE3D", "--out", "OUT", "--min-confidence", "2"], 2,
      r"argument --min-confidence: must be a number \(from 0 to 1\); got 2"),
     ("analyze-restarts-0", ["analyze", "POSE3D", "--out", "OUT", "--restarts", "0"], 2, "argument --restarts"),

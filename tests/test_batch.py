@@ -81,13 +81,16 @@ def first_run(project, client, tmp_path_factory):
     return out, result
 
 
-def test_distributed_em_equals_the_one_process_fit(client):
+@pytest.mark.parametrize("missing", [0, 5], ids=["complete", "nan-rows"])
+def test_distributed_em_equals_the_one_process_fit(client, missing):
     rng = np.random.default_rng(3)
     centers = rng.normal(size=(3, 4)) * 3
     parts, lengths = [], []
-    for n_frames in (300, 420, 250):
+    for n_frames in (300, 420, 250, 180):
         states = np.repeat(rng.integers(0, 3, n_frames // 15 + 1), 15)[:n_frames]
         parts.append(centers[states] + rng.normal(size=(n_frames, 4)))
+        # features missing in some frames (as a hidden keypoint gives): the fit starts on the complete rows
+        parts[-1][rng.choice(n_frames, missing, replace=False), rng.integers(0, 4)] = np.nan
         lengths.append(np.array([n_frames - 40, 40]))
     settings = {"n_states": 3, "n_restarts": 2, "n_iter": 25, "random_state": 0}
     one = FaceHMM(**settings).fit(np.concatenate(parts), np.concatenate(lengths))
@@ -110,6 +113,10 @@ def test_batch_equals_the_one_process_analysis_and_names_the_broken_session(proj
     failures = pd.read_csv(out / "failures.csv")
     assert failures.session.tolist() == ["s4"] and "not a readable HDF5 file" in failures.error[0]
     assert not (out / "s4").exists()
+    report = (out / "report.html").read_text(encoding="utf-8")  # the page of the whole, linking each session's
+    for name in ("s1", "s2", "s3"):
+        assert f'<a href="{name}/report.html">{name}</a>' in report and (out / name / "report.html").is_file()
+    assert "Failed sessions (failures.csv)" in report and "<td>s4</td><td>triangulation</td>" in report
 
     sources = [project / name / "pose-3d" / f"{name}.csv" for name in ("s1", "s2", "s3")]
     one = run_to_end(run_sessions(sources, FIT["n_states"], tmp_path / "one", settings=FeatureSettings(),
@@ -198,3 +205,57 @@ def test_the_command_exits_non_zero_and_names_the_failed_session(project, tmp_pa
     assert "s4: triangulation: FileFormatError" in captured.err and "3 sessions in" in captured.out
     assert pd.read_csv(out / "failures.csv").session.tolist() == ["s4"]
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["s1", "s2", "s3"]
+
+
+def test_adjusted_rand_index_from_summed_contingency_tables_is_scikit_learns():
+    from sklearn.metrics import adjusted_rand_score
+
+    from napari_facehmm.batch.state_selection import adjusted_rand_from_contingency
+
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 4, 500), rng.integers(0, 4, 500)
+    b[:300] = a[:300]  # partly agreeing
+    tables = [np.bincount(a[s] * 4 + b[s], minlength=16).reshape(4, 4) for s in (slice(0, 200), slice(200, 500))]
+    assert adjusted_rand_from_contingency(sum(tables)) == pytest.approx(adjusted_rand_score(a, b), rel=1e-12)
+    assert adjusted_rand_from_contingency(np.diag([5, 7, 0, 3])) == 1.0
+
+
+def test_states_auto_chooses_as_the_one_process_selection(project, client, tmp_path):
+    from napari_facehmm.analysis import load_series
+    from napari_facehmm.analysis_selection import select_states
+    from napari_facehmm.analysis_sessions import shared_features
+
+    out = tmp_path / "result"
+    result = run_to_end(run_batch(project, out, client, n_states=(2, 3), n_restarts=2, n_iter=10, seed=0,
+                                  figures=False))
+    names = ["s1", "s2", "s3"]
+    series = [load_series(project / n / "pose-3d" / f"{n}.csv", fps=30.0) for n in names]
+    features = shared_features(series, names, FeatureSettings(), 3)
+    values = np.concatenate([f.values for f in features])
+    lengths = np.concatenate([f.lengths for f in features])
+    expected = run_to_end(select_states(values, lengths, [2, 3], n_restarts=2, seed=0))
+
+    table = pd.read_csv(out / "model_selection.csv")
+    assert not table.isna().any().any()  # every column computed (NaN would compare equal below)
+    columns = ["n_states", "log_likelihood", "bic", "heldout_log_likelihood", "restart_ari_mean",
+               "heldout_gap_per_frame", "n_train_frames", "n_heldout_frames"]
+    np.testing.assert_allclose(table[columns].to_numpy(float), expected.table[columns].to_numpy(float),
+                               rtol=1e-6, atol=1e-9)
+    assert table.chosen.tolist() == expected.table.chosen.tolist()
+    assert result.model.n_states == expected.n_states
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model_selection"]["chosen"] == expected.n_states
+    assert [f["session"] for f in result.failures] == ["s4"]
+
+
+def test_sessions_are_grouped_one_group_per_worker_with_about_equal_frames():
+    from napari_facehmm.batch.distributed_em import balanced_groups
+
+    # 8 equal sessions, 5 held by worker a: one moves to b; groups list their parts in order
+    groups = balanced_groups([100] * 8, ["a", "a", "b", "a", "b", "a", "b", "a"], ["a", "b"])
+    assert groups == [("a", [0, 1, 3, 5]), ("b", [2, 4, 6, 7])]
+    # unequal sessions: the largest first to the least loaded worker; no empty group
+    groups = balanced_groups([500, 100, 100, 100, 100, 100], [None] * 6, ["a", "b"])
+    assert sorted(sum(sizes) for sizes in ([[500, 100, 100, 100, 100, 100][i] for i in g] for _, g in groups)) == [
+        500, 500]
+    assert balanced_groups([10], ["a"], ["a", "b"]) == [("a", [0])]

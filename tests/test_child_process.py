@@ -104,9 +104,15 @@ def test_closing_the_messages_stops_the_child(helper_child):
 
 # ------------------------------------------------------------------ environment
 def _environment_of(pid: int) -> dict[str, str]:
+    """The environment of child ``pid`` once it runs its own program (read between fork and exec, a
+    child shows the parent's command line and environment, or during exec none: seen on a loaded machine)."""
     import psutil
 
-    environment = psutil.Process(pid).environ()
+    process, parent = psutil.Process(pid), psutil.Process().cmdline()
+    deadline = time.monotonic() + 60
+    while process.cmdline() in (parent, []) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    environment = process.environ()
     return {name: environment.get(name) for name in [*OFFLINE_ENVIRONMENT, "PYTHONUNBUFFERED"]}
 
 

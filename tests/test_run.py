@@ -94,7 +94,7 @@ def test_run_takes_a_real_face_video_to_states_and_a_session(tmp_path):
     assert len(states) == 472
     assert states["state"].notna().mean() >= 0.95
     assert set(states["state"].dropna().astype(int)) <= set(range(4))
-    for name in ("model.json", "summary.json", "ethogram.png", "mean_faces.png", "state_stats.csv"):
+    for name in ("model.json", "summary.json", "ethogram.png", "mean_faces.png", "state_stats.csv", "report.html"):
         assert (out / "analysis" / name).is_file(), name
     session = find_session_files(out / "session")
     assert [p.name for p in session["videos"].values()] == ["WolfgangLanger_Pexels-camA.mp4"]

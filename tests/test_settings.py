@@ -9,7 +9,7 @@ import argparse
 import numpy as np
 import pytest
 
-from napari_facehmm import labeling
+from napari_facehmm import analysis_settings as O, labeling
 from napari_facehmm.cli import build_parser
 from napari_facehmm.errors import DataError
 from napari_facehmm.hmm.stability import STABILITY_SEEDS
@@ -34,6 +34,8 @@ CLI_SETTINGS = [
     (("triangulate",), [A.SCORE_THRESHOLD, A.OPTIM, A.RANSAC, A.FILTER, A.TRUST_CALIBRATION, A.KEEP_ALL_CAMERAS,
                         A.FPS]),
     *[((command,), [STABILITY_SEEDS]) for command in ("analyze", "run", "demo")],
+    # the analysis options: the CLI and the Expression states dock's form
+    *[((command,), [*O.FEATURE_OPTIONS, *O.FIT_OPTIONS]) for command in ("analyze", "run", "demo", "batch")],
 ]
 
 

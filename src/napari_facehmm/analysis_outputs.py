@@ -49,6 +49,8 @@ OUTPUT_NAMES = (
     # --states auto / a range (analysis_selection)
     "model_selection.csv",
     "model_selection.png",
+    # the one page that shows all of the above (export/report.py)
+    "report.html",
 )
 
 
@@ -183,6 +185,7 @@ def write_outputs(
     figures: bool = True,
     extra_tables: dict[str, pd.DataFrame] | None = None,
     save_model: bool = True,
+    final_dir: str | Path | None = None,
 ) -> Generator[Progress, None, dict[str, Path]]:
     """Write the tables, the model, a summary JSON and the figures into ``out_dir``, as a set.
 
@@ -190,11 +193,16 @@ def write_outputs(
     state_probability, reason``; empty state where none, and the reason), ``state_stats.csv``,
     ``bouts.csv``, ``transitions.csv``, ``mean_faces.csv``, ``head_motion.csv``
     (head pose and kinematics per frame), ``model.json``/``model.npz``,
-    ``summary.json`` and ``<figure>.png`` for :data:`FIGURE_NAMES`; also
+    ``summary.json`` (with the tracking QC numbers of the input under ``qc``),
+    ``<figure>.png`` for :data:`FIGURE_NAMES` and ``report.html`` (all of it
+    on one page, :mod:`napari_facehmm.export.report`); also
     ``<name>.csv`` for each of ``extra_tables`` (names from
     :data:`OUTPUT_NAMES`, such as ``facehmm demo``'s ``truth_confusion``),
     in the same set. ``save_model=False`` leaves the model out (the sessions
     of a multi-session fit share one model, saved beside their folders).
+    ``final_dir`` is where ``out_dir`` will be once a caller's own result set
+    is swapped in (a session folder of a multi-session result), named on the
+    report page; default ``out_dir``.
 
     Everything is written into a hidden folder beside ``out_dir`` and swapped
     in when complete (:func:`napari_facehmm.io._atomic.results_folder`): an
@@ -211,10 +219,12 @@ def write_outputs(
         The files written (their final paths in ``out_dir``), by role; also
         stored in ``result.files``.
     """
+    from .export.report import write_report
     from .io._atomic import results_folder
+    from .tracking.frame_quality import quality_summary
 
     out_dir = Path(out_dir)
-    n_steps = 3 + (len(FIGURE_NAMES) if figures else 0)
+    n_steps = 4 + (len(FIGURE_NAMES) if figures else 0)
     written: dict[str, str] = {}  # role -> file name
     with results_folder(out_dir, owned_names=OUTPUT_NAMES) as folder:
         yield 0, n_steps, "writing tables"
@@ -250,6 +260,7 @@ def write_outputs(
             "fps": float(result.features.fps),
             "log_likelihood": result.log_likelihood,
             "fitted": bool(result.fitted),
+            "qc": quality_summary(result.series),
             **{k: v for k, v in result.info.items() if _is_jsonable(v)},
         }
         (folder / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -262,6 +273,8 @@ def write_outputs(
                 yield 2 + step, n_steps, f"drawing {name}"
                 figure.savefig(folder / f"{name}.png", dpi=110)
                 written[f"{name}_png"] = f"{name}.png"
+        yield n_steps - 1, n_steps, "writing report.html"
+        written["report"] = write_report(folder, shown_dir=final_dir or out_dir).name
     files = {role: out_dir / name for role, name in written.items()}
     result.files.update(files)
     yield n_steps, n_steps, "outputs written"

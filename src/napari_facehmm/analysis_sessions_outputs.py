@@ -9,7 +9,9 @@ Layout of ``out_dir`` (``facehmm analyze IN1 IN2 ... --out DIR``):
 - ``sessions.csv``: per session and state, frames, fraction, bouts and mean
   bout length; ``groups.csv`` and ``group_tests.csv`` with groups;
 - ``model_selection.csv`` and ``.png`` with ``--states auto`` or a range;
-- ``summary.json``: the fit as a whole and one entry per session.
+- ``summary.json``: the fit as a whole and one entry per session;
+- ``report.html``: the page of the whole (:mod:`napari_facehmm.export.report`),
+  linking each session's own ``<session>/report.html``.
 
 All of it is written into a hidden folder and swapped in whole
 (:func:`napari_facehmm.io._atomic.results_folder`): an interrupted run leaves
@@ -40,6 +42,7 @@ SESSIONS_OUTPUT_NAMES = (
     f"{MODEL_STEM}.npz",
     "summary.json",
     *(f"{name}.csv" for name in SESSIONS_TABLE_NAMES),
+    "report.html",
 )
 
 
@@ -108,11 +111,12 @@ def write_sessions_outputs(
         session's own files are in ``result.results[i].files``); also stored
         in ``result.files``.
     """
+    from .export.report import write_report
     from .io._atomic import results_folder
 
     out_dir = Path(out_dir)
     owned = {*OUTPUT_NAMES, *SESSIONS_OUTPUT_NAMES, *result.names, *earlier_session_names(out_dir)}
-    per_session = 3 + (len(FIGURE_NAMES) if figures else 0)
+    per_session = 4 + (len(FIGURE_NAMES) if figures else 0)
     total = 2 + per_session * len(result.names)
     written: dict[str, str] = {}
     session_files: dict[str, dict[str, Path]] = {}
@@ -127,7 +131,7 @@ def write_sessions_outputs(
                 return offset + item[0], total, f"{name}: {item[2]}"
 
             session_files[name] = yield from relay(
-                write_outputs(session, folder / name, figures=figures, save_model=False), step
+                write_outputs(session, folder / name, figures=figures, save_model=False, final_dir=out_dir / name), step
             )
         yield total - 1, total, "writing tables"
         tables = {"sessions": result.sessions, "groups": result.group_summary, "group_tests": result.group_tests}
@@ -140,6 +144,7 @@ def write_sessions_outputs(
             written.update(write_selection(selection, folder, figures))
         (folder / "summary.json").write_text(json.dumps(_summary(result), indent=2))
         written["summary"] = "summary.json"
+        written["report"] = write_report(folder, shown_dir=out_dir).name
     # the session writers reported paths inside the temporary folder
     for name, session in zip(result.names, result.results):
         session.files = {role: out_dir / name / path.name for role, path in session_files[name].items()}

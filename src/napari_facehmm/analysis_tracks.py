@@ -19,7 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
-from .analysis import AnalysisResult, run_analysis, summarize
+import numpy as np
+
+from .analysis import AnalysisResult, _states_to_fit, run_analysis, summarize
+from .analysis_selection import add_selection
 from .analysis_stability import add_stability, fit_with_stability
 from .data import LandmarkSeries
 from .errors import Cancelled, DataError
@@ -31,7 +34,7 @@ __all__ = ["run_track_analysis"]
 
 def run_track_analysis(
     tracks: Sequence[LandmarkSeries],
-    n_states: int | None = 9,
+    n_states: int | Sequence[int] | None = 9,
     *,
     settings: FeatureSettings | None = None,
     n_restarts: int = 3,
@@ -49,7 +52,9 @@ def run_track_analysis(
         One or more :class:`LandmarkSeries` with the same keypoints and
         dimensions (e.g. the 2D tracks of the cameras of one session).
     n_states, settings, n_restarts, n_iter, seed, hmm_options, should_stop, stability_seeds
-        As for :func:`~napari_facehmm.analysis.run_analysis`.
+        As for :func:`~napari_facehmm.analysis.run_analysis`: ``n_states`` a
+        sequence of candidates chooses among them on all tracks' frames
+        (``result.info["model_selection"]`` of every result).
 
     Yields
     ------
@@ -85,7 +90,6 @@ def run_track_analysis(
             raise Cancelled("analysis cancelled")
 
     settings = settings or FeatureSettings()
-    n_states = 9 if n_states is None else int(n_states)
     yield 0, 100, f"building features of {len(tracks)} tracks"
     matrices = [build_features(series, settings) for series in tracks]
     for series, matrix in zip(tracks[1:], matrices[1:]):
@@ -95,6 +99,10 @@ def run_track_analysis(
                 f"vs {len(matrix.keypoints)} {series.n_dims}D); select tracks with the same keypoints"
             )
     check_stop()
+    n_states, selection = yield from _states_to_fit(
+        n_states, np.concatenate([m.values for m in matrices]), np.concatenate([m.lengths for m in matrices]),
+        n_restarts, seed, hmm_options, check_stop,
+    )
     model, stability = yield from fit_with_stability(
         matrices, tracks[0], n_states, stability_seeds, check_stop=check_stop, **options
     )
@@ -103,5 +111,6 @@ def run_track_analysis(
     results = [summarize(series, matrix, model, n_states, fitted=True) for series, matrix in zip(tracks, matrices)]
     for result in results:
         add_stability(result, stability)
+        add_selection(result, selection)
     yield 100, 100, "done"
     return results

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "synth",
     "analyze",
     "batch",
+    "export",
     "demo",
     "calibrate",
     "triangulate",

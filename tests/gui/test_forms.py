@@ -144,3 +144,57 @@ def test_anipose_dock_forms_match_the_cli(make_napari_viewer):
     assert dock.board().squares_x == 12 and dock.board().dict_number == 250
     settings = dock.triangulation_settings()
     assert settings.filter_2d == "medfilt" and settings.score_threshold == A.SCORE_THRESHOLD.maximum
+
+
+def test_states_dock_form_matches_the_cli(make_napari_viewer):
+    """Every option of ``facehmm analyze`` that shapes the fit is a field of the Expression states dock."""
+    import argparse
+
+    from napari_facehmm import analysis_settings as O
+    from napari_facehmm.cli import build_parser
+    from napari_facehmm.hmm.selection import AUTO_STATES
+    from napari_facehmm.widgets.states import ExpressionStatesWidget
+
+    dock = ExpressionStatesWidget(make_napari_viewer())
+    form = dock.form
+    fields = {**_fields(form.main), **_fields(form.more)}
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    actions = {action.dest: action for action in sub.choices["analyze"]._actions}
+
+    # one field per option, named as the option, with the CLI's default, range or choices
+    for setting in (*O.FEATURE_OPTIONS, *O.FIT_OPTIONS, O.STABILITY_SEEDS):
+        assert setting.flag in actions[setting.name].option_strings
+        if setting.kind is str and not setting.choices:  # --reference, --rigid-keypoints: text, empty = default
+            assert fields[setting.name].value == "" and actions[setting.name].default is None
+            continue
+        _check(fields[setting.name], setting, "analyze")
+        assert actions[setting.name].default == fields[setting.name].value
+    covered = {s.name for s in (*O.FEATURE_OPTIONS, *O.FIT_OPTIONS, O.STABILITY_SEEDS)} | {"states"}
+    # what the form leaves out: inputs, output and writing options, other commands' jobs
+    assert set(actions) - covered == {"help", "inputs", "out", "no_figures", "model", "fps", "camera",
+                                      "individual", "groups", "permutations", "debug"}
+
+    # --states: fixed K, auto, a range; the form's text parses as the CLI parses it
+    states_type = actions["states"].type
+    assert form.states_text() == str(O.DEFAULT_STATES) and form.n_states() == O.DEFAULT_STATES
+    k = fields["n_states"]
+    assert (k.min, k.max) == (O.N_STATES.minimum, O.N_STATES.maximum)
+    states_type(str(k.min)), states_type(str(k.max))
+    for outside in (k.min - 1, k.max + 1):
+        with pytest.raises(argparse.ArgumentTypeError):
+            states_type(str(outside))
+    # the dock is not shown: ask which fields are hidden
+    assert form.range_row.native.isHidden() and not fields["n_states"].native.isHidden()
+    fields["states"].value = "auto"
+    assert form.states_text() == "auto" and form.n_states() == states_type("auto") == AUTO_STATES
+    fields["states"].value = "range"
+    assert not form.range_row.native.isHidden() and fields["n_states"].native.isHidden()
+    fields["states_from"].value, fields["states_to"].value = 4, 7
+    assert form.n_states() == states_type("4-7") == (4, 5, 6, 7)
+    assert "facehmm analyze --states" in fields["states"].tooltip
+
+    # the dock's attributes are the fields' Qt widgets
+    dock.n_restarts.setValue(O.RESTARTS.maximum + 5)  # clamped to the core's range
+    assert fields["restarts"].value == O.RESTARTS.maximum
+    assert form.fit_arguments()["n_restarts"] == O.RESTARTS.maximum

@@ -257,7 +257,7 @@ def test_mismatched_tracks_and_models_notify(make_napari_viewer, synthetic_sessi
 
     # a model fitted on the 3D layout, loaded onto a 2D track
     states.set_tracks(["3D pose (session)"])
-    states.feature_set.setCurrentText("rigidly aligned landmarks")
+    states.form.set_values({"align": "rigid", "features": "expression", "max_gap": 7})
     _fit(docks, qtbot=None, n_states=3)
     states.rename_state(1, "frown")
     model_path = tmp_path / "model3d"
@@ -271,12 +271,13 @@ def test_mismatched_tracks_and_models_notify(make_napari_viewer, synthetic_sessi
     viewer.dims.set_point(0, 10)
     assert docks["ethogram"].cursor_frame == 10
     states.set_tracks(["3D pose (session)"])
-    states.feature_set.setCurrentText("egocentric landmarks + head speed")
-    states.n_states.setValue(9)
+    states.form.set_values({"align": "egocentric", "features": "expression+head", "max_gap": 5})
+    states.form.states_mode.value = "auto"
     assert states.load_model(model_path)
     # the form shows the loaded model's settings, not what was set before
-    assert states.feature_set.currentText() == "rigidly aligned landmarks"
-    assert states.n_states.value() == 3
+    assert (states.align.currentText(), states.features.currentText()) == ("rigid", "expression")
+    assert states.form.value("max_gap") == 7
+    assert states.form.states_text() == "3" and states.n_states.value() == 3
     assert states.session.state_names[1] == "frown"  # names saved with the model
     assert states.legend.item(1, 1).text() == "frown"
 

@@ -51,7 +51,7 @@ def test_qc_threshold_hides_skeleton_edges_of_hidden_points(make_napari_viewer, 
 @pytest.mark.parametrize("how", ["worker", "sync"])
 def test_every_selected_track_is_decoded_and_colored_by_its_own_states(make_napari_viewer, synthetic_session, qtbot, how):
     from napari_facehmm.colors import state_colors
-    from napari_facehmm.features import FeatureSettings, build_features
+    from napari_facehmm.features import build_features
     from napari_facehmm.layerdata import states_for_frames
     from napari_facehmm.widgets.app import fit_now
     from napari_facehmm.widgets.states import decode
@@ -71,7 +71,7 @@ def test_every_selected_track_is_decoded_and_colored_by_its_own_states(make_napa
     session = states.session
     assert sorted(session.tracks) == names
     palette = state_colors(session.n_states)
-    settings = FeatureSettings(**states.settings_kwargs())
+    settings = states.form.feature_settings(states.selected_series()[0].keypoints)
     own_states = {}
     for name in names:
         layer = viewer.layers[name]

@@ -39,7 +39,7 @@ from .video_frames import VideoFrames
 #: session folders take every container the video reader opens
 #: (:data:`napari_facehmm.io.video.VIDEO_SUFFIXES`)
 MANIFEST_VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
-LANDMARK_SUFFIXES = (".h5", ".csv")
+LANDMARK_SUFFIXES = (".h5", ".csv", ".nwb", ".nc")
 
 LayerData = tuple  # (data, kwargs, layer_type)
 NULL_LAYER = [(None,)]
@@ -193,6 +193,11 @@ def get_landmarks_reader(path: Any) -> Callable | None:
         return None
     if Path(target).name.startswith("CollectedData_"):
         return None  # manual labels: the labeling reader's job
+    if target.lower().endswith(".nc"):
+        from ..io.movement_netcdf import is_movement_poses
+
+        if not is_movement_poses(target):
+            return None  # a netCDF file that holds no poses: not ours
     if target.lower().endswith(".csv"):
         from ..io import sniff_landmark_format
 

@@ -11,7 +11,13 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-__all__ = ["dask_client"]
+__all__ = ["WORKER_ENV", "dask_client"]
+
+#: environment of LocalCluster workers: one thread for every numeric library (one worker per core)
+WORKER_ENV = {
+    "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
+}
 
 
 @contextlib.contextmanager
@@ -36,8 +42,8 @@ def dask_client(n_workers: int | None = None, scheduler: str | None = None) -> I
         return
     cluster = LocalCluster(
         n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None,
-        # a worker's BLAS must not start a thread per core beside the other workers
-        env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+        # a worker's BLAS, numba (aniposelib) and XLA (jax) must not start a thread per core beside the other workers
+        env=WORKER_ENV,
     )
     try:
         client = Client(cluster)

@@ -10,12 +10,16 @@ one-process fit, and so gives the same model (equal log-likelihood to about
 * the restarts' seeds, the k-means start on the same frames (the sample rows
   are drawn by global frame number and fetched from their parts) and the
   pooled covariance (two passes: the global mean, then the parts' centred
-  products), the empty-state re-seeding onto the globally worst frame;
+  products), both on the same initial rows when features are missing
+  (complete rows, or NaN replaced by column means), the empty-state
+  re-seeding onto the globally worst frame;
 * the M-step, convergence test, restart choice and canonical state order,
   which run on the client in the one loop.
 
-What differs: the parts' statistics are added part by part (the one-process
-E-step adds them sequence by sequence), a difference in round-off only.
+What differs: the statistics are added part by part and worker by worker
+(the one-process E-step sums over the concatenated frames), a difference in
+round-off only. Each EM iteration sends the model once to each worker and
+gets one set of statistics back (:meth:`WorkerFeatures.groups`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,13 @@ __all__ = ["DistributedFaceHMM", "WorkerFeatures"]
 class WorkerFeatures:
     """Training data held by Dask workers: one future of ``(X, lengths)`` per part.
 
+    Every EM iteration is one task per worker (:meth:`estep`): on first use
+    the parts are split into groups of about equal frames, one per worker,
+    leaving each part where it is when that keeps the balance
+    (:func:`balanced_groups`); a group is a future on its worker (a lost
+    worker's group is rebuilt elsewhere by Dask; workers that join later get
+    none). Sums over all rows (for the start of a fit) are one task per part.
+
     Parameters
     ----------
     client
@@ -54,56 +65,110 @@ class WorkerFeatures:
         self.n_rows = np.asarray(n_rows, dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.n_rows)])
         self.shape = (int(self.offsets[-1]), int(n_features))
-        self._mean_covariance: tuple[np.ndarray, np.ndarray] | None = None
+        self._summary: dict[str, Any] | None = None
+        self._spread: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._groups: list[Any] | None = None
 
     def __len__(self) -> int:
         return self.shape[0]
 
-    def _map(self, function, *args, **kwargs) -> list[Any]:
-        """``function(part, ...)`` on every part where it lives; results in part order."""
-        futures = [self.client.submit(function, *args, part, pure=False, **kwargs) for part in self.parts]
+    def _each_part(self, function, *args, **kwargs) -> list[Any]:
+        """``function(part, *args)`` on every part where it lives; results in part order."""
+        futures = [self.client.submit(function, part, *args, pure=False, **kwargs) for part in self.parts]
         return self.client.gather(futures)
+
+    # ------------------------------------------------------- sums over all rows
+    def summary(self) -> dict[str, Any]:
+        """Rows, complete rows (per part) and per-column counts and sums of the observed values."""
+        if self._summary is None:
+            items = self._each_part(estep.part_summary)
+            self._summary = {
+                "n_complete": np.array([item["n_complete"] for item in items], dtype=np.int64),
+                "n_empty": int(sum(item["n_empty"] for item in items)),
+                **{key: np.sum([item[key] for item in items], axis=0)
+                   for key in ("counts", "sums", "complete_sums")},
+            }
+        return self._summary
+
+    def nanmean(self) -> np.ndarray:
+        summary = self.summary()
+        counts = summary["counts"]
+        return np.divide(summary["sums"], counts, out=np.zeros(self.shape[1]), where=counts > 0)
+
+    def initial_mode(self, at_least: int) -> str:
+        """Which rows start a fit (as :func:`~napari_facehmm.hmm.missing.initial_rows`): all, complete or imputed."""
+        n_complete = int(self.summary()["n_complete"].sum())
+        if n_complete == len(self):
+            return "all"
+        return "complete" if n_complete >= max(at_least, 2) else "imputed"
+
+    def initial_counts(self, mode: str) -> np.ndarray:
+        """Initial rows (``mode``, see :meth:`initial_mode`) of each part."""
+        return self.summary()["n_complete"] if mode == "complete" else self.n_rows
+
+    def mean_covariance(self, mode: str = "all") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mean and covariance (``np.cov``'s, n - 1) of the ``mode`` rows, and ``np.nanstd`` of every column."""
+        if mode not in self._spread:
+            summary, nanmean = self.summary(), self.nanmean()
+            n_rows = int(self.initial_counts(mode).sum())
+            if mode == "complete":
+                mean = summary["complete_sums"] / n_rows
+            else:
+                mean = summary["sums"] / n_rows if mode == "all" else nanmean
+            items = self._each_part(estep.part_centered_products, mean, mode, nanmean)
+            products = np.sum([item[0] for item in items], axis=0)
+            squares = np.sum([item[1] for item in items], axis=0)
+            spread = np.sqrt(squares / np.maximum(summary["counts"], 1))
+            self._spread[mode] = mean, products / max(n_rows - 1, 1), spread
+        return self._spread[mode]
+
+    def rows(self, global_rows: np.ndarray, mode: str = "all") -> np.ndarray:
+        """Initial rows (``mode``) by their number over all parts (in the given order, which must be ascending)."""
+        offsets = np.concatenate([[0], np.cumsum(self.initial_counts(mode))])
+        fill = self.nanmean() if mode == "imputed" else None
+        part_of = np.searchsorted(offsets, global_rows, side="right") - 1
+        futures = []
+        for part_index in np.unique(part_of):
+            local = global_rows[part_of == part_index] - offsets[part_index]
+            futures.append(self.client.submit(estep.part_rows, self.parts[part_index], local, mode, fill, pure=False))
+        return np.concatenate(self.client.gather(futures))
+
+    # ------------------------------------------------------- the EM loop's calls
+    def groups(self) -> list[Any]:
+        """One future per worker: its parts joined into one, which every E-step goes over."""
+        if self._groups is None:
+            from distributed import wait
+
+            wait(self.parts)
+            holders = self.client.who_has(self.parts)
+            workers = sorted(self.client.scheduler_info()["workers"])
+            where = [(holders.get(part.key) or [None])[0] for part in self.parts]
+            self._groups = [
+                self.client.submit(estep.group_parts, *[self.parts[i] for i in members], workers=[worker],
+                                   allow_other_workers=True, pure=False)
+                for worker, members in balanced_groups(self.n_rows, where, workers)
+            ]
+        return self._groups
+
+    def _each_group(self, function, model) -> list[Any]:
+        plain = estep.plain_model(model)
+        return self.client.gather([self.client.submit(function, plain, group, pure=False) for group in self.groups()])
 
     def estep(self, model) -> tuple[dict[str, Any], float]:
         """Sufficient statistics and log-likelihood of all parts, added on the client."""
-        plain = estep.plain_model(model)
-        return estep.add_statistics(self._map(estep.part_estep, plain))
+        return estep.add_statistics(self._each_group(estep.group_estep, model))
 
     def score(self, model) -> float:
-        return float(sum(self._map(estep.part_score, estep.plain_model(model))))
+        return float(sum(self._each_group(estep.group_score, model)))
 
     def occupancy(self, model) -> np.ndarray:
-        return np.sum(self._map(estep.part_occupancy, estep.plain_model(model)), axis=0)
-
-    def mean_covariance(self) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and covariance (``np.cov``'s, n - 1) of all rows, in two passes over the parts."""
-        if self._mean_covariance is None:
-            n_frames = len(self)
-            mean = np.sum(self._map(estep.part_sums), axis=0) / n_frames
-            futures = [
-                self.client.submit(estep.part_centered_products, part, mean, pure=False) for part in self.parts
-            ]
-            products = np.sum(self.client.gather(futures), axis=0)
-            self._mean_covariance = mean, products / max(n_frames - 1, 1)
-        return self._mean_covariance
-
-    def rows(self, global_rows: np.ndarray) -> np.ndarray:
-        """Rows by global frame number (in the given order, which must be ascending)."""
-        part_of = np.searchsorted(self.offsets, global_rows, side="right") - 1
-        futures = []
-        for part_index in np.unique(part_of):
-            local = global_rows[part_of == part_index] - self.offsets[part_index]
-            futures.append(self.client.submit(estep.part_rows, self.parts[part_index], local, pure=False))
-        return np.concatenate(self.client.gather(futures))
+        return np.sum(self._each_part(_occupancy_of_part, estep.plain_model(model)), axis=0)
 
     def worst_frames(self, model, kept: np.ndarray, count: int):
         """``(global frame, row)`` of the ``count`` frames worst explained over all parts, worst first."""
         plain = estep.plain_model(model)
-        futures = [
-            self.client.submit(estep.part_worst_frames, plain, part, kept, count, pure=False) for part in self.parts
-        ]
         fits, frames, rows = [], [], []
-        for offset, (fit, local, part_rows) in zip(self.offsets, self.client.gather(futures)):
+        for offset, (fit, local, part_rows) in zip(self.offsets, self._each_part(_worst_of_part, plain, kept, count)):
             fits.append(fit)
             frames.append(local + offset)
             rows.append(part_rows)
@@ -111,6 +176,42 @@ class WorkerFeatures:
         # the one-process order: by fit, ties by frame number (a stable sort over all frames)
         order = np.lexsort((frame, fit))[:count]
         return [(int(frame[i]), row[i]) for i in order]
+
+
+def _occupancy_of_part(part, model):
+    return estep.part_occupancy(model, part)
+
+
+def _worst_of_part(part, model, kept, count):
+    return estep.part_worst_frames(model, part, kept, count)
+
+
+def balanced_groups(
+    sizes: Sequence[int], holders: Sequence[Any], workers: Sequence[Any]
+) -> list[tuple[Any, list[int]]]:
+    """``[(worker, part indices), ...]``: parts split over workers in groups of about equal size.
+
+    A part stays with its holder while that worker's group is below an even
+    share (plus 5%); the others go, largest first, to the least loaded
+    worker. Groups list their parts in index order; empty groups are left out.
+    """
+    workers = list(workers) or [None]
+    target = 1.05 * float(np.sum(sizes)) / len(workers)
+    load = {worker: 0 for worker in workers}
+    members: dict[Any, list[int]] = {worker: [] for worker in workers}
+    rest = []
+    for index in np.argsort(-np.asarray(sizes), kind="stable"):
+        holder = holders[index]
+        if holder in load and (not members[holder] or load[holder] + sizes[index] <= target):
+            members[holder].append(int(index))
+            load[holder] += int(sizes[index])
+        else:
+            rest.append(int(index))
+    for index in rest:
+        worker = min(workers, key=lambda w: load[w])
+        members[worker].append(index)
+        load[worker] += int(sizes[index])
+    return [(worker, sorted(members[worker])) for worker in workers if members[worker]]
 
 
 class _WorkerEStepHMM(FastGaussianHMM):
@@ -142,28 +243,45 @@ class DistributedFaceHMM(FaceHMM):
             raise DataError(f"{len(self.feature_names)} feature_names were given but the parts have {n_features} columns")
         if n_frames < self.n_states:
             raise DataError(f"cannot fit {self.n_states} states to {n_frames} frames: need at least one frame per state")
-        mean, covariance = X.mean_covariance()
-        spread = np.sqrt(np.maximum(np.diag(covariance), 0.0) * (n_frames - 1) / n_frames)
-        constant = np.flatnonzero(spread <= 1e-10 * np.maximum(1.0, np.abs(mean)))
-        if len(constant):
-            names = [self.feature_names[i] for i in constant] if self.feature_names else constant.tolist()
-            raise DataError(f"feature columns {names} do not vary (zero variance); remove them before fitting")
+        summary = X.summary()
+        # the one-process checks (hmm._validation): no empty frame, every column observed and varying
+        if summary["n_empty"]:
+            raise DataError(f"the parts have {summary['n_empty']} frames with no observed feature (all NaN)")
+        for problem, columns in (
+            ("are never observed (all NaN)", np.flatnonzero(summary["counts"] == 0)),
+            ("do not vary (zero variance)", np.flatnonzero(
+                X.mean_covariance(X.initial_mode(n_features + 1))[2] <= 1e-10 * np.maximum(1.0, np.abs(X.nanmean()))
+            )),
+        ):
+            if len(columns):
+                names = [self.feature_names[i] for i in columns] if self.feature_names else columns.tolist()
+                raise DataError(f"feature columns {names} {problem}; remove them before fitting")
         return X, None
 
     def _kmeans_sample(self, X, seed):
         from ..hmm.em import _KMEANS_MAX_FRAMES
 
-        if len(X) > _KMEANS_MAX_FRAMES:
-            rows = np.random.default_rng(seed).choice(len(X), _KMEANS_MAX_FRAMES, replace=False)
-            return X.rows(np.sort(rows))
-        return X.rows(np.arange(len(X)))
+        mode = X.initial_mode(self.n_states)
+        n_rows = int(X.initial_counts(mode).sum())
+        if n_rows > _KMEANS_MAX_FRAMES:
+            rows = np.random.default_rng(seed).choice(n_rows, _KMEANS_MAX_FRAMES, replace=False)
+            return X.rows(np.sort(rows), mode)
+        return X.rows(np.arange(n_rows), mode)
 
     def _pooled_covariance(self, X):
-        return np.atleast_2d(X.mean_covariance()[1]) + self.min_covar * np.eye(X.shape[1])
+        covariance = X.mean_covariance(X.initial_mode(X.shape[1] + 1))[1]
+        return np.atleast_2d(covariance) + self.min_covar * np.eye(X.shape[1])
 
     def _reseed_candidates(self, running, X, kept, count):
         # a few more than the emptied states: candidates equal to an already chosen frame are skipped
-        return X.worst_frames(running, kept, count + 16)
+        summary = X.summary()
+        for frame, row in X.worst_frames(running, kept, count + 16):
+            observed = ~np.isnan(row)
+            if not observed.all():
+                # as the one-process loop: NaN -> column means over all rows and this one
+                means = (summary["sums"] + np.where(observed, row, 0.0)) / (summary["counts"] + observed)
+                row = np.where(observed, row, means)
+            yield frame, row
 
     def _apply_canonical_order(self, X, lengths):
         if isinstance(self.canonical_order, str) and self.canonical_order == "frequency":

@@ -1,11 +1,19 @@
 """What a worker computes for distributed EM: E-step statistics and other sums over its part of the data.
 
 A *part* is ``(X, lengths)``: the valid-frame features of one session
-(``X: (n_frames, n_features)``, ``lengths``: frames per contiguous segment),
-kept in a worker's memory. Every function here takes a part and returns
-something small (statistics of size ``n_states x n_features^2`` at most), so
-the features never travel to the client. The client adds the parts' results
-in a fixed order (:func:`add_statistics`).
+(``X: (n_frames, n_features)``, NaN where a feature is missing, ``lengths``:
+frames per contiguous segment), kept in a worker's memory. A *group* is the
+parts one worker holds for the EM loop, joined into one (:func:`group_parts`):
+every EM iteration is one task per group (:func:`group_estep`), whatever
+the number of sessions. Every function here
+returns something small (statistics of size ``n_states x n_features^2`` at
+most), so the features never travel to the client. The client adds the
+results in a fixed order (:func:`add_statistics`).
+
+Rows with missing values (NaN) start a fit as in the one-process
+:func:`~napari_facehmm.hmm.missing.initial_rows`: the *initial rows* are
+all rows (no NaN anywhere), the complete rows (enough of them), or all rows
+with NaN replaced by the column means (:func:`initial_part`).
 
 The E-step is :class:`~napari_facehmm.hmm.fast.FastGaussianHMM`'s own
 (``estep_statistics``, or ``_do_estep`` where that function is not there
@@ -23,12 +31,16 @@ import numpy as np
 
 __all__ = [
     "add_statistics",
+    "group_estep",
+    "group_parts",
+    "group_score",
+    "initial_part",
     "part_centered_products",
     "part_estep",
+    "part_summary",
     "part_occupancy",
     "part_rows",
     "part_score",
-    "part_sums",
     "part_worst_frames",
     "plain_model",
 ]
@@ -63,6 +75,28 @@ def part_estep(model: Any, part: tuple[np.ndarray, np.ndarray]) -> tuple[dict[st
     return estep_statistics(model, X, lengths)
 
 
+def group_parts(*parts: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The parts one worker keeps for the EM loop, as one part (rows and segments in part order).
+
+    One array per worker makes an E-step one pass over it: the missing-value
+    patterns that recur across sessions are handled once per iteration, not
+    once per session. It is a copy (the sessions' own features stay for decoding).
+    """
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
+
+
+def group_estep(model: Any, group: tuple[np.ndarray, np.ndarray]) -> tuple[dict[str, Any], float]:
+    """E-step statistics and log-likelihood of a worker's parts (one task per worker and iteration)."""
+    return part_estep(model, group)
+
+
+def group_score(model: Any, group: tuple[np.ndarray, np.ndarray]) -> float:
+    """Log-likelihood of a worker's parts."""
+    return part_score(model, group)
+
+
 def add_statistics(items: list[tuple[dict[str, Any], float]]) -> tuple[dict[str, Any], float]:
     """The sum of the parts' ``(statistics, log_likelihood)``, in the given order."""
     stats = {key: (value.copy() if isinstance(value, np.ndarray) else value) for key, value in items[0][0].items()}
@@ -86,20 +120,50 @@ def part_occupancy(model: Any, part: tuple[np.ndarray, np.ndarray]) -> np.ndarra
     return np.bincount(model.predict(X, lengths), minlength=model.n_components)
 
 
-def part_sums(part: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Column sums of the part's features, ``(n_features,)``."""
-    return part[0].sum(axis=0)
+def part_summary(part: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+    """Counts and sums of the part's rows: all, complete (no NaN) and per observed value."""
+    X = part[0]
+    observed = ~np.isnan(X)
+    complete = observed.all(axis=1)
+    return {
+        "n_rows": len(X),
+        "n_complete": int(complete.sum()),
+        "n_empty": int((~observed.any(axis=1)).sum()),
+        "counts": observed.sum(axis=0),
+        "sums": np.nansum(X, axis=0),
+        "complete_sums": X[complete].sum(axis=0),
+    }
 
 
-def part_centered_products(part: tuple[np.ndarray, np.ndarray], mean: np.ndarray) -> np.ndarray:
-    """``(X - mean).T @ (X - mean)``: the part's share of the pooled covariance (times n - 1)."""
-    centered = part[0] - mean
-    return centered.T @ centered
+def initial_part(X: np.ndarray, mode: str, fill: np.ndarray | None = None) -> np.ndarray:
+    """The part's initial rows: ``mode`` "all", "complete" (rows without NaN) or "imputed" (NaN -> ``fill``)."""
+    if mode == "complete":
+        return X[~np.isnan(X).any(axis=1)]
+    if mode == "imputed":
+        return np.where(np.isnan(X), fill, X)
+    return X
 
 
-def part_rows(part: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> np.ndarray:
-    """The part's feature rows ``rows`` (local indices)."""
-    return part[0][rows]
+def part_centered_products(
+    part: tuple[np.ndarray, np.ndarray], mean: np.ndarray, mode: str = "all", nanmean: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The part's shares of the pooled covariance and of the spread check.
+
+    Returns ``(rows - mean).T @ (rows - mean)`` over the initial rows
+    (``mode``; times n - 1 of the covariance) and, per column, the sum of
+    squared deviations of the observed values from ``nanmean`` (``np.nanstd``'s).
+    """
+    X = part[0]
+    centered = initial_part(X, mode, mean) - mean
+    squares = np.nansum((X - (mean if nanmean is None else nanmean)) ** 2, axis=0)
+    return centered.T @ centered, squares
+
+
+def part_rows(
+    part: tuple[np.ndarray, np.ndarray], rows: np.ndarray, mode: str = "all", fill: np.ndarray | None = None
+) -> np.ndarray:
+    """The part's initial rows ``rows`` (local indices among the ``mode`` rows)."""
+    return initial_part(part[0], mode, fill)[rows]
 
 
 def part_worst_frames(

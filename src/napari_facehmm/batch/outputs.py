@@ -2,8 +2,9 @@
 
 Layout of ``--out`` (as ``facehmm analyze IN1 IN2 ... --out DIR``):
 ``model.json``/``model.npz``, ``<session>/`` (written by the workers, each
-folder as a set), ``sessions.csv``, ``summary.json`` and, when sessions
-failed, ``failures.csv`` (``session, stage, error``). A session folder with
+folder as a set, with its ``report.html``), ``sessions.csv``, ``summary.json``,
+``report.html`` (the page of the whole, linking each session's) and, when
+sessions failed, ``failures.csv`` (``session, stage, error``). A session folder with
 a ``summary.json`` is complete (folders appear whole: hidden, then renamed).
 """
 
@@ -27,7 +28,7 @@ __all__ = [
 
 FAILURES_NAME = "failures.csv"
 #: files of a batch result beside its session folders
-BATCH_FILES = (f"{MODEL_STEM}.json", f"{MODEL_STEM}.npz", "summary.json", "sessions.csv", FAILURES_NAME)
+BATCH_FILES = (f"{MODEL_STEM}.json", f"{MODEL_STEM}.npz", "summary.json", "sessions.csv", FAILURES_NAME, "report.html")
 
 
 def check_out_dir(out_dir: Path) -> None:
@@ -72,13 +73,35 @@ def _atomic_text(path: Path, text: str) -> None:
     os.replace(temp, path)
 
 
+def write_selection(out_dir: Path, selection, figures: bool) -> dict[str, Path]:
+    """``model_selection.csv`` (and ``.png``) of ``--states auto|A-B``, as ``facehmm analyze`` writes them."""
+    files = {"model_selection_csv": out_dir / "model_selection.csv"}
+    _atomic_text(files["model_selection_csv"], selection.table.to_csv(index=False))
+    if figures:
+        import matplotlib.pyplot as plt
+
+        from ..stats.model_selection_figure import model_selection_figure
+
+        figure = model_selection_figure(selection.table)
+        temp = out_dir / f".model_selection.tmp-{os.getpid()}.png"
+        try:
+            figure.savefig(temp, dpi=110)
+        finally:
+            plt.close(figure)
+        os.replace(temp, out_dir / "model_selection.png")
+        files["model_selection_png"] = out_dir / "model_selection.png"
+    return files
+
+
 def write_tables(
     out_dir: Path,
     entries: list[dict[str, Any]],
     failures: list[dict[str, str]],
     summary: dict[str, Any],
 ) -> dict[str, Path]:
-    """``sessions.csv`` (per session and state), ``summary.json`` and ``failures.csv`` (removed when none)."""
+    """``sessions.csv`` (per session and state), ``summary.json``, ``failures.csv`` (removed when none), ``report.html``."""
+    from ..export.report import write_report
+
     columns = ["state", "name", "n_frames", "fraction", "n_bouts", "bout_mean_s"]
     files = {}
     if entries:
@@ -101,6 +124,7 @@ def write_tables(
         files["failures"] = failures_path
     elif failures_path.exists():
         failures_path.unlink()
+    files["report"] = write_report(out_dir)
     return files
 
 

@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..analysis import MODEL_STEM, model_metadata
 from ..errors import DataError
-from ..progress import Progress
+from ..progress import Progress, relay
 from . import session_tasks as tasks
 from .discovery import discover_sessions
 from .outputs import (
@@ -36,6 +38,7 @@ from .outputs import (
     read_session_entry,
     remove_stale_session_folders,
     save_model,
+    write_selection,
     write_tables,
 )
 
@@ -62,6 +65,8 @@ class BatchResult:
         Files written beside the session folders, by role.
     folders
         The project's folder of every session (what ``facehmm view`` opens).
+    selection
+        With ``--states auto|A-B``: the ``Selection`` that chose the states (else None).
     """
 
     names: list[str]
@@ -72,21 +77,33 @@ class BatchResult:
     log_likelihood: float
     files: dict[str, Path] = field(default_factory=dict)
     folders: dict[str, Path] = field(default_factory=dict)
+    selection: Any = None
 
 
 def _keypoints(series) -> list[str]:
     return list(series.keypoints)
 
 
-def _earlier_model(out_dir: Path, n_states: int | None, refit: bool):
-    """The model of an earlier batch in ``out_dir``, if it can be reused."""
+def _candidates(n_states) -> list[int] | None:
+    """The state counts to choose among (``--states auto`` / ``A-B``), or None for one number."""
+    if n_states is None or isinstance(n_states, (int, np.integer)):
+        return None
+    candidates = sorted({int(k) for k in n_states})
+    if not candidates:
+        raise DataError("no number of states to choose among")
+    return candidates
+
+
+def _earlier_model(out_dir: Path, n_states, refit: bool):
+    """The model of an earlier batch in ``out_dir``, if it can be reused (its states among those asked for)."""
     path = out_dir / f"{MODEL_STEM}.json"
     if refit or not path.is_file():
         return None
     from ..hmm import FaceHMM
 
     model = FaceHMM.load(path)
-    if n_states is not None and int(model.n_states) != int(n_states):
+    wanted = _candidates(n_states) or ([] if n_states is None else [int(n_states)])
+    if wanted and int(model.n_states) not in wanted:
         return None
     return model
 
@@ -115,7 +132,10 @@ def run_batch(
     client
         A ``distributed.Client`` (:func:`napari_facehmm.batch.cluster.dask_client`).
     n_states
-        States of a new fit (None: 9); an earlier model in ``out_dir`` with
+        States of a new fit (None: 9), or a sequence of candidates to choose
+        among from the data (``--states auto`` / ``A-B``: distributed
+        selection, :mod:`.state_selection`; ``model_selection.csv`` and
+        ``.png`` in ``out_dir``); an earlier model in ``out_dir`` with
         another number of states is not reused. None reuses any.
     dlc_config
         Track videos with this DeepLabCut project instead of the built-in tracker.
@@ -134,6 +154,7 @@ def run_batch(
     DataError
         No session, an unusable ``out_dir``, or no session left to fit.
     """
+    from ..analysis_selection import SELECTION_N_ITER
     from ..features import FeatureSettings
     from .distributed_em import DistributedFaceHMM, WorkerFeatures
     from .shared_features import shared_worker_features
@@ -150,7 +171,9 @@ def run_batch(
     todo = [s for s in specs if s.name not in skipped]
     failures: list[dict[str, str]] = []
     # progress steps: landmarks and decoding of each session (features headers too when fitting), EM iterations
-    total = 2 * len(todo) + (len(todo) + n_restarts * n_iter if model is None else 0) + 1
+    candidates = _candidates(n_states)
+    selecting = len(candidates) * max(2, n_restarts) * SELECTION_N_ITER if candidates and model is None else 0
+    total = 2 * len(todo) + (len(todo) + n_restarts * n_iter + selecting if model is None else 0) + 1
     done = 0
 
     def collect(futures: dict[str, Any], stage: str) -> Generator[Progress, None, dict[str, Any]]:
@@ -188,12 +211,13 @@ def run_batch(
     del series_ok  # the series stay on the workers; the client keeps only their futures
 
     fitted = model is None
+    selection, selection_files = None, {}
     if model is None:
         if callable(settings) and ready:
             # options resolved against the landmarks, as facehmm analyze does with its first input
             settings = settings(client.submit(_keypoints, series[ready[0]]).result())
         settings = settings if isinstance(settings, FeatureSettings) else FeatureSettings()
-        fit_states = 9 if n_states is None else int(n_states)
+        fit_states = max(candidates) if candidates else 9 if n_states is None else int(n_states)
         kept, scaled, headers, problems = shared_worker_features(client, ready, series, settings, fit_states,
                                                                  gather_each)
         for name, problem in problems.items():
@@ -204,21 +228,38 @@ def run_batch(
         parts = [client.submit(tasks.feature_part, scaled[n]) for n in kept]
         n_rows = [headers[n]["n_valid"] for n in kept]
         data = WorkerFeatures(client, parts, n_rows, len(headers[kept[0]]["names"]))
+        from threadpoolctl import threadpool_limits
+
         from ..analysis import _new_model
 
-        template = _new_model(fit_states, n_restarts, n_iter, seed,
-                              list(headers[kept[0]]["names"]), **(hmm_options or {}))
-        estimator = DistributedFaceHMM.__new__(DistributedFaceHMM)
-        estimator.__dict__.update(template.__dict__)
-        estimator.metadata.update(client.submit(model_metadata, settings, scaled[kept[0]], series[kept[0]]).result())
-        estimator.metadata["source"] = None
-        estimator.metadata["sessions"] = [{"session": n, "source": headers[n]["source"]} for n in kept]
-        base = done
-        for item in estimator.fit_progress(data):
-            yield base + item.done, total, f"fitting {len(kept)} sessions: {item.message}"
-        done = base + n_restarts * n_iter
+        # the client's k-means and M-steps on one BLAS/OpenMP thread: the workers use the cores (a
+        # multi-threaded BLAS on small matrices beside busy workers is many times slower, not faster)
+        with threadpool_limits(limits=1):
+            if candidates:
+                from .state_selection import select_states_on_workers
+
+                base = done
+                job = select_states_on_workers(data, candidates, n_restarts=n_restarts, seed=seed,
+                                               hmm_options=hmm_options)
+                selection = yield from relay(job, lambda item: (base + item[0], total, item[2]))
+                done = base + selecting
+                fit_states = selection.n_states
+                yield done, total, f"choosing the number of states: {selection.reason}"
+            template = _new_model(fit_states, n_restarts, n_iter, seed,
+                                  list(headers[kept[0]]["names"]), **(hmm_options or {}))
+            estimator = DistributedFaceHMM.__new__(DistributedFaceHMM)
+            estimator.__dict__.update(template.__dict__)
+            estimator.metadata.update(client.submit(model_metadata, settings, scaled[kept[0]], series[kept[0]]).result())
+            estimator.metadata["source"] = None
+            estimator.metadata["sessions"] = [{"session": n, "source": headers[n]["source"]} for n in kept]
+            base = done
+            for item in estimator.fit_progress(data):
+                yield base + item.done, total, f"fitting {len(kept)} sessions: {item.message}"
+            done = base + n_restarts * n_iter
         model = estimator.as_face_hmm()
         save_model(model, out_dir)
+        if selection is not None:
+            selection_files = write_selection(out_dir, selection, figures)
         del parts, data
     else:
         scaled = {n: client.submit(tasks.features_with_model, n, series[n], model) for n in ready}
@@ -239,15 +280,17 @@ def run_batch(
         "skipped": skipped,
         "fit": {"log_likelihood": float(model.log_likelihood_), "converged": bool(model.converged_),
                 "best_restart": int(model.best_restart_), "n_restarts": int(model.n_restarts)} if fitted else None,
+        **({"model_selection": selection.to_dict()} if selection is not None else {}),
         "notes": [] if fitted else [
             "the model of an earlier run was reused: the sessions decoded now did not take part in its fit "
             "(facehmm batch --refit fits again over all sessions)"
         ],
     }
-    files = write_tables(out_dir, entries, sorted(failures, key=lambda f: f["session"]), summary)
+    files = {**write_tables(out_dir, entries, sorted(failures, key=lambda f: f["session"]), summary),
+             **selection_files}
     yield total, total, "done"
     return BatchResult(
         names=[e["session"] for e in entries], skipped=skipped, failures=sorted(failures, key=lambda f: f["session"]),
         model=model, fitted=fitted, log_likelihood=float(sum(e["log_likelihood"] for e in entries)), files=files,
-        folders={s.name: s.folder for s in specs},
+        folders={s.name: s.folder for s in specs}, selection=selection,
     )

@@ -8,13 +8,11 @@ import time
 import warnings
 from pathlib import Path
 
+# the most HMM states a fit takes: the core's, as the dock's form
+from ..analysis_settings import MAX_STATES
 from ..progress import run_with_progress
-from ._options import argument, fps, number, seed, whole_number
+from ._options import argument, fps, whole_number
 
-#: most HMM states, EM restarts and EM iterations a fit takes (more is a typo)
-MAX_STATES = 100
-MAX_RESTARTS = 1000
-MAX_ITERATIONS = 100_000
 #: most relabelings of the group permutation test
 MAX_PERMUTATIONS = 1_000_000
 
@@ -48,58 +46,10 @@ def add_feature_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"number of HMM states, 1-{MAX_STATES} (default 9, as the reference); 'auto' chooses among "
         "2-12 from held-out time blocks, 'A-B' among A to B (writes model_selection.csv and .png)",
     )
-    parser.add_argument(
-        "--features",
-        choices=("expression", "expression+head"),
-        default="expression+head",
-        help="expression: head-centred landmarks only; expression+head: plus head speed "
-        "(and angular speed with --align rigid). Default expression+head",
-    )
-    parser.add_argument(
-        "--align",
-        choices=("rigid", "egocentric"),
-        default="rigid",
-        help="rigid: remove head translation and rotation by aligning each frame to a template "
-        "face (default); egocentric: subtract the reference landmark only, as the reference "
-        "analysis does",
-    )
-    parser.add_argument("--reference", default=None, help="reference keypoint (default nose1)")
-    parser.add_argument(
-        "--rigid-keypoints",
-        default=None,
-        help="comma-separated keypoints for rigid alignment (default: nose, ears, eye corners)",
-    )
-    parser.add_argument(
-        "--max-gap", type=whole_number(0), default=5, help="fill gaps up to this many frames, >= 0 (default 5)"
-    )
-    from ..features.coverage import MIN_OBSERVED
+    from .. import analysis_settings as options
 
-    parser.add_argument(MIN_OBSERVED.flag, **argument(MIN_OBSERVED))
-    parser.add_argument(
-        "--min-confidence",
-        type=number(0, 1),
-        default=0.0,
-        help="treat points with a lower likelihood as missing, 0-1 (default 0: keep all)",
-    )
-    parser.add_argument(
-        "--drop-empty-keypoints",
-        action="store_true",
-        help="drop keypoints never tracked instead of stopping with an error",
-    )
-    parser.add_argument(
-        "--restarts", type=whole_number(1, MAX_RESTARTS), default=3, help=f"EM restarts, 1-{MAX_RESTARTS} (default 3)"
-    )
-    parser.add_argument(
-        "--iterations", type=whole_number(1, MAX_ITERATIONS), default=100,
-        help=f"EM iterations per restart, 1-{MAX_ITERATIONS} (default 100)",
-    )
-    parser.add_argument("--seed", type=seed, default=0, help="random seed of the fit, 0 to 2**32-1 (default 0)")
-    parser.add_argument(
-        "--covariance",
-        choices=("full", "diag", "tied", "spherical"),
-        default="full",
-        help="HMM covariance type (default full)",
-    )
+    for setting in options.FEATURE_OPTIONS + options.FIT_OPTIONS:
+        parser.add_argument(setting.flag, **argument(setting))
     parser.add_argument("--no-figures", action="store_true", help="write tables and model only")
 
 
@@ -118,7 +68,8 @@ def add_parser(subparsers) -> None:
         "analyze",
         help="fit a Gaussian HMM to face landmarks and write states, statistics and figures",
         description=(
-            "Read face landmarks (Anipose pose-3d CSV, DeepLabCut .h5/.csv, or OpenFace CSV), "
+            "Read face landmarks (Anipose pose-3d CSV, DeepLabCut .h5/.csv, OpenFace CSV, NWB .nwb with "
+            "ndx-pose or movement's netCDF .nc), "
             "build head-centred features, fit a Gaussian HMM (or apply a saved one with --model) "
             "and write states.csv (frame,time_s,state,state_probability; empty state where a frame "
             "has no valid features), state_stats.csv, bouts.csv, transitions.csv, mean_faces.csv, "
@@ -137,8 +88,11 @@ def add_parser(subparsers) -> None:
         "--model", default=None, help="apply this saved model (model.json) instead of fitting"
     )
     parser.add_argument("--fps", type=fps, default=None, help="override the frame rate (above 0)")
-    parser.add_argument("--camera", default=None, help="camera name to record with the series")
-    parser.add_argument("--individual", default=None, help="individual of a multi-animal DLC file")
+    parser.add_argument(
+        "--camera", default=None,
+        help="camera name to record with the series; of an NWB (.nwb) or movement (.nc) file, the camera's track to read",
+    )
+    parser.add_argument("--individual", default=None, help="individual of a multi-animal DLC or movement file")
     parser.add_argument(
         "--groups", default=None, metavar="CSV",
         help="with several inputs: a CSV 'session,group' naming every session once; writes groups.csv "
@@ -156,30 +110,12 @@ def feature_settings_from_args(args, keypoints):
     """:class:`FeatureSettings` from the command-line options, fitted to ``keypoints``.
 
     ``--reference`` and ``--rigid-keypoints`` must name keypoints of the data
-    (:class:`DataError` naming the option and listing the keypoints).
+    (:class:`DataError` naming the option and listing the keypoints);
+    :func:`~napari_facehmm.analysis_settings.feature_settings`, as the dock.
     """
-    from ..errors import DataError
-    from ..features import settings_for_keypoints
+    from ..analysis_settings import FEATURE_OPTIONS, feature_settings
 
-    rigid = None
-    if args.rigid_keypoints:
-        rigid = tuple(k.strip() for k in args.rigid_keypoints.split(",") if k.strip())
-    named = ([("--reference", args.reference)] if args.reference else []) + [("--rigid-keypoints", k) for k in rigid or ()]
-    unknown = [(option, name) for option, name in named if name not in set(keypoints)]
-    if unknown:
-        option, name = unknown[0]
-        raise DataError(f"{option}: no keypoint {name!r} in the landmarks; they are {', '.join(keypoints)}")
-    return settings_for_keypoints(
-        keypoints,
-        mode=args.align,
-        feature_set=args.features,
-        reference_keypoint=args.reference,
-        rigid_keypoints=rigid,
-        max_gap_frames=args.max_gap,
-        min_confidence=args.min_confidence,
-        min_observed=args.min_observed,
-        drop_empty_keypoints=args.drop_empty_keypoints,
-    )
+    return feature_settings(keypoints, **{setting.name: getattr(args, setting.name) for setting in FEATURE_OPTIONS})
 
 
 def print_summary(result, elapsed_s: float) -> None:
@@ -265,7 +201,11 @@ def read_series(args, path):
     """One input as the options say (``--fps``, ``--individual``, ``--camera``), repairs printed."""
     from ..analysis import load_series
 
-    series = read_input(load_series, Path(path), fps=args.fps, individual=args.individual)
+    path = Path(path)
+    if path.suffix.lower() in (".nwb", ".nc"):
+        # these files hold several tracks (cameras, 3D): --camera chooses one
+        return read_input(load_series, path, fps=args.fps, camera=args.camera, individual=args.individual)
+    series = read_input(load_series, path, fps=args.fps, individual=args.individual)
     return series.copy(camera=args.camera) if args.camera is not None else series
 
 

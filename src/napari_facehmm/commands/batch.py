@@ -48,7 +48,7 @@ def _run_on_cluster(args):
     with dask_client(args.workers, args.scheduler) as client:
         job = run_batch(
             args.project, args.out, client,
-            n_states=args.states,  # None: 9 for a new fit, or the saved model's on a rerun
+            n_states=args.states,  # None: 9 for a new fit, or the saved model's on a rerun; auto/A-B: chosen
             dlc_config=args.dlc,
             settings=lambda keypoints: feature_settings_from_args(args, keypoints),
             n_restarts=args.restarts, n_iter=args.iterations, seed=args.seed,
@@ -76,6 +76,10 @@ def run(args) -> int:
     print(f"{len(result.names)} sessions in {args.out} ({len(result.skipped)} complete from an earlier run), "
           f"{'fitted' if result.fitted else 'reused'} a {result.model.n_states}-state model, "
           f"log-likelihood {result.log_likelihood:.6g}, {elapsed:.1f} s")
+    if result.selection is not None:
+        table = result.selection.table
+        print(f"  states chosen among {int(table.n_states.min())}-{int(table.n_states.max())}: "
+              f"{result.selection.reason} (see {args.out / 'model_selection.csv'})")
     if result.failures:
         print(f"facehmm batch: {len(result.failures)} session(s) failed (see {args.out / 'failures.csv'}):",
               file=sys.stderr)

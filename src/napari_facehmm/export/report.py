@@ -2,40 +2,46 @@
 
 :func:`render_report` reads an analysis folder as ``facehmm analyze`` writes it
 (``summary.json``, the tables, the figures) and renders one HTML page: the
-input, the settings, the QC numbers (frames with a state; tracking likelihood
-and, for 3D, reprojection error, read from the input file when it is still
-there), every figure embedded as a ``data:`` URI, the tables, and the model
-selection and stability results when the folder has them. A folder of several
-sessions (``sessions.csv``) gets the sessions table with links to each
-session's own report. :func:`write_report` writes it (atomically).
+input, the settings, the QC numbers (frames with a state and the tracking QC
+that :func:`~napari_facehmm.tracking.frame_quality.quality_summary` stored in
+``summary.json``: likelihood and, for 3D, reprojection error), the model
+selection (``--states auto``) and the stability check when the analysis has
+them, every figure of the folder embedded as a ``data:`` URI, and the tables.
+A folder of several sessions (``facehmm analyze`` with several inputs,
+``facehmm batch``) gets a per-session table linking each session's own
+report, whose page links back. :func:`write_report` writes it atomically;
+the analysis writers call it inside their result set, so the report appears
+and is replaced together with the files it shows.
+
+The page reads from nothing but itself: no script, inline style, and a
+Content-Security-Policy that forbids every fetch (HTML pieces in
+:mod:`.report_html`).
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from . import report_html as h
 
 __all__ = ["REPORT_NAME", "render_report", "write_report"]
 
 #: file name of the report inside an analysis folder
 REPORT_NAME = "report.html"
 
-#: figures in the order a reader wants them; any other PNG of the folder follows
-_FIGURE_ORDER = ("ethogram", "mean_faces", "frequencies", "transitions", "kinematics", "model_selection")
+#: figures in the order a reader wants them; any other PNG of the folder follows, by name
+_FIGURE_ORDER = ("ethogram", "mean_faces", "frequencies", "transitions", "kinematics")
 
-#: tables shown in full (up to _MAX_ROWS rows), in this order; per-frame tables (states, head_motion) are not shown
+#: tables shown (per-frame tables, states and head_motion, are only named); model_selection has its section
 _TABLES = (
-    ("sessions", "Sessions"),
+    ("sessions", "Sessions and states"),
+    ("failures", "Failed sessions"),
     ("state_stats", "States"),
-    ("model_selection", "Model selection"),
     ("transitions", "Transitions"),
     ("bouts", "Bouts"),
     ("mean_faces", "Mean faces"),
@@ -43,200 +49,253 @@ _TABLES = (
     ("groups", "Groups"),
     ("group_tests", "Group tests"),
 )
-_MAX_ROWS = 200
+_PER_FRAME_TABLES = ("states.csv", "head_motion.csv")
 
-_STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
-h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ddd;padding:.2em .5em;text-align:right}
-th{background:#f3f3f3}td.k,th.k{text-align:left}figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
-figcaption{font-size:.9em;color:#555}.note{color:#666;font-size:.9em}details{margin:.5em 0}
-"""
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
+#: labels of summary.json's ``qc`` block (tracking/frame_quality.quality_summary)
+_QC_LABELS = {
+    "n_keypoints": "keypoints",
+    "points_tracked_fraction": "points tracked (fraction of frames x keypoints)",
+    "likelihood_median": "tracking likelihood: median (3D: Anipose's score)",
+    "likelihood_below_0_5_fraction": "tracking likelihood: fraction of points below 0.5",
+    "reprojection_error_px_median": "reprojection error (px): median",
+    "reprojection_error_px_p95": "reprojection error (px): 95th percentile",
+}
 
 
-def _number(value: Any) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
-    if isinstance(value, (float, np.floating)):
-        return "" if not np.isfinite(value) else f"{value:.4g}"
-    return _esc(value)
-
-
-def _key_values(items: dict[str, Any]) -> str:
-    rows = []
-    for key, value in items.items():
-        if isinstance(value, (list, tuple)):
-            value = ", ".join(str(_number(v)) for v in value)
-        elif isinstance(value, dict):
-            value = json.dumps(value)
-        else:
-            value = _number(value)
-        rows.append(f"<tr><th class=k>{_esc(key)}</th><td class=k>{value if isinstance(value, str) else _esc(value)}</td></tr>")
-    return "<table>" + "".join(rows) + "</table>"
-
-
-def _cell(value: Any, raw: bool) -> str:
-    if raw:
-        return str(value)
-    return "" if pd.isna(value) else _number(value)
-
-
-def _table(frame: pd.DataFrame, raw_columns: tuple[str, ...] = ()) -> str:
-    """An HTML table of ``frame``'s first rows; cells of ``raw_columns`` are HTML already."""
-    shown = frame.head(_MAX_ROWS)
-    raw = [c in raw_columns for c in shown.columns]
-    head = "".join(f"<th>{_esc(c)}</th>" for c in shown.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_cell(v, r)}</td>" for v, r in zip(row, raw)) + "</tr>"
-        for row in shown.itertuples(index=False)
-    )
-    more = f"<p class=note>first {_MAX_ROWS} of {len(frame):,} rows; all in the CSV file</p>" if len(frame) > _MAX_ROWS else ""
-    return f"<table><tr>{head}</tr>{body}</table>{more}"
-
-
-def _image(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{_esc(path.stem)}" src="data:image/png;base64,{data}">'
-
-
-def _source_qc(source: str | None, folder: Path) -> dict[str, Any]:
-    """Tracking likelihood and (3D) reprojection error of the input file, if it can still be read."""
-    if not source:
-        return {}
-    path = Path(source)
-    candidates = [path] if path.is_absolute() else [Path.cwd() / path, folder / path, folder.parent / path]
-    found = next((p for p in candidates if p.is_file()), None)
-    if found is None:
-        return {"tracking QC": f"input {source} not found: likelihood and reprojection error not shown"}
-    from ..errors import FaceHMMError
-    from ..io import read_landmarks
-
+def _read_json(path: Path) -> dict[str, Any]:
     try:
-        series = read_landmarks(found)
-    except (FaceHMMError, OSError, ValueError) as error:
-        return {"tracking QC": f"input {found.name} could not be read: {error}"}
-    qc: dict[str, Any] = {"keypoints": len(series.keypoints), "frames in input": series.n_frames}
-    present = np.isfinite(series.positions).all(axis=2)
-    qc["points tracked (%)"] = round(100 * float(present.mean()), 2) if present.size else float("nan")
-    confidence = series.confidence[np.isfinite(series.confidence)]
-    if confidence.size:
-        label = "triangulation score" if series.n_dims == 3 else "tracking likelihood"
-        qc[f"{label}: median"] = float(np.median(confidence))
-        qc[f"{label}: fraction below 0.5"] = float((confidence < 0.5).mean())
-    error = series.attrs.get("error")
-    if error is not None:
-        error = np.asarray(error, dtype=float)
-        error = error[np.isfinite(error)]
-        if error.size:
-            qc["reprojection error (px): median"] = float(np.median(error))
-            qc["reprojection error (px): 95th percentile"] = float(np.percentile(error, 95))
-    return qc
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return content if isinstance(content, dict) else {}
 
 
-def _stability(stability: dict[str, Any]) -> str:
-    shown = {k: v for k, v in stability.items() if not isinstance(v, dict)}
-    return _key_values(shown)
+def _read_csv(path: Path) -> pd.DataFrame | None:
+    if not path.is_file():
+        return None
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError):  # an empty or unreadable table is left out, not the whole report
+        return None
 
 
-def render_report(analysis_dir: str | Path, title: str | None = None) -> str:
+def _frames_with_state(entry: dict[str, Any]) -> str | None:
+    n_frames, with_state = entry.get("n_frames"), entry.get("n_frames_with_state")
+    if not n_frames or with_state is None:
+        return None
+    return f"{with_state:,} of {n_frames:,} ({100 * with_state / n_frames:.1f} %)"
+
+
+def _input_section(summary: dict[str, Any]) -> str:
+    model = summary.get("model")
+    link = None
+    if isinstance(model, str) and model.startswith("../"):
+        link = f'{h.text(model)} (shared by the sessions; <a href="../{REPORT_NAME}">report of all sessions</a>)'
+    items = {
+        "source": summary.get("source"),
+        "project": summary.get("project"),
+        "session": summary.get("session"),
+        "sessions": summary.get("n_sessions"),
+        "frames": summary.get("n_frames"),
+        "segments": summary.get("n_segments"),
+        "frame rate (fps)": summary.get("fps"),
+        "states": summary.get("n_states"),
+        "features": summary.get("n_features"),
+        "log-likelihood": summary.get("log_likelihood"),
+        "fitted here": summary.get("fitted"),
+        "model": link or model,
+        "sessions skipped (complete from an earlier run)": summary.get("skipped") or None,
+    }
+    return "<h2>Input</h2>" + h.key_values(items, raw=("model",) if link else ())
+
+
+def _settings_section(summary: dict[str, Any]) -> str:
+    parts = []
+    if isinstance(summary.get("settings"), dict):
+        parts += ["<h2>Settings</h2>", h.key_values(summary["settings"])]
+    if summary.get("feature_names"):
+        names = summary["feature_names"]
+        parts.append(f"<details><summary>{len(names)} features</summary><p>{h.text(', '.join(names))}</p></details>")
+    fit = dict(summary["fit"]) if isinstance(summary.get("fit"), dict) else {}
+    convergence = summary.get("convergence")
+    if isinstance(convergence, dict) and convergence.get("message"):
+        fit["convergence"] = convergence["message"]
+    if fit:
+        parts += ["<h3>Fit</h3>", h.key_values(fit)]
+    return "".join(parts)
+
+
+def _qc_section(summary: dict[str, Any], folder: Path) -> str:
+    qc: dict[str, Any] = {"frames with a state": _frames_with_state(summary)}
+    stored = summary.get("qc")
+    if isinstance(stored, dict):
+        qc.update({_QC_LABELS.get(key, key): value for key, value in stored.items()})
+    parts = []
+    sessions = [s for s in summary.get("sessions") or [] if isinstance(s, dict)]
+    if sessions:
+        parts.append(_sessions_qc(sessions, folder))
+    elif not isinstance(stored, dict):
+        qc["tracking QC"] = "not recorded in this analysis' summary.json (written by an earlier version)"
+    if not any(v is not None for v in qc.values()) and not parts:
+        return ""
+    return "<h2>Quality control</h2>" + h.key_values(qc) + "".join(parts)
+
+
+def _sessions_qc(sessions: list[dict[str, Any]], folder: Path) -> str:
+    """One row per session: frames, frames with a state, its tracking QC, a link to its report."""
+    rows = []
+    for entry in sessions:
+        name = str(entry.get("folder") or entry.get("session"))
+        stored = _read_json(folder / name / "summary.json").get("qc") or {}
+        report = folder / name / REPORT_NAME
+        rows.append(
+            {
+                "session": entry.get("session", name),
+                "group": entry.get("group"),
+                "frames": entry.get("n_frames"),
+                "frames with a state": _frames_with_state(entry),
+                "likelihood median": stored.get("likelihood_median"),
+                "reprojection error median (px)": stored.get("reprojection_error_px_median"),
+                "report": f'<a href="{h.text(name)}/{REPORT_NAME}">{h.text(name)}</a>' if report.is_file() else "",
+            }
+        )
+    frame = pd.DataFrame(rows).dropna(axis=1, how="all")
+    return h.table(frame, "Sessions", raw_columns=("report",))
+
+
+def _selection_section(summary: dict[str, Any], folder: Path) -> tuple[str, set[str]]:
+    """The model selection block and the figure names it showed."""
+    selection = summary.get("model_selection")
+    selection = selection if isinstance(selection, dict) else {}
+    frame = _read_csv(folder / "model_selection.csv")
+    figure = folder / "model_selection.png"
+    if not selection and frame is None and not figure.is_file():
+        return "", set()
+    parts = ["<h2>Model selection</h2>"]
+    if selection.get("reason"):
+        parts.append(f"<p><b>{h.text(selection['reason'])}</b></p>")
+    items = {"candidates": selection.get("candidates"), "chosen": selection.get("chosen"), "rule": selection.get("rule")}
+    parts.append(h.key_values(items))
+    if figure.is_file():
+        parts.append(h.image(figure))
+    if frame is not None:
+        parts.append(h.table(frame, "Held-out scores per number of states"))
+    return "".join(parts), {"model_selection"} if figure.is_file() else set()
+
+
+def _stability_section(summary: dict[str, Any], folder: Path) -> str:
+    stability = summary.get("stability")
+    if not isinstance(stability, dict) or not stability:
+        return ""
+    from ..analysis_stability import stability_sentence
+
+    stats = _read_csv(folder / "state_stats.csv")
+    names = list(stats["name"].astype(str)) if stats is not None and "name" in stats.columns else None
+    parts = ["<h2>Stability</h2>", "<p class=note>the same model fitted again from other seeds</p>"]
+    try:
+        sentence = stability_sentence(stability, names)
+    except (KeyError, TypeError):  # a block of another version: its numbers are still shown below
+        sentence = ""
+    if sentence:
+        css = " class=warn" if stability.get("unstable_states") else ""
+        parts.append(f"<p{css}><b>{h.text(sentence)}</b></p>")
+    shown = {k: v for k, v in stability.items() if k not in ("recurrence", "n_back")}
+    if "unstable_states" in shown and not shown["unstable_states"]:
+        shown["unstable_states"] = "none"
+    parts.append(h.key_values(shown))
+    recurrence, n_back = stability.get("recurrence"), stability.get("n_back")
+    n_refits = int(stability.get("n_seeds", 1)) - 1
+    if isinstance(recurrence, list) and recurrence:
+        unstable = set(stability.get("unstable_states") or [])
+        rows = {
+            "state": list(range(len(recurrence))),
+            "name": names if names and len(names) == len(recurrence) else [f"state {k}" for k in range(len(recurrence))],
+            "recurrence": recurrence,
+            "back in re-fits": [f"{n} of {n_refits}" for n in n_back]
+            if isinstance(n_back, list) and len(n_back) == len(recurrence) else None,
+            "unstable": [k in unstable for k in range(len(recurrence))],
+        }
+        parts.append(h.table(pd.DataFrame({k: v for k, v in rows.items() if v is not None}), "Per state"))
+    return "".join(parts)
+
+
+def _figures_section(folder: Path, shown: set[str]) -> str:
+    pngs = {p.stem: p for p in sorted(folder.glob("*.png")) if p.stem not in shown}
+    ordered = [n for n in _FIGURE_ORDER if n in pngs] + sorted(set(pngs) - set(_FIGURE_ORDER))
+    if not ordered:
+        return ""
+    return "<h2>Figures</h2>" + "".join(h.image(pngs[name]) for name in ordered)
+
+
+def _tables_section(folder: Path) -> str:
+    blocks = []
+    for name, heading in _TABLES:
+        frame = _read_csv(folder / f"{name}.csv")
+        if frame is not None:
+            blocks.append(h.table(frame, f"{heading} ({name}.csv)"))
+    per_frame = [n for n in _PER_FRAME_TABLES if (folder / n).is_file()]
+    if per_frame:
+        blocks.append(f"<p class=note>per-frame tables (not shown): {h.text(', '.join(per_frame))}</p>")
+    return "<h2>Tables</h2>" + "".join(blocks) if blocks else ""
+
+
+def render_report(analysis_dir: str | Path, title: str | None = None, shown_dir: str | Path | None = None) -> str:
     """The HTML of the report of an analysis folder (figures embedded; nothing fetched).
+
+    Parameters
+    ----------
+    analysis_dir
+        A folder ``facehmm analyze``, ``run`` or ``batch`` wrote (its ``summary.json``).
+    title
+        The page's title; default names the folder.
+    shown_dir
+        The folder named on the page, when ``analysis_dir`` is where it is
+        being built (the hidden folder of a result set).
 
     Raises
     ------
     DataError
-        The folder has no ``summary.json`` (not an analysis folder).
+        The folder has no readable ``summary.json`` (not an analysis folder).
     """
     folder = Path(analysis_dir)
     summary_path = folder / "summary.json"
     if not summary_path.is_file():
         raise DataError(f"{folder}: not an analysis folder (summary.json is missing); run facehmm analyze first")
-    summary = json.loads(summary_path.read_text())
-    title = title or f"napari-facehmm analysis: {folder.resolve().name}"
-    parts = [f"<h1>{_esc(title)}</h1>", f"<p class=note>analysis folder {_esc(folder.resolve())}</p>"]
+    summary = _read_json(summary_path)
+    if not summary:
+        raise DataError(f"{summary_path}: not a readable analysis summary (a JSON object was expected)")
+    shown = Path(shown_dir) if shown_dir is not None else folder
+    title = title or f"Face states: {shown.resolve().name}"
+    from .. import __version__
 
-    parts.append("<h2>Input</h2>")
-    inputs = {
-        "source": summary.get("source"),
-        "sessions": summary.get("n_sessions"),
-        "frames": summary.get("n_frames"),
-        "segments": summary.get("n_segments"),
-        "fps": summary.get("fps"),
-        "states": summary.get("n_states"),
-        "features": summary.get("n_features"),
-        "log-likelihood": summary.get("log_likelihood"),
-        "fitted here": summary.get("fitted"),
-    }
-    parts.append(_key_values({k: v for k, v in inputs.items() if v is not None}))
-
-    settings = summary.get("settings")
-    if isinstance(settings, dict):
-        parts += ["<h2>Settings</h2>", _key_values(settings)]
-    if isinstance(summary.get("fit"), dict):
-        parts += ["<h3>Fit</h3>", _key_values(summary["fit"])]
-
-    qc: dict[str, Any] = {}
-    if "n_frames" in summary and "n_frames_with_state" in summary and summary["n_frames"]:
-        qc["frames with a state"] = f"{summary['n_frames_with_state']:,} of {summary['n_frames']:,} " + (
-            f"({100 * summary['n_frames_with_state'] / summary['n_frames']:.1f} %)"
-        )
-    qc.update(_source_qc(summary.get("source"), folder))
-    if qc:
-        parts += ["<h2>Quality control</h2>", _key_values(qc)]
-
-    stability = summary.get("stability")
-    if isinstance(stability, dict):
-        parts += ["<h2>Stability</h2>", "<p class=note>the same model re-fitted from other seeds</p>", _stability(stability)]
-    notes = summary.get("notes")
-    if notes:
-        parts += ["<h2>Notes</h2>", "<ul>" + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>"]
-
-    pngs = {p.stem: p for p in sorted(folder.glob("*.png"))}
-    ordered = [name for name in _FIGURE_ORDER if name in pngs] + sorted(set(pngs) - set(_FIGURE_ORDER))
-    if ordered:
-        parts.append("<h2>Figures</h2>")
-        for name in ordered:
-            parts.append(f"<figure>{_image(pngs[name])}<figcaption>{_esc(pngs[name].name)}</figcaption></figure>")
-
-    tables = []
-    for name, heading in _TABLES:
-        path = folder / f"{name}.csv"
-        if path.is_file():
-            table = pd.read_csv(path)
-            if name == "sessions" and "session" in table.columns:
-                links = [
-                    f'<a href="{_esc(s)}/{REPORT_NAME}">{_esc(s)}</a>' if (folder / str(s) / REPORT_NAME).is_file() else _esc(s)
-                    for s in table["session"]
-                ]
-                table = table.assign(report=links)
-                tables.append(f"<h3>{heading}</h3>" + _table(table, raw_columns=("report",)))
-                continue
-            block = f"<h3>{heading}</h3>{_table(table)}"
-            tables.append(block if len(table) <= 40 else f"<details><summary>{heading} ({len(table):,} rows)</summary>{block}</details>")
-    if tables:
-        parts += ["<h2>Tables</h2>", *tables]
-    per_frame = [n for n in ("states.csv", "head_motion.csv") if (folder / n).is_file()]
-    if per_frame:
-        parts.append(f"<p class=note>per-frame tables (not shown): {', '.join(per_frame)}</p>")
-
-    body = "\n".join(parts)
-    return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>'
-        f"<style>{_STYLE}</style></head><body>\n{body}\n</body></html>\n"
-    )
+    selection, selection_figures = _selection_section(summary, folder)
+    notes = [n for n in summary.get("notes") or [] if n]
+    parts = [
+        f"<h1>{h.text(title)}</h1>",
+        f"<p class=note>analysis folder {h.text(shown.resolve())}; report written by napari-facehmm {h.text(__version__)}</p>",
+        _input_section(summary),
+        _settings_section(summary),
+        _qc_section(summary, folder),
+        selection,
+        _stability_section(summary, folder),
+        "<h2>Notes</h2><ul>" + "".join(f"<li>{h.text(n)}</li>" for n in notes) + "</ul>" if notes else "",
+        _figures_section(folder, selection_figures),
+        _tables_section(folder),
+    ]
+    return h.page(title, "\n".join(p for p in parts if p))
 
 
-def write_report(analysis_dir: str | Path, out_path: str | Path | None = None, title: str | None = None) -> Path:
+def write_report(
+    analysis_dir: str | Path,
+    out_path: str | Path | None = None,
+    title: str | None = None,
+    shown_dir: str | Path | None = None,
+) -> Path:
     """Render :func:`render_report` into ``out_path`` (default ``<analysis_dir>/report.html``), atomically."""
     from ..io._atomic import atomic_write_path
 
     out_path = Path(out_path) if out_path is not None else Path(analysis_dir) / REPORT_NAME
-    text = render_report(analysis_dir, title)
+    text = render_report(analysis_dir, title, shown_dir)
     with atomic_write_path(out_path, backup=False) as temp:
         Path(temp).write_text(text, encoding="utf-8")
     return out_path

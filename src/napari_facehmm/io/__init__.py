@@ -1,4 +1,4 @@
-"""Readers and writers: videos, DeepLabCut, Anipose and OpenFace files.
+"""Readers and writers: videos, DeepLabCut, Anipose, OpenFace, NWB (ndx-pose) and movement files.
 
 Every landmark reader returns a :class:`~napari_facehmm.data.LandmarkSeries`.
 :func:`read_landmarks` picks the reader from the file's extension and, for
@@ -14,6 +14,9 @@ CSV files, from its header.
 - :mod:`.anipose`: ``calibration.toml`` and ``pose-3d`` tables (and the one
   rotation-vector conversion, :func:`~.anipose.rodrigues_to_matrix`).
 - :mod:`.openface`: OpenFace 2 landmark tables.
+- :mod:`.nwb`: ndx-pose tracks in NWB files; :mod:`.movement_netcdf`:
+  movement's poses datasets saved as netCDF (SLEAP, Lightning Pose... tracks
+  brought through movement).
 - :mod:`.groups`: the ``session,group`` CSV of a multi-session analysis.
 - :mod:`._atomic`: files and folders written whole or not at all;
   :mod:`._checks`: the checks every reader applies; :mod:`._csv`: fast
@@ -34,9 +37,10 @@ __all__ = ["read_landmarks", "sniff_landmark_format"]
 
 
 def sniff_landmark_format(path: str | Path) -> str:
-    """Which landmark format a file holds: ``"dlc"``, ``"pose3d"`` or ``"openface"``.
+    """Which landmark format a file holds: ``"dlc"``, ``"pose3d"``, ``"openface"``, ``"nwb"`` or ``"movement"``.
 
-    ``.h5``/``.hdf5`` files are DeepLabCut tables. A ``.csv`` is recognised
+    ``.h5``/``.hdf5`` files are DeepLabCut tables, ``.nwb`` NWB files with
+    ndx-pose tracks, ``.nc`` movement's poses datasets. A ``.csv`` is recognised
     by its first line: DeepLabCut's header rows start with ``scorer``;
     Anipose pose-3d tables have ``<bp>_x, <bp>_y, <bp>_z, <bp>_error`` or
     ``fnum`` columns; OpenFace tables have ``x_0``/``X_0`` and ``frame`` or
@@ -54,10 +58,14 @@ def sniff_landmark_format(path: str | Path) -> str:
     check_is_file(path)
     if suffix in (".h5", ".hdf5"):
         return "dlc"
+    if suffix == ".nwb":
+        return "nwb"
+    if suffix == ".nc":
+        return "movement"
     if suffix != ".csv":
         raise UnsupportedFileError(
             path, f"no landmark reader for {suffix or 'files without extension'!r} "
-            "(expected DeepLabCut .h5/.csv, Anipose pose-3d .csv or OpenFace .csv)"
+            "(expected DeepLabCut .h5/.csv, Anipose pose-3d .csv, OpenFace .csv, NWB .nwb or movement .nc)"
         )
     try:
         with path.open(newline="", encoding="utf-8") as handle:
@@ -88,10 +96,13 @@ def read_landmarks(path: str | Path, **kwargs) -> LandmarkSeries:
     ----------
     path
         DeepLabCut analysis ``.h5``/``.csv`` (one row per video frame; a
-        labels file is refused), Anipose pose-3d ``.csv``, or OpenFace ``.csv``.
+        labels file is refused), Anipose pose-3d ``.csv``, OpenFace ``.csv``,
+        NWB ``.nwb`` (ndx-pose) or movement's netCDF ``.nc``.
     **kwargs
         Passed to the reader: ``individual``/``fps`` (DeepLabCut),
-        ``fps`` (pose-3d), ``dims``/``fps``/``face_id`` (OpenFace).
+        ``fps`` (pose-3d), ``dims``/``fps``/``face_id`` (OpenFace),
+        ``camera``/``pose_estimation``/``fps`` (NWB),
+        ``individual``/``camera``/``fps`` (movement).
 
     Returns
     -------
@@ -103,6 +114,10 @@ def read_landmarks(path: str | Path, **kwargs) -> LandmarkSeries:
         from .dlc import read_dlc_analysis as reader
     elif kind == "pose3d":
         from .anipose import read_pose3d as reader
+    elif kind == "nwb":
+        from .nwb import read_nwb_pose as reader
+    elif kind == "movement":
+        from .movement_netcdf import read_movement_netcdf as reader
     else:
         from .openface import read_openface as reader
     try:

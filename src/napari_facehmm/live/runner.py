@@ -126,15 +126,15 @@ def run_live(
     analyzer = LiveAnalyzer(model, lag=lag, fps=source.fps)
     started = time.perf_counter()
     failed = None
-    first = None
+    # Frames read before (a calibration phase) are not this run's; frames read after it but
+    # never taken (a loaded machine, even the very first ones) are this run's drops.
+    first = source.first_untaken()
     try:
         with source:
             while duration_s is None or time.perf_counter() - started < duration_s:
                 frame = source.next_frame()
                 if frame is None:
                     break
-                if first is None:  # frames taken before (a calibration) are not this run's
-                    first = frame.number
                 frame = Frame(frame.number - first, frame.captured_s, frame.image)
                 begun = time.perf_counter()
                 update = analyzer.process(frame)
@@ -153,7 +153,7 @@ def run_live(
     finally:
         if isinstance(failed, KeyboardInterrupt):
             failed = None  # Ctrl+C is how a person stops it: an ordinary end
-        stats.frames_dropped = max(stats.frames_dropped, source.frames_read - (first or 0) - stats.frames_shown)
+        stats.frames_dropped = max(stats.frames_dropped, source.frames_read - first - stats.frames_shown)
         analyzer_tail = analyzer.finish()
         analyzer.close()
         if recording is not None:

@@ -131,6 +131,11 @@ class FrameSource:
                 raise DataError(f"{self.name}: reading stopped: {error}") from error
             return frame
 
+    def first_untaken(self) -> int:
+        """Number of the first frame :meth:`next_frame` has not given yet (frames are numbered as read)."""
+        with self._condition:
+            return self.frames_read - (self._latest is not None)
+
     def close(self) -> None:
         """Stop the capture thread (the frames taken so far stay valid)."""
         self._stop.set()

@@ -33,7 +33,7 @@ import numpy as np
 from ..data import LandmarkSeries
 from ..errors import DataError
 
-__all__ = ["N_WORST", "frame_quality", "frame_scores", "rank_frames", "worst_frames"]
+__all__ = ["N_WORST", "frame_quality", "frame_scores", "quality_summary", "rank_frames", "worst_frames"]
 
 N_WORST = 20
 
@@ -132,6 +132,39 @@ def frame_quality(series: LandmarkSeries) -> dict[str, np.ndarray]:
     if isinstance(error, np.ndarray) and error.shape == present.shape:
         quality["reprojection_error"] = frame_scores(np.where(present, error, np.nan))
     return quality
+
+
+def quality_summary(series: LandmarkSeries) -> dict[str, float | int]:
+    """The tracking QC numbers of a whole series, as an analysis' ``summary.json`` keeps them.
+
+    Returns
+    -------
+    dict
+        ``n_keypoints``, ``points_tracked_fraction`` (finite positions over
+        frames x keypoints); over the tracked points ``likelihood_median`` and
+        ``likelihood_below_0_5_fraction`` (the confidence: a 2D tracker's
+        likelihood, Anipose's score for 3D); for series with a reprojection
+        error (Anipose 3D) ``reprojection_error_px_median`` and
+        ``reprojection_error_px_p95``. A number without values (no point
+        tracked, no error stored) is left out, as JSON has no NaN.
+    """
+    present = ~np.isnan(series.positions).any(axis=2)
+    summary: dict[str, float | int] = {"n_keypoints": len(series.keypoints)}
+    if present.size:
+        summary["points_tracked_fraction"] = float(present.mean())
+    confidence = series.confidence[present]
+    confidence = confidence[np.isfinite(confidence)]
+    if confidence.size:
+        summary["likelihood_median"] = float(np.median(confidence))
+        summary["likelihood_below_0_5_fraction"] = float((confidence < 0.5).mean())
+    error = series.attrs.get("error")
+    if isinstance(error, np.ndarray) and error.shape == present.shape:
+        error = error[present]
+        error = error[np.isfinite(error)]
+        if error.size:
+            summary["reprojection_error_px_median"] = float(np.median(error))
+            summary["reprojection_error_px_p95"] = float(np.percentile(error, 95))
+    return summary
 
 
 def worst_frames(

@@ -53,13 +53,10 @@ def fit_now(
 
     if stability_seeds is not None:
         states_widget.stability_seeds.setValue(stability_seeds)
-    job = track_analysis(
-        states_widget.selected_series(), states_widget.settings_kwargs(), n_states, n_restarts,
-        states_widget.stability_seeds.value(),
-    )
-    result = run_with_progress(job, "fitting", quiet=not show_progress)
-    states_widget.n_states.setValue(n_states)
+    states_widget.form.set_fixed_states(n_states)
     states_widget.n_restarts.setValue(n_restarts)
+    job = track_analysis(*states_widget.job_arguments())
+    result = run_with_progress(job, "fitting", quiet=not show_progress)
     states_widget._on_fitted(result)
 
 

@@ -1,12 +1,17 @@
 """Expression states dock: fit or load a FaceHMM, color the points by state.
 
-The fit is the core's :func:`~napari_facehmm.analysis_tracks.run_track_analysis`
-(one track: exactly ``facehmm analyze``'s :func:`~napari_facehmm.analysis.run_analysis`;
+The form is ``facehmm analyze``'s options (:mod:`.states_form`). The fit is
+the core's :func:`~napari_facehmm.analysis_tracks.run_track_analysis` (one
+track: exactly ``facehmm analyze``'s :func:`~napari_facehmm.analysis.run_analysis`;
 several: one model for all, each decoded on its own features), run in a
 worker thread (:class:`~napari_facehmm.widgets._worker.DockJob`) with a
-progress bar; Cancel stops it at the next progress step. The legend lists
-the state colors and names; names are editable and saved with the model.
-Errors from the core are shown as notifications and leave the viewer usable.
+progress bar; Cancel stops it at the next progress step. With ``auto`` or a
+range of states the core chooses K first; the dock then shows its curve
+(:mod:`.selection_curve`), from which another K can be picked and fitted.
+The legend lists the state colors and names (editable, saved with the model)
+and which states come back in re-fits with other seeds. After Load model the
+form shows the model's own options. Errors from the core are shown as
+notifications and leave the viewer usable.
 """
 
 from __future__ import annotations
@@ -16,40 +21,30 @@ from typing import Any
 
 import numpy as np
 from qtpy.QtCore import Qt
-from qtpy.QtGui import QColor
 from qtpy.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from ..data import LandmarkSeries
 from ..errors import Cancelled, DataError, FaceHMMError
-from ..analysis_stability import state_stability_label
 from ..hmm.stability import STABILITY_SEEDS
 from ._session import facehmm_meta, get_session, show_error
 from ._worker import DockJob
+from .selection_curve import SelectionCurve
+from .states_form import AnalysisForm
+from .states_legend import StateLegend
 
 #: label of the track that is the session's 3D series
 POSE3D_TRACK = "3D pose (session)"
-FEATURE_CHOICES = {
-    "egocentric landmarks + head speed": dict(mode="egocentric", feature_set="expression+head"),
-    "egocentric landmarks": dict(mode="egocentric", feature_set="expression"),
-    "rigidly aligned landmarks + head motion": dict(mode="rigid", feature_set="expression+head"),
-    "rigidly aligned landmarks": dict(mode="rigid", feature_set="expression"),
-}
 
 
 def decode(model: Any, features: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -60,19 +55,11 @@ def decode(model: Any, features: Any) -> tuple[np.ndarray, np.ndarray]:
     return states, posterior
 
 
-def track_analysis(
-    series_list: list[LandmarkSeries], settings_kwargs: dict, n_states: int, n_restarts: int, stability_seeds: int = 0
-):
-    """The dock's fit: :func:`run_track_analysis` with the form's settings (a progress generator)."""
+def track_analysis(series_list: list[LandmarkSeries], n_states: Any, settings: Any, fit_arguments: dict):
+    """The dock's fit: :func:`run_track_analysis` with the form's options (a progress generator)."""
     from ..analysis_tracks import run_track_analysis
-    from ..features import FeatureSettings
 
-    return (
-        yield from run_track_analysis(
-            series_list, n_states, settings=FeatureSettings(**settings_kwargs), n_restarts=n_restarts,
-            stability_seeds=stability_seeds,
-        )
-    )
+    return (yield from run_track_analysis(series_list, n_states, settings=settings, **fit_arguments))
 
 
 class ExpressionStatesWidget(QWidget):
@@ -90,18 +77,17 @@ class ExpressionStatesWidget(QWidget):
         self.tracks = QListWidget()
         self.tracks.setMaximumHeight(90)
         self.tracks.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.feature_set = QComboBox()
-        self.feature_set.addItems(list(FEATURE_CHOICES))
-        self.n_states = QSpinBox()
-        self.n_states.setRange(2, 30)
-        self.n_states.setValue(9)
-        self.n_restarts = QSpinBox()
-        self.n_restarts.setRange(1, 50)
-        self.n_restarts.setValue(3)
-        self.stability_seeds = QSpinBox()
-        self.stability_seeds.setRange(int(STABILITY_SEEDS.minimum), int(STABILITY_SEEDS.maximum))
-        self.stability_seeds.setValue(STABILITY_SEEDS.default)
-        self.stability_seeds.setToolTip(STABILITY_SEEDS.help + "; each costs one more fit")
+        #: the analysis options (``facehmm analyze``'s); some fields' Qt widgets are kept as attributes
+        self.form = AnalysisForm(STABILITY_SEEDS)
+        self.n_states = self.form.qt("n_states")
+        self.n_restarts = self.form.qt("restarts")
+        self.stability_seeds = self.form.qt("stability_seeds")
+        self.features = self.form.qt("features")
+        self.align = self.form.qt("align")
+        #: the curve of the last choice of K (``auto`` / a range), hidden without one
+        self.curve = SelectionCurve()
+        #: the K picked on the curve while its refit runs
+        self._picked: int | None = None
         self.fit_button = QPushButton("Fit")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -112,21 +98,11 @@ class ExpressionStatesWidget(QWidget):
         self.progress.setRange(0, 100)
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        self.legend = QTableWidget(0, 3)
-        self.legend.setHorizontalHeaderLabels(["", "state name (editable)", "comes back"])
-        self.legend.horizontalHeader().setStretchLastSection(True)
-        self.legend.setColumnWidth(1, 150)
-        self.legend.verticalHeader().setVisible(False)
-        self.legend.setColumnWidth(0, 24)
+        self.legend = StateLegend()
         self.job = DockJob(
             buttons=[self.fit_button], cancel_button=self.cancel_button, progress_bar=self.progress, status=self.status
         )
 
-        form = QFormLayout()
-        form.addRow("feature set", self.feature_set)
-        form.addRow("states", self.n_states)
-        form.addRow("restarts", self.n_restarts)
-        form.addRow("stability seeds", self.stability_seeds)
         buttons = QHBoxLayout()
         for button in (self.fit_button, self.cancel_button):
             buttons.addWidget(button)
@@ -136,18 +112,20 @@ class ExpressionStatesWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("tracks"))
         layout.addWidget(self.tracks)
-        layout.addLayout(form)
+        layout.addWidget(self.form)
         layout.addLayout(buttons)
         layout.addLayout(files)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
+        layout.addWidget(self.curve)
         layout.addWidget(self.legend)
 
         self.fit_button.clicked.connect(self.fit)
         self.cancel_button.clicked.connect(self.cancel)
         self.load_button.clicked.connect(self._ask_load)
         self.save_button.clicked.connect(self._ask_save)
-        self.legend.itemChanged.connect(self._on_legend_edit)
+        self.legend.renamed.connect(self.rename_state)
+        self.curve.refit_requested.connect(self.refit)
         self.viewer.layers.events.inserted.connect(self.refresh_tracks)
         self.viewer.layers.events.removed.connect(self.refresh_tracks)
         self.session.states_changed.connect(self._fill_legend)
@@ -196,8 +174,19 @@ class ExpressionStatesWidget(QWidget):
     def selected_series(self) -> list[LandmarkSeries]:
         return [series for _, series in self.selected_tracks()]
 
-    def settings_kwargs(self) -> dict:
-        return dict(FEATURE_CHOICES[self.feature_set.currentText()])
+    def job_arguments(self, n_states: int | None = None) -> tuple:
+        """``track_analysis``'s arguments from the checked tracks and the form (``n_states``: this K instead).
+
+        Raises
+        ------
+        FaceHMMError
+            No track checked, or an option that does not fit the data (a
+            keypoint name the tracks do not have), before any work.
+        """
+        series_list = self.selected_series()
+        settings = self.form.feature_settings(series_list[0].keypoints)
+        states = self.form.n_states() if n_states is None else int(n_states)
+        return series_list, states, settings, self.form.fit_arguments()
 
     # ---------------------------------------------------------------- fit
     @property
@@ -205,28 +194,29 @@ class ExpressionStatesWidget(QWidget):
         """The running fit's worker; None when idle."""
         return self.job.worker
 
-    def fit(self) -> Any:
-        """Start fitting in a worker thread; returns the worker (tests wait on it)."""
+    def fit(self, n_states: int | None = None) -> Any:
+        """Start fitting in a worker thread (``n_states``: this K, not the form's); returns the worker."""
         try:
             tracks = self.selected_tracks()
+            arguments = self.job_arguments(n_states)
         except FaceHMMError as exc:
             show_error(str(exc))
             return None
-        series_list = [series for _, series in tracks]
         # the names of the fitted tracks, should the selection change during the fit
         self._fit_names = [name for name, _ in tracks]
+        self._picked = n_states
         return self.job.start(
             track_analysis,
-            series_list,
-            self.settings_kwargs(),
-            self.n_states.value(),
-            self.n_restarts.value(),
-            self.stability_seeds.value(),
+            *arguments,
             message="fitting...",
             on_return=self._on_fitted,
             on_error=self._on_error,
             on_finish=self._on_finished,
         )
+
+    def refit(self, n_states: int) -> Any:
+        """Fit ``n_states`` picked on the selection curve, with the form's other options."""
+        return self.fit(n_states=n_states)
 
     def cancel(self) -> None:
         """Stop the running fit at its next progress step."""
@@ -243,10 +233,23 @@ class ExpressionStatesWidget(QWidget):
         self._apply(results[0].model, list(zip(names, decoded, strict=False)))
         n_frames = sum(result.features.n_valid for result in results)
         self.status.setText(
-            f"fitted {self.session.n_states} states on {n_frames} frames of {len(results)} track(s)"
+            self._selection_note(results[0])
+            + f"fitted {self.session.n_states} states on {n_frames} frames of {len(results)} track(s)"
             + self._stability_note()
             + self._tracks_note(names[: len(results)])
         )
+
+    def _selection_note(self, result: Any) -> str:
+        """Show the choice of K on the curve (or mark the picked K on it); the choice in words."""
+        selection = result.info.get("model_selection")
+        if selection:
+            self.curve.show_selection(result.info["model_selection_table"], selection["chosen"], selection["reason"])
+            return f"chose {selection['reason']}; "
+        if self._picked is not None and self.curve.table is not None:
+            self.curve.set_shown(self._picked)
+            return f"picked {self._picked} states on the curve (the data chose {self.curve.chosen}); "
+        self.curve.clear()  # a fit with a fixed K: the old curve is not about these states
+        return ""
 
     def _stability_note(self) -> str:
         from ..analysis_stability import stability_sentence
@@ -268,6 +271,7 @@ class ExpressionStatesWidget(QWidget):
         if self.job.cancel_requested:
             self.status.setText("cancelled; the previous states are kept")
         self._fit_names = None
+        self._picked = None
 
     @staticmethod
     def _tracks_note(names: list[str]) -> str:
@@ -322,21 +326,19 @@ class ExpressionStatesWidget(QWidget):
         self.stability = stability if stability and len(stability.get("n_back", [])) == model.n_states else None
         self._apply(model, decoded)
         self._show_model_settings(model)
+        self.curve.clear()
         self.status.setText(f"loaded {Path(path).name}" + self._tracks_note([name for name, _ in decoded]))
         return True
 
     def _show_model_settings(self, model: Any) -> None:
-        """The form shows the loaded model's feature set and number of states, not the fit defaults."""
-        from ..analysis import model_feature_settings
+        """The form shows the options the loaded model was fitted with, not the dock's defaults."""
+        from ..analysis_settings import model_values
 
         try:
-            settings, _ = model_feature_settings(model)
+            values = model_values(model)
         except FaceHMMError:
             return
-        for label, choice in FEATURE_CHOICES.items():
-            if choice == dict(mode=settings.mode, feature_set=settings.feature_set):
-                self.feature_set.setCurrentText(label)
-        self.n_states.setValue(int(model.n_states))
+        self.form.set_values(values)
 
     def _ask_save(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save the FaceHMM model", str(self.model_path or ""))
@@ -360,38 +362,9 @@ class ExpressionStatesWidget(QWidget):
 
     # ------------------------------------------------------------- legend
     def _fill_legend(self) -> None:
-        self.legend.blockSignals(True)
-        try:
-            palette = self.session.palette()
-            self.legend.setRowCount(self.session.n_states)
-            for state in range(self.session.n_states):
-                swatch = QTableWidgetItem("")
-                swatch.setFlags(Qt.ItemFlag.ItemIsEnabled)
-                swatch.setBackground(QColor.fromRgbF(*palette[state]))
-                self.legend.setItem(state, 0, swatch)
-                self.legend.setItem(state, 1, QTableWidgetItem(self.session.state_names[state]))
-                text, unstable = state_stability_label(self.stability, state)
-                cell = QTableWidgetItem(text)
-                cell.setFlags(Qt.ItemFlag.ItemIsEnabled)
-                if unstable:
-                    cell.setForeground(QColor("#ff6b6b"))
-                if self.stability:
-                    cell.setToolTip(self.stability.get("rule", ""))
-                self.legend.setItem(state, 2, cell)
-        finally:
-            self.legend.blockSignals(False)
-
-    def _on_legend_edit(self, item: QTableWidgetItem) -> None:
-        if item.column() == 1:
-            self.rename_state(item.row(), item.text())
+        self.legend.fill(self.session.palette(), list(self.session.state_names), self.stability)
 
     def rename_state(self, state: int, name: str) -> None:
         name = name.strip() or f"state {state}"
         self.session.rename_state(state, name)
-        self.legend.blockSignals(True)
-        try:
-            cell = self.legend.item(state, 1)
-            if cell is not None and cell.text() != name:
-                cell.setText(name)
-        finally:
-            self.legend.blockSignals(False)
+        self.legend.set_name(state, name)
