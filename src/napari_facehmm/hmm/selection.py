@@ -36,7 +36,7 @@ from .model import FaceHMM
 
 __all__ = [
     "select_n_states", "select_n_states_progress", "split_heldout", "heldout_runs", "choose_n_states", "parse_states", "AUTO_STATES",
-    "independent_columns",
+    "independent_columns", "independent_columns_of_covariance",
 ]
 
 COLUMNS = [
@@ -59,23 +59,31 @@ COLUMNS = [
 def independent_columns(X: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
     """Indices (ascending) of columns of ``X`` none of which is a linear combination of the others.
 
-    Rank-revealing (pivoted) QR of the covariance of the complete rows: a
-    column whose pivot is below ``rtol`` times the largest is dependent on
-    the columns before it (or constant). With fewer complete rows than
-    columns the covariance cannot tell, and every column is kept.
+    From the covariance of the complete rows (:func:`independent_columns_of_covariance`).
+    With fewer complete rows than columns the covariance cannot tell, and
+    every column is kept.
+    """
+    X = np.asarray(X, dtype=float)
+    complete = X[np.isfinite(X).all(axis=1)]
+    if len(complete) <= X.shape[1]:
+        return np.arange(X.shape[1])
+    return independent_columns_of_covariance(np.atleast_2d(np.cov(complete, rowvar=False)), rtol)
+
+
+def independent_columns_of_covariance(covariance: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
+    """Indices (ascending) of the linearly independent columns of data with this covariance.
+
+    Rank-revealing (pivoted) QR of the covariance: a column whose pivot is
+    below ``rtol`` times the largest is dependent on the columns before it
+    (or constant).
     """
     from scipy.linalg import qr
 
-    X = np.asarray(X, dtype=float)
-    complete = X[np.isfinite(X).all(axis=1)]
-    n_columns = X.shape[1]
-    if len(complete) <= n_columns:
-        return np.arange(n_columns)
-    covariance = np.atleast_2d(np.cov(complete, rowvar=False))
+    covariance = np.atleast_2d(np.asarray(covariance, dtype=float))
     _, r, pivots = qr(covariance, pivoting=True)
     pivot_size = np.abs(np.diag(r))
     if pivot_size[0] == 0:
-        return np.arange(n_columns)
+        return np.arange(len(covariance))
     rank = int(np.sum(pivot_size > rtol * pivot_size[0]))
     return np.sort(pivots[:rank])
 
