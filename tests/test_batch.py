@@ -233,12 +233,13 @@ def test_states_auto_chooses_as_the_one_process_selection(project, client, tmp_p
     features = shared_features(series, names, FeatureSettings(), 3)
     values = np.concatenate([f.values for f in features])
     lengths = np.concatenate([f.lengths for f in features])
-    expected = run_to_end(select_states(values, lengths, [2, 3], n_restarts=2, seed=0))
+    expected = run_to_end(select_states(values, lengths, [2, 3], n_restarts=2, seed=0,
+                                        sessions=[f.lengths for f in features]))
 
     table = pd.read_csv(out / "model_selection.csv")
     assert not table.isna().any().any()  # every column computed (NaN would compare equal below)
     columns = ["n_states", "log_likelihood", "bic", "heldout_log_likelihood", "restart_ari_mean",
-               "heldout_gap_per_frame", "n_train_frames", "n_heldout_frames"]
+               "heldout_gap_per_frame", "n_train_frames", "n_heldout_frames", "n_features"]
     np.testing.assert_allclose(table[columns].to_numpy(float), expected.table[columns].to_numpy(float),
                                rtol=1e-6, atol=1e-9)
     assert table.chosen.tolist() == expected.table.chosen.tolist()

@@ -355,3 +355,14 @@ def test_state_names_follow_permutations_and_bad_order_is_rejected_early(known, 
         face_hmm.state_names = ["x", "y"]
     with pytest.raises(DataError, match="canonical_order 'mouth'"):
         next(FaceHMM(n_states=3, canonical_order="mouth").fit_progress(X))
+
+
+def test_get_params_rebuilds_a_model_with_the_same_settings():
+    settings = dict(
+        n_states=4, covariance_type="diag", n_restarts=2, n_iter=17, tol=1e-4, sticky=0.5, random_state=7,
+        canonical_order="none", min_covar=2e-3, covars_prior=0.05, covars_weight=2.0,
+        state_names=["a", "b", "c", "d"], feature_names=["f0", "f1"], metadata={"note": "x"},
+    )
+    params = FaceHMM(**settings).get_params()
+    assert params == settings  # every constructor argument, as given
+    assert FaceHMM(**params).get_params() == settings

@@ -267,13 +267,7 @@ def write_outputs(
         written["summary"] = "summary.json"
         selection = result.info.get("model_selection_table")
         if selection is not None:
-            selection.to_csv(folder / "model_selection.csv", index=False)
-            written["model_selection_csv"] = "model_selection.csv"
-            if figures:
-                from .stats.model_selection_figure import model_selection_figure
-
-                model_selection_figure(selection).savefig(folder / "model_selection.png", dpi=110)
-                written["model_selection_png"] = "model_selection.png"
+            written.update(write_selection(selection, folder, figures))
         if figures:
             for step, (name, figure) in enumerate(make_figures(result).items()):
                 yield 2 + step, n_steps, f"drawing {name}"
@@ -285,6 +279,18 @@ def write_outputs(
     result.files.update(files)
     yield n_steps, n_steps, "outputs written"
     return files
+
+
+def write_selection(table: Any, folder: Path, figures: bool = True) -> dict[str, str]:
+    """``model_selection.csv`` (and ``.png``) of a ``--states auto`` / ``A-B`` choice into ``folder``; names by role."""
+    table.to_csv(folder / "model_selection.csv", index=False)
+    written = {"model_selection_csv": "model_selection.csv"}
+    if figures:
+        from .stats.model_selection_figure import model_selection_figure
+
+        model_selection_figure(table).savefig(folder / "model_selection.png", dpi=110)
+        written["model_selection_png"] = "model_selection.png"
+    return written
 
 
 def _is_jsonable(value: Any) -> bool:

@@ -10,7 +10,7 @@ agreement of restarts beside it. :func:`add_selection` puts the result in an
 :class:`~napari_facehmm.analysis.AnalysisResult` (``model_selection.csv``,
 ``model_selection.png`` and a ``model_selection`` block in ``summary.json``).
 
-Selection fits are cheaper than the final fit (a looser tolerance and an
+Selection fits are cheaper than the final fit (a tolerance per frame and an
 iteration cap): they only have to rank the candidates.
 """
 
@@ -26,11 +26,12 @@ import pandas as pd
 from .errors import DataError
 from .progress import Progress
 
-__all__ = ["Selection", "select_states", "add_selection", "SELECTION_N_ITER", "SELECTION_TOL"]
+__all__ = ["Selection", "select_states", "add_selection", "heldout_blocks", "SELECTION_N_ITER", "SELECTION_TOL"]
 
-#: EM iterations and tolerance of each candidate's fit
+#: EM iterations and tolerance of each candidate's fit: EM stops when the training log-likelihood gains
+#: less than ``SELECTION_TOL`` per training frame (candidates differ by hundredths of a unit per frame and more)
 SELECTION_N_ITER = 40
-SELECTION_TOL = 1e-2
+SELECTION_TOL = 1e-4
 #: every ``HELDOUT_PERIOD``-th time block is held out; a sequence gives about ``BLOCKS`` blocks
 HELDOUT_PERIOD = 5
 BLOCKS = 50
@@ -61,12 +62,34 @@ class Selection:
             "chosen": int(self.n_states),
             "reason": self.reason,
             "rule": "the fewest states whose held-out log-likelihood per frame is within one standard error "
-            "of the best (held-out: every 5th time block of the frames in order)",
+            "of the best (held-out: every 5th time block of each session's frames in order)",
         }
 
 
 def _block_frames(lengths: np.ndarray) -> int:
-    return max(MIN_BLOCK_FRAMES, int(np.sum(lengths)) // BLOCKS)
+    """About ``1 / BLOCKS`` of the frames, at least ``MIN_BLOCK_FRAMES``, and small enough for a held-out block."""
+    n_frames = int(np.sum(lengths))
+    return max(1, min(max(MIN_BLOCK_FRAMES, n_frames // BLOCKS), n_frames // HELDOUT_PERIOD))
+
+
+def heldout_blocks(lengths: np.ndarray, sessions: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    """Which frames are held out: every ``HELDOUT_PERIOD``-th time block, blocks counted within each session.
+
+    ``sessions``: each session's sequence lengths (concatenated they are
+    ``lengths``); None is one session. A session's blocks are about
+    ``1 / BLOCKS`` of its frames (at least ``MIN_BLOCK_FRAMES``), so every
+    session, long or short, gives held-out frames from its whole recording.
+    """
+    from .hmm.selection import split_heldout
+
+    lengths = np.asarray(lengths, dtype=np.int64)
+    sessions = [lengths] if sessions is None else [np.asarray(s, dtype=np.int64) for s in sessions]
+    if not np.array_equal(np.concatenate(sessions) if sessions else lengths[:0], lengths):
+        raise DataError("the sessions' sequence lengths do not add up to the sequences fitted")
+    masks = [
+        split_heldout(session, 1 / HELDOUT_PERIOD, "blocks", _block_frames(session))[3] for session in sessions
+    ]
+    return np.concatenate(masks)
 
 
 def select_states(
@@ -81,8 +104,14 @@ def select_states(
     end: int = 100,
     total: int = 100,
     check_stop: Callable[[], None] = lambda: None,
+    sessions: Sequence[np.ndarray] | None = None,
 ) -> Generator[Progress, None, Selection]:
     """Fit each of ``candidates`` on the training blocks; progress in ``[start, end]`` of ``total``.
+
+    ``sessions``: each session's sequence lengths when ``values`` are several
+    sessions (:func:`heldout_blocks`: blocks are held out within each).
+    ``check_stop`` is called between EM iterations and raises
+    :class:`~napari_facehmm.errors.Cancelled` to stop.
 
     Raises
     ------
@@ -101,10 +130,11 @@ def select_states(
             f"(the training part needs more than {10 * largest}); give a smaller range"
         )
     options = {k: v for k, v in (hmm_options or {}).items() if k not in ("n_iter", "tol")}
+    heldout_mask = heldout_blocks(lengths, sessions)
     job = select_n_states_progress(
-        values, lengths, candidates, heldout_fraction=1 / HELDOUT_PERIOD, heldout="blocks",
-        segment_frames=_block_frames(lengths), n_restarts=max(2, n_restarts), n_iter=SELECTION_N_ITER,
-        tol=SELECTION_TOL, random_state=seed, **options,
+        values, lengths, candidates, heldout_mask=heldout_mask, n_restarts=max(2, n_restarts),
+        n_iter=SELECTION_N_ITER, tol=SELECTION_TOL * max(1, int(np.sum(~heldout_mask))), random_state=seed,
+        **options,
     )
     while True:
         check_stop()

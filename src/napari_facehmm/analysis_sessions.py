@@ -278,6 +278,7 @@ def run_sessions(
         if should_stop is not None and should_stop():
             raise Cancelled("analysis cancelled")
 
+    selection = None
     notes = list(notes)
     if not sources:
         raise DataError("no session to analyze")
@@ -302,21 +303,35 @@ def run_sessions(
         features = [for_session(n, s, lambda s=s: features_for_model(s, model)) for n, s in zip(names, series_list)]
         n_states, fitted = int(model.n_states), False
     else:
-        n_states = 9 if n_states is None else int(n_states)
-        if n_states < 1:
-            raise DataError(f"the number of states must be at least 1; got {n_states}")
+        candidates = None
+        if n_states is not None and not isinstance(n_states, (int, np.integer)):
+            candidates = sorted({int(k) for k in n_states})  # --states auto / A-B: chosen below
+            if not candidates:
+                raise DataError("no number of states to choose among")
+        n_states = 9 if n_states is None else candidates[-1] if candidates else int(n_states)
+        if n_states < 1 or (candidates and candidates[0] < 1):
+            raise DataError(f"the number of states must be at least 1; got {candidates or n_states}")
         settings = settings or FeatureSettings()
         stability_seeds = check_n_seeds(stability_seeds)
         features = shared_features(series_list, names, settings, n_states)
         check_stop()
+        values = np.concatenate([f.values for f in features])
+        lengths = np.concatenate([f.lengths for f in features])
+        if candidates:
+            from .analysis_selection import select_states
+
+            selection = yield from select_states(
+                values, lengths, candidates, n_restarts=n_restarts, seed=seed, hmm_options=hmm_options,
+                start=_FEATURES_START, end=_FIT_START, total=_TOTAL, check_stop=check_stop,
+                sessions=[f.lengths for f in features],
+            )
+            n_states = selection.n_states
         model = _new_model(n_states, n_restarts, n_iter, seed, list(features[0].names), **(hmm_options or {}))
         model.metadata.update(model_metadata(settings, features[0], series_list[0]))
         model.metadata["source"] = None
         model.metadata["sessions"] = [
             {"session": n, "source": str(s.source) if s.source else None} for n, s in zip(names, series_list)
         ]
-        values = np.concatenate([f.values for f in features])
-        lengths = np.concatenate([f.lengths for f in features])
         yield _FIT_START, _TOTAL, f"fitting a {n_states}-state HMM on {len(names)} sessions {values.shape}"
         split = fit_share(_FIT_START, _FIT_END, stability_seeds)
         for item in model.fit_progress(values, lengths):
@@ -341,6 +356,10 @@ def run_sessions(
     )
     if "stability" in results[0].info:
         result.info["stability"] = results[0].info["stability"]
+    if selection is not None:
+        from .analysis_selection import add_selection
+
+        add_selection(result, selection)
     if groups:
         from .stats.groups import group_table, permutation_test
 

@@ -8,6 +8,7 @@ Layout of ``out_dir`` (``facehmm analyze IN1 IN2 ... --out DIR``):
   which its ``summary.json`` points to (``"model": "../model.json"``);
 - ``sessions.csv``: per session and state, frames, fraction, bouts and mean
   bout length; ``groups.csv`` and ``group_tests.csv`` with groups;
+- ``model_selection.csv`` and ``.png`` with ``--states auto`` or a range;
 - ``summary.json``: the fit as a whole and one entry per session;
 - ``report.html``: the page of the whole (:mod:`napari_facehmm.export.report`),
   linking each session's own ``<session>/report.html``.
@@ -24,7 +25,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generator
 
-from .analysis_outputs import FIGURE_NAMES, MODEL_STEM, OUTPUT_NAMES, _is_jsonable, write_outputs
+from .analysis_outputs import FIGURE_NAMES, MODEL_STEM, OUTPUT_NAMES, _is_jsonable, write_outputs, write_selection
 from .progress import Progress, relay
 
 if TYPE_CHECKING:
@@ -138,6 +139,9 @@ def write_sessions_outputs(
             if table is not None:
                 table.to_csv(folder / f"{name}.csv", index=False)
                 written[f"{name}_csv"] = f"{name}.csv"
+        selection = result.info.get("model_selection_table")
+        if selection is not None:
+            written.update(write_selection(selection, folder, figures))
         (folder / "summary.json").write_text(json.dumps(_summary(result), indent=2))
         written["summary"] = "summary.json"
         written["report"] = write_report(folder, shown_dir=out_dir).name

@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from ..io._array_like import ArrayLike
 
-class VideoFrames:
+
+class VideoFrames(ArrayLike):
     """A lazy ``(n_frames, height, width, 3)`` uint8 array over a video reader.
 
     napari slices image data with ``data[tuple_of_ints_and_slices]``; this
@@ -37,17 +39,6 @@ class VideoFrames:
             self._frame = lambda index: get_frame(index, copy=False)
         else:
             self._frame = lambda index: np.asarray(reader[index])
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape))
-
-    def __len__(self) -> int:
-        return self.shape[0]
 
     def __getitem__(self, key: Any) -> np.ndarray:
         if not isinstance(key, tuple):

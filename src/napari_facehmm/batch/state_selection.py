@@ -4,13 +4,14 @@ The same selection as ``facehmm analyze --states auto``
 (:func:`~napari_facehmm.analysis_selection.select_states`) over the
 sessions' frames in order, done where the data is:
 
-* the held-out frames are the same time blocks of the concatenated sessions
-  (every ``HELDOUT_PERIOD``-th block of ``max(MIN_BLOCK_FRAMES, frames //
-  BLOCKS)`` frames, by global frame number); each worker cuts its sessions
-  into training and held-out parts (:func:`split_part`);
+* the held-out frames are the same time blocks, counted within each session
+  (:func:`~napari_facehmm.analysis_selection.heldout_blocks`); each worker
+  cuts its sessions into training and held-out parts (:func:`split_part`);
+* the same feature columns: the linearly independent ones of the training
+  frames (their covariance summed over the workers);
 * every candidate is fitted by distributed EM (:class:`.DistributedFaceHMM`)
   on the training parts with the selection settings (``SELECTION_N_ITER``,
-  ``SELECTION_TOL``, at least 2 restarts);
+  ``SELECTION_TOL`` per training frame, at least 2 restarts);
 * the workers score the held-out runs one by one (for the paired standard
   error), the training log-likelihood, and the contingency tables of the
   restarts' decoded states (the adjusted Rand index is computed from their
@@ -95,16 +96,29 @@ def adjusted_rand_from_contingency(table: np.ndarray) -> float:
     return 2.0 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn))
 
 
-def _subset(data, offsets, block, period, held):
-    """A :class:`.WorkerFeatures` of the parts' training or held-out rows (empty parts left out)."""
+def _columns(part, columns):
+    X, lengths = part
+    return np.ascontiguousarray(X[:, columns]), lengths
+
+
+def _subset(data, blocks, period, held, columns=None):
+    """A :class:`.WorkerFeatures` of the parts' training or held-out rows (empty parts left out).
+
+    ``blocks``: each part's (session's) block length; blocks are counted from
+    the part's first frame, as :func:`~napari_facehmm.analysis_selection.heldout_blocks`
+    counts them within each session. ``columns``: keep only these feature columns.
+    """
     from .distributed_em import WorkerFeatures
 
     client = data.client
-    parts = [client.submit(split_part, part, int(offset), block, period, held, pure=False)
-             for part, offset in zip(data.parts, offsets)]
+    parts = [client.submit(split_part, part, 0, int(block), period, held, pure=False)
+             for part, block in zip(data.parts, blocks)]
+    if columns is not None:
+        parts = [client.submit(_columns, part, columns, pure=False) for part in parts]
     counts = client.gather([client.submit(_n_rows, part, pure=False) for part in parts])
     kept = [(part, count) for part, count in zip(parts, counts) if count]
-    return WorkerFeatures(client, [p for p, _ in kept], [c for _, c in kept], data.shape[1])
+    n_features = data.shape[1] if columns is None else len(columns)
+    return WorkerFeatures(client, [p for p, _ in kept], [c for _, c in kept], n_features)
 
 
 def select_states_on_workers(
@@ -126,10 +140,8 @@ def select_states_on_workers(
     """
     import pandas as pd
 
-    from ..analysis_selection import (
-        BLOCKS, HELDOUT_PERIOD, MIN_BLOCK_FRAMES, SELECTION_N_ITER, SELECTION_TOL, Selection,
-    )
-    from ..hmm.selection import COLUMNS, _gaps_to_best, choose_n_states
+    from ..analysis_selection import HELDOUT_PERIOD, SELECTION_N_ITER, SELECTION_TOL, Selection, _block_frames
+    from ..hmm.selection import COLUMNS, _gaps_to_best, choose_n_states, independent_columns_of_covariance
     from .distributed_em import DistributedFaceHMM
 
     candidates = sorted({int(k) for k in candidates})
@@ -139,18 +151,27 @@ def select_states_on_workers(
             f"{candidates[-1]} states cannot be chosen among with {n_frames} frames of features "
             f"(the training part needs more than {10 * candidates[-1]}); give a smaller range"
         )
-    block = max(MIN_BLOCK_FRAMES, n_frames // BLOCKS)
-    train = _subset(data, data.offsets[:-1], block, HELDOUT_PERIOD, held=False)
-    heldout = _subset(data, data.offsets[:-1], block, HELDOUT_PERIOD, held=True)
+    blocks = [_block_frames([n_rows]) for n_rows in data.n_rows]
+    train = _subset(data, blocks, HELDOUT_PERIOD, held=False)
+    # as the one-process selection: the linearly independent columns of the training frames
+    mode = train.initial_mode(train.shape[1] + 1)
+    columns = np.arange(train.shape[1])
+    if mode != "imputed":
+        columns = independent_columns_of_covariance(train.mean_covariance(mode)[1])
+    if len(columns) < train.shape[1]:
+        train = _subset(data, blocks, HELDOUT_PERIOD, held=False, columns=columns)
+    heldout = _subset(data, blocks, HELDOUT_PERIOD, held=True, columns=columns)
     client = data.client
     options = {k: v for k, v in (hmm_options or {}).items() if k not in ("n_iter", "tol")}
+    if options.get("feature_names") is not None:
+        options["feature_names"] = [options["feature_names"][c] for c in columns]
     n_restarts = max(2, n_restarts)
     per_fit = n_restarts * SELECTION_N_ITER
     total = len(candidates) * per_fit
     rows, segment_lls, heldout_lengths = [], {}, None
     for index, n_states in enumerate(candidates):
         estimator = DistributedFaceHMM(n_states=n_states, n_restarts=n_restarts, n_iter=SELECTION_N_ITER,
-                                       tol=SELECTION_TOL, random_state=seed, **options)
+                                       tol=SELECTION_TOL * max(1, len(train)), random_state=seed, **options)
         for item in estimator.fit_progress(train):
             yield (index * per_fit + item.done, total,
                    f"choosing the number of states: {n_states} states ({index + 1}/{len(candidates)}): {item.message}")
@@ -172,6 +193,7 @@ def select_states_on_workers(
             "heldout_log_likelihood_per_frame": heldout_ll / len(heldout) if len(heldout) else np.nan,
             "restart_ari_mean": float(np.mean(agreements)), "restart_ari_min": float(np.min(agreements)),
             "converged": estimator.converged_, "n_train_frames": len(train), "n_heldout_frames": len(heldout),
+            "n_features": len(columns),
         })
         if heldout_lengths is None:
             heldout_lengths = np.concatenate(client.gather(

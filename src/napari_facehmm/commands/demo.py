@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..progress import progress_bar, run_with_progress
 from ._options import fps, number, seed, whole_number
-from .analyze import add_feature_arguments, add_stability_argument, feature_settings_from_args, print_summary
+from .analyze import add_feature_arguments, add_stability_argument, analysis_options, print_summary
 from .synth import MAX_SECONDS
 
 
@@ -47,7 +47,7 @@ def add_parser(subparsers) -> None:
     )
     add_feature_arguments(parser)
     add_stability_argument(parser)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, model=None)  # no --model: demo always fits
 
 
 def _triangulate(truth, out_dir: Path):
@@ -146,20 +146,13 @@ def run(args) -> int:
     elif three_d_source == "triangulated":
         print(f"3D source: {how}")
 
-    settings = feature_settings_from_args(args, series.keypoints)
     n_states = args.states if args.states is not None else 9
     analysis_dir = out_dir / "analysis"
     job = run_analysis(
         series,
         n_states,
         None,  # written below, with the comparison to the truth, as one set
-        settings=settings,
-        n_restarts=args.restarts,
-        n_iter=args.iterations,
-        seed=args.seed,
-        figures=not args.no_figures,
-        hmm_options={"covariance_type": args.covariance},
-        stability_seeds=args.stability_seeds,
+        **analysis_options(args, series.keypoints),
     )
     result = run_with_progress(job, "analyze")
     scores = score_states(truth.states, result.states)

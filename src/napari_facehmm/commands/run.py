@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from ..progress import run_with_progress
-from .analyze import add_feature_arguments, add_stability_argument, feature_settings_from_args, print_summary
+from .analyze import add_feature_arguments, add_stability_argument, analysis_options, print_summary
 
 #: What a run writes into --out; an --out that holds one of them is an earlier run's result
 RESULT_NAMES = ("session", "analysis")
@@ -63,7 +63,7 @@ def add_parser(subparsers) -> None:
     add_feature_arguments(parser)
     add_stability_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, model=None)  # no --model: run always fits
 
 
 # ---------------------------------------------------------------- checks
@@ -261,18 +261,11 @@ def run(args) -> int:
                 )
             series = read_dlc_analysis(pose_paths[0], fps=fps).copy(camera=cameras[0])
 
-        settings = feature_settings_from_args(args, series.keypoints)
         job = run_analysis(
             series,
             args.states if args.states is not None else 9,
             staging / "analysis",
-            settings=settings,
-            n_restarts=args.restarts,
-            n_iter=args.iterations,
-            seed=args.seed,
-            figures=not args.no_figures,
-            hmm_options={"covariance_type": args.covariance},
-            stability_seeds=args.stability_seeds,
+            **analysis_options(args, series.keypoints),
         )
         result = run_with_progress(job, "analyze", args.quiet)
         if calibration is not None:

@@ -38,6 +38,8 @@ _WHERE = {
     "select_n_states": ".selection",
     "select_n_states_progress": ".selection",
     "split_heldout": ".selection",
+    "heldout_runs": ".selection",
+    "independent_columns": ".selection",
     "choose_n_states": ".selection",
     "parse_states": ".selection",
     "AUTO_STATES": ".selection",

@@ -13,6 +13,7 @@ model); its other jobs are in their own modules and mixed in: the EM loop
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -157,6 +158,14 @@ class FaceHMM(EMFitMixin, StateOrderMixin, PersistenceMixin):
         self.model_ = None
         self.cancelled_ = False
         self._pending_fit = None
+
+    def get_params(self) -> dict:
+        """The constructor's arguments as this model holds them (as scikit-learn's ``get_params``).
+
+        ``FaceHMM(**model.get_params())`` is an unfitted model with the same settings.
+        """
+        names = inspect.signature(type(self).__init__).parameters
+        return {name: getattr(self, name) for name in names if name != "self"}
 
     # ------------------------------------------------------------------ names
     @property

@@ -50,6 +50,31 @@ def _scaled(log_frameprob: np.ndarray):
     return frameprob, float(shift.sum())
 
 
+def _scaled_forward(startprob, transmat, log_frameprob):
+    """The scaled forward pass: ``(frameprob, shift_sum, log_prob, fwdlattice, scaling)``.
+
+    None when the scaled domain cannot be used (a frame impossible under every
+    state, or the scaled pass underflows): the caller then works in the log domain.
+    """
+    scaled = _scaled(log_frameprob)
+    if scaled is None:
+        return None
+    frameprob, shift = scaled
+    try:
+        log_prob, fwdlattice, scaling = _hmmc.forward_scaling(startprob, transmat, frameprob)
+    except ValueError:
+        return None  # underflow: log domain
+    return frameprob, shift, log_prob, fwdlattice, scaling
+
+
+def _scaled_posteriors(startprob, transmat, frameprob, fwdlattice, scaling):
+    """Posteriors and backward lattice of a scaled forward pass."""
+    bwdlattice = _hmmc.backward_scaling(startprob, transmat, frameprob, scaling)
+    posteriors = fwdlattice * bwdlattice
+    normalize(posteriors, axis=1)
+    return posteriors, bwdlattice
+
+
 def forward_score(startprob, transmat, log_frameprob, *, compute_posteriors: bool):
     """Log-likelihood of one sequence and, if asked, its posteriors.
 
@@ -58,20 +83,13 @@ def forward_score(startprob, transmat, log_frameprob, *, compute_posteriors: boo
     log_prob : float
     posteriors : ndarray, shape (n_frames, n_states), or None
     """
-    scaled = _scaled(log_frameprob)
+    scaled = _scaled_forward(startprob, transmat, log_frameprob)
     if scaled is not None:
-        frameprob, shift = scaled
-        try:
-            log_prob, fwdlattice, scaling = _hmmc.forward_scaling(startprob, transmat, frameprob)
-        except ValueError:
-            pass  # underflow: log domain below
-        else:
-            if not compute_posteriors:
-                return log_prob + shift, None
-            bwdlattice = _hmmc.backward_scaling(startprob, transmat, frameprob, scaling)
-            posteriors = fwdlattice * bwdlattice
-            normalize(posteriors, axis=1)
-            return log_prob + shift, posteriors
+        frameprob, shift, log_prob, fwdlattice, scaling = scaled
+        if not compute_posteriors:
+            return log_prob + shift, None
+        posteriors, _ = _scaled_posteriors(startprob, transmat, frameprob, fwdlattice, scaling)
+        return log_prob + shift, posteriors
     log_prob, fwdlattice = _hmmc.forward_log(startprob, transmat, log_frameprob)
     if not compute_posteriors:
         return log_prob, None
@@ -96,19 +114,12 @@ def forward_backward(startprob, transmat, log_frameprob):
     xi_sum : ndarray, shape (n_states, n_states)
         ``sum_t P(state_t = i, state_t+1 = j | X)``.
     """
-    scaled = _scaled(log_frameprob)
+    scaled = _scaled_forward(startprob, transmat, log_frameprob)
     if scaled is not None:
-        frameprob, shift = scaled
-        try:
-            log_prob, fwdlattice, scaling = _hmmc.forward_scaling(startprob, transmat, frameprob)
-        except ValueError:
-            pass  # underflow: log domain below
-        else:
-            bwdlattice = _hmmc.backward_scaling(startprob, transmat, frameprob, scaling)
-            posteriors = fwdlattice * bwdlattice
-            normalize(posteriors, axis=1)
-            xi_sum = _hmmc.compute_scaling_xi_sum(fwdlattice, transmat, bwdlattice, frameprob)
-            return log_prob + shift, posteriors, xi_sum
+        frameprob, shift, log_prob, fwdlattice, scaling = scaled
+        posteriors, bwdlattice = _scaled_posteriors(startprob, transmat, frameprob, fwdlattice, scaling)
+        xi_sum = _hmmc.compute_scaling_xi_sum(fwdlattice, transmat, bwdlattice, frameprob)
+        return log_prob + shift, posteriors, xi_sum
     log_prob, fwdlattice = _hmmc.forward_log(startprob, transmat, log_frameprob)
     bwdlattice = _hmmc.backward_log(startprob, transmat, log_frameprob)
     posteriors = _log_posteriors(fwdlattice, bwdlattice)

@@ -181,20 +181,10 @@ def _refit(reference, seed: int):
     """A FaceHMM with the reference's settings and another seed (not fitted)."""
     from .model import FaceHMM
 
-    return FaceHMM(
-        n_states=reference.n_states,
-        covariance_type=reference.covariance_type,
-        n_restarts=reference.n_restarts,
-        n_iter=reference.n_iter,
-        tol=reference.tol,
-        sticky=reference.sticky,
-        random_state=seed,
-        canonical_order=reference.canonical_order,
-        min_covar=reference.min_covar,
-        covars_prior=reference.covars_prior,
-        covars_weight=reference.covars_weight,
-        feature_names=reference.feature_names,
-    )
+    settings = reference.get_params()
+    # the refit's own names and metadata start empty, as a new model's
+    settings.update(random_state=seed, state_names=None, metadata=None)
+    return FaceHMM(**settings)
 
 
 def check_n_seeds(n_seeds: Any) -> int:

@@ -25,6 +25,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import FileFormatError
+from ._array_like import ArrayLike
 from .video_blank import BlankUndecodableFrames
 from .video_writer import write_video
 
@@ -69,7 +70,7 @@ def _to_rgb(frame) -> np.ndarray:
     return frame.to_ndarray(format="rgb24")
 
 
-class VideoReader:
+class VideoReader(ArrayLike):
     """Random access to the frames of a video file, as RGB arrays.
 
     Parameters
@@ -290,19 +291,8 @@ class VideoReader:
         return np.dtype(np.uint8)
 
     @property
-    def ndim(self) -> int:
-        return 4
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape))
-
-    @property
     def duration_s(self) -> float:
         return self.n_frames / self.fps
-
-    def __len__(self) -> int:
-        return self.n_frames
 
     def __repr__(self) -> str:
         return f"VideoReader({str(self.path)!r}, n_frames={self.n_frames}, {self.width}x{self.height}, fps={self.fps:g})"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import FileFormatError
+from ._array_like import ArrayLike
 
 if TYPE_CHECKING:
     from .video import VideoReader
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["BlankUndecodableFrames"]
 
 
-class BlankUndecodableFrames:
+class BlankUndecodableFrames(ArrayLike):
     """A :class:`VideoReader` whose undecodable frames come out black, for viewers.
 
     A viewer shows what can be shown: a frame that cannot be decoded (corrupt
@@ -81,19 +82,8 @@ class BlankUndecodableFrames:
             )
 
     @property
-    def ndim(self) -> int:
-        return 4
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape))
-
-    @property
     def undecodable(self) -> np.ndarray:
         return np.flatnonzero(self._bad)
-
-    def __len__(self) -> int:
-        return self.shape[0]
 
     def __getattr__(self, name: str):
         # the rest is the reader's (fps, timestamps_reliable, cache_size ...)

@@ -176,8 +176,12 @@ class LabelSet:
                 return row
         return None
 
+    def placed(self) -> np.ndarray:
+        """``(n_images, K)`` bool: a label is placed there (what :meth:`progress` counts)."""
+        return ~np.isnan(self.positions[:, :, 0])
+
     def progress(self) -> LabelProgress:
-        labeled = ~np.isnan(self.positions[:, :, 0])
+        labeled = self.placed()
         decided = labeled | self.not_visible
         return LabelProgress(
             n_labeled=int(labeled.sum()),

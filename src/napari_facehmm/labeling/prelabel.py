@@ -18,7 +18,7 @@ from ..errors import DataError
 from ..face import FACE_KEYPOINTS
 from ..progress import Progress
 from .images import _image_files, _read_image
-from .label_set import LabelProgress, LabelSet
+from .label_set import LabelSet
 from .project import LabelingProject, open_project
 from .refinement import find_machine_labels, load_for_refinement, write_machine_labels
 
@@ -301,16 +301,10 @@ class PrelabelSet(LabelSet):
             n_frames=self.n_images,
         )
 
-    def progress(self) -> LabelProgress:
-        """As :meth:`LabelSet.progress`, counting only labels: a proposal is not a placed point."""
-        labeled = ~np.isnan(self.positions[:, :, 0]) & ~self.machine
-        decided = labeled | self.not_visible
-        return LabelProgress(
-            n_labeled=int(labeled.sum()),
-            n_total=int(labeled.size),
-            n_frames_done=int(decided.all(axis=1).sum()) if self.n_keypoints else 0,
-            n_frames=self.n_images,
-        )
+    def placed(self) -> np.ndarray:
+        """As :meth:`LabelSet.placed`, counting only labels: a proposal is not a placed point
+        (so :meth:`~LabelSet.progress` does not count proposals)."""
+        return super().placed() & ~self.machine
 
     def first_unfinished_image(self, start: int = 0) -> int | None:
         """The first image at or after ``start`` (wrapping) with proposals to check or an undecided keypoint."""

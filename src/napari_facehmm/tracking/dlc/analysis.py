@@ -143,30 +143,15 @@ class AnalysisJob(DLCJob):
 
 
 def analyze_videos(
-    config_path: str | Path,
-    videos: Sequence[str | Path],
-    shuffle: int = 1,
-    trainingsetindex: int = 0,
-    snapshot: str | Path | None = None,
-    destfolder: str | Path | None = None,
-    overwrite: bool = False,
-    batch_size: int | None = None,
+    config_path: str | Path, videos: Sequence[str | Path], *args, **options
 ) -> Generator[AnalysisProgress, None, list[Path]]:
-    """Analyze videos; a generator of :class:`AnalysisProgress` (see :class:`AnalysisJob`) returning the outputs.
+    """Analyze videos; a generator of :class:`AnalysisProgress` returning the outputs.
 
-    Each video's DeepLabCut ``.h5`` (read it with
+    The arguments are :class:`AnalysisJob`'s (``shuffle``, ``snapshot``,
+    ``destfolder``, ``overwrite``, ``batch_size`` ...), checked before
+    anything starts. Each video's DeepLabCut ``.h5`` (read it with
     :func:`napari_facehmm.io.dlc.read_dlc_analysis`) is in the ``output`` of
     the event that reports it done.
     """
-    job = AnalysisJob(
-        config_path,
-        videos,
-        shuffle=shuffle,
-        trainingsetindex=trainingsetindex,
-        snapshot=snapshot,
-        destfolder=destfolder,
-        overwrite=overwrite,
-        batch_size=batch_size,
-    )
-    return (yield from job.events())
+    return (yield from AnalysisJob(config_path, videos, *args, **options).events())
 

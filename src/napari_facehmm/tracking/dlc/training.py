@@ -279,33 +279,14 @@ class TrainingJob(DLCJob):
         return snapshots
 
 
-def train(
-    config_path: str | Path,
-    shuffle: int = 1,
-    epochs: int = EPOCHS.default,
-    batch_size: int = BATCH_SIZE.default,
-    save_epochs: int = SAVE_EPOCHS.default,
-    init: str | Path = "auto",
-    trainingsetindex: int = 0,
-    max_snapshots_to_keep: int | None = None,
-    device: str | None = None,
-) -> Generator[TrainingProgress, None, list[Path]]:
-    """Train a shuffle; a generator of :class:`TrainingProgress` (see :class:`TrainingJob`) returning the snapshots.
+def train(config_path: str | Path, *args, **options) -> Generator[TrainingProgress, None, list[Path]]:
+    """Train a shuffle; a generator of :class:`TrainingProgress` returning the snapshots.
 
-    Closing the generator (or dropping it) stops the training process.
+    The arguments are :class:`TrainingJob`'s (``shuffle``, ``epochs``,
+    ``batch_size``, ``save_epochs``, ``init`` ...), checked before anything
+    starts. Closing the generator (or dropping it) stops the training process.
     For a Cancel button, create a :class:`TrainingJob` and call its
     ``cancel()`` while iterating ``job.events()``.
     """
-    job = TrainingJob(
-        config_path,
-        shuffle=shuffle,
-        epochs=epochs,
-        batch_size=batch_size,
-        save_epochs=save_epochs,
-        init=init,
-        trainingsetindex=trainingsetindex,
-        max_snapshots_to_keep=max_snapshots_to_keep,
-        device=device,
-    )
-    return (yield from job.events())
+    return (yield from TrainingJob(config_path, *args, **options).events())
 
