@@ -156,10 +156,10 @@ class WorkerFeatures:
 
     def estep(self, model) -> tuple[dict[str, Any], float]:
         """Sufficient statistics and log-likelihood of all parts, added on the client."""
-        return estep.add_statistics(self._each_group(estep.group_estep, model))
+        return estep.add_statistics(self._each_group(estep.part_estep, model))
 
     def score(self, model) -> float:
-        return float(sum(self._each_group(estep.group_score, model)))
+        return float(sum(self._each_group(estep.part_score, model)))
 
     def occupancy(self, model) -> np.ndarray:
         return np.sum(self._each_part(_occupancy_of_part, estep.plain_model(model)), axis=0)

@@ -4,7 +4,7 @@ A *part* is ``(X, lengths)``: the valid-frame features of one session
 (``X: (n_frames, n_features)``, NaN where a feature is missing, ``lengths``:
 frames per contiguous segment), kept in a worker's memory. A *group* is the
 parts one worker holds for the EM loop, joined into one (:func:`group_parts`):
-every EM iteration is one task per group (:func:`group_estep`), whatever
+every EM iteration is one task per group (:func:`part_estep` on it), whatever
 the number of sessions. Every function here
 returns something small (statistics of size ``n_states x n_features^2`` at
 most), so the features never travel to the client. The client adds the
@@ -31,9 +31,7 @@ import numpy as np
 
 __all__ = [
     "add_statistics",
-    "group_estep",
     "group_parts",
-    "group_score",
     "initial_part",
     "part_centered_products",
     "part_estep",
@@ -62,16 +60,10 @@ def plain_model(model: Any):
 
 
 def part_estep(model: Any, part: tuple[np.ndarray, np.ndarray]) -> tuple[dict[str, Any], float]:
-    """E-step sufficient statistics and log-likelihood of one part under ``model``.
+    """E-step sufficient statistics and log-likelihood of one part (or a worker's group) under ``model``."""
+    from ..hmm.fast import estep_statistics
 
-    ``hmm.fast.estep_statistics`` when the package has it (the E-step as a
-    public function), else the model's own ``_do_estep``: the same sums.
-    """
     X, lengths = part
-    try:
-        from ..hmm.fast import estep_statistics
-    except ImportError:
-        return model._do_estep(X, lengths)
     return estep_statistics(model, X, lengths)
 
 
@@ -87,16 +79,6 @@ def group_parts(*parts: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.n
     return np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
 
 
-def group_estep(model: Any, group: tuple[np.ndarray, np.ndarray]) -> tuple[dict[str, Any], float]:
-    """E-step statistics and log-likelihood of a worker's parts (one task per worker and iteration)."""
-    return part_estep(model, group)
-
-
-def group_score(model: Any, group: tuple[np.ndarray, np.ndarray]) -> float:
-    """Log-likelihood of a worker's parts."""
-    return part_score(model, group)
-
-
 def add_statistics(items: list[tuple[dict[str, Any], float]]) -> tuple[dict[str, Any], float]:
     """The sum of the parts' ``(statistics, log_likelihood)``, in the given order."""
     stats = {key: (value.copy() if isinstance(value, np.ndarray) else value) for key, value in items[0][0].items()}
@@ -109,7 +91,7 @@ def add_statistics(items: list[tuple[dict[str, Any], float]]) -> tuple[dict[str,
 
 
 def part_score(model: Any, part: tuple[np.ndarray, np.ndarray]) -> float:
-    """Log-likelihood of one part (``model.score``)."""
+    """Log-likelihood of one part (or a worker's group), ``model.score``."""
     X, lengths = part
     return float(model.score(X, lengths))
 
