@@ -49,15 +49,6 @@ class SessionSpec:
         return sorted(set(self.videos) | set(self.pose_2d))
 
 
-def _by_camera(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
-    from ..tracking.anipose.layout import DEFAULT_CAM_REGEX, camera_name_from_path
-
-    if not folder.is_dir():
-        return {}
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes and not p.name.startswith("."))
-    return {camera_name_from_path(p, DEFAULT_CAM_REGEX) or p.stem: p for p in files}
-
-
 def _session_name(folder: Path, project: Path) -> str:
     relative = folder.relative_to(project).as_posix()
     name = relative if relative != "." else project.name
@@ -72,6 +63,8 @@ def discover_sessions(project: str | Path) -> list[SessionSpec]:
     DataError
         ``project`` is not a folder or holds no session.
     """
+    from ..tracking.anipose.layout import files_by_camera
+
     project = Path(project)
     if not project.is_dir():
         raise DataError(f"{project}: no such project folder")
@@ -93,8 +86,8 @@ def discover_sessions(project: str | Path) -> list[SessionSpec]:
             SessionSpec(
                 name=_session_name(folder, project),
                 folder=folder,
-                videos=_by_camera(folder / "videos-raw", _VIDEO_SUFFIXES),
-                pose_2d=_by_camera(folder / "pose-2d", _POSE_SUFFIXES),
+                videos=files_by_camera(folder / "videos-raw", _VIDEO_SUFFIXES),
+                pose_2d=files_by_camera(folder / "pose-2d", _POSE_SUFFIXES),
                 calibration=calibration,
             )
         )

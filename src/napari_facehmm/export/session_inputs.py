@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..data import LandmarkSeries
 from ..errors import DataError
-from .video import AnalysisStates, _by_camera, read_analysis_states
+from .video import AnalysisStates, read_analysis_states
 
 __all__ = ["ExportInputs", "read_export_inputs", "on_every_frame", "check_output_file", "TRACK_3D"]
 
@@ -211,6 +211,7 @@ def read_export_inputs(session_dir: str | Path, analysis_dir: str | Path) -> Exp
     from ..face import FACE_SKELETON
     from ..io.anipose import read_calibration, read_pose3d
     from ..io.dlc import read_dlc_analysis
+    from ..tracking.anipose.layout import files_by_camera
 
     session_dir, analysis_dir = Path(session_dir), Path(analysis_dir)
     if not session_dir.is_dir():
@@ -220,11 +221,11 @@ def read_export_inputs(session_dir: str | Path, analysis_dir: str | Path) -> Exp
     analysis = read_analysis_states(analysis_dir)
     summary = _json(analysis_dir / "summary.json")
     model = _json(analysis_dir / "model.json")
-    pose2d = _by_camera(session_dir / "pose-2d", (".h5",)) or _by_camera(session_dir / "pose-2d", (".csv",))
+    pose2d = files_by_camera(session_dir / "pose-2d", (".h5",)) or files_by_camera(session_dir / "pose-2d", (".csv",))
     pose3d_files = sorted((session_dir / "pose-3d").glob("*.csv")) if (session_dir / "pose-3d").is_dir() else []
     if not pose2d and not pose3d_files:
         raise DataError(f"{session_dir}: no landmark track (pose-2d/*.h5 or pose-3d/*.csv) to export")
-    videos = _by_camera(session_dir / "videos-raw", _VIDEO_SUFFIXES)
+    videos = files_by_camera(session_dir / "videos-raw", _VIDEO_SUFFIXES)
     video_frames, video_fps = _video_frames_and_fps(videos)
     fps = video_fps or float(summary.get("fps") or model.get("metadata", {}).get("fps") or 30.0)
     session = _session_name(list(pose2d.values()) + list(videos.values()), session_dir)

@@ -81,15 +81,6 @@ def read_analysis_states(analysis_dir: str | Path) -> AnalysisStates:
     return AnalysisStates(frames, states, n_states, tuple(names))
 
 
-def _by_camera(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
-    from ..tracking.anipose.layout import DEFAULT_CAM_REGEX, camera_name_from_path
-
-    if not folder.is_dir():
-        return {}
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes and not p.name.startswith("."))
-    return {camera_name_from_path(p, DEFAULT_CAM_REGEX) or p.stem: p for p in files}
-
-
 def session_cameras(session_dir: str | Path) -> dict[str, tuple[Path, Path | None]]:
     """``{camera: (video, 2D landmark file or None)}`` of a session folder, cameras sorted by name.
 
@@ -98,13 +89,15 @@ def session_cameras(session_dir: str | Path) -> dict[str, tuple[Path, Path | Non
     DataError
         No such folder, or no video in its ``videos-raw/``.
     """
+    from ..tracking.anipose.layout import files_by_camera
+
     folder = Path(session_dir)
     if not folder.is_dir():
         raise DataError(f"{folder}: no such session folder")
-    videos = _by_camera(folder / "videos-raw", _VIDEO_SUFFIXES)
+    videos = files_by_camera(folder / "videos-raw", _VIDEO_SUFFIXES)
     if not videos:
         raise DataError(f"{folder}: no video in videos-raw/ (a session folder as facehmm synth writes it)")
-    poses = _by_camera(folder / "pose-2d", _POSE_SUFFIXES)
+    poses = files_by_camera(folder / "pose-2d", _POSE_SUFFIXES)
     return {camera: (videos[camera], poses.get(camera)) for camera in sorted(videos)}
 
 

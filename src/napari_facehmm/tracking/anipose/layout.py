@@ -98,6 +98,22 @@ def session_name_from_path(path: str | Path, cam_regex: str = DEFAULT_CAM_REGEX)
     return re.sub(cam_regex, "", stem).strip(" -_.")
 
 
+def files_by_camera(
+    folder: str | Path, suffixes: Iterable[str], cam_regex: str = DEFAULT_CAM_REGEX
+) -> dict[str, Path]:
+    """``{camera: file}`` of the files in ``folder`` with one of ``suffixes`` (lower case, with the dot).
+
+    The camera is the one in the file name (``cam_regex``), else the file's stem;
+    hidden files are skipped; a missing folder gives ``{}``.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return {}
+    suffixes = tuple(suffixes)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes and not p.name.startswith("."))
+    return {camera_name_from_path(p, cam_regex) or p.stem: p for p in files}
+
+
 def group_by_session(
     paths: Iterable[str | Path], cam_regex: str = DEFAULT_CAM_REGEX
 ) -> dict[str, dict[str, Path]]:
