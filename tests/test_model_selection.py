@@ -257,6 +257,28 @@ def test_selection_is_cancelled_between_fits(sessions, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_selection_has_its_share_of_the_progress_bar(sessions):
+    """The selection moves the bar over most of the fitting range, in order, and the fit goes on after it.
+
+    Three candidates get half of 5-75 (each costs about a third of the final fit), so the bar does not
+    sit at one value through the longest step of ``--states auto``.
+    """
+    from napari_facehmm.analysis import run_analysis
+    from napari_facehmm.analysis_selection import selection_progress_end
+
+    paths, _ = sessions
+    items = list(run_analysis(paths[0], (2, 3, 4), None, fps=30.0, figures=False,
+                              hmm_options={"covariance_type": "diag"}))
+    done = [item[0] for item in items]
+    assert done == sorted(done) and done[-1] == items[-1][1] == 100
+    choosing = [d for d, _, message in items if message.startswith("choosing the number of states")]
+    assert selection_progress_end(3, 5, 75) == 40
+    assert min(choosing) <= 6 and max(choosing) == 40 and len(set(choosing)) > 8
+    fitting = [d for d, _, message in items if d > 40 and d <= 75]
+    assert min(fitting) < 45 and max(fitting) == 75 and len(set(fitting)) > 2  # the final fit: 40 to 75
+    assert selection_progress_end(11, 5, 75) == 60 and selection_progress_end(0, 5, 75) == 5
+
+
 def test_states_larger_than_the_frames_allow_is_refused_before_fitting(sessions):
     from napari_facehmm.analysis import run_analysis
     from napari_facehmm.io.anipose import read_pose3d

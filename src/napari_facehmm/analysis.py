@@ -38,7 +38,7 @@ from .progress import Progress, run_to_end
 
 # progress units of each step, out of _TOTAL
 _TOTAL = 100
-_FIT_START, _FIT_END = 10, 75
+_SELECT_START, _FIT_START, _FIT_END = 5, 10, 75
 
 
 @dataclass(eq=False)
@@ -256,18 +256,23 @@ def fit_model(
 
 def _states_to_fit(
     n_states, values, lengths, n_restarts, seed, hmm_options, check_stop
-) -> Generator[Progress, None, tuple[int, Any]]:
-    """``(n_states, selection)``: the number given (9 when None), or the one chosen among a range of them
-    (``--states auto`` / ``4-12``: :func:`~napari_facehmm.analysis_selection.select_states`)."""
-    if n_states is None or isinstance(n_states, (int, np.integer)):
-        return 9 if n_states is None else int(n_states), None
-    from .analysis_selection import select_states
+) -> Generator[Progress, None, tuple[int, Any, int]]:
+    """``(n_states, selection, fit_start)``: the number given (9 when None), or the one chosen among a range
+    of them (``--states auto`` / ``4-12``: :func:`~napari_facehmm.analysis_selection.select_states`).
 
+    ``fit_start`` is where the fit's progress starts: ``_FIT_START``, or after the selection's share of the
+    bar (:func:`~napari_facehmm.analysis_selection.selection_progress_end`: most of it for ``auto``).
+    """
+    if n_states is None or isinstance(n_states, (int, np.integer)):
+        return 9 if n_states is None else int(n_states), None, _FIT_START
+    from .analysis_selection import select_states, selection_progress_end
+
+    fit_start = selection_progress_end(len(set(n_states)), _SELECT_START, _FIT_END)
     selection = yield from select_states(
         values, lengths, n_states, n_restarts=n_restarts, seed=seed, hmm_options=hmm_options,
-        start=5, end=_FIT_START, total=_TOTAL, check_stop=check_stop,
+        start=_SELECT_START, end=fit_start, total=_TOTAL, check_stop=check_stop,
     )
-    return selection.n_states, selection
+    return selection.n_states, selection, fit_start
 
 
 def run_analysis(
@@ -352,12 +357,12 @@ def run_analysis(
     else:
         settings = settings or FeatureSettings()
         features = build_features(series, settings)
-        n_states, selection = yield from _states_to_fit(
+        n_states, selection, fit_start = yield from _states_to_fit(
             n_states, features.values, features.lengths, n_restarts, seed, hmm_options, check_stop
         )
         model, stability = yield from fit_with_stability(
             [features], series, n_states, stability_seeds, n_restarts=n_restarts, n_iter=n_iter, seed=seed,
-            hmm_options=hmm_options, check_stop=check_stop,
+            hmm_options=hmm_options, check_stop=check_stop, progress_start=fit_start,
         )
         fitted = True
     check_stop()

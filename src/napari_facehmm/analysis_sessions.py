@@ -317,12 +317,14 @@ def run_sessions(
         check_stop()
         values = np.concatenate([f.values for f in features])
         lengths = np.concatenate([f.lengths for f in features])
+        fit_start = _FIT_START
         if candidates:
-            from .analysis_selection import select_states
+            from .analysis_selection import select_states, selection_progress_end
 
+            fit_start = selection_progress_end(len(candidates), _FEATURES_START, _FIT_END)
             selection = yield from select_states(
                 values, lengths, candidates, n_restarts=n_restarts, seed=seed, hmm_options=hmm_options,
-                start=_FEATURES_START, end=_FIT_START, total=_TOTAL, check_stop=check_stop,
+                start=_FEATURES_START, end=fit_start, total=_TOTAL, check_stop=check_stop,
                 sessions=[f.lengths for f in features],
             )
             n_states = selection.n_states
@@ -332,11 +334,11 @@ def run_sessions(
         model.metadata["sessions"] = [
             {"session": n, "source": str(s.source) if s.source else None} for n, s in zip(names, series_list)
         ]
-        yield _FIT_START, _TOTAL, f"fitting a {n_states}-state HMM on {len(names)} sessions {values.shape}"
-        split = fit_share(_FIT_START, _FIT_END, stability_seeds)
+        yield fit_start, _TOTAL, f"fitting a {n_states}-state HMM on {len(names)} sessions {values.shape}"
+        split = fit_share(fit_start, _FIT_END, stability_seeds)
         for item in model.fit_progress(values, lengths):
             check_stop()
-            yield _scale_progress(item, _FIT_START, split)
+            yield _scale_progress(item, fit_start, split)
         stability = yield from stability_after_fit(
             model, values, lengths, stability_seeds, split, _FIT_END, _TOTAL, check_stop
         )

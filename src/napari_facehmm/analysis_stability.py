@@ -81,20 +81,23 @@ def fit_with_stability(
     stability_seeds: int = 0,
     *,
     check_stop: Callable[[], None] = lambda: None,
+    progress_start: int | None = None,
     **fit_options: Any,
 ) -> Generator[Progress, None, tuple[Any, StabilityReport | None]]:
     """:func:`~napari_facehmm.analysis.fit_model`, then the stability check; returns ``(model, report)``.
 
-    The progress of both shares the fit's range of the analysis (its
-    ``_FIT_START`` to ``_FIT_END``), in proportion to the number of fits.
+    The progress of both shares the fit's range of the analysis (from
+    ``progress_start``, default its ``_FIT_START``, to ``_FIT_END``), in
+    proportion to the number of fits.
     """
     from .analysis import _FIT_END, _FIT_START, _TOTAL, fit_model
     from .hmm.stability import check_n_seeds
 
     stability_seeds = check_n_seeds(stability_seeds)
-    split = fit_share(_FIT_START, _FIT_END, stability_seeds)
+    start = _FIT_START if progress_start is None else int(progress_start)
+    split = fit_share(start, _FIT_END, stability_seeds)
     job = fit_model(feature_matrices, series, n_states, check_stop=check_stop, **fit_options)
-    model = yield from relay(job, lambda item: _rescale(item, _FIT_START, _FIT_END, _FIT_START, split))
+    model = yield from relay(job, lambda item: _rescale(item, _FIT_START, _FIT_END, start, split))
     values = np.concatenate([matrix.values for matrix in feature_matrices])
     lengths = np.concatenate([matrix.lengths for matrix in feature_matrices])
     report = yield from stability_after_fit(

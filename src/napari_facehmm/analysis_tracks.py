@@ -99,12 +99,12 @@ def run_track_analysis(
                 f"vs {len(matrix.keypoints)} {series.n_dims}D); select tracks with the same keypoints"
             )
     check_stop()
-    n_states, selection = yield from _states_to_fit(
+    n_states, selection, fit_start = yield from _states_to_fit(
         n_states, np.concatenate([m.values for m in matrices]), np.concatenate([m.lengths for m in matrices]),
         n_restarts, seed, hmm_options, check_stop,
     )
     model, stability = yield from fit_with_stability(
-        matrices, tracks[0], n_states, stability_seeds, check_stop=check_stop, **options
+        matrices, tracks[0], n_states, stability_seeds, check_stop=check_stop, progress_start=fit_start, **options
     )
     check_stop()
     yield 75, 100, "decoding states"
