@@ -79,3 +79,21 @@ def test_fit_stopped_by_the_iteration_limit_is_not_called_converged():
     assert face_hmm.convergence_["converged"] is False and not face_hmm.converged_
     assert face_hmm.convergence_["restarts"][0]["hit_iteration_limit"] is True
     assert "did not converge within 2 iterations" in face_hmm.convergence_["message"]
+
+
+def test_selection_and_stability_fits_report_in_their_tables_not_the_log(caplog):
+    """``--states auto`` fits many candidates: their convergence goes to the ``converged`` column, not
+    one log line each; the stability re-fits go into the stability report. The final fit logs once."""
+    from napari_facehmm.hmm import select_n_states
+    from napari_facehmm.hmm.stability import seed_stability
+
+    rng = np.random.default_rng(0)
+    states = np.repeat(rng.integers(0, 3, 60), 25)
+    X = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])[states] + rng.normal(scale=0.7, size=(len(states), 2))
+    with caplog.at_level(logging.INFO):
+        table = select_n_states(X, n_states_range=(2, 3, 4), n_restarts=2, n_iter=3, tol=1e-12)
+        reference = FaceHMM(n_states=3, n_restarts=1, n_iter=30, random_state=0).fit(X)
+        seed_stability(reference, X, n_seeds=2)
+    assert table["converged"].tolist() == [False, False, False]  # 3 iterations: said in the table
+    ours = [r.getMessage() for r in caplog.records if r.getMessage().startswith("EM: ")]
+    assert ours == [reference.convergence_["message"]]

@@ -172,6 +172,7 @@ def select_states_on_workers(
     for index, n_states in enumerate(candidates):
         estimator = DistributedFaceHMM(n_states=n_states, n_restarts=n_restarts, n_iter=SELECTION_N_ITER,
                                        tol=SELECTION_TOL * max(1, len(train)), random_state=seed, **options)
+        estimator.log_convergence = False  # the table's "converged" column says it
         for item in estimator.fit_progress(train):
             yield (index * per_fit + item.done, total,
                    f"choosing the number of states: {n_states} states ({index + 1}/{len(candidates)}): {item.message}")

@@ -411,6 +411,7 @@ class EMFitMixin:
         self.log_likelihood_ = float(log_likelihood)
         self.converged_ = bool(self.restarts_[restart]["converged"])
         self.convergence_ = convergence_report(self.restarts_, restart, self.tol)
-        log_report(_log, self.convergence_)
+        if self.log_convergence:
+            log_report(_log, self.convergence_)
         self.n_frames_fitted_ = len(X)
         self._apply_canonical_order(X, lengths)

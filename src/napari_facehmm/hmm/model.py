@@ -115,7 +115,14 @@ class FaceHMM(EMFitMixin, StateOrderMixin, PersistenceMixin):
     cancelled_ : bool
         True if :meth:`fit_progress` was closed before finishing.
     n_features_ : int
+    log_convergence : bool
+        Log :attr:`convergence_`'s sentence once when a fit ends (default).
+        The fits whose convergence is reported otherwise set it False: the
+        candidates of a model selection (the ``converged`` column of
+        ``model_selection.csv``) and the re-fits of a stability check.
     """
+
+    log_convergence: bool = True
 
     def __init__(
         self,
