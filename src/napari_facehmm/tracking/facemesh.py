@@ -27,7 +27,6 @@ mediapipe is imported inside the functions that use it (about 1 s).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from ..data import LandmarkSeries
 from ..errors import DataError, MissingDependencyError
 from ..face import FACE_KEYPOINTS, FACE_SKELETON, FACEMESH_VERTICES, N_FACEMESH_VERTICES
 from ..progress import Progress
+from .native_log import native_stderr_filtered
 
 __all__ = [
     "SCORER",
@@ -187,8 +187,6 @@ class FaceMeshTracker:
         if check_every < 1:
             raise DataError(f"check_every must be at least 1 frame; got {check_every}")
         _require_mediapipe()
-        # MediaPipe's C++ logging writes a few lines to stderr on start-up
-        os.environ.setdefault("GLOG_minloglevel", "2")
         self.max_faces = int(max_faces)
         self.static = bool(static)
         self.check_every = int(check_every)
@@ -197,34 +195,46 @@ class FaceMeshTracker:
         self._n_processed = 0
         self._detector = None
         self._multi = None
+        self._started: set[int] = set()  # the solutions that have run a frame (their start-up notices are past)
         # static images: one detection per frame anyway, so look for every face
         self._single = self._mesh(self.max_faces if self.static else 1)
 
     def _mesh(self, n_faces: int):
         from mediapipe.python.solution_base import SolutionBase
 
-        return SolutionBase(
-            graph_config=_graph_config(),
-            side_inputs={
-                "num_faces": int(n_faces),
-                "with_attention": False,
-                "use_prev_landmarks": not self.static,
-            },
-            calculator_params={
-                "facedetectionshortrangecpu__facedetectionshortrange__facedetection__"
-                "TensorsToDetectionsCalculator.min_score_thresh": self._min_detection,
-                "facelandmarkcpu__ThresholdingCalculator.threshold": self._min_presence,
-            },
-            outputs=["multi_face_landmarks", "multi_face_presence"],
-        )
+        with native_stderr_filtered():
+            return SolutionBase(
+                graph_config=_graph_config(),
+                side_inputs={
+                    "num_faces": int(n_faces),
+                    "with_attention": False,
+                    "use_prev_landmarks": not self.static,
+                },
+                calculator_params={
+                    "facedetectionshortrangecpu__facedetectionshortrange__facedetection__"
+                    "TensorsToDetectionsCalculator.min_score_thresh": self._min_detection,
+                    "facelandmarkcpu__ThresholdingCalculator.threshold": self._min_presence,
+                },
+                outputs=["multi_face_landmarks", "multi_face_presence"],
+            )
 
     def _several_faces(self, image: np.ndarray) -> bool:
         if self._detector is None:
             from mediapipe.python.solutions.face_detection import FaceDetection
 
-            self._detector = FaceDetection(model_selection=0, min_detection_confidence=self._min_detection)
-        detections = self._detector.process(image).detections
+            with native_stderr_filtered():
+                self._detector = FaceDetection(model_selection=0, min_detection_confidence=self._min_detection)
+        detections = self._run(self._detector, image).detections
         return detections is not None and len(detections) > 1
+
+    def _run(self, solution, frame):
+        """``solution.process(frame)``; its first frame with MediaPipe's start-up notices kept off the terminal."""
+        if id(solution) in self._started:
+            return solution.process(frame)
+        with native_stderr_filtered():
+            result = solution.process(frame)
+        self._started.add(id(solution))
+        return result
 
     def process(self, image: np.ndarray) -> FrameFaces:
         """The faces in one ``(height, width, 3)`` uint8 RGB frame."""
@@ -244,7 +254,7 @@ class FaceMeshTracker:
             self._multi = self._mesh(self.max_faces)
         self._n_processed += 1
         height, width = image.shape[:2]
-        result = (self._multi or self._single).process({"image": image})
+        result = self._run(self._multi or self._single, {"image": image})
         faces = result.multi_face_landmarks or []
         presence = list(result.multi_face_presence or [])
         if len(presence) != len(faces):  # never seen; keep the landmarks, unknown score
