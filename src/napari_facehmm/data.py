@@ -263,27 +263,100 @@ class LandmarkSeries:
             keypoints = tuple(str(k) for k in table["keypoint"].cat.categories)
         else:
             keypoints = tuple(dict.fromkeys(str(k) for k in table["keypoint"]))
-        frames = np.unique(table["frame"].to_numpy(dtype=np.int64))
-        row = np.searchsorted(frames, table["frame"].to_numpy(dtype=np.int64))
-        kp_index = {k: i for i, k in enumerate(keypoints)}
-        col = np.array([kp_index[str(k)] for k in table["keypoint"]], dtype=np.int64)
-        positions = np.full((len(frames), len(keypoints), len(dims)), np.nan)
-        positions[row, col] = table[dims].to_numpy(dtype=np.float64)
-        confidence = np.full((len(frames), len(keypoints)), np.nan)
-        if "confidence" in table.columns:
-            confidence[row, col] = table["confidence"].to_numpy(dtype=np.float64)
-        else:
-            confidence[row, col] = 1.0
         if camera is None and "camera" in table.columns and len(table):
             value = table["camera"].iloc[0]
             camera = None if pd.isna(value) else str(value)
+        return cls.from_points(
+            table[dims].to_numpy(dtype=np.float64),
+            table["frame"].to_numpy(dtype=np.int64),
+            table["keypoint"].to_numpy(dtype=object),
+            keypoints,
+            confidence=table["confidence"].to_numpy(dtype=np.float64) if "confidence" in table.columns else None,
+            fps=fps,
+            skeleton=skeleton,
+            camera=camera,
+            source=source,
+        )
+
+    @classmethod
+    def from_points(
+        cls,
+        coordinates: np.ndarray,
+        frame_per_point: np.ndarray,
+        keypoint_per_point: Sequence[str] | np.ndarray,
+        keypoints: Sequence[str],
+        confidence: np.ndarray | None = None,
+        frame_indices: np.ndarray | None = None,
+        fps: float = 30.0,
+        skeleton: Sequence[tuple[str, str]] = (),
+        camera: str | None = None,
+        source: str | Path | None = None,
+    ) -> "LandmarkSeries":
+        """Build a series from points given one by one, in any order.
+
+        The long form that a tidy table (:meth:`from_dataframe`) and a napari
+        points layer (:func:`~napari_facehmm._napari.convert.points_to_series`)
+        both hold: each point names its frame and keypoint. (frame, keypoint)
+        pairs without a point become NaN.
+
+        Parameters
+        ----------
+        coordinates
+            ``(N, n_dims)`` position of each point (x, y[, z]).
+        frame_per_point
+            ``(N,)`` frame number of each point.
+        keypoint_per_point
+            ``(N,)`` keypoint name of each point.
+        keypoints
+            Keypoint names of the series, in order.
+        confidence
+            ``(N,)`` confidence of each point; 1 when None.
+        frame_indices
+            ``(T,)`` frames of the series, in any order; the sorted unique
+            frames of the points when None. Frames without any point
+            become all-NaN rows.
+        fps, skeleton, camera, source
+            Passed to :class:`LandmarkSeries`.
+
+        Raises
+        ------
+        DataError
+            A point names a keypoint not in ``keypoints``, lies on a frame
+            not in ``frame_indices``, or the lengths disagree.
+        """
+        coordinates = np.asarray(coordinates, dtype=np.float64)
+        frames = np.asarray(frame_per_point, dtype=np.int64)
+        names = np.asarray(keypoint_per_point, dtype=object)
+        if names.shape != (len(coordinates),):
+            raise DataError(f"{len(names)} keypoint names for {len(coordinates)} points")
+        if frames.shape != (len(coordinates),):
+            raise DataError(f"{len(frames)} frame numbers for {len(coordinates)} points")
+        keypoints = tuple(str(k) for k in keypoints)
+        index = {k: i for i, k in enumerate(keypoints)}
+        unknown = sorted({str(n) for n in names} - set(index))
+        if unknown:
+            raise DataError(f"points name keypoints {unknown} that are not in {list(keypoints)}")
+        if frame_indices is None:
+            frame_indices = np.unique(frames)
+        frame_indices = np.asarray(frame_indices, dtype=np.int64)
+        order = np.argsort(frame_indices, kind="stable")
+        position_in_sorted = np.searchsorted(frame_indices[order], frames)
+        position_in_sorted = np.clip(position_in_sorted, 0, len(frame_indices) - 1)
+        rows = order[position_in_sorted] if len(frame_indices) else position_in_sorted
+        if len(frames) and (len(frame_indices) == 0 or np.any(frame_indices[rows] != frames)):
+            raise DataError("some points lie on frames that are not in the series' frame_indices")
+        cols = np.array([index[str(n)] for n in names], dtype=np.int64)
+        positions = np.full((len(frame_indices), len(keypoints), coordinates.shape[1]), np.nan)
+        point_confidence = np.full((len(frame_indices), len(keypoints)), np.nan)
+        positions[rows, cols] = coordinates
+        point_confidence[rows, cols] = 1.0 if confidence is None else np.asarray(confidence, dtype=np.float64)
         return cls(
             positions=positions,
             keypoints=keypoints,
-            confidence=confidence,
+            confidence=point_confidence,
             skeleton=tuple(skeleton),
             fps=fps,
-            frame_indices=frames,
+            frame_indices=frame_indices,
             camera=camera,
             source=source,
         )

@@ -95,3 +95,20 @@ def test_an_error_of_the_job_goes_to_on_error(parts, qtbot):
     job.start(lambda: 42, on_return=done.append)
     qtbot.waitUntil(lambda: not job.running, timeout=10_000)
     assert done == [42]
+
+
+@pytest.mark.parametrize(
+    "exc, notified",
+    [
+        (DataError("3 frames, 4 expected"), "Fit failed: 3 frames, 4 expected"),
+        (ValueError("bad shape"), "Fit failed: ValueError: bad shape"),
+    ],
+)
+def test_show_failure_names_the_type_of_unexpected_errors_only(parts, monkeypatch, exc, notified):
+    from napari_facehmm.widgets import _session
+
+    shown = []
+    monkeypatch.setattr(_session, "show_error", shown.append)
+    _session.show_failure("Fit failed", exc, parts["status"])
+    assert shown == [notified]
+    assert parts["status"].text() == f"failed: {exc}"

@@ -209,37 +209,15 @@ def points_to_series(
     data = np.asarray(data, dtype=np.float64).reshape(-1, np.shape(data)[-1] if np.ndim(data) else 3)
     if data.shape[1] != 3:
         raise DataError(f"points must be (N, 3) [frame, y, x]; got shape {data.shape}")
-    names = np.asarray(keypoint_per_point, dtype=object)
-    if names.shape != (len(data),):
-        raise DataError(f"{len(names)} keypoint names for {len(data)} points")
-    keypoints = tuple(str(k) for k in keypoints)
-    index = {k: i for i, k in enumerate(keypoints)}
-    unknown = sorted({str(n) for n in names} - set(index))
-    if unknown:
-        raise DataError(f"points name keypoints {unknown} that are not in {list(keypoints)}")
-    frames = np.rint(data[:, 0]).astype(np.int64)
-    if frame_indices is None:
-        frame_indices = np.unique(frames)
-    frame_indices = np.asarray(frame_indices, dtype=np.int64)
-    order = np.argsort(frame_indices, kind="stable")
-    position_in_sorted = np.searchsorted(frame_indices[order], frames)
-    position_in_sorted = np.clip(position_in_sorted, 0, len(frame_indices) - 1)
-    rows = order[position_in_sorted] if len(frame_indices) else position_in_sorted
-    if len(frames) and (len(frame_indices) == 0 or np.any(frame_indices[rows] != frames)):
-        raise DataError("some points lie on frames that are not in the series' frame_indices")
-    cols = np.array([index[str(n)] for n in names], dtype=np.int64)
-    positions = np.full((len(frame_indices), len(keypoints), 2), np.nan)
-    confidence = np.full((len(frame_indices), len(keypoints)), np.nan)
-    positions[rows, cols, 0] = data[:, 2]
-    positions[rows, cols, 1] = data[:, 1]
-    confidence[rows, cols] = 1.0 if likelihood is None else np.asarray(likelihood, dtype=float)
-    return LandmarkSeries(
-        positions=positions,
-        keypoints=keypoints,
-        confidence=confidence,
-        skeleton=tuple(skeleton),
-        fps=fps,
+    return LandmarkSeries.from_points(
+        data[:, [2, 1]],  # napari's (y, x) -> (x, y)
+        np.rint(data[:, 0]).astype(np.int64),
+        keypoint_per_point,
+        keypoints,
+        confidence=likelihood,
         frame_indices=frame_indices,
+        fps=fps,
+        skeleton=skeleton,
         camera=camera,
         source=source,
     )

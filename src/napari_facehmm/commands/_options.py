@@ -54,6 +54,17 @@ def number(
     return parse
 
 
+def documented_parser(subparsers, name: str, help: str, doc: str | None) -> argparse.ArgumentParser:
+    """A subcommand's parser whose ``--help`` shows ``doc``, its module's docstring, line for line.
+
+    argparse re-wraps a description into one paragraph; the commands whose
+    docstring is their manual (tables of steps, examples) keep its layout.
+    """
+    return subparsers.add_parser(
+        name, help=help, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+
 def argument(setting: Setting, **overrides) -> dict:
     """``add_argument`` keywords for ``setting``: its type (range-checked), default and help.
 

@@ -23,15 +23,12 @@ from pathlib import Path
 
 from ..progress import run_with_progress
 from ..tracking.anipose import options as A
-from ._options import argument
+from ._options import argument, documented_parser
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "calibrate",
-        help="calibrate cameras from ChArUco/checkerboard videos (Anipose)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = documented_parser(
+        subparsers, "calibrate", "calibrate cameras from ChArUco/checkerboard videos (Anipose)", __doc__
     )
     parser.add_argument(
         "project", type=Path, help="Anipose project folder (holds calibration/ and config.toml)"

@@ -24,15 +24,15 @@ from pathlib import Path
 
 from ..progress import run_with_progress
 from ..tracking.dlc import settings as S
-from ._options import argument, whole_number
+from ._options import argument, documented_parser, whole_number
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
+    parser = documented_parser(
+        subparsers,
         "dlc",
-        help="DeepLabCut tracking: training dataset, training, evaluation, video analysis, refinement",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "DeepLabCut tracking: training dataset, training, evaluation, video analysis, refinement",
+        __doc__,
     )
     steps = parser.add_subparsers(dest="dlc_step", metavar="STEP")
 

@@ -22,15 +22,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._options import number, whole_number
+from ._options import documented_parser, number, whole_number
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "live",
-        help="show your expression states live from a webcam (or a video played as one)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = documented_parser(
+        subparsers, "live", "show your expression states live from a webcam (or a video played as one)", __doc__
     )
     parser.add_argument("--model", type=Path, default=None,
                         help="model.json fitted on the built-in tracker's landmarks (facehmm run VIDEO writes one); "

@@ -36,7 +36,7 @@ import sys
 from pathlib import Path
 
 from ..tracking.anipose import options as A
-from ._options import argument
+from ._options import argument, documented_parser
 
 #: ``--offset auto``: estimate the offsets from the 2D tracks.
 AUTO = "auto"
@@ -55,11 +55,8 @@ def _offset(text: str) -> tuple[str, int] | str:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "triangulate",
-        help="triangulate 2D tracks of 2+ cameras into Anipose pose-3d tables",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = documented_parser(
+        subparsers, "triangulate", "triangulate 2D tracks of 2+ cameras into Anipose pose-3d tables", __doc__
     )
     parser.add_argument("project", type=Path, help="Anipose project folder (holds pose-2d/ and calibration/)")
     parser.add_argument(

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import DataError
 from .images import ImageStack, _image_files
-from .project import LabelingProject, open_project
+from .project import LabelingProject, as_project
 
 
 @dataclass(frozen=True)
@@ -357,8 +357,7 @@ def load_labels(project: LabelingProject | str | Path, video: str | Path) -> Lab
     Rows of the labels file whose image is absent stay in the set (they are
     saved again, so nothing is lost) and are listed in ``missing_images``.
     """
-    if not isinstance(project, LabelingProject):
-        project = open_project(project)
+    project = as_project(project)
     folder = project.labeled_data(video)
     images = [f"labeled-data/{folder.name}/{p.name}" for p in _image_files(folder)]
     positions = {}

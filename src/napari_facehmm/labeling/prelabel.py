@@ -19,7 +19,7 @@ from ..face import FACE_KEYPOINTS
 from ..progress import Progress
 from .images import _image_files, _read_image
 from .label_set import LabelSet
-from .project import LabelingProject, open_project
+from .project import LabelingProject, as_project
 from .refinement import find_machine_labels, load_for_refinement, write_machine_labels
 
 
@@ -132,8 +132,7 @@ def prelabel_folder(
     from ..progress import relay
     from ..tracking.facemesh import SCORER, FaceMeshTracker, NoFaceError, mesh_to_landmarks, track_frames
 
-    if not isinstance(project, LabelingProject):
-        project = open_project(project)
+    project = as_project(project)
     folder = project.labeled_data(video)
     proposed, empty = face_model_keypoints(project.bodyparts)
     if not proposed:
@@ -373,8 +372,7 @@ def load_prelabels(
     """
     import dataclasses
 
-    if not isinstance(project, LabelingProject):
-        project = open_project(project)
+    project = as_project(project)
     folder = project.labeled_data(video)
     if machine_path is None:
         machine_path = find_machine_labels(folder, project.iteration) or find_machine_labels(folder)

@@ -100,6 +100,11 @@ class LabelingProject:
         return self.labeled_data(video) / f"CollectedData_{self.scorer}.h5"
 
 
+def as_project(project: LabelingProject | str | Path) -> LabelingProject:
+    """``project`` itself, or the project read from it when it is a ``config.yaml`` path (:func:`open_project`)."""
+    return project if isinstance(project, LabelingProject) else open_project(project)
+
+
 def open_project(config_path: str | Path) -> LabelingProject:
     """Read a DeepLabCut ``config.yaml`` for labeling.
 

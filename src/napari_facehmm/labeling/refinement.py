@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import DataError, FileFormatError
 from .images import _image_files
 from .label_set import LabelSet, _check_keypoints, load_labels
-from .project import LabelingProject, open_project
+from .project import LabelingProject, as_project
 
 
 _MACHINE_NAME = re.compile(r"machinelabels-iter(\d+)\.h5$")
@@ -178,8 +178,7 @@ def load_for_refinement(
     machine_path
         The predictions file (default: the folder's highest ``machinelabels-iter<N>.h5``).
     """
-    if not isinstance(project, LabelingProject):
-        project = open_project(project)
+    project = as_project(project)
     folder = project.labeled_data(video)
     if machine_path is None:
         machine_path = find_machine_labels(folder)

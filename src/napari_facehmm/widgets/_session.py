@@ -20,6 +20,7 @@ from .._napari.layers import set_face_colors
 from .._napari.state_colors import states_for_frames, states_to_point_colors
 from ..colors import keypoint_colors, state_colors
 from ..data import LandmarkSeries
+from ..errors import FaceHMMError
 
 #: napari's axis 0 is time in every layer this plugin creates
 FRAME_AXIS = 0
@@ -31,6 +32,19 @@ def show_error(message: str) -> None:
     from napari.utils.notifications import show_error as _show_error
 
     _show_error(message)
+
+
+def show_failure(title: str, exc: BaseException, status: Any = None) -> None:
+    """Notify that a dock's job failed: ``title: message``, and ``failed: message`` in ``status``.
+
+    The project's own errors (:class:`~napari_facehmm.errors.FaceHMMError`)
+    say what to fix, so their message stands alone; any other exception is
+    a bug, and its type leads the message so that a report names it.
+    """
+    detail = str(exc) if isinstance(exc, FaceHMMError) else f"{type(exc).__name__}: {exc}"
+    show_error(f"{title}: {detail}")
+    if status is not None:
+        status.setText(f"failed: {exc}")
 
 
 def get_session(viewer: Any) -> "FaceSession":

@@ -37,7 +37,7 @@ from qtpy.QtWidgets import (
 from ..data import LandmarkSeries
 from ..errors import Cancelled, DataError, FaceHMMError
 from ..hmm.stability import STABILITY_SEEDS
-from ._session import facehmm_meta, get_session, show_error
+from ._session import facehmm_meta, get_session, show_error, show_failure
 from ._worker import DockJob
 from .selection_curve import SelectionCurve
 from .states_form import AnalysisForm
@@ -261,11 +261,7 @@ class ExpressionStatesWidget(QWidget):
         if isinstance(exc, Cancelled):
             self.status.setText("cancelled")
             return
-        if isinstance(exc, FaceHMMError):
-            show_error(f"Fit failed: {exc}")
-        else:
-            show_error(f"Fit failed: {type(exc).__name__}: {exc}")
-        self.status.setText(f"failed: {exc}")
+        show_failure("Fit failed", exc, self.status)
 
     def _on_finished(self) -> None:
         if self.job.cancel_requested:

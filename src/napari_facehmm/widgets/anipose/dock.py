@@ -23,7 +23,7 @@ from ...errors import FaceHMMError
 from ...tracking import anipose as ta
 from ...tracking.anipose import options as A
 from ...tracking.calibration_checks import CalibrationCheckError
-from .._session import get_session, show_error
+from .._session import get_session, show_error, show_failure
 from .._worker import DockJob
 from .calibrate import CalibrateTabMixin
 from .qc import QCTabMixin
@@ -177,11 +177,7 @@ class AniposeWidget(CalibrateTabMixin, TriangulateTabMixin, QCTabMixin, QWidget)
             )
             self.status.setText("the calibration check failed (see the notification); nothing was written")
             return
-        if isinstance(exc, FaceHMMError):
-            show_error(f"3D (Anipose): {exc}")
-        else:
-            show_error(f"3D (Anipose) failed: {type(exc).__name__}: {exc}")
-        self.status.setText(f"failed: {exc}")
+        show_failure("3D (Anipose)", exc, self.status)
 
     def _on_aborted(self) -> None:
         self.status.setText("cancelled; nothing was written")
