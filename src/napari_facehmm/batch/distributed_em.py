@@ -68,6 +68,7 @@ class WorkerFeatures:
         self._summary: dict[str, Any] | None = None
         self._spread: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._groups: list[Any] | None = None
+        self._group_workers: list[Any] = []
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -143,16 +144,30 @@ class WorkerFeatures:
             holders = self.client.who_has(self.parts)
             workers = sorted(self.client.scheduler_info()["workers"])
             where = [(holders.get(part.key) or [None])[0] for part in self.parts]
+            split = balanced_groups(self.n_rows, where, workers)
+            self._group_workers = [worker for worker, _ in split]
             self._groups = [
                 self.client.submit(estep.group_parts, *[self.parts[i] for i in members], workers=[worker],
                                    allow_other_workers=True, pure=False)
-                for worker, members in balanced_groups(self.n_rows, where, workers)
+                for worker, members in split
             ]
         return self._groups
 
     def _each_group(self, function, model) -> list[Any]:
+        """``function(model, group)`` on every group, each asked of the worker its group was made on.
+
+        Without the worker named, a group that Dask had copied to the other
+        worker (work stealing) could have both groups' tasks sent to one
+        worker in an iteration, the other waiting; the restriction is loose,
+        so a lost worker's group still goes elsewhere.
+        """
         plain = estep.plain_model(model)
-        return self.client.gather([self.client.submit(function, plain, group, pure=False) for group in self.groups()])
+        groups = self.groups()
+        return self.client.gather([
+            self.client.submit(function, plain, group, workers=None if worker is None else [worker],
+                               allow_other_workers=True, pure=False)
+            for group, worker in zip(groups, self._group_workers)
+        ])
 
     def estep(self, model) -> tuple[dict[str, Any], float]:
         """Sufficient statistics and log-likelihood of all parts, added on the client."""
@@ -162,7 +177,8 @@ class WorkerFeatures:
         return float(sum(self._each_group(estep.part_score, model)))
 
     def occupancy(self, model) -> np.ndarray:
-        return np.sum(self._each_part(_occupancy_of_part, estep.plain_model(model)), axis=0)
+        """Frames decoded (Viterbi) in each state over all parts: one task per group (Viterbi runs per sequence)."""
+        return np.sum(self._each_group(estep.part_occupancy, model), axis=0)
 
     def worst_frames(self, model, kept: np.ndarray, count: int):
         """``(global frame, row)`` of the ``count`` frames worst explained over all parts, worst first."""
@@ -176,10 +192,6 @@ class WorkerFeatures:
         # the one-process order: by fit, ties by frame number (a stable sort over all frames)
         order = np.lexsort((frame, fit))[:count]
         return [(int(frame[i]), row[i]) for i in order]
-
-
-def _occupancy_of_part(part, model):
-    return estep.part_occupancy(model, part)
 
 
 def _worst_of_part(part, model, kept, count):
