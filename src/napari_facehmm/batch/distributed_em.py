@@ -19,7 +19,13 @@ one-process fit, and so gives the same model (equal log-likelihood to about
 What differs: the statistics are added part by part and worker by worker
 (the one-process E-step sums over the concatenated frames), a difference in
 round-off only. Each EM iteration sends the model once to each worker and
-gets one set of statistics back (:meth:`WorkerFeatures.groups`).
+gets one set of statistics back (:meth:`WorkerFeatures.groups`), by a call
+to the Dask actor that keeps the worker's group (:class:`_GroupActor`):
+straight to the worker, not through the scheduler: on ``bench/batch.py``'s
+features (14,400 frames, 65 features, 9 states) with 2 workers, 76-79 ms
+per iteration against 90-97 ms with a task per worker (alternate fits on
+one cluster, load average 0.8-1.1), the client's event loop 0.3 s against
+0.5 s of CPU per 30 iterations.
 """
 
 from __future__ import annotations
