@@ -426,3 +426,32 @@ def test_disagreeing_cameras_are_the_ones_warned_about():
     assert len(warnings) == 1 and "'camC'" in warnings[0] and "(0.45 px)" in warnings[0]
     assert ta.disagreeing_cameras({"camA": 0.4, "camB": 4.0}) == []  # two cameras share every error
     assert ta.disagreeing_cameras({"camA": 0.4, "camB": 0.5, "camC": 1.3}) == []  # under 3x the others median (1.35)
+
+
+def test_dlt_in_fixed_blocks_equals_one_call_and_calls_aniposelib_with_one_point_count(rig, truth, monkeypatch):
+    """Blocks of a fixed size (the last padded) so jax compiles once: the same points as one aniposelib call."""
+    from aniposelib.cameras import CameraGroup
+
+    from napari_facehmm.tracking.anipose import dlt
+
+    tracks = project_tracks(rig, truth, noise_px=0.5)
+    points = np.stack([tracks[n].positions for n in ("camA", "camB")])
+    points[0, 5, 3] = np.nan  # a point one camera misses, and the last point of all: NaN stays NaN
+    points[1, -1, -1] = np.nan
+    flat = points.reshape(2, -1, 2)  # 2,520 points
+    group = CameraGroup.from_dicts([c.to_dict() for c in rig.cameras])
+    expected = group.triangulate(flat, undistort=True)
+    sizes = []
+    original = CameraGroup.triangulate
+
+    def counting(self, points_2d, *args, **kwargs):
+        sizes.append(points_2d.shape[1])
+        return original(self, points_2d, *args, **kwargs)
+
+    monkeypatch.setattr(CameraGroup, "triangulate", counting)
+    monkeypatch.setattr(dlt, "_DLT_BLOCK_POINTS", 1000)
+    # chunks of 1,700 and 820 points: blocks of 1,000, 700 (padded), 820 (padded)
+    blocked = ta.run_to_end(dlt._triangulate_dlt(group, flat, chunk=1700))
+    assert sizes == [1000, 1000, 1000]
+    np.testing.assert_array_equal(blocked, expected)
+    assert np.isnan(blocked[-1]).all() and np.isfinite(blocked[0]).all()

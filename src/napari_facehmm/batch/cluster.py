@@ -3,6 +3,14 @@
 Process workers start with the spawn method, so the code that starts a
 LocalCluster must run from an importable module (``facehmm batch`` does);
 the workers import this package, which must be installed where they run.
+
+The LocalCluster's workers run without Dask's statistical profiler
+(:data:`WORKER_CONFIG`): it samples the running task's stack 100 times a
+second on the worker's event loop, for the dashboard, which a batch does
+not start. Measured on the 8-session ``bench/batch.py`` batch with 2
+workers: it took 0.4-0.5 s of CPU per worker (0.9-1.1 s on the event loop
+thread with it, 0.5 s without), about 8% of each worker's 5.5 s, on the
+core its worker needs; with one worker it ran beside it on the idle core.
 """
 
 from __future__ import annotations
@@ -11,13 +19,16 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-__all__ = ["WORKER_ENV", "dask_client"]
+__all__ = ["WORKER_CONFIG", "WORKER_ENV", "dask_client"]
 
 #: environment of LocalCluster workers: one thread for every numeric library (one worker per core)
 WORKER_ENV = {
     "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
     "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
 }
+
+#: Dask settings of LocalCluster workers: no statistical profiler (only the dashboard shows it; see above)
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 
 
 @contextlib.contextmanager
@@ -31,6 +42,7 @@ def dask_client(n_workers: int | None = None, scheduler: str | None = None) -> I
     stops its workers; on a scheduler the client's unfinished tasks are
     released (the scheduler cancels them).
     """
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -40,11 +52,12 @@ def dask_client(n_workers: int | None = None, scheduler: str | None = None) -> I
         finally:
             client.close()
         return
-    cluster = LocalCluster(
-        n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None,
-        # a worker's BLAS, numba (aniposelib) and XLA (jax) must not start a thread per core beside the other workers
-        env=WORKER_ENV,
-    )
+    with dask.config.set(WORKER_CONFIG):  # the nannies pass this configuration to their worker processes
+        cluster = LocalCluster(
+            n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None,
+            # a worker's BLAS, numba (aniposelib) and XLA (jax) must not start a thread per core beside the other workers
+            env=WORKER_ENV,
+        )
     try:
         client = Client(cluster)
         try:
