@@ -195,7 +195,7 @@ class FaceMeshTracker:
         self._n_processed = 0
         self._detector = None
         self._multi = None
-        self._started: set[int] = set()  # the solutions that have run a frame (their start-up notices are past)
+        self._started: set[int] = set()  # the solutions that have found a face (their start-up notices are past)
         # static images: one detection per frame anyway, so look for every face
         self._single = self._mesh(self.max_faces if self.static else 1)
 
@@ -203,7 +203,7 @@ class FaceMeshTracker:
         from mediapipe.python.solution_base import SolutionBase
 
         with native_stderr_filtered():
-            return SolutionBase(
+            return _started_graph(SolutionBase(
                 graph_config=_graph_config(),
                 side_inputs={
                     "num_faces": int(n_faces),
@@ -216,24 +216,32 @@ class FaceMeshTracker:
                     "facelandmarkcpu__ThresholdingCalculator.threshold": self._min_presence,
                 },
                 outputs=["multi_face_landmarks", "multi_face_presence"],
-            )
+            ))
 
     def _several_faces(self, image: np.ndarray) -> bool:
         if self._detector is None:
             from mediapipe.python.solutions.face_detection import FaceDetection
 
             with native_stderr_filtered():
-                self._detector = FaceDetection(model_selection=0, min_detection_confidence=self._min_detection)
-        detections = self._run(self._detector, image).detections
+                self._detector = _started_graph(
+                    FaceDetection(model_selection=0, min_detection_confidence=self._min_detection)
+                )
+        detections = self._run(self._detector, image, lambda result: bool(result.detections)).detections
         return detections is not None and len(detections) > 1
 
-    def _run(self, solution, frame):
-        """``solution.process(frame)``; its first frame with MediaPipe's start-up notices kept off the terminal."""
+    def _run(self, solution, frame, found):
+        """``solution.process(frame)``, MediaPipe's start-up notices kept off the terminal until ``found(result)``.
+
+        The notices come when each model first runs: the detector's on the
+        first frame, the landmark model's on the first frame with a face
+        (which may be late in a video), so the filter stays on until then.
+        """
         if id(solution) in self._started:
             return solution.process(frame)
         with native_stderr_filtered():
             result = solution.process(frame)
-        self._started.add(id(solution))
+        if found(result):
+            self._started.add(id(solution))
         return result
 
     def process(self, image: np.ndarray) -> FrameFaces:
@@ -254,7 +262,9 @@ class FaceMeshTracker:
             self._multi = self._mesh(self.max_faces)
         self._n_processed += 1
         height, width = image.shape[:2]
-        result = self._run(self._multi or self._single, {"image": image})
+        result = self._run(
+            self._multi or self._single, {"image": image}, lambda result: bool(result.multi_face_landmarks)
+        )
         faces = result.multi_face_landmarks or []
         presence = list(result.multi_face_presence or [])
         if len(presence) != len(faces):  # never seen; keep the landmarks, unknown score
@@ -276,6 +286,20 @@ class FaceMeshTracker:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _started_graph(solution):
+    """``solution`` once its graph has opened its calculators (and written their start-up notices).
+
+    ``SolutionBase`` starts its graph and returns while the calculators are
+    still opening on the graph's threads; their notices would then reach the
+    terminal after :func:`native_stderr_filtered` ends. Waiting for the graph
+    to be idle keeps them inside it.
+    """
+    graph = getattr(solution, "_graph", None)  # mediapipe 0.10.21's SolutionBase
+    if graph is not None:
+        graph.wait_until_idle()
+    return solution
 
 
 def mesh_keypoints() -> tuple[str, ...]:
