@@ -568,7 +568,7 @@ def check_output_dir(
     Returns
     -------
     Path
-        ``path``.
+        ``path`` as a :class:`~pathlib.Path`, checked.
 
     Raises
     ------

@@ -178,7 +178,7 @@ def write_video(
     Returns
     -------
     Path
-        ``path``.
+        ``path``, now holding the whole video.
 
     Raises
     ------

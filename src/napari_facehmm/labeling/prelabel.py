@@ -130,7 +130,7 @@ def prelabel_folder(
         MediaPipe is not installed.
     """
     from ..progress import relay
-    from ..tracking.facemesh import SCORER, FaceMeshTracker, NoFaceError, mesh_to_landmarks, track_frames
+    from ..tracking.facemesh import SCORER, FaceMeshTracker, count_faces, mesh_to_landmarks, track_frames
 
     project = as_project(project)
     folder = project.labeled_data(video)
@@ -157,13 +157,7 @@ def prelabel_folder(
             track_frames((_read_image(p) for p in paths), n_images, tracker, label=folder.name), step
         )
     landmarks = mesh_to_landmarks(vertices)  # (n_images, 21, 2), NaN where no face
-    found = np.isfinite(landmarks[:, 0, 0])
-    n_found = int(found.sum())
-    if n_found == 0:
-        raise NoFaceError(
-            f"{folder}: the face model found no face in any of its {n_images} images; nothing was written "
-            "(it needs a face turned towards the camera, at least about 1/10 of the image high)"
-        )
+    _, n_found = count_faces(landmarks, folder, "images", "; nothing was written")
     positions = np.full((n_images, len(project.bodyparts), 2), np.nan)
     likelihood = np.full((n_images, len(project.bodyparts)), np.nan)
     for k, name in enumerate(project.bodyparts):
@@ -355,20 +349,11 @@ def load_prelabels(
 ) -> PrelabelSet:
     """A folder's labels with the face model's proposals, for checking them (see :class:`PrelabelSet`).
 
-    Parameters
-    ----------
-    project
-        A :class:`LabelingProject` or its ``config.yaml``.
-    video
-        A video path or ``labeled-data`` folder name.
-    machine_path
-        The proposals (default: ``machinelabels-iter<N>.h5`` of the config's
-        iteration, else the folder's highest N).
-
-    Notes
-    -----
-    Proposals fill only the points with no label, as in refinement
-    (:func:`load_for_refinement`, which reads the files).
+    The parameters are those of :func:`load_for_refinement`, which reads the
+    files: proposals fill only the points with no label, as predictions do
+    in refinement. The default ``machine_path`` is the proposals of the
+    config's iteration (``machinelabels-iter<N>.h5``), else the folder's
+    highest N.
     """
     import dataclasses
 

@@ -49,6 +49,7 @@ __all__ = [
     "track_video",
     "track_frames",
     "NoFaceError",
+    "count_faces",
 ]
 
 #: Scorer name of the DeepLabCut files the tracker writes
@@ -62,6 +63,35 @@ _PROGRESS_EVERY = 25
 
 class NoFaceError(DataError):
     """No face was found in any frame of a video."""
+
+
+def count_faces(vertices: np.ndarray, where: str | Path, unit: str = "frames", consequence: str = "") -> tuple[np.ndarray, int]:
+    """Which frames (or images) of tracked ``vertices`` have a face, and how many; none is an error.
+
+    Parameters
+    ----------
+    vertices
+        ``(n, n_points, n_dims)`` tracked points, NaN where no face was found.
+    where
+        The video or folder, for the message.
+    unit
+        What the ``n`` items are (``"frames"``, ``"images"``).
+    consequence
+        Said after the count when there is no face (``"; nothing was written"``).
+
+    Raises
+    ------
+    NoFaceError
+        No item has a face; the message says what the tracker needs.
+    """
+    found = np.isfinite(vertices[:, 0, 0])
+    n_found = int(found.sum())
+    if n_found == 0:
+        raise NoFaceError(
+            f"{where}: the face model found no face in any of its {len(found)} {unit}{consequence} "
+            f"(it needs a face turned towards the camera, at least about 1/10 of the {unit[:-1]} high)"
+        )
+    return found, n_found
 
 
 def facemesh_available() -> bool:
@@ -476,13 +506,7 @@ def track_video(
             _video_frames(reader), reader.n_frames, tracker, label=path.name
         )
         fps, size, rotation = reader.fps, (reader.width, reader.height), reader.rotation_deg
-    found = np.isfinite(vertices[:, 0, 0])
-    n_found = int(found.sum())
-    if n_found == 0:
-        raise NoFaceError(
-            f"{path}: no face was found in any of its {len(found)} frames "
-            "(the built-in tracker needs a face turned towards the camera, at least about 1/10 of the frame high)"
-        )
+    found, n_found = count_faces(vertices, path)
     messages = []
     if n_found < len(found):
         messages.append(f"{path.name}: a face was found in {n_found} of {len(found)} frames ({n_found / len(found):.1%}); "

@@ -28,7 +28,15 @@ def filter_2d_median(
     Parameters
     ----------
     series
-        2D series ``(T, K, 2)``.
+        One camera's 2D series ``(T, K, 2)``.
+    kernel_frames
+        Frames of the running median (made odd).
+    offset_threshold_px
+        Distance ``|dx| + |dy|`` from the median that makes a point an outlier.
+    score_threshold
+        Confidence below which a point is an outlier.
+    spline
+        Re-fill outliers by a cubic spline, else linearly.
 
     Returns
     -------
@@ -38,8 +46,7 @@ def filter_2d_median(
     from scipy import signal
     from scipy.interpolate import splev, splrep
 
-    if series.n_dims != 2:
-        raise DataError(f"the 2D filter needs a 2D series; got {series.n_dims}D")
+    _check_2d(series)
     kernel = int(kernel_frames) | 1  # medfilt needs an odd kernel
     out = series.copy()
     frames = np.arange(series.n_frames)
@@ -67,6 +74,11 @@ def filter_2d_median(
     out.confidence[missing] = np.nan
     out.attrs["filter_2d"] = "medfilt"
     return out
+
+
+def _check_2d(series: LandmarkSeries) -> None:
+    if series.n_dims != 2:
+        raise DataError(f"the 2D filter needs a 2D series; got {series.n_dims}D")
 
 
 def _interpolate_nan(values: np.ndarray) -> np.ndarray | None:
@@ -98,8 +110,12 @@ def filter_2d_viterbi(
 
     Parameters
     ----------
-    series
-        2D series ``(T, K, 2)``.
+    series, score_threshold
+        As for :func:`filter_2d_median`.
+    n_back
+        Frames a detection stays a candidate for.
+    offset_threshold_px
+        Scale of the jump probability's normal, in pixels.
 
     Returns
     -------
@@ -107,8 +123,7 @@ def filter_2d_viterbi(
         Same shape; positions and confidence of the chosen candidates
         (NaN/0 where the path goes through "missing").
     """
-    if series.n_dims != 2:
-        raise DataError(f"the 2D filter needs a 2D series; got {series.n_dims}D")
+    _check_2d(series)
     out = series.copy()
     for k in range(series.n_keypoints):
         points = series.positions[:, k, :].copy()
