@@ -12,9 +12,8 @@ import time
 from pathlib import Path
 
 from ..progress import progress_bar, run_with_progress
-from ._options import fps, number, seed, whole_number
 from .analyze import add_feature_arguments, add_stability_argument, analysis_options, print_summary
-from .synth import MAX_SECONDS
+from .synth import add_session_arguments, session_options
 
 
 def add_parser(subparsers) -> None:
@@ -28,23 +27,7 @@ def add_parser(subparsers) -> None:
         ),
     )
     parser.add_argument("--out", required=True, help="output folder (created)")
-    parser.add_argument(
-        "--seconds", type=number(0, MAX_SECONDS, min_open=True), default=60.0,
-        help=f"duration, above 0 and at most {MAX_SECONDS:g} s (default 60 s)",
-    )
-    parser.add_argument("--fps", type=fps, default=30.0, help="frame rate, above 0 (default 30)")
-    parser.add_argument("--cameras", type=whole_number(1, 8), default=2, help="number of cameras, 1-8 (default 2)")
-    parser.add_argument(
-        "--true-states", type=whole_number(2, 10), default=6, help="expression states simulated, 2-10 (default 6)"
-    )
-    parser.add_argument(
-        "--session-seed", type=seed, default=0, help="seed of the synthetic session (default 0)"
-    )
-    parser.add_argument(
-        "--no-video",
-        action="store_true",
-        help="skip rendering the face and ChArUco videos (faster; `facehmm view` then shows points only)",
-    )
+    add_session_arguments(parser, seed_flag="--session-seed", states_flag="--true-states")
     add_feature_arguments(parser)
     add_stability_argument(parser)
     parser.set_defaults(run=run, model=None)  # no --model: demo always fits
@@ -111,16 +94,7 @@ def run(args) -> int:
     started = time.perf_counter()
     session_dir = out_dir / "session"
     with progress_bar("synthetic session") as progress:
-        truth = generate_session(
-            session_dir,
-            n_cameras=args.cameras,
-            seconds=args.seconds,
-            fps=args.fps,
-            seed=args.session_seed,
-            render_video=not args.no_video,
-            progress=progress,
-            n_states=args.true_states,
-        )
+        truth = generate_session(session_dir, progress=progress, **session_options(args))
     print(
         f"synthetic session: {truth.n_frames} frames at {truth.fps:g} fps, cameras "
         f"{', '.join(truth.camera_names)}, {len(truth.state_names)} true states -> {session_dir}"

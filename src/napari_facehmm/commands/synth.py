@@ -38,22 +38,13 @@ def add_parser(subparsers) -> None:
         ),
     )
     parser.add_argument("--out", required=True, help="output folder (created)")
-    parser.add_argument("--cameras", type=whole_number(1, 8), default=2, help="number of cameras, 1-8 (default 2)")
-    parser.add_argument(
-        "--seconds", type=number(0, MAX_SECONDS, min_open=True), default=60.0,
-        help=f"duration in seconds, above 0 and at most {MAX_SECONDS:g} (default 60)",
-    )
-    parser.add_argument("--fps", type=fps, default=30.0, help="frame rate, above 0 (default 30)")
-    parser.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
+    add_session_arguments(parser)
     parser.add_argument(
         "--size", type=_size, default=(320, 240),
         help=f"video size WxH, {MIN_SIZE[0]}x{MIN_SIZE[1]} to {MAX_SIZE[0]}x{MAX_SIZE[1]} (default 320x240)",
     )
     parser.add_argument(
         "--noise-px", type=number(0, 100), default=0.5, help="2D tracking noise in pixels, 0-100 (default 0.5)"
-    )
-    parser.add_argument(
-        "--states", type=whole_number(2, 10), default=6, help="number of expression states, 2-10 (default 6)"
     )
     parser.add_argument(
         "--dropout-rate", type=number(0, 1, max_open=True), default=0.01,
@@ -64,8 +55,46 @@ def add_parser(subparsers) -> None:
         help="scale of head rotation (10/6/4 deg) and translation (25/15/20 mm), 0-10; 0 = still head (default 1)",
     )
     parser.add_argument("--session", default="session1", help="session name used in file names")
-    parser.add_argument("--no-video", action="store_true", help="skip the face and ChArUco videos")
     parser.set_defaults(run=run)
+
+
+def add_session_arguments(parser, seed_flag: str = "--seed", states_flag: str = "--states") -> None:
+    """The synthetic session's options, one definition for ``facehmm synth`` and ``facehmm demo``.
+
+    The demo's own ``--seed`` and ``--states`` are the HMM fit's, so it
+    passes ``--session-seed`` and ``--true-states`` as ``seed_flag`` and
+    ``states_flag``; either way they land in ``args.session_seed`` and
+    ``args.true_states``, which :func:`session_options` reads.
+    """
+    parser.add_argument("--cameras", type=whole_number(1, 8), default=2, help="number of cameras, 1-8 (default 2)")
+    parser.add_argument(
+        "--seconds", type=number(0, MAX_SECONDS, min_open=True), default=60.0,
+        help=f"duration in seconds, above 0 and at most {MAX_SECONDS:g} (default 60)",
+    )
+    parser.add_argument("--fps", type=fps, default=30.0, help="frame rate, above 0 (default 30)")
+    parser.add_argument(
+        seed_flag, dest="session_seed", metavar="SEED", type=seed, default=0, help="seed of the synthetic session (default 0)"
+    )
+    parser.add_argument(
+        states_flag, dest="true_states", metavar="K", type=whole_number(2, 10), default=6,
+        help="expression states simulated, 2-10 (default 6)",
+    )
+    parser.add_argument(
+        "--no-video", action="store_true",
+        help="skip rendering the face and ChArUco videos (faster; `facehmm view` then shows points only)",
+    )
+
+
+def session_options(args) -> dict:
+    """``generate_session`` keywords from the options of :func:`add_session_arguments`."""
+    return {
+        "n_cameras": args.cameras,
+        "seconds": args.seconds,
+        "fps": args.fps,
+        "seed": args.session_seed,
+        "n_states": args.true_states,
+        "render_video": not args.no_video,
+    }
 
 
 def run(args) -> int:
@@ -78,25 +107,20 @@ def run(args) -> int:
     with progress_bar("synth") as progress:
         truth = generate_session(
             args.out,
-            n_cameras=args.cameras,
-            seconds=args.seconds,
-            fps=args.fps,
-            seed=args.seed,
             size=args.size,
-            render_video=not args.no_video,
             progress=progress,
             session=args.session,
-            n_states=args.states,
             noise_px=args.noise_px,
             dropout_rate=args.dropout_rate,
             head_motion_scale=args.head_motion,
+            **session_options(args),
         )
     elapsed_s = time.perf_counter() - started
     counts = {name: int((truth.states == i).sum()) for i, name in enumerate(truth.state_names)}
     print(f"synthetic session {truth.session!r} in {truth.out_dir} ({elapsed_s:.1f} s)")
     print(
         f"  {truth.n_frames} frames at {truth.fps:g} fps, cameras {', '.join(truth.camera_names)}, "
-        f"{args.size[0]}x{args.size[1]}, noise {args.noise_px:g} px, seed {args.seed}"
+        f"{args.size[0]}x{args.size[1]}, noise {args.noise_px:g} px, seed {args.session_seed}"
     )
     print("  frames per state: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
     for key, path in truth.paths.items():
