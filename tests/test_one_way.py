@@ -47,3 +47,21 @@ def test_one_centring_helper():
     np.testing.assert_allclose(egocentric_frame(positions, ["a", "nose1", "b", "c"]),
                                positions - np.nanmean(positions, axis=0))
     assert layerdata.egocentric_frame is egocentric_frame
+
+
+def test_every_command_shows_its_module_docstring_as_its_manual():
+    """One way to make a subcommand: ``documented_parser`` with the module's docstring, free of Sphinx roles."""
+    import argparse
+    import importlib
+    import re
+
+    from napari_facehmm.cli import COMMAND_MODULES, build_parser
+
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(subparsers.choices) == set(COMMAND_MODULES)
+    for name, parser in subparsers.choices.items():
+        doc = importlib.import_module(f"napari_facehmm.commands.{name}").__doc__
+        assert parser.description == doc, name
+        assert parser.formatter_class is argparse.RawDescriptionHelpFormatter, name
+        assert doc.startswith(f"``facehmm {name}"), name
+        assert not re.search(r":(func|class|mod|meth|data|attr):`", doc), f"{name}: a Sphinx role in --help"

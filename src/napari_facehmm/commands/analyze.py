@@ -1,4 +1,19 @@
-"""``facehmm analyze``: landmarks -> HMM states, tables, model and figures."""
+"""``facehmm analyze``: landmarks -> HMM states, tables, model and figures.
+
+Reads face landmarks (Anipose pose-3d CSV, DeepLabCut .h5/.csv, OpenFace CSV,
+NWB .nwb with ndx-pose, or movement's netCDF .nc), builds head-centred
+features, fits a Gaussian HMM (or applies a saved one with --model) and
+writes states.csv (frame, time_s, state, state_probability; an empty state
+where a frame has no valid features), state_stats.csv, bouts.csv,
+transitions.csv, mean_faces.csv, model.json/.npz, summary.json and PNG
+figures.
+
+Several inputs: one model over all of them (each its own sequence, features
+scaled over all); model.json/.npz and sessions.csv in --out, and each
+session's results in --out/<session>/ (session = the file's stem, or its
+folder's name when stems clash). --groups adds groups.csv and group_tests.csv
+(a permutation test of each state's fraction between groups).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +26,7 @@ from pathlib import Path
 # the most HMM states a fit takes: the core's, as the dock's form
 from ..analysis_settings import MAX_STATES
 from ..progress import run_with_progress
-from ._options import argument, fps, whole_number
+from ._options import argument, documented_parser, fps, whole_number
 
 #: most relabelings of the group permutation test
 MAX_PERMUTATIONS = 1_000_000
@@ -64,21 +79,8 @@ def add_stability_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "analyze",
-        help="fit a Gaussian HMM to face landmarks and write states, statistics and figures",
-        description=(
-            "Read face landmarks (Anipose pose-3d CSV, DeepLabCut .h5/.csv, OpenFace CSV, NWB .nwb with "
-            "ndx-pose or movement's netCDF .nc), "
-            "build head-centred features, fit a Gaussian HMM (or apply a saved one with --model) "
-            "and write states.csv (frame,time_s,state,state_probability; empty state where a frame "
-            "has no valid features), state_stats.csv, bouts.csv, transitions.csv, mean_faces.csv, "
-            "model.json/.npz, summary.json and PNG figures. Several inputs: one model over all of "
-            "them (each its own sequence, features scaled over all), model.json/.npz and "
-            "sessions.csv in --out and each session's results in --out/<session>/ (session = the "
-            "file's stem, or its folder's name when stems clash); --groups adds groups.csv and "
-            "group_tests.csv (a permutation test of each state's fraction between groups)."
-        ),
+    parser = documented_parser(
+        subparsers, "analyze", "fit a Gaussian HMM to face landmarks and write states, statistics and figures", __doc__
     )
     parser.add_argument("inputs", nargs="+", metavar="input", help="landmark file(s); several: one model over all")
     parser.add_argument("--out", required=True, help="output folder (created)")

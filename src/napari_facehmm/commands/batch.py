@@ -1,4 +1,17 @@
-"""``facehmm batch``: every session of a project on a Dask cluster, one HMM over all of them."""
+"""``facehmm batch``: every session of a project on a Dask cluster, one HMM over all of them.
+
+Every folder below PROJECT that holds videos-raw/ or pose-2d/ is a session.
+On the workers of a Dask cluster (a LocalCluster of one single-threaded
+worker per core, or --scheduler ADDRESS): track the videos with no 2D file
+yet (the built-in face tracker, or --dlc), triangulate sessions with two or
+more cameras and a calibration, build features; fit one HMM by distributed
+EM; decode each session.
+
+Writes OUT/model.json, OUT/<session>/ (as facehmm analyze), OUT/sessions.csv,
+OUT/summary.json and, if sessions failed, OUT/failures.csv (exit code 1). A
+second run skips complete sessions and processes the others with the saved
+model.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +19,13 @@ import sys
 import time
 from pathlib import Path
 
-from ._options import whole_number
+from ._options import documented_parser, whole_number
 from .analyze import add_feature_arguments, feature_settings_from_args
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "batch",
-        help="many sessions on a Dask cluster: track, triangulate, one HMM over all, per-session results",
-        description=(
-            "Every folder below PROJECT that holds videos-raw/ or pose-2d/ is a session. On the workers of a "
-            "Dask cluster (a LocalCluster of one single-threaded worker per core, or --scheduler ADDRESS): "
-            "track the videos with no 2D file yet (built-in face tracker, or --dlc), triangulate sessions "
-            "with two or more cameras and a calibration, build features; fit one HMM by distributed EM; "
-            "decode each session. Writes OUT/model.json, OUT/<session>/ (as facehmm analyze), "
-            "OUT/sessions.csv, OUT/summary.json and, if sessions failed, OUT/failures.csv (exit code 1). "
-            "A second run skips complete sessions and processes the others with the saved model."
-        ),
+    parser = documented_parser(
+        subparsers, "batch", "many sessions on a Dask cluster: track, triangulate, one HMM over all, per-session results", __doc__
     )
     parser.add_argument("project", type=Path, help="project folder (Anipose layout: session folders below it)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")

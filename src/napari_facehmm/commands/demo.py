@@ -1,9 +1,10 @@
 """``facehmm demo``: the whole pipeline on a synthetic two-camera session, with a score.
 
-Writes a synthetic session (videos, 2D tracks, calibration, truth), triangulates
-the 2D tracks to 3D with the Anipose adapter (or, if that fails, uses the true
-3D landmarks and says so), fits the HMM, writes the analysis outputs and
-scores the recovered states against the true ones (adjusted Rand index).
+Writes a synthetic session (videos, 2D tracks, calibration, truth) to
+OUT/session, triangulates the 2D tracks to 3D with the Anipose adapter (or,
+if that fails, uses the true 3D landmarks and says so), fits the HMM, writes
+the analysis to OUT/analysis and scores the recovered states against the
+true ones (adjusted Rand index).
 """
 
 from __future__ import annotations
@@ -12,19 +13,14 @@ import time
 from pathlib import Path
 
 from ..progress import progress_bar, run_with_progress
+from ._options import documented_parser
 from .analyze import add_feature_arguments, add_stability_argument, analysis_options, print_summary
 from .synth import add_session_arguments, session_options
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "demo",
-        help="run the whole pipeline on a synthetic two-camera session and score it",
-        description=(
-            "Generate a synthetic face session (two cameras, known expression states), "
-            "triangulate its 2D tracks to 3D, fit the HMM and write the analysis into "
-            "OUT/analysis, with the adjusted Rand index against the true states."
-        ),
+    parser = documented_parser(
+        subparsers, "demo", "run the whole pipeline on a synthetic two-camera session and score it", __doc__
     )
     parser.add_argument("--out", required=True, help="output folder (created)")
     add_session_arguments(parser, seed_flag="--session-seed", states_flag="--true-states")

@@ -1,29 +1,33 @@
-"""``facehmm export``: a session and its analysis as NWB, movement's netCDF dataset, or a video with the states."""
+"""``facehmm export``: a session and its analysis as NWB, a movement dataset or a video with the states.
+
+Exports a session folder (the layout facehmm synth and facehmm run write) and
+its analysis folder (what facehmm analyze writes):
+
+  nwb       an NWB file (ndx-pose) with every track, the states as intervals
+            and per frame, and the settings
+  movement  movement's poses dataset (netCDF) of one track with the
+            per-frame states
+  video     the session video with the landmarks coloured by state and an
+            ethogram strip
+
+Refuses an analysis of another session (frame counts differ) and an output
+that exists (unless --overwrite) before any work; the output is written
+whole or not at all.
+"""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-FORMATS_HELP = (
-    "nwb: an NWB file (ndx-pose) with every track, the states as intervals and per frame, the settings; "
-    "movement: movement's poses dataset (netCDF) of one track with the per-frame states; "
-    "video: the session video with the landmarks coloured by state and an ethogram strip"
-)
+from ._options import documented_parser
 
 
 def add_parser(subparsers) -> None:
     from ..export.formats import EXPORT_FORMATS
 
-    parser = subparsers.add_parser(
-        "export",
-        help="a session and its analysis as NWB, a movement dataset (netCDF) or a video with the states",
-        description=(
-            "Export a session folder (the layout facehmm synth and facehmm run write) and its analysis "
-            "folder (what facehmm analyze writes). " + FORMATS_HELP + ". Refuses an analysis of another "
-            "session (frame counts differ) and an output that exists (unless --overwrite) before any work; "
-            "the output is written whole or not at all."
-        ),
+    parser = documented_parser(
+        subparsers, "export", "a session and its analysis as NWB, a movement dataset (netCDF) or a video with the states", __doc__
     )
     parser.add_argument("session", type=Path, metavar="SESSION", help="session folder (pose-2d/, pose-3d/, videos-raw/)")
     parser.add_argument("--analysis", type=Path, required=True, metavar="DIR", help="the session's analysis folder (states.csv)")

@@ -1,17 +1,19 @@
 """``facehmm run``: a person's own face video(s) -> landmarks -> (3D) -> states, in one command.
 
 The whole job with no labeling: track each video with the built-in face
-model (or the user's trained DeepLabCut model with ``--dlc``), triangulate
-when two or more videos and a calibration are given, fit and decode the
-HMM, write the tables and figures. The result is two folders in ``--out``:
-``session/`` (the layout ``facehmm view`` opens: ``videos-raw/``,
-``pose-2d/``, ``pose-3d/`` when triangulated, ``calibration/``) and
-``analysis/`` (what ``facehmm analyze`` writes). The whole ``--out`` folder
-is written as a set (:func:`napari_facehmm.io._atomic.results_folder`): built
-beside it and swapped in at the end, so a failed or interrupted run leaves
-the earlier result (or nothing) in place, never half of a new one; other
-files the user keeps in ``--out`` are carried over, and a non-empty folder
-that holds no earlier result is refused before any work.
+model (or your trained DeepLabCut model with --dlc), triangulate when two or
+more videos and a calibration are given, fit a Gaussian HMM and decode each
+frame's expression state. The result is two folders in --out: session/ (the
+layout facehmm view opens: videos-raw/, pose-2d/, pose-3d/ when
+triangulated, calibration/) and analysis/ (what facehmm analyze writes:
+states.csv, statistics, model, figures); the facehmm view command to open
+them is printed at the end.
+
+The whole --out folder is written as a set: built beside it and swapped in
+at the end, so a failed or interrupted run leaves the earlier result (or
+nothing) in place, never half of a new one. Other files you keep in --out
+are carried over; a non-empty folder that holds no earlier result is
+refused before any work.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 from pathlib import Path
 
 from ..progress import run_with_progress
+from ._options import documented_parser
 from .analyze import add_feature_arguments, add_stability_argument, analysis_options, print_summary
 
 #: What a run writes into --out; an --out that holds one of them is an earlier run's result
@@ -30,16 +33,8 @@ RESULT_NAMES = ("session", "analysis")
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "run",
-        help="your own face video(s) to expression states in one command (no labeling)",
-        description=(
-            "Track the face in each video with the built-in face model (or your DeepLabCut model with "
-            "--dlc), triangulate when two or more videos and a calibration are given, fit a Gaussian HMM "
-            "and decode each frame's expression state. Writes OUT/session/ (videos-raw/, pose-2d/, "
-            "pose-3d/: the layout facehmm view opens) and OUT/analysis/ (states.csv, statistics, model, "
-            "figures, as facehmm analyze), and prints the facehmm view command."
-        ),
+    parser = documented_parser(
+        subparsers, "run", "your own face video(s) to expression states in one command (no labeling)", __doc__
     )
     parser.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="face video(s); several = cameras of one recording")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created; an earlier run's result there is replaced)")

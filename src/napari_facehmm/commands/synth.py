@@ -1,11 +1,17 @@
-"""``facehmm synth``: write a synthetic face session with known truth."""
+"""``facehmm synth``: write a synthetic face session with known truth.
+
+Simulates a face switching between expression states while the head moves,
+seen by calibrated cameras, and writes it in Anipose's project layout:
+videos-raw/, pose-2d/ (DeepLabCut .h5), calibration/ (calibration.toml and
+ChArUco videos), config.toml, and the ground truth in truth/.
+"""
 
 from __future__ import annotations
 
 import argparse
 import time
 
-from ._options import fps, number, seed, whole_number
+from ._options import documented_parser, fps, number, seed, whole_number
 
 #: longest synthetic session (an hour at 30 fps is 108,000 frames; more is a typo)
 MAX_SECONDS = 3600.0
@@ -27,15 +33,8 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "synth",
-        help="write a synthetic face session (videos, 2D tracks, calibration, truth)",
-        description=(
-            "Simulate a face switching between expression states while the head moves, seen by "
-            "1-2 calibrated cameras, and write it in Anipose's project layout: videos-raw/, "
-            "pose-2d/ (DeepLabCut .h5), calibration/ (calibration.toml + ChArUco videos), "
-            "config.toml, and the ground truth in truth/."
-        ),
+    parser = documented_parser(
+        subparsers, "synth", "write a synthetic face session (videos, 2D tracks, calibration, truth)", __doc__
     )
     parser.add_argument("--out", required=True, help="output folder (created)")
     add_session_arguments(parser)

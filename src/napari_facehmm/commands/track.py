@@ -1,4 +1,12 @@
-"""``facehmm track``: face videos -> DeepLabCut analysis files, with the built-in face model."""
+"""``facehmm track``: face videos -> DeepLabCut analysis files, with the built-in face model.
+
+Tracks the 21 face landmarks in every frame of each video with the built-in
+face model (MediaPipe's face mesh, shipped with the package: nothing is
+downloaded) and writes one DeepLabCut analysis file per video, <video
+stem>.h5 (scorer FaceMesh; likelihood = the model's face presence score, 0
+and no position where no face is found). Every step that reads DeepLabCut
+output reads it.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +15,12 @@ from pathlib import Path
 
 from ..progress import run_with_progress
 from ..tracking.facemesh_jobs import MESH
-from ._options import argument
+from ._options import argument, documented_parser
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "track",
-        help="track the face landmarks of videos with the built-in face model (no labeling, no training)",
-        description=(
-            "Track the 21 face landmarks in every frame of each video with the built-in face model "
-            "(MediaPipe's face mesh, shipped with the package: nothing is downloaded) and write one "
-            "DeepLabCut analysis file per video, <video stem>.h5 (scorer FaceMesh; likelihood = the "
-            "model's face presence score, 0 and no position where no face is found). Every step that "
-            "reads DeepLabCut output reads it."
-        ),
+    parser = documented_parser(
+        subparsers, "track", "track the face landmarks of videos with the built-in face model (no labeling, no training)", __doc__
     )
     parser.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="video file(s)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: beside each video)")

@@ -1,27 +1,25 @@
 """``facehmm view DIR``: open a session in napari with states, optionally save a screenshot.
 
-napari and Qt are imported inside :func:`run` so ``facehmm --help`` stays fast.
+Opens a session folder (the layout facehmm synth and facehmm run write) in
+napari with the expression-state, ethogram, 3D face, summary and QC docks;
+fits a FaceHMM (or loads --model) and goes to --frame. With --screenshot it
+saves the whole window as a PNG and exits; on a machine without a display a
+virtual X display (Xvfb) is started for the run.
 """
+
+# napari and Qt are imported inside run() so ``facehmm --help`` stays fast
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from ._options import whole_number
+from ._options import documented_parser, whole_number
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "view",
-        help="open a session folder in napari (videos, landmarks, states, docks)",
-        description=(
-            "Open a session folder (the layout `facehmm synth` writes) in napari with the "
-            "expression-state, ethogram, 3D face, summary and QC docks; fit a FaceHMM "
-            "(or load --model), go to --frame, and with --screenshot save the whole window "
-            "as a PNG and exit. With --screenshot on a machine without a display, a virtual "
-            "X display (Xvfb) is started for the run."
-        ),
+    parser = documented_parser(
+        subparsers, "view", "open a session folder in napari (videos, landmarks, states, docks)", __doc__
     )
     parser.add_argument("folder", type=Path, help="session folder")
     parser.add_argument("--model", type=Path, default=None, help="saved FaceHMM (.json/.npz) to load instead of fitting")
