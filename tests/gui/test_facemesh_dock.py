@@ -238,7 +238,7 @@ def test_a_video_without_a_face_is_a_notification_naming_it(dock, qtbot, shared_
     dock.face_tab.add_video(single_face)  # tracked after the failure
     _track_and_wait(dock, qtbot)
     assert len(notifications) == 1, notifications
-    assert str(video) in notifications[0] and "no face was found" in notifications[0]
+    assert str(video) in notifications[0] and "the face model found no face in any of its 95 frames" in notifications[0]
     assert sorted(p.name for p in single_face.parent.iterdir()) == ["no_face.mp4", "single_face.h5", "single_face.mp4"]
     assert "not tracked" in dock.face_tab.video_list.item(0).text()
     assert "no_face.mp4: not tracked" in dock.status.text()
