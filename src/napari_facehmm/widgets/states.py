@@ -20,14 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -38,6 +36,7 @@ from ..data import LandmarkSeries
 from ..errors import Cancelled, DataError, FaceHMMError
 from ..hmm.stability import STABILITY_SEEDS
 from ._session import facehmm_meta, get_session, show_error, show_failure
+from ._lists import checkable_item, checked_texts, set_checked
 from ._worker import DockJob
 from .selection_curve import SelectionCurve
 from .states_form import AnalysisForm
@@ -139,23 +138,13 @@ class ExpressionStatesWidget(QWidget):
             layer.name for layer in self.session.points_layers()
         ]
         for i, name in enumerate(names):
-            item = QListWidgetItem(name)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            on = (name in checked) if checked else i == 0
-            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
-            self.tracks.addItem(item)
+            self.tracks.addItem(checkable_item(name, (name in checked) if checked else i == 0))
 
     def selected_track_names(self) -> list[str]:
-        return [
-            self.tracks.item(i).text()
-            for i in range(self.tracks.count())
-            if self.tracks.item(i).checkState() == Qt.CheckState.Checked
-        ]
+        return checked_texts(self.tracks)
 
     def set_tracks(self, names: list[str]) -> None:
-        for i in range(self.tracks.count()):
-            item = self.tracks.item(i)
-            item.setCheckState(Qt.CheckState.Checked if item.text() in names else Qt.CheckState.Unchecked)
+        set_checked(self.tracks, names)
 
     def selected_tracks(self) -> list[tuple[str, LandmarkSeries]]:
         """``(name, series)`` of each checked track that is still loaded, in list order."""
