@@ -26,7 +26,6 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -37,7 +36,7 @@ from ..errors import Cancelled, DataError, FaceHMMError
 from ..hmm.stability import STABILITY_SEEDS
 from ._session import facehmm_meta, get_session, show_error, show_failure
 from ._lists import checkable_item, checked_texts, set_checked
-from ._worker import DockJob
+from ._worker import DockJob, job_controls, status_label
 from .selection_curve import SelectionCurve
 from .states_form import AnalysisForm
 from .states_legend import StateLegend
@@ -88,15 +87,11 @@ class ExpressionStatesWidget(QWidget):
         #: the K picked on the curve while its refit runs
         self._picked: int | None = None
         self.fit_button = QPushButton("Fit")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
+        self.cancel_button, self.progress = job_controls(self.cancel)
         self.load_button = QPushButton("Load model...")
         self.save_button = QPushButton("Save model...")
         self.save_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 100)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = status_label()
         self.legend = StateLegend()
         self.job = DockJob(
             buttons=[self.fit_button], cancel_button=self.cancel_button, progress_bar=self.progress, status=self.status
@@ -120,7 +115,6 @@ class ExpressionStatesWidget(QWidget):
         layout.addWidget(self.legend)
 
         self.fit_button.clicked.connect(self.fit)
-        self.cancel_button.clicked.connect(self.cancel)
         self.load_button.clicked.connect(self._ask_load)
         self.save_button.clicked.connect(self._ask_save)
         self.legend.renamed.connect(self.rename_state)

@@ -11,7 +11,7 @@ from ...errors import FaceHMMError
 from ...tracking import dlc
 from ...tracking.dlc import settings as S
 from ..forms import field, form, qt
-from .._worker import DockJob
+from .._worker import DockJob, status_label
 from .analyze import AnalyzeTabMixin
 from .face_model import FaceModelTab
 from .refine import RefineTabMixin
@@ -55,8 +55,7 @@ class TrackingWidget(TrainTabMixin, AnalyzeTabMixin, RefineTabMixin, QWidget):
             project_layout.addWidget(QLabel('deeplabcut is not installed: pip install "napari-facehmm[dlc]"'))
         layout.addWidget(self.project_box)
 
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = status_label()
         self.tabs = QTabWidget()
         self.face_tab = FaceModelTab(self)
         self.tabs.addTab(self.face_tab, "Built-in face model")

@@ -18,7 +18,6 @@ from qtpy.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -29,6 +28,7 @@ from ...errors import Cancelled, FaceHMMError
 from ...tracking import facemesh, facemesh_jobs
 from .._lists import DATA_ROLE, checkable_item, checked_data, item_with_data
 from .._session import facehmm_meta
+from .._worker import job_controls
 from ..forms import field, form, qt
 
 if TYPE_CHECKING:
@@ -122,16 +122,11 @@ class FaceModelTab(QWidget):
         buttons = QHBoxLayout()
         self.track_button = QPushButton("Track")
         self.track_button.clicked.connect(lambda: self.track())
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button, self.progress = job_controls(self.cancel, maximum=1000, text_format="%p%")
+        self.progress.setValue(0)
         buttons.addWidget(self.track_button)
         buttons.addWidget(self.cancel_button)
         layout.addLayout(buttons)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.setFormat("%p%")
         layout.addWidget(self.progress)
         layout.addStretch(1)
 
