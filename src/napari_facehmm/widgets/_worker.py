@@ -167,18 +167,19 @@ class DockJob:
         *args: Any,
         message: str | None = None,
         on_yield: Callable | None = None,
-        on_return: Callable | None = None,
         on_error: Callable | None = None,
         on_finish: Callable | None = None,
-        on_abort: Callable | None = None,
-        **worker_options: Any,
+        **passed_on: Any,
     ) -> Any:
         """Run ``function(*args)`` in a worker; returns the worker (None if a job is still running).
 
         ``on_yield`` replaces the progress handling for jobs that yield
         something else than ``(done, total, message)``; it is not called
-        after Cancel either. ``message`` goes to the status label;
-        ``worker_options`` to napari's ``create_worker``.
+        after Cancel either. ``on_error`` replaces the dock's ``on_error``
+        for this job; ``on_finish`` is called after the buttons come back
+        (it sees :attr:`cancel_requested`). ``message`` goes to the status
+        label. The rest (``on_return``, ``on_abort``, napari's
+        ``create_worker`` options) go to :func:`start_worker` as they are.
         """
         if self.running:
             (on_error or self.on_error)(FaceHMMError("the previous job is still running: wait for it or cancel it"))
@@ -211,11 +212,9 @@ class DockJob:
             *args,
             # a plain function's worker has no "yielded" signal
             on_yield=yielded if inspect.isgeneratorfunction(function) else None,
-            on_return=on_return,
             on_error=on_error or self.on_error,
             on_finish=finished,
-            on_abort=on_abort,
-            **worker_options,
+            **passed_on,
         )
         return self.worker
 
