@@ -12,11 +12,7 @@ from ..forms import check_box, field, form, qt
 
 
 class ExtractTab:
-    """The Extract tab: frames per video, the selection algorithm, Extract and Cancel.
-
-    A part of :class:`~napari_facehmm.widgets.labeling.LabelingWidget`, which
-    builds it: its methods use the dock's widgets and state.
-    """
+    """The Extract tab: frames per video, the selection algorithm, Extract and Cancel."""
 
     def _build_extract_tab(self) -> QWidget:
         tab = QWidget()

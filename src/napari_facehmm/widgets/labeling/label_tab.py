@@ -28,11 +28,7 @@ from .points import keypoint_colors
 
 
 class LabelTab:
-    """The Label tab: open a folder, show it as layers, move between images and keypoints.
-
-    A part of :class:`~napari_facehmm.widgets.labeling.LabelingWidget`, which
-    builds it: its methods use the dock's widgets and state.
-    """
+    """The Label tab: open a folder, show it as layers, move between images and keypoints."""
 
     def _build_label_tab(self) -> QWidget:
         tab = QWidget()

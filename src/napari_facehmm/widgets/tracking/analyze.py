@@ -17,12 +17,7 @@ from ..forms import align_labels, check_box, field, form, qt, row
 
 
 class AnalyzeTabMixin:
-    """The Analyze tab: the snapshot list, :meth:`evaluate`, :meth:`analyze`, :meth:`cancel_analysis`.
-
-    A mixin of :class:`~napari_facehmm.widgets.tracking.TrackingWidget`: its widgets
-    are attributes of the dock, which provides ``status``, ``viewer``, the project
-    (``_require_project``, ``shuffle_spin``) and ``_report``, ``_info``, ``_start_worker``.
-    """
+    """The Analyze tab: the snapshot list, :meth:`evaluate`, :meth:`analyze`, :meth:`cancel_analysis`."""
 
     def _build_analyze_tab(self) -> QWidget:
         tab = QWidget()

@@ -67,12 +67,7 @@ class LossPlot(QWidget):
 
 
 class TrainTabMixin:
-    """The Train tab: :meth:`create_dataset`, :meth:`start_training`, :meth:`cancel_training`.
-
-    A mixin of :class:`~napari_facehmm.widgets.tracking.TrackingWidget`: its widgets
-    are attributes of the dock, which provides ``status``, ``viewer``, the project
-    (``_require_project``, ``shuffle_spin``) and ``_report``, ``_info``, ``_start_worker``.
-    """
+    """The Train tab: :meth:`create_dataset`, :meth:`start_training`, :meth:`cancel_training`."""
 
     def _build_train_tab(self) -> QWidget:
         tab = QWidget()
