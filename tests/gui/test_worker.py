@@ -112,3 +112,38 @@ def test_show_failure_names_the_type_of_unexpected_errors_only(parts, monkeypatc
     _session.show_failure("Fit failed", exc, parts["status"])
     assert shown == [notified]
     assert parts["status"].text() == f"failed: {exc}"
+
+
+def test_job_controls_make_a_disabled_cancel_wired_to_its_slot_and_the_bar_asked_for(qtbot):
+    from qtpy.QtWidgets import QVBoxLayout, QWidget
+
+    from napari_facehmm.widgets._worker import DockJob, job_controls, status_label
+
+    cancelled = []
+    cancel, bar = job_controls(lambda: cancelled.append(True))
+    _, hidden_bar = job_controls(
+        lambda: None, maximum=1000, text_format="epoch %v / %m", text_visible=False, visible=False
+    )
+    status = status_label("ready")
+    dock = QWidget()
+    qtbot.addWidget(dock)
+    layout = QVBoxLayout(dock)
+    for widget in (cancel, bar, hidden_bar, status):
+        layout.addWidget(widget)
+    dock.show()
+    assert cancel.text() == "Cancel" and not cancel.isEnabled()
+    cancel.setEnabled(True)
+    cancel.click()
+    assert cancelled == [True]
+    # Qt's bar as it comes: 0 to 100, a percentage, shown with the dock
+    assert (bar.minimum(), bar.maximum(), bar.format(), bar.isTextVisible(), bar.isVisible()) == (
+        0, 100, "%p%", True, True
+    )
+    assert (hidden_bar.maximum(), hidden_bar.format(), hidden_bar.isTextVisible(), hidden_bar.isVisible()) == (
+        1000, "epoch %v / %m", False, False
+    )
+    assert status.text() == "ready" and status.wordWrap()
+    # the controls are what a DockJob drives
+    job = DockJob(cancel_button=cancel, progress_bar=bar, status=status)
+    job.show_progress((3, 4, "step 3"))
+    assert (bar.maximum(), bar.value(), status.text()) == (4, 3, "step 3")

@@ -5,7 +5,9 @@ its buttons are disabled and its Cancel button enabled; each ``(done,
 total, message)`` the job yields moves the progress bar (its maximum becomes
 ``total``) and shows the message; Cancel stops the job at its next step and
 the progress already queued is ignored; at the end the buttons come back.
-:func:`start_worker` is the bare napari worker underneath.
+:func:`job_controls` makes a job's Cancel button and progress bar, and
+:func:`status_label` the label its messages go to: every dock makes them
+there. :func:`start_worker` is the bare napari worker underneath.
 
 Errors go to the dock's ``on_error`` only (a notification there): superqt
 re-raises a worker's error in the main thread unless told not to, which
@@ -17,6 +19,8 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from qtpy.QtWidgets import QLabel, QProgressBar, QPushButton
 
 from ..errors import FaceHMMError
 
@@ -49,6 +53,58 @@ def start_worker(
             getattr(worker, signal).connect(slot)
     worker.start()
     return worker
+
+
+def job_controls(
+    cancel: Callable[[], Any],
+    *,
+    maximum: int | None = None,
+    text_format: str | None = None,
+    text_visible: bool = True,
+    visible: bool = True,
+) -> tuple[QPushButton, QProgressBar]:
+    """A job's Cancel button and progress bar, as the dock lays them out.
+
+    Parameters
+    ----------
+    cancel
+        Called when Cancel is clicked. The button is disabled until a job
+        runs (:class:`DockJob` enables it, or the dock does).
+    maximum
+        The bar's range is ``0`` to ``maximum`` (default: Qt's, 0 to 100;
+        a :class:`DockJob` sets the maximum to each step's ``total``).
+    text_format
+        The bar's text, in ``QProgressBar.setFormat``'s terms (``"epoch %v / %m"``;
+        default: Qt's percentage).
+    text_visible
+        False: the bar shows no text.
+    visible
+        False: the bar stays hidden until the dock shows it.
+
+    Returns
+    -------
+    cancel_button, progress_bar
+    """
+    cancel_button = QPushButton("Cancel")
+    cancel_button.setEnabled(False)
+    cancel_button.clicked.connect(cancel)
+    progress_bar = QProgressBar()
+    if maximum is not None:
+        progress_bar.setRange(0, maximum)
+    if text_format is not None:
+        progress_bar.setFormat(text_format)
+    if not text_visible:
+        progress_bar.setTextVisible(False)
+    if not visible:  # shown, a bar without a parent would open as a window of its own
+        progress_bar.setVisible(False)
+    return cancel_button, progress_bar
+
+
+def status_label(text: str = "") -> QLabel:
+    """The label a dock shows its jobs' messages in (a :class:`DockJob`'s ``status``): wrapped, ``text`` first."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    return label
 
 
 def _show_error(exc: BaseException) -> None:
@@ -111,18 +167,19 @@ class DockJob:
         *args: Any,
         message: str | None = None,
         on_yield: Callable | None = None,
-        on_return: Callable | None = None,
         on_error: Callable | None = None,
         on_finish: Callable | None = None,
-        on_abort: Callable | None = None,
-        **worker_options: Any,
+        **passed_on: Any,
     ) -> Any:
         """Run ``function(*args)`` in a worker; returns the worker (None if a job is still running).
 
         ``on_yield`` replaces the progress handling for jobs that yield
         something else than ``(done, total, message)``; it is not called
-        after Cancel either. ``message`` goes to the status label;
-        ``worker_options`` to napari's ``create_worker``.
+        after Cancel either. ``on_error`` replaces the dock's ``on_error``
+        for this job; ``on_finish`` is called after the buttons come back
+        (it sees :attr:`cancel_requested`). ``message`` goes to the status
+        label. The rest (``on_return``, ``on_abort``, napari's
+        ``create_worker`` options) go to :func:`start_worker` as they are.
         """
         if self.running:
             (on_error or self.on_error)(FaceHMMError("the previous job is still running: wait for it or cancel it"))
@@ -155,11 +212,9 @@ class DockJob:
             *args,
             # a plain function's worker has no "yielded" signal
             on_yield=yielded if inspect.isgeneratorfunction(function) else None,
-            on_return=on_return,
             on_error=on_error or self.on_error,
             on_finish=finished,
-            on_abort=on_abort,
-            **worker_options,
+            **passed_on,
         )
         return self.worker
 

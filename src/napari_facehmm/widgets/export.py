@@ -20,9 +20,7 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -31,7 +29,7 @@ from qtpy.QtWidgets import (
 from ..errors import FaceHMMError
 from ..export.formats import EXPORT_FORMATS, default_output_name, export_session
 from ._session import facehmm_meta, show_error
-from ._worker import DockJob
+from ._worker import DockJob, job_controls, status_label
 
 __all__ = ["ExportWidget"]
 
@@ -65,11 +63,8 @@ class ExportWidget(QWidget):
         self.track_edit.setPlaceholderText("3d or a camera (default: 3d, else the first camera)")
         self.overwrite_check = QCheckBox("overwrite the file if it exists")
         self.export_button = QPushButton("Export")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.cancel_button, self.progress = job_controls(lambda: self.job.cancel("cancelled: no file written"))
+        self.status = status_label()
         browse = {name: QPushButton("...") for name in ("session", "analysis", "out")}
         form = QFormLayout()
         form.addRow("session folder", _path_row(self.session_edit, browse["session"]))
@@ -97,7 +92,6 @@ class ExportWidget(QWidget):
         browse["out"].clicked.connect(self._browse_output)
         self.format_combo.currentIndexChanged.connect(self._format_changed)
         self.export_button.clicked.connect(self.export)
-        self.cancel_button.clicked.connect(lambda: self.job.cancel("cancelled: no file written"))
         self.viewer.layers.events.inserted.connect(self._guess_folders)
         self._guess_folders()
         self._format_changed()

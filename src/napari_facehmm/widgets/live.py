@@ -25,7 +25,7 @@ from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidge
 
 from ..errors import FaceHMMError
 from ._session import show_error
-from ._worker import DockJob
+from ._worker import DockJob, status_label
 from .forms import form
 
 #: the layers the dock draws into
@@ -71,8 +71,7 @@ class LiveWidget(QWidget):
         self.frequency_label = QLabel("")
         self.frequency_label.setTextFormat(Qt.TextFormat.RichText)
         self.frequency_label.setWordWrap(True)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = status_label()
         self.job = DockJob(buttons=[self.start_button], cancel_button=self.stop_button, status=self.status)
 
         buttons = QHBoxLayout()

@@ -25,7 +25,6 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
-    QListWidgetItem,
     QPushButton,
     QSlider,
     QVBoxLayout,
@@ -35,6 +34,7 @@ from qtpy.QtWidgets import (
 from .._napari.convert import likelihood_shown, skeleton_edges_present, skeleton_vectors_shown
 from ..data import LandmarkSeries
 from ..tracking.frame_quality import N_WORST, frame_quality, worst_frames
+from ._lists import current_data, data_item
 from ._session import facehmm_meta, get_session
 
 __all__ = ["N_WORST", "TrackingQCWidget", "frame_quality", "worst_frames"]
@@ -98,9 +98,7 @@ class TrackingQCWidget(QWidget):
             if "reprojection_error" in quality:
                 axes[-1].plot(series.frame_indices, quality["reprojection_error"], lw=0.7, color="#ff9f40")
             for frame, what, value in worst_frames(series, quality=quality):
-                item = QListWidgetItem(f"{name}: frame {frame}  {what} {value:.3g}")
-                item.setData(Qt.ItemDataRole.UserRole, frame)
-                self.worst.addItem(item)
+                self.worst.addItem(data_item(f"{name}: frame {frame}  {what} {value:.3g}", frame))
         axes[0].set_ylabel("likelihood", fontsize=7, color="#dddddd")
         axes[-1].set_xlabel("frame", fontsize=7, color="#dddddd")
         if has_error:
@@ -151,6 +149,6 @@ class TrackingQCWidget(QWidget):
             layer.edge_color = colors
 
     def jump_to_selected(self) -> None:
-        item = self.worst.currentItem() or (self.worst.item(0) if self.worst.count() else None)
-        if item is not None:
-            self.session.seek(int(item.data(Qt.ItemDataRole.UserRole)))
+        frame = current_data(self.worst)
+        if frame is not None:
+            self.session.seek(int(frame))

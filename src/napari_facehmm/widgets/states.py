@@ -20,15 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
-    QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -38,7 +35,8 @@ from ..data import LandmarkSeries
 from ..errors import Cancelled, DataError, FaceHMMError
 from ..hmm.stability import STABILITY_SEEDS
 from ._session import facehmm_meta, get_session, show_error, show_failure
-from ._worker import DockJob
+from ._lists import checkable_item, checked_texts, set_checked
+from ._worker import DockJob, job_controls, status_label
 from .selection_curve import SelectionCurve
 from .states_form import AnalysisForm
 from .states_legend import StateLegend
@@ -89,15 +87,11 @@ class ExpressionStatesWidget(QWidget):
         #: the K picked on the curve while its refit runs
         self._picked: int | None = None
         self.fit_button = QPushButton("Fit")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
+        self.cancel_button, self.progress = job_controls(self.cancel)
         self.load_button = QPushButton("Load model...")
         self.save_button = QPushButton("Save model...")
         self.save_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 100)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = status_label()
         self.legend = StateLegend()
         self.job = DockJob(
             buttons=[self.fit_button], cancel_button=self.cancel_button, progress_bar=self.progress, status=self.status
@@ -121,7 +115,6 @@ class ExpressionStatesWidget(QWidget):
         layout.addWidget(self.legend)
 
         self.fit_button.clicked.connect(self.fit)
-        self.cancel_button.clicked.connect(self.cancel)
         self.load_button.clicked.connect(self._ask_load)
         self.save_button.clicked.connect(self._ask_save)
         self.legend.renamed.connect(self.rename_state)
@@ -139,23 +132,13 @@ class ExpressionStatesWidget(QWidget):
             layer.name for layer in self.session.points_layers()
         ]
         for i, name in enumerate(names):
-            item = QListWidgetItem(name)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            on = (name in checked) if checked else i == 0
-            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
-            self.tracks.addItem(item)
+            self.tracks.addItem(checkable_item(name, (name in checked) if checked else i == 0))
 
     def selected_track_names(self) -> list[str]:
-        return [
-            self.tracks.item(i).text()
-            for i in range(self.tracks.count())
-            if self.tracks.item(i).checkState() == Qt.CheckState.Checked
-        ]
+        return checked_texts(self.tracks)
 
     def set_tracks(self, names: list[str]) -> None:
-        for i in range(self.tracks.count()):
-            item = self.tracks.item(i)
-            item.setCheckState(Qt.CheckState.Checked if item.text() in names else Qt.CheckState.Unchecked)
+        set_checked(self.tracks, names)
 
     def selected_tracks(self) -> list[tuple[str, LandmarkSeries]]:
         """``(name, series)`` of each checked track that is still loaded, in list order."""

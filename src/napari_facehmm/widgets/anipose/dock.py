@@ -9,9 +9,7 @@ import numpy as np
 from qtpy.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QTabWidget,
     QVBoxLayout,
@@ -24,7 +22,7 @@ from ...tracking import anipose as ta
 from ...tracking.anipose import options as A
 from ...tracking.calibration_checks import CalibrationCheckError
 from .._session import get_session, show_error, show_failure
-from .._worker import DockJob
+from .._worker import DockJob, job_controls, status_label
 from .calibrate import CalibrateTabMixin
 from .qc import QCTabMixin
 from .triangulate import TriangulateTabMixin
@@ -66,17 +64,11 @@ class AniposeWidget(CalibrateTabMixin, TriangulateTabMixin, QCTabMixin, QWidget)
         layout.addWidget(self.tabs)
 
         run_row = QHBoxLayout()
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(False)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button, self.progress = job_controls(self.cancel, maximum=1000, text_visible=False)
         run_row.addWidget(self.progress, 1)
         run_row.addWidget(self.cancel_button)
         layout.addLayout(run_row)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = status_label()
         layout.addWidget(self.status)
         self.setMinimumWidth(340)
         self.job = DockJob(

@@ -5,21 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from qtpy.QtCore import Qt
-from qtpy.QtWidgets import (
-    QComboBox,
-    QHBoxLayout,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QComboBox, QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
 
 from ...errors import FaceHMMError
 from ...tracking import anipose_qc as qc
 from ...tracking.frame_quality import frame_scores
+from .._lists import current_data, data_item
 from .._session import facehmm_meta, show_error
 
 N_SORTED_FRAMES = 100
@@ -147,9 +138,7 @@ class QCTabMixin:
                 axes.plot(frames, frame_scores(errors, keypoint=keypoint), lw=0.7, label=camera)
             axes.legend(fontsize=6)
             for frame, error in qc.frames_by_error(self.errors, frames, keypoint=keypoint, n=N_SORTED_FRAMES):
-                item = QListWidgetItem(f"frame {frame}   {error:.2f} px")
-                item.setData(Qt.ItemDataRole.UserRole, frame)
-                self.frames_list.addItem(item)
+                self.frames_list.addItem(data_item(f"frame {frame}   {error:.2f} px", frame))
         axes.set_xlabel("frame", fontsize=7, color="#dddddd")
         axes.set_ylabel("reproj. error (px)", fontsize=7, color="#dddddd")
         axes.set_facecolor("#1c1e24")
@@ -158,6 +147,6 @@ class QCTabMixin:
         self.canvas.draw_idle()
 
     def jump_to_selected(self) -> None:
-        item = self.frames_list.currentItem() or (self.frames_list.item(0) if self.frames_list.count() else None)
-        if item is not None:
-            self.session.seek(int(item.data(Qt.ItemDataRole.UserRole)))
+        frame = current_data(self.frames_list)
+        if frame is not None:
+            self.session.seek(int(frame))

@@ -6,24 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from qtpy.QtCore import Qt
 from magicgui.widgets import LineEdit, PushButton
-from qtpy.QtWidgets import (
-    QComboBox,
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
 
 from ...errors import FaceHMMError
 from ...tracking import anipose as ta
 from ...tracking.anipose import options as A
 from ..forms import embed, field, form, qt, row
+from .._lists import checkable_item, checked_texts, set_checked
 from .._session import facehmm_meta, show_error
 from ._tables import _rows, _set_rows, _table
 from .qc import MEAN_OF_KEYPOINTS
@@ -151,25 +141,16 @@ class TriangulateTabMixin:
         excluded = set(self.excluded_cameras())
         self.camera_list.clear()
         for camera in cameras:
-            item = QListWidgetItem(camera)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Unchecked if camera in excluded else Qt.CheckState.Checked)
-            self.camera_list.addItem(item)
+            self.camera_list.addItem(checkable_item(camera, camera not in excluded))
         self.ransac.setEnabled(len(cameras) >= 3)
         if len(cameras) < 3:
             self.ransac.setChecked(False)
 
     def excluded_cameras(self) -> list[str]:
-        return [
-            self.camera_list.item(i).text()
-            for i in range(self.camera_list.count())
-            if self.camera_list.item(i).checkState() != Qt.CheckState.Checked
-        ]
+        return checked_texts(self.camera_list, checked=False)
 
     def set_excluded(self, cameras: list[str]) -> None:
-        for i in range(self.camera_list.count()):
-            item = self.camera_list.item(i)
-            item.setCheckState(Qt.CheckState.Unchecked if item.text() in cameras else Qt.CheckState.Checked)
+        set_checked(self.camera_list, cameras, checked=False)
 
     def _fps(self) -> float:
         for layer in self.viewer.layers:

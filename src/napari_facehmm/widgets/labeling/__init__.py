@@ -3,7 +3,9 @@
 All state and file logic is in :mod:`napari_facehmm.labeling`; this package
 only draws it and turns clicks and keys into calls of that core. The dock
 (:class:`LabelingWidget`, in :mod:`.widget`, with saving, autosave and
-closing) is put together from one part per job:
+closing) is put together from one part per job. Each part is a class mixed
+into :class:`LabelingWidget`, which builds it: its methods use the dock's
+widgets and state.
 
 - :mod:`.project_tab`: the Project tab (create a project, open a ``config.yaml``);
 - :mod:`.extract_tab`: the Extract tab (frames per video, extraction, Cancel);
@@ -11,7 +13,9 @@ closing) is put together from one part per job:
   keypoint list, moving between images and keypoints);
 - :mod:`.points`: the points layer and the label set kept in step, and
   :func:`keypoint_colors`;
-- :mod:`.prelabel`: pre-labeling with the face model and confirming its proposals.
+- :mod:`.prelabel`: pre-labeling with the face model and confirming its proposals;
+- :mod:`.epipolar_view`: the other cameras' frames of the same instant, with
+  epipolar lines and hints.
 
 Layers of an open ``labeled-data/<video>`` folder:
 

@@ -25,7 +25,7 @@ GAP_PX = 10
 
 
 class EpipolarHelp:
-    """Mixin of :class:`~napari_facehmm.widgets.labeling.LabelingWidget`: :meth:`show_epipolar`."""
+    """Epipolar help: the other cameras' frames beside the labeled one, with lines, hints and errors."""
 
     epipolar = None
 

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import (
-    QHBoxLayout,
-    QProgressBar,
-    QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QHBoxLayout, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from ... import labeling
 from ...errors import FaceHMMError
+from .._worker import job_controls
 from ..forms import check_box, field, form, qt
 
 
 class ExtractTab:
-    """The Extract tab: frames per video, the selection algorithm, Extract and Cancel.
-
-    A part of :class:`~napari_facehmm.widgets.labeling.LabelingWidget`, which
-    builds it: its methods use the dock's widgets and state.
-    """
+    """The Extract tab: frames per video, the selection algorithm, Extract and Cancel."""
 
     def _build_extract_tab(self) -> QWidget:
         tab = QWidget()
@@ -60,10 +49,7 @@ class ExtractTab:
         self.extract_with_deeplabcut = qt(use_deeplabcut)
         self.extract_button = QPushButton("Extract frames")
         self.extract_button.clicked.connect(lambda: self.extract())
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress_bar = QProgressBar()
+        self.cancel_button, self.progress_bar = job_controls(self.cancel)
         layout.addWidget(self.extract_form.native)
         layout.addWidget(self.frame_counts)
         layout.addWidget(self.extract_options_form.native)

@@ -14,7 +14,6 @@ from qtpy.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -24,15 +23,12 @@ from qtpy.QtWidgets import (
 from ... import labeling
 from ..._napari.video_frames import VideoFrames
 from ...errors import FaceHMMError
+from .._worker import job_controls
 from .points import keypoint_colors
 
 
 class LabelTab:
-    """The Label tab: open a folder, show it as layers, move between images and keypoints.
-
-    A part of :class:`~napari_facehmm.widgets.labeling.LabelingWidget`, which
-    builds it: its methods use the dock's widgets and state.
-    """
+    """The Label tab: open a folder, show it as layers, move between images and keypoints."""
 
     def _build_label_tab(self) -> QWidget:
         tab = QWidget()
@@ -56,14 +52,10 @@ class LabelTab:
             "(written to machinelabels-iter<N>.h5; your CollectedData file is not touched)"
         )
         self.prelabel_button.clicked.connect(lambda: self.prelabel(self.folder_choice.currentText()))
-        self.prelabel_cancel = QPushButton("Cancel")
-        self.prelabel_cancel.setEnabled(False)
-        self.prelabel_cancel.clicked.connect(self.cancel)
+        self.prelabel_cancel, self.prelabel_progress = job_controls(self.cancel, visible=False)
         prelabel_row.addWidget(self.prelabel_button, 1)
         prelabel_row.addWidget(self.prelabel_cancel)
         layout.addLayout(prelabel_row)
-        self.prelabel_progress = QProgressBar()
-        self.prelabel_progress.setVisible(False)
         layout.addWidget(self.prelabel_progress)
         self.prelabel_rule = QLabel(labeling.PRELABEL_RULE)
         self.prelabel_rule.setWordWrap(True)

@@ -15,11 +15,7 @@ __all__ = ["PointsEditing", "keypoint_colors"]
 
 
 class PointsEditing:
-    """Points-layer edits turned into label-set calls, and the layer redrawn from the set.
-
-    A part of :class:`~napari_facehmm.widgets.labeling.LabelingWidget`, which
-    builds it: its methods use the dock's widgets and state.
-    """
+    """Points-layer edits turned into label-set calls, and the layer redrawn from the set."""
 
     def _point_colors(self, names) -> np.ndarray:
         index = {k: i for i, k in enumerate(self.labels.keypoints)}

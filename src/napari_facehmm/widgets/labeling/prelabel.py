@@ -7,11 +7,7 @@ from ...errors import FaceHMMError
 
 
 class Prelabeling:
-    """Pre-label with the face model, its progress, the proposal counts, Confirm frame (C).
-
-    A part of :class:`~napari_facehmm.widgets.labeling.LabelingWidget`, which
-    builds it: its methods use the dock's widgets and state.
-    """
+    """Pre-label with the face model, its progress, the proposal counts, Confirm frame (C)."""
 
     def prelabel(self, video: str | None = None):
         """Run the face model on ``labeled-data/<video>`` in a worker thread; returns the worker.

@@ -15,11 +15,7 @@ from ...text_input import parse_keypoint_list, parse_skeleton
 
 
 class ProjectTab:
-    """The Project tab: a new project from videos and a landmark set, or an existing one.
-
-    A part of :class:`~napari_facehmm.widgets.labeling.LabelingWidget`, which
-    builds it: its methods use the dock's widgets and state.
-    """
+    """The Project tab: a new project from videos and a landmark set, or an existing one."""
 
     def _build_project_tab(self) -> QWidget:
         tab = QWidget()

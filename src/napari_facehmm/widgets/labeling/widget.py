@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qtpy.QtCore import QEvent, QObject, QTimer
-from qtpy.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from ... import labeling
 from ...errors import FaceHMMError
-from .._worker import DockJob
+from .._worker import DockJob, status_label
 from .epipolar_view import EpipolarHelp
 from .extract_tab import ExtractTab
 from .label_tab import LabelTab
@@ -68,8 +68,7 @@ class LabelingWidget(ProjectTab, ExtractTab, LabelTab, PointsEditing, Prelabelin
         self.tabs.addTab(self._build_project_tab(), "Project")
         self.tabs.addTab(self._build_extract_tab(), "Extract")
         self.tabs.addTab(self._build_label_tab(), "Label")
-        self.status = QLabel("Open a config.yaml or create a project.")
-        self.status.setWordWrap(True)
+        self.status = status_label("Open a config.yaml or create a project.")
         layout.addWidget(self.status)
         # the long jobs, one of each kind at a time: busy buttons, progress, Cancel
         self.project_job = DockJob(status=self.status, on_error=self._report)

@@ -31,8 +31,10 @@ option it matches, and its tooltip names that option.
 
 Modules, one per tab: :mod:`.face_model` (:class:`FaceModelTab`),
 :mod:`.train`, :mod:`.analyze` and :mod:`.refine` (the DeepLabCut tabs, mixed
-into the dock so their widgets stay attributes of it); :mod:`.dock` the
-:class:`TrackingWidget` itself (project, status, notifications, workers).
+into the dock so their widgets stay attributes of it; the dock provides what
+their methods use: ``status``, ``viewer``, the project (``_require_project``,
+``shuffle_spin``) and ``_report``, ``_info``, ``_start_worker``); :mod:`.dock`
+the :class:`TrackingWidget` itself (project, status, notifications, workers).
 """
 
 from __future__ import annotations

@@ -7,30 +7,17 @@ import threading
 from pathlib import Path
 
 from magicgui.widgets import PushButton
-from qtpy.QtWidgets import (
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QListWidget,
-    QProgressBar,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
 
 from ...errors import Cancelled, FaceHMMError
 from ...tracking import dlc
 from ...tracking.dlc import settings as S
+from .._worker import job_controls
 from ..forms import align_labels, check_box, field, form, qt, row
 
 
 class AnalyzeTabMixin:
-    """The Analyze tab: the snapshot list, :meth:`evaluate`, :meth:`analyze`, :meth:`cancel_analysis`.
-
-    A mixin of :class:`~napari_facehmm.widgets.tracking.TrackingWidget`: its widgets
-    are attributes of the dock, which provides ``status``, ``viewer``, the project
-    (``_require_project``, ``shuffle_spin``) and ``_report``, ``_info``, ``_start_worker``.
-    """
+    """The Analyze tab: the snapshot list, :meth:`evaluate`, :meth:`analyze`, :meth:`cancel_analysis`."""
 
     def _build_analyze_tab(self) -> QWidget:
         tab = QWidget()
@@ -76,14 +63,12 @@ class AnalyzeTabMixin:
         buttons = QHBoxLayout()
         self.analyze_button = QPushButton("Analyze")
         self.analyze_button.clicked.connect(lambda: self.analyze())
-        self.cancel_analysis_button = QPushButton("Cancel")
-        self.cancel_analysis_button.setEnabled(False)
-        self.cancel_analysis_button.clicked.connect(self.cancel_analysis)
+        self.cancel_analysis_button, self.analysis_progress = job_controls(
+            self.cancel_analysis, text_format="video %v / %m"
+        )
         buttons.addWidget(self.analyze_button)
         buttons.addWidget(self.cancel_analysis_button)
         layout.addLayout(buttons)
-        self.analysis_progress = QProgressBar()
-        self.analysis_progress.setFormat("video %v / %m")
         layout.addWidget(self.analysis_progress)
         return tab
 

@@ -11,7 +11,7 @@ from ...errors import FaceHMMError
 from ...tracking import dlc
 from ...tracking.dlc import settings as S
 from ..forms import field, form, qt
-from .._worker import DockJob
+from .._worker import DockJob, status_label
 from .analyze import AnalyzeTabMixin
 from .face_model import FaceModelTab
 from .refine import RefineTabMixin
@@ -55,8 +55,7 @@ class TrackingWidget(TrainTabMixin, AnalyzeTabMixin, RefineTabMixin, QWidget):
             project_layout.addWidget(QLabel('deeplabcut is not installed: pip install "napari-facehmm[dlc]"'))
         layout.addWidget(self.project_box)
 
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = status_label()
         self.tabs = QTabWidget()
         self.face_tab = FaceModelTab(self)
         self.tabs.addTab(self.face_tab, "Built-in face model")
@@ -108,13 +107,13 @@ class TrackingWidget(TrainTabMixin, AnalyzeTabMixin, RefineTabMixin, QWidget):
         self.status.setText(message)
         show_info(message)
 
-    def _start_worker(self, function, on_yield=None, on_return=None, on_error=None, on_finish=None, *,
-                      busy=(), cancel_button=None):
+    def _start_worker(self, function, *, on_finish=None, busy=(), cancel_button=None, **callbacks):
         """Run ``function`` in a worker thread (a :class:`DockJob`); returns the worker.
 
         The ``busy`` buttons are disabled and ``cancel_button`` is enabled while
-        it runs; errors go to ``on_error`` (default: the dock's notification).
-        Several jobs may run at once (a training and an evaluation).
+        it runs; ``callbacks`` (``on_yield``, ``on_return``, ``on_error``) go to
+        :meth:`DockJob.start`, and errors without an ``on_error`` to the dock's
+        notification. Several jobs may run at once (a training and an evaluation).
         """
         job = DockJob(buttons=busy, cancel_button=cancel_button, status=self.status, on_error=self._report)
 
@@ -124,7 +123,7 @@ class TrackingWidget(TrainTabMixin, AnalyzeTabMixin, RefineTabMixin, QWidget):
             if on_finish is not None:
                 on_finish()
 
-        worker = job.start(function, on_yield=on_yield, on_return=on_return, on_error=on_error, on_finish=finished)
+        worker = job.start(function, on_finish=finished, **callbacks)
         self._jobs.append(job)
         return worker
 

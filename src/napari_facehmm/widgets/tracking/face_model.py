@@ -18,7 +18,6 @@ from qtpy.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -27,11 +26,16 @@ from qtpy.QtWidgets import (
 from ...io.video import VIDEO_SUFFIXES
 from ...errors import Cancelled, FaceHMMError
 from ...tracking import facemesh, facemesh_jobs
+from .._lists import DATA_ROLE, checkable_item, checked_data, item_with_data
 from .._session import facehmm_meta
+from .._worker import job_controls
 from ..forms import field, form, qt
 
 if TYPE_CHECKING:
     from .dock import TrackingWidget
+
+#: where a listed video's item keeps whether it came from a layer (then it leaves the list with its layer)
+_FROM_LAYER_ROLE = DATA_ROLE + 1
 
 
 def layer_video_path(layer) -> Path | None:
@@ -118,16 +122,11 @@ class FaceModelTab(QWidget):
         buttons = QHBoxLayout()
         self.track_button = QPushButton("Track")
         self.track_button.clicked.connect(lambda: self.track())
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button, self.progress = job_controls(self.cancel, maximum=1000, text_format="%p%")
+        self.progress.setValue(0)
         buttons.addWidget(self.track_button)
         buttons.addWidget(self.cancel_button)
         layout.addLayout(buttons)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.setFormat("%p%")
         layout.addWidget(self.progress)
         layout.addStretch(1)
 
@@ -139,11 +138,7 @@ class FaceModelTab(QWidget):
 
     # ------------------------------------------------------------ the list
     def _item(self, video: Path) -> QListWidgetItem | None:
-        for row in range(self.video_list.count()):
-            item = self.video_list.item(row)
-            if item.data(Qt.UserRole) == str(video):
-                return item
-        return None
+        return item_with_data(self.video_list, str(video))
 
     def _describe(self, video: Path, note: str = "") -> str:
         target = facemesh_jobs.output_paths(video)["landmarks"]
@@ -155,18 +150,14 @@ class FaceModelTab(QWidget):
         video = Path(video)
         item = self._item(video)
         if item is None:
-            item = QListWidgetItem(self._describe(video))
-            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
-            item.setCheckState(Qt.Checked)
-            item.setData(Qt.UserRole, str(video))
-            item.setData(Qt.UserRole + 1, from_layer)
-            item.setToolTip(f"{video}\n\N{RIGHTWARDS ARROW} {facemesh_jobs.output_paths(video)['landmarks']}")
+            tooltip = f"{video}\n\N{RIGHTWARDS ARROW} {facemesh_jobs.output_paths(video)['landmarks']}"
+            item = checkable_item(self._describe(video), data=str(video), tooltip=tooltip)
+            item.setData(_FROM_LAYER_ROLE, from_layer)
             self.video_list.addItem(item)
         return item
 
     def listed_videos(self, checked_only: bool = True) -> list[Path]:
-        items = [self.video_list.item(row) for row in range(self.video_list.count())]
-        return [Path(i.data(Qt.UserRole)) for i in items if not checked_only or i.checkState() == Qt.Checked]
+        return [Path(video) for video in checked_data(self.video_list, True if checked_only else None)]
 
     def remove_selected(self) -> None:
         for item in self.video_list.selectedItems():
@@ -188,7 +179,7 @@ class FaceModelTab(QWidget):
         if video is None or any(layer_video_path(other) == video for other in self.viewer.layers):
             return
         item = self._item(video)
-        if item is not None and item.data(Qt.UserRole + 1):
+        if item is not None and item.data(_FROM_LAYER_ROLE):
             self.video_list.takeItem(self.video_list.row(item))
 
     def _browse_videos(self) -> None:

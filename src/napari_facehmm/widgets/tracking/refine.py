@@ -15,12 +15,7 @@ from ..forms import field, form, qt
 
 
 class RefineTabMixin:
-    """The Refine tab: :meth:`extract_outliers`, :meth:`frames_from_file`, :meth:`add_extra_frames`, :meth:`merge`.
-
-    A mixin of :class:`~napari_facehmm.widgets.tracking.TrackingWidget`: its widgets
-    are attributes of the dock, which provides ``status``, ``viewer``, the project
-    (``_require_project``, ``shuffle_spin``) and ``_report``, ``_info``, ``_start_worker``.
-    """
+    """The Refine tab: :meth:`extract_outliers`, :meth:`frames_from_file`, :meth:`add_extra_frames`, :meth:`merge`."""
 
     def _build_refine_tab(self) -> QWidget:
         tab = QWidget()

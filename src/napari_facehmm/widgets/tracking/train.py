@@ -6,11 +6,12 @@ import math
 import threading
 
 from magicgui.widgets import FileEdit, PushButton
-from qtpy.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from ...errors import Cancelled, FaceHMMError
 from ...tracking import dlc
 from ...tracking.dlc import settings as S
+from .._worker import job_controls
 from ..forms import field, form, qt, row
 
 #: "Start from" (``--init``): the label shown, and the value (``file`` / ``snapshot``: the path below)
@@ -66,12 +67,7 @@ class LossPlot(QWidget):
 
 
 class TrainTabMixin:
-    """The Train tab: :meth:`create_dataset`, :meth:`start_training`, :meth:`cancel_training`.
-
-    A mixin of :class:`~napari_facehmm.widgets.tracking.TrackingWidget`: its widgets
-    are attributes of the dock, which provides ``status``, ``viewer``, the project
-    (``_require_project``, ``shuffle_spin``) and ``_report``, ``_info``, ``_start_worker``.
-    """
+    """The Train tab: :meth:`create_dataset`, :meth:`start_training`, :meth:`cancel_training`."""
 
     def _build_train_tab(self) -> QWidget:
         tab = QWidget()
@@ -119,14 +115,10 @@ class TrainTabMixin:
         buttons = QHBoxLayout()
         self.train_button = QPushButton("Train")
         self.train_button.clicked.connect(self.start_training)
-        self.cancel_train_button = QPushButton("Cancel")
-        self.cancel_train_button.setEnabled(False)
-        self.cancel_train_button.clicked.connect(self.cancel_training)
+        self.cancel_train_button, self.train_progress = job_controls(self.cancel_training, text_format="epoch %v / %m")
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.cancel_train_button)
         layout.addLayout(buttons)
-        self.train_progress = QProgressBar()
-        self.train_progress.setFormat("epoch %v / %m")
         layout.addWidget(self.train_progress)
         self.loss_plot = LossPlot()
         layout.addWidget(self.loss_plot)
