@@ -65,6 +65,22 @@ def documented_parser(subparsers, name: str, help: str, doc: str | None) -> argp
     )
 
 
+def add_anipose_project(parser: argparse.ArgumentParser, holds: str) -> None:
+    """The Anipose project folder (``holds``: what the command reads there) and ``--cam-regex``.
+
+    ``facehmm calibrate`` and ``facehmm triangulate`` name a project and its
+    cameras the same way.
+    """
+    from ..tracking.anipose.layout import DEFAULT_CAM_REGEX
+
+    parser.add_argument("project", type=Path, help=f"Anipose project folder (holds {holds})")
+    parser.add_argument(
+        "--cam-regex",
+        help="regular expression whose first group is the camera name in a file name "
+        f"(default config.toml [triangulation] cam_regex, else {DEFAULT_CAM_REGEX.replace('%', '%%')})",
+    )
+
+
 def argument(setting: Setting, **overrides) -> dict:
     """``add_argument`` keywords for ``setting``: its type (range-checked), default and help.
 

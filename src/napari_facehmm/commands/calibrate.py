@@ -23,16 +23,14 @@ from pathlib import Path
 
 from ..progress import run_with_progress
 from ..tracking.anipose import options as A
-from ._options import argument, documented_parser
+from ._options import add_anipose_project, argument, documented_parser
 
 
 def add_parser(subparsers) -> None:
     parser = documented_parser(
         subparsers, "calibrate", "calibrate cameras from ChArUco/checkerboard videos (Anipose)", __doc__
     )
-    parser.add_argument(
-        "project", type=Path, help="Anipose project folder (holds calibration/ and config.toml)"
-    )
+    add_anipose_project(parser, "calibration/ and config.toml")
     board = parser.add_argument_group(
         "board (defaults: config.toml [calibration], else 10x7 ChArUco, 25/18.75 mm, 4x4_50)"
     )
@@ -47,10 +45,6 @@ def add_parser(subparsers) -> None:
         action="store_true",
         default=None,
         help="board printed with OpenCV < 4.6 (even rows)",
-    )
-    parser.add_argument(
-        "--cam-regex",
-        help="regular expression whose first group is the camera name (config [triangulation] cam_regex)",
     )
     parser.add_argument(
         "--videos", type=Path, help="folder of calibration videos (default PROJECT/calibration)"

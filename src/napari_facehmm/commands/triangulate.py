@@ -36,7 +36,7 @@ import sys
 from pathlib import Path
 
 from ..tracking.anipose import options as A
-from ._options import argument, documented_parser
+from ._options import add_anipose_project, argument, documented_parser
 
 #: ``--offset auto``: estimate the offsets from the 2D tracks.
 AUTO = "auto"
@@ -58,14 +58,13 @@ def add_parser(subparsers) -> None:
     parser = documented_parser(
         subparsers, "triangulate", "triangulate 2D tracks of 2+ cameras into Anipose pose-3d tables", __doc__
     )
-    parser.add_argument("project", type=Path, help="Anipose project folder (holds pose-2d/ and calibration/)")
+    add_anipose_project(parser, "pose-2d/ and calibration/")
     parser.add_argument(
         "--calibration", type=Path, help="calibration.toml (default PROJECT/calibration/calibration.toml)"
     )
     parser.add_argument("--pose-dir", type=Path, help="folder of 2D files (default PROJECT/pose-2d)")
     parser.add_argument("--output-dir", type=Path, help="folder of 3D tables (default PROJECT/pose-3d)")
     parser.add_argument("--session", action="append", default=[], help="only this session (repeatable)")
-    parser.add_argument("--cam-regex", help="regular expression whose first group is the camera name")
     parser.add_argument("--score-threshold", **argument(A.SCORE_THRESHOLD))
     parser.add_argument("--optim", **argument(A.OPTIM))
     parser.add_argument("--ransac", **argument(A.RANSAC))
