@@ -38,8 +38,11 @@ def add_parser(subparsers) -> None:
 
     # every option's type, range, default and help come from tracking.dlc.settings,
     # which the Tracking dock's forms and the jobs' own checks read too
-    def common(step: argparse.ArgumentParser) -> None:
+    def project(step: argparse.ArgumentParser) -> None:
         step.add_argument("config", type=Path, help="the DeepLabCut project's config.yaml")
+
+    def common(step: argparse.ArgumentParser) -> None:
+        project(step)
         step.add_argument(S.SHUFFLE.flag, **argument(S.SHUFFLE))
         step.add_argument(S.TRAININGSETINDEX.flag, **argument(S.TRAININGSETINDEX))
 
@@ -47,7 +50,7 @@ def add_parser(subparsers) -> None:
     networks.set_defaults(run=run_networks)
 
     create = steps.add_parser("create-dataset", help="create the training dataset (train/test split)")
-    create.add_argument("config", type=Path, help="the DeepLabCut project's config.yaml")
+    project(create)
     create.add_argument(S.SHUFFLE.flag, **argument(S.SHUFFLE))
     create.add_argument(S.NET.flag, **argument(S.NET))
     create.add_argument(S.TRAIN_FRACTION.flag, **argument(S.TRAIN_FRACTION))
@@ -84,7 +87,7 @@ def add_parser(subparsers) -> None:
     outliers.set_defaults(run=run_outliers)
 
     add_frames = steps.add_parser("add-frames", help="add chosen frames of a video to labeled-data")
-    add_frames.add_argument("config", type=Path, help="the DeepLabCut project's config.yaml")
+    project(add_frames)
     add_frames.add_argument("video", type=Path, help="the video")
     add_frames.add_argument("frames", type=whole_number(0), nargs="*", help="frame numbers (0-based, >= 0)")
     add_frames.add_argument(
@@ -102,7 +105,7 @@ def add_parser(subparsers) -> None:
     add_frames.set_defaults(run=run_add_frames)
 
     merge = steps.add_parser("merge", help="merge refined labels and start the next iteration")
-    merge.add_argument("config", type=Path, help="the DeepLabCut project's config.yaml")
+    project(merge)
     merge.set_defaults(run=run_merge)
 
     parser.set_defaults(run=_help(parser))
