@@ -211,6 +211,28 @@ def test_cli_errors_name_the_folder(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_a_bad_camera_pattern_is_refused_naming_where_it_came_from(tmp_path, capsys):
+    from napari_facehmm.cli import main
+
+    project = tmp_path / "project"
+    (project / "pose-2d").mkdir(parents=True)
+    (project / "pose-2d" / "s1-camA.h5").write_bytes(b"")
+    for command in ("calibrate", "triangulate"):
+        assert main([command, str(project), "--cam-regex", "(cam", "--quiet"]) == 2
+        assert "argument --cam-regex: pattern '(cam': not a regular expression" in capsys.readouterr().err
+        assert main([command, str(project), "--cam-regex", "cam[A-Z]", "--quiet"]) == 2
+        assert "'cam[A-Z]': needs a group for the camera name" in capsys.readouterr().err
+    (project / "config.toml").write_text('[triangulation]\ncam_regex = "cam[A-Z"\n')
+    assert main(["triangulate", str(project), "--quiet"]) == 2
+    assert f"{project / 'config.toml'}: [triangulation] cam_regex 'cam[A-Z': not a regular expression" in (
+        capsys.readouterr().err
+    )
+    (project / "config.toml").unlink()
+    with pytest.raises(DataError, match=r"cam_regex '-cam\[A-Z\]': needs a group"):
+        list(ta.triangulate_project(project, cam_regex="-cam[A-Z]"))  # a job: its first step checks
+    assert sorted(p.name for p in project.rglob("*")) == ["pose-2d", "s1-camA.h5"]
+
+
 def _board_project(board_session, project: Path, videos_folder: str = "calibration", extra_toml: str = "") -> Path:
     """An Anipose project folder: the board videos as ``<cam>_board.avi``, the board in config.toml."""
     import shutil

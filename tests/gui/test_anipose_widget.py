@@ -193,6 +193,17 @@ def test_bad_input_is_reported_without_a_worker(make_napari_viewer, synthetic_se
     assert "two cameras" in notifications[-1]
 
 
+def test_a_project_with_a_bad_camera_pattern_is_a_notification(make_napari_viewer, tmp_path, notifications):
+    from napari_facehmm.widgets.anipose import AniposeWidget
+
+    (tmp_path / "config.toml").write_text('[triangulation]\ncam_regex = "(cam"\n')
+    widget = AniposeWidget(make_napari_viewer())
+    widget.set_project(tmp_path)
+    assert notifications and "cam_regex '(cam': not a regular expression" in notifications[-1]
+    assert str(tmp_path / "config.toml") in notifications[-1]
+    assert widget.project_dir is None
+
+
 def test_cancel_stops_a_calibration(make_napari_viewer, synthetic_session, qtbot, tmp_path):
     _, widget = _widget(make_napari_viewer, synthetic_session)
     output = tmp_path / "calibration.toml"

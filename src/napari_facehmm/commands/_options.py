@@ -71,11 +71,19 @@ def add_anipose_project(parser: argparse.ArgumentParser, holds: str) -> None:
     ``facehmm calibrate`` and ``facehmm triangulate`` name a project and its
     cameras the same way.
     """
-    from ..tracking.anipose.layout import DEFAULT_CAM_REGEX
+    from ..errors import DataError
+    from ..tracking.anipose.layout import DEFAULT_CAM_REGEX, check_cam_regex
+
+    def cam_regex(text: str) -> str:
+        try:
+            return check_cam_regex(text, "pattern")
+        except DataError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
 
     parser.add_argument("project", type=Path, help=f"Anipose project folder (holds {holds})")
     parser.add_argument(
         "--cam-regex",
+        type=cam_regex,
         help="regular expression whose first group is the camera name in a file name "
         f"(default config.toml [triangulation] cam_regex, else {DEFAULT_CAM_REGEX.replace('%', '%%')})",
     )

@@ -20,6 +20,24 @@ DEFAULT_CAM_REGEX = r"-?(cam[A-Z])"
 VIDEO_EXTENSIONS = VIDEO_SUFFIXES  # every container the video reader opens
 
 
+def check_cam_regex(pattern: str, where: str) -> str:
+    """``pattern`` if it is a regular expression with a group for the camera name.
+
+    Raises
+    ------
+    DataError
+        Naming ``where`` it came from (``--cam-regex``, ``config.toml
+        [triangulation] cam_regex``): not a regular expression, or no group.
+    """
+    try:
+        groups = re.compile(pattern).groups
+    except re.error as error:
+        raise DataError(f"{where} {pattern!r}: not a regular expression ({error})") from None
+    if groups < 1:
+        raise DataError(f"{where} {pattern!r}: needs a group for the camera name, e.g. {DEFAULT_CAM_REGEX}")
+    return pattern
+
+
 def read_project_config(project_dir: str | Path) -> dict[str, Any]:
     """Read an Anipose project's ``config.toml`` (empty dict if absent).
 
@@ -61,8 +79,9 @@ def project_layout(project_dir: str | Path, config: Mapping[str, Any] | None = N
     if config is None:
         config = read_project_config(project_dir)
     pipeline = config.get("pipeline", {})
+    cam_regex = config.get("triangulation", {}).get("cam_regex", DEFAULT_CAM_REGEX)
     return ProjectLayout(
-        cam_regex=config.get("triangulation", {}).get("cam_regex", DEFAULT_CAM_REGEX),
+        cam_regex=check_cam_regex(str(cam_regex), f"{project_dir / 'config.toml'}: [triangulation] cam_regex"),
         calibration_videos=project_dir / pipeline.get("calibration_videos", "calibration"),
         calibration=project_dir / pipeline.get("calibration_results", "calibration") / "calibration.toml",
         pose_2d=project_dir / pipeline.get("pose_2d", "pose-2d"),

@@ -19,7 +19,7 @@ from ...errors import DataError, FaceHMMError
 from ...progress import Progress, relay
 from .board import BoardSpec, save_board_detections
 from .calibration import DEFAULT_DETECTION_SKIP, CalibrationResult, calibrate
-from .layout import calibration_videos, project_layout, project_sessions, read_project_config
+from .layout import calibration_videos, check_cam_regex, project_layout, project_sessions, read_project_config
 from .settings import triangulation_options
 from .triangulation import triangulate_files
 
@@ -80,7 +80,7 @@ def calibrate_project(
         With ``calibration_path`` and ``detections_path`` set.
     """
     project_dir, config, layout = _open_project(project_dir)
-    cam_regex = cam_regex or layout.cam_regex
+    cam_regex = check_cam_regex(cam_regex, "cam_regex") if cam_regex else layout.cam_regex
     board = BoardSpec.from_config(config, **board_overrides)
     videos_dir = Path(videos_dir) if videos_dir else layout.calibration_videos
     videos = calibration_videos(videos_dir, cam_regex)
@@ -191,7 +191,7 @@ def triangulate_project(
         ``{session: 3D LandmarkSeries}`` (``source`` = the written table).
     """
     project_dir, config, layout = _open_project(project_dir)
-    cam_regex = cam_regex or layout.cam_regex
+    cam_regex = check_cam_regex(cam_regex, "cam_regex") if cam_regex else layout.cam_regex
     if calibration is None:
         calibration = layout.calibration
     pose_dir = Path(pose_dir) if pose_dir else layout.pose_2d

@@ -100,12 +100,12 @@ class AniposeWidget(CalibrateTabMixin, TriangulateTabMixin, QCTabMixin, QWidget)
             config = ta.read_project_config(folder)
             if not folder.is_dir():
                 raise FaceHMMError(f"{folder}: folder does not exist")
+            layout = ta.project_layout(folder, config)
         except FaceHMMError as exc:
             show_error(f"3D (Anipose): {exc}")
             return
         self.project_dir, self.config = folder, config
         self.project_edit.setText(str(folder))
-        layout = ta.project_layout(folder, config)
         self.cam_regex = layout.cam_regex
         notes = []
         try:
