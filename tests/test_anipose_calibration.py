@@ -227,6 +227,10 @@ def test_a_bad_camera_pattern_is_refused_naming_where_it_came_from(tmp_path, cap
     assert f"{project / 'config.toml'}: [triangulation] cam_regex 'cam[A-Z': not a regular expression" in (
         capsys.readouterr().err
     )
+    from napari_facehmm._napari.session import find_session_files  # opening the folder in napari
+
+    with pytest.raises(DataError, match=r"config.toml: \[triangulation\] cam_regex 'cam\[A-Z': not a regular"):
+        find_session_files(project)
     (project / "config.toml").unlink()
     with pytest.raises(DataError, match=r"cam_regex '-cam\[A-Z\]': needs a group"):
         list(ta.triangulate_project(project, cam_regex="-cam[A-Z]"))  # a job: its first step checks

@@ -65,10 +65,10 @@ def find_session_files(folder: Path) -> dict[str, Any]:
         ``videos`` {camera: path}, ``pose2d`` {camera: path}, ``pose3d`` path
         or None, ``calibration`` path or None, ``model`` path or None.
     """
-    from ..tracking.anipose import DEFAULT_CAM_REGEX, read_project_config
+    from ..tracking.anipose import project_layout
 
     folder = Path(folder)
-    cam_regex = read_project_config(folder).get("triangulation", {}).get("cam_regex", DEFAULT_CAM_REGEX)
+    cam_regex = project_layout(folder).cam_regex
     from ..io.video import VIDEO_SUFFIXES as PLAYABLE
 
     videos = sorted(p for p in (folder / "videos-raw").glob("*") if p.suffix.lower() in PLAYABLE)
