@@ -65,3 +65,31 @@ def test_every_command_shows_its_module_docstring_as_its_manual():
         assert parser.formatter_class is argparse.RawDescriptionHelpFormatter, name
         assert doc.startswith(f"``facehmm {name}"), name
         assert not re.search(r":(func|class|mod|meth|data|attr):`", doc), f"{name}: a Sphinx role in --help"
+
+
+def test_every_option_made_from_a_setting_is_named_by_it():
+    """One way to declare a job's setting as an option: its flag comes from the setting, never typed again.
+
+    A hand-typed ``"--skip"`` beside ``argument(A.SKIP)`` could drift from the
+    setting's name, which the dock's form field and the job's keyword share.
+    """
+    import ast
+    from pathlib import Path
+
+    import napari_facehmm.commands as commands
+
+    checked = 0
+    for path in sorted(Path(commands.__file__).parent.glob("*.py")):
+        for call in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                    and call.func.attr == "add_argument"):
+                continue
+            made = [k.value for k in call.keywords if k.arg is None and isinstance(k.value, ast.Call)
+                    and isinstance(k.value.func, ast.Name) and k.value.func.id == "argument"]
+            if not made:
+                continue
+            setting = ast.unparse(made[0].args[0])
+            flag = ast.unparse(call.args[0])
+            assert flag == f"{setting}.flag", f"{path.name}:{call.lineno}: {flag} for {setting}"
+            checked += 1
+    assert checked >= 5  # the options with extra keywords (nargs, metavar, required, help)

@@ -119,6 +119,17 @@ def argument(setting: Setting, **overrides) -> dict:
     return keywords
 
 
+def add_settings(parser, *settings: Setting) -> None:
+    """One option per setting: its flag (``--`` + its name), type, range, default and help (:func:`argument`).
+
+    Every command declares a job's :class:`~napari_facehmm.ranges.Setting`
+    this way, so the option is always spelled as the setting's name (the
+    name the dock's form field has too). A setting that needs other
+    keywords (``nargs``, ``metavar``) is added with :func:`argument` itself.
+    """
+    for setting in settings:
+        parser.add_argument(setting.flag, **argument(setting))
+
 #: numpy's random seeds are 0 .. 2**32 - 1
 seed = whole_number(0, 2**32 - 1)
 #: a frame rate: above 0, at most 10,000 (high-speed cameras)

@@ -26,7 +26,7 @@ from pathlib import Path
 # the most HMM states a fit takes: the core's, as the dock's form
 from ..analysis_settings import MAX_STATES
 from ..progress import run_with_progress
-from ._options import argument, documented_parser, fps, whole_number
+from ._options import add_settings, argument, documented_parser, fps, whole_number
 
 #: most relabelings of the group permutation test
 MAX_PERMUTATIONS = 1_000_000
@@ -63,8 +63,7 @@ def add_feature_arguments(parser: argparse.ArgumentParser) -> None:
     )
     from .. import analysis_settings as options
 
-    for setting in options.FEATURE_OPTIONS + options.FIT_OPTIONS:
-        parser.add_argument(setting.flag, **argument(setting))
+    add_settings(parser, *options.FEATURE_OPTIONS, *options.FIT_OPTIONS)
     parser.add_argument("--no-figures", action="store_true", help="write tables and model only")
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..progress import run_with_progress
 from ..tracking.anipose import options as A
-from ._options import add_anipose_project, argument, documented_parser
+from ._options import add_anipose_project, add_settings, argument, documented_parser
 
 
 def add_parser(subparsers) -> None:
@@ -35,11 +35,11 @@ def add_parser(subparsers) -> None:
         "board (defaults: config.toml [calibration], else 10x7 ChArUco, 25/18.75 mm, 4x4_50)"
     )
     board.add_argument("--board-type", choices=["charuco", "checkerboard"])
-    board.add_argument("--board-size", **argument(A.BOARD_SIZE, nargs=2, metavar=("X", "Y")))
-    board.add_argument("--square-length", **argument(A.SQUARE_LENGTH, metavar="MM"))
-    board.add_argument("--marker-length", **argument(A.MARKER_LENGTH, metavar="MM"))
-    board.add_argument("--marker-bits", **argument(A.MARKER_BITS))
-    board.add_argument("--dict-number", **argument(A.DICT_NUMBER, type=int))
+    board.add_argument(A.BOARD_SIZE.flag, **argument(A.BOARD_SIZE, nargs=2, metavar=("X", "Y")))
+    board.add_argument(A.SQUARE_LENGTH.flag, **argument(A.SQUARE_LENGTH, metavar="MM"))
+    board.add_argument(A.MARKER_LENGTH.flag, **argument(A.MARKER_LENGTH, metavar="MM"))
+    add_settings(board, A.MARKER_BITS)
+    board.add_argument(A.DICT_NUMBER.flag, **argument(A.DICT_NUMBER, type=int))
     board.add_argument(
         "--legacy-pattern",
         action="store_true",
@@ -50,8 +50,7 @@ def add_parser(subparsers) -> None:
         "--videos", type=Path, help="folder of calibration videos (default PROJECT/calibration)"
     )
     parser.add_argument("--output", type=Path, help="calibration file (default PROJECT/calibration/calibration.toml, or config.toml's pipeline.calibration_results)")
-    parser.add_argument("--skip", **argument(A.SKIP))
-    parser.add_argument("--fisheye", **argument(A.FISHEYE))
+    add_settings(parser, A.SKIP, A.FISHEYE)
     parser.add_argument(
         "--intrinsics",
         type=Path,

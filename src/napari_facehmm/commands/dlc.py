@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..progress import run_with_progress
 from ..tracking.dlc import settings as S
-from ._options import argument, documented_parser, whole_number
+from ._options import add_settings, argument, documented_parser, whole_number
 
 
 def add_parser(subparsers) -> None:
@@ -43,17 +43,14 @@ def add_parser(subparsers) -> None:
 
     def common(step: argparse.ArgumentParser) -> None:
         project(step)
-        step.add_argument(S.SHUFFLE.flag, **argument(S.SHUFFLE))
-        step.add_argument(S.TRAININGSETINDEX.flag, **argument(S.TRAININGSETINDEX))
+        add_settings(step, S.SHUFFLE, S.TRAININGSETINDEX)
 
     networks = steps.add_parser("networks", help="list the networks DeepLabCut offers")
     networks.set_defaults(run=run_networks)
 
     create = steps.add_parser("create-dataset", help="create the training dataset (train/test split)")
     project(create)
-    create.add_argument(S.SHUFFLE.flag, **argument(S.SHUFFLE))
-    create.add_argument(S.NET.flag, **argument(S.NET))
-    create.add_argument(S.TRAIN_FRACTION.flag, **argument(S.TRAIN_FRACTION))
+    add_settings(create, S.SHUFFLE, S.NET, S.TRAIN_FRACTION)
     create.add_argument(
         "--keep-crop", action="store_true", help="keep DeepLabCut's 448 px training crop for small frames"
     )
@@ -62,27 +59,24 @@ def add_parser(subparsers) -> None:
     train = steps.add_parser("train", help="train a network (progress per epoch)")
     common(train)
     train.add_argument(S.EPOCHS.flag, **argument(S.EPOCHS, default=None, required=True))
-    for setting in (S.BATCH_SIZE, S.SAVE_EPOCHS, S.INIT, S.MAX_SNAPSHOTS, S.DEVICE):
-        train.add_argument(setting.flag, **argument(setting))
+    add_settings(train, S.BATCH_SIZE, S.SAVE_EPOCHS, S.INIT, S.MAX_SNAPSHOTS, S.DEVICE)
     train.set_defaults(run=run_train)
 
     evaluate = steps.add_parser("evaluate", help="train/test pixel errors of a snapshot")
     common(evaluate)
-    evaluate.add_argument(S.SNAPSHOT.flag, **argument(S.SNAPSHOT))
+    add_settings(evaluate, S.SNAPSHOT)
     evaluate.set_defaults(run=run_evaluate)
 
     analyze = steps.add_parser("analyze", help="track videos with a trained snapshot")
     common(analyze)
     analyze.add_argument("videos", type=Path, nargs="+", help="videos to analyze")
-    for setting in (S.SNAPSHOT, S.DEST, S.OVERWRITE):
-        analyze.add_argument(setting.flag, **argument(setting))
+    add_settings(analyze, S.SNAPSHOT, S.DEST, S.OVERWRITE)
     analyze.set_defaults(run=run_analyze)
 
     outliers = steps.add_parser("outliers", help="extract outlier frames of analyzed videos for refinement")
     common(outliers)
     outliers.add_argument("videos", type=Path, nargs="+", help="analyzed videos")
-    for setting in (S.OUTLIER_ALGORITHM, S.OUTLIER_EXTRACTION, S.EPSILON, S.P_BOUND):
-        outliers.add_argument(setting.flag, **argument(setting))
+    add_settings(outliers, S.OUTLIER_ALGORITHM, S.OUTLIER_EXTRACTION, S.EPSILON, S.P_BOUND)
     outliers.add_argument(S.SNAPSHOT.flag, **argument(S.SNAPSHOT, help="snapshot whose analysis to use"))
     outliers.set_defaults(run=run_outliers)
 
@@ -97,8 +91,7 @@ def add_parser(subparsers) -> None:
         default=None,
         help="take frames from a pose-3d CSV (reprojection error) or an analysis states.csv (low state probability)",
     )
-    for setting in (S.ERROR_PX, S.PROBABILITY, S.MAX_FRAMES):
-        add_frames.add_argument(setting.flag, **argument(setting))
+    add_settings(add_frames, S.ERROR_PX, S.PROBABILITY, S.MAX_FRAMES)
     add_frames.add_argument(
         "--predictions", type=Path, default=None, help="DeepLabCut analysis .h5 of the video (machine labels)"
     )

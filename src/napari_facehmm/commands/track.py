@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..progress import run_with_progress
 from ..tracking.facemesh_jobs import MESH
-from ._options import argument, documented_parser
+from ._options import add_settings, documented_parser
 
 
 def add_parser(subparsers) -> None:
@@ -24,7 +24,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="video file(s)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: beside each video)")
-    parser.add_argument(MESH.flag, **argument(MESH))  # the Tracking dock's face model tab reads it too
+    add_settings(parser, MESH)  # the Tracking dock's face model tab reads it too
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 

@@ -36,7 +36,7 @@ import sys
 from pathlib import Path
 
 from ..tracking.anipose import options as A
-from ._options import add_anipose_project, argument, documented_parser
+from ._options import add_anipose_project, add_settings, documented_parser
 
 #: ``--offset auto``: estimate the offsets from the 2D tracks.
 AUTO = "auto"
@@ -65,10 +65,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--pose-dir", type=Path, help="folder of 2D files (default PROJECT/pose-2d)")
     parser.add_argument("--output-dir", type=Path, help="folder of 3D tables (default PROJECT/pose-3d)")
     parser.add_argument("--session", action="append", default=[], help="only this session (repeatable)")
-    parser.add_argument("--score-threshold", **argument(A.SCORE_THRESHOLD))
-    parser.add_argument("--optim", **argument(A.OPTIM))
-    parser.add_argument("--ransac", **argument(A.RANSAC))
-    parser.add_argument("--filter", **argument(A.FILTER))
+    add_settings(parser, A.SCORE_THRESHOLD, A.OPTIM, A.RANSAC, A.FILTER)
     parser.add_argument(
         "--offset",
         type=_offset,
@@ -94,9 +91,7 @@ def add_parser(subparsers) -> None:
         type=Path,
         help="DeepLabCut config.yaml whose skeleton gives the --optim length constraints",
     )
-    parser.add_argument("--trust-calibration", **argument(A.TRUST_CALIBRATION))
-    parser.add_argument("--keep-all-cameras", **argument(A.KEEP_ALL_CAMERAS))
-    parser.add_argument("--fps", **argument(A.FPS))
+    add_settings(parser, A.TRUST_CALIBRATION, A.KEEP_ALL_CAMERAS, A.FPS)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
