@@ -130,6 +130,7 @@ def add_settings(parser, *settings: Setting) -> None:
     for setting in settings:
         parser.add_argument(setting.flag, **argument(setting))
 
+
 #: numpy's random seeds are 0 .. 2**32 - 1
 seed = whole_number(0, 2**32 - 1)
 #: a frame rate: above 0, at most 10,000 (high-speed cameras)

@@ -10,7 +10,7 @@ jobs the viewer's 3D (Anipose) dock runs; :func:`calibrate_project` and
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,21 @@ from .settings import triangulation_options
 from .triangulation import triangulate_files
 
 
-def _open_project(project_dir: str | Path):
-    """``(project_dir, config, layout)`` of an Anipose project folder; DataError if there is no such folder."""
+def _open_project(project_dir: str | Path, cam_regex: str | None):
+    """``(project_dir, config, layout)`` of an Anipose project folder, as a job sees it.
+
+    The layout's ``cam_regex`` is the job's ``cam_regex`` argument (checked)
+    when one is given, else the project's. DataError if there is no such
+    folder or a pattern is not a camera pattern.
+    """
     project_dir = Path(project_dir)
     if not project_dir.is_dir():
         raise DataError(f"{project_dir}: project folder does not exist")
     config = read_project_config(project_dir)
-    return project_dir, config, project_layout(project_dir, config)
+    layout = project_layout(project_dir, config)
+    if cam_regex:
+        layout = replace(layout, cam_regex=check_cam_regex(cam_regex, "cam_regex"))
+    return project_dir, config, layout
 
 
 def calibrate_project(
@@ -79,11 +87,10 @@ def calibrate_project(
     CalibrationResult
         With ``calibration_path`` and ``detections_path`` set.
     """
-    project_dir, config, layout = _open_project(project_dir)
-    cam_regex = check_cam_regex(cam_regex, "cam_regex") if cam_regex else layout.cam_regex
+    project_dir, config, layout = _open_project(project_dir, cam_regex)
     board = BoardSpec.from_config(config, **board_overrides)
     videos_dir = Path(videos_dir) if videos_dir else layout.calibration_videos
-    videos = calibration_videos(videos_dir, cam_regex)
+    videos = calibration_videos(videos_dir, layout.cam_regex)
     if fisheye is None:
         fisheye = bool(config.get("calibration", {}).get("fisheye", False))
     # where triangulation (Anipose's and ours) looks for it: pipeline.calibration_results
@@ -190,13 +197,12 @@ def triangulate_project(
     dict
         ``{session: 3D LandmarkSeries}`` (``source`` = the written table).
     """
-    project_dir, config, layout = _open_project(project_dir)
-    cam_regex = check_cam_regex(cam_regex, "cam_regex") if cam_regex else layout.cam_regex
+    project_dir, config, layout = _open_project(project_dir, cam_regex)
     if calibration is None:
         calibration = layout.calibration
     pose_dir = Path(pose_dir) if pose_dir else layout.pose_2d
     output_dir = Path(output_dir) if output_dir else layout.pose_3d
-    grouped = project_sessions(pose_dir, cam_regex, sessions)
+    grouped = project_sessions(pose_dir, layout.cam_regex, sessions)
     options = triangulation_options(config, **overrides)
     if options.get("check_calibration", True):
         # before any session is read: what the calibration alone shows
